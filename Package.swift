@@ -1,0 +1,36 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "AttnLab",
+    products: [
+        // MARK: - Public API
+        .executable(name: "attnlab", targets: ["AttnLabCLI"]),
+        .library(name: "AttnEngine", targets: ["AttnEngine"]),
+        .library(name: "AttnTrace", targets: ["AttnTrace"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: - Implementation details
+        // Pure computation: model, attention, KV cache, calculators. No file or terminal I/O.
+        .target(name: "AttnEngine"),
+        // Engine results as trace events, and their writers (JSON Lines, text), atomic files.
+        .target(name: "AttnTrace", dependencies: ["AttnEngine"]),
+        // The `attnlab` command on top of everything else.
+        .executableTarget(
+            name: "AttnLabCLI",
+            dependencies: [
+                "AttnEngine",
+                "AttnTrace",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: - Tests
+        .testTarget(name: "AttnEngineTests", dependencies: ["AttnEngine"]),
+        .testTarget(name: "AttnTraceTests", dependencies: ["AttnEngine", "AttnTrace"]),
+        .testTarget(name: "AttnLabCLITests", dependencies: ["AttnLabCLI"]),
+    ]
+)

@@ -1,0 +1,34 @@
+/// The built-in character vocabulary of the random demo models: one token per character, so a
+/// student can read prompts and traces without a tokenizer.
+public enum CharVocabulary {
+    /// Token id → text. Ids past this list (with a larger `--vocab`) print as `⟨id⟩`.
+    public static let symbols: [Character] =
+        Array(" \n") + Array("abcdefghijklmnopqrstuvwxyz") + Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        + Array("0123456789") + Array(".,!?'-:;()\"")
+
+    public static var count: Int { symbols.count }
+
+    private static let ids: [Character: Int] = Dictionary(uniqueKeysWithValues: symbols.enumerated().map { ($1, $0) })
+
+    /// Token ids of `text`, or an error naming the first character the vocabulary lacks.
+    public static func encode(_ text: String, vocab: Int, field: String = "--prompt") throws(ConfigError) -> [Int] {
+        var tokens: [Int] = []
+        for ch in text {
+            guard let id = ids[ch] else {
+                throw ConfigError(field, "character '\(ch)' is not in the built-in vocabulary (letters, digits, space, newline and .,!?'-:;()\"); use --prompt-ids for raw token ids")
+            }
+            guard id < vocab else {
+                throw ConfigError(field, "character '\(ch)' is token \(id), outside a vocabulary of \(vocab) tokens (use --vocab \(count) or more)")
+            }
+            tokens.append(id)
+        }
+        return tokens
+    }
+
+    /// Text of one token id.
+    public static func text(of id: Int) -> String {
+        id >= 0 && id < symbols.count ? String(symbols[id]) : "⟨\(id)⟩"
+    }
+
+    public static func decode(_ ids: [Int]) -> String { ids.map(text(of:)).joined() }
+}

@@ -1,0 +1,59 @@
+/// A Llama-style decoder: embedding → L × [RMSNorm → attention → residual → RMSNorm → SwiGLU → residual]
+/// → RMSNorm → LM head, with RoPE on queries and keys.
+public struct DecoderConfig: Equatable, Hashable, Sendable {
+    public let layers: Int
+    public let dModel: Int
+    public let attention: AttentionLayout
+    /// Hidden width of the SwiGLU FFN (rows of W1 and W3).
+    public let ffn: Int
+    public let vocab: Int
+    public let kvMap: KVSourceMap
+    public let weightSharing: WeightSharing
+    /// Whether the LM head reuses the token embedding (Llama 2/3 do not; many small models do).
+    public let tiedEmbeddings: Bool
+    public let ropeBase: Double
+    public let normEps: Float
+
+    public init(
+        layers: Int, dModel: Int, attention: AttentionLayout, ffn: Int, vocab: Int,
+        kvMap: KVSourceMap? = nil, weightSharing: WeightSharing = .none, tiedEmbeddings: Bool = false,
+        ropeBase: Double = 10_000, normEps: Float = 1e-5
+    ) throws(ConfigError) {
+        guard layers > 0 else { throw ConfigError("--layers", "must be positive, got \(layers)") }
+        guard dModel > 0 else { throw ConfigError("--d-model", "must be positive, got \(dModel)") }
+        guard ffn > 0 else { throw ConfigError("--ffn", "must be positive, got \(ffn)") }
+        guard vocab > 0 else { throw ConfigError("--vocab", "must be positive, got \(vocab)") }
+        guard attention.headDim % 2 == 0 else {
+            throw ConfigError("--head-dim", "must be even for RoPE (it rotates pairs of dimensions), got \(attention.headDim)")
+        }
+        let map = kvMap ?? .unshared(layers: layers)
+        guard map.layers == layers else {
+            throw ConfigError("--kv-map", "has \(map.layers) entries but the model has \(layers) layers")
+        }
+        self.layers = layers
+        self.dModel = dModel
+        self.attention = attention
+        self.ffn = ffn
+        self.vocab = vocab
+        self.kvMap = map
+        self.weightSharing = weightSharing
+        self.tiedEmbeddings = tiedEmbeddings
+        self.ropeBase = ropeBase
+        self.normEps = normEps
+    }
+
+    /// Llama's FFN width rule, `floor(8/3 · d_model)` rounded up to a multiple: 11008 for d_model
+    /// 4096 with Llama's multiple 256. Small models here use a multiple of 32 (192 for d_model 64).
+    public static func llamaFFN(dModel: Int, multiple: Int = 32) -> Int {
+        let raw = 8 * dModel / 3
+        return ((raw + multiple - 1) / multiple) * multiple
+    }
+
+    /// A short name in the CLA paper's style: `H16-GQA-2-CLA2` etc.
+    public var layoutName: String {
+        var name = "H\(attention.headDim)-\(attention.name)"
+        if kvMap.kvLayers < layers { name += "-KV\(kvMap.kvLayers)of\(layers)" }
+        if weightSharing != .none { name += "-shared-\(weightSharing.rawValue)" }
+        return name
+    }
+}

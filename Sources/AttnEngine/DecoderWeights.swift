@@ -1,0 +1,76 @@
+/// Attention weights of one layer (or of one shared set, with ALBERT-style sharing).
+public struct AttentionWeights: Sendable {
+    /// RMSNorm gain before attention.                              // [d_model]
+    public var norm: [Float]
+    public var wq: [Float]                                          // [q_heads·head_dim × d_model]
+    /// nil for a CLA consumer layer: it has no W_K, W_V of its own.
+    public var wk: [Float]?                                         // [kv_heads·head_dim × d_model]
+    public var wv: [Float]?                                         // [kv_heads·head_dim × d_model]
+    public var wo: [Float]                                          // [d_model × q_heads·head_dim]
+}
+
+/// SwiGLU FFN weights of one layer: down(silu(gate·x) ∘ up·x).
+public struct FFNWeights: Sendable {
+    public var norm: [Float]                                        // [d_model]
+    public var w1: [Float]                                          // gate [ffn × d_model]
+    public var w3: [Float]                                          // up   [ffn × d_model]
+    public var w2: [Float]                                          // down [d_model × ffn]
+}
+
+/// All parameters of a decoder, drawn from a documented seeded init.
+///
+/// Init (GPT-2 / Llama practice): token embedding N(0, 1); every projection N(0, 1/fan_in); the two
+/// projections that write into the residual stream (W_O and W2) additionally scaled by 1/√(2L) so
+/// the stream does not grow with depth; norm gains 1. Each tensor has its own random stream named by
+/// its role (`layer3.wq`), so models that differ only in K/V layout share all other weights.
+public struct DecoderWeights: Sendable {
+    public var embedding: [Float]                                   // [vocab × d_model]
+    public var attention: [AttentionWeights]                        // one per attention weight set
+    public var ffn: [FFNWeights]                                    // one per FFN weight set
+    public var finalNorm: [Float]                                   // [d_model]
+    /// nil when the embeddings are tied: the LM head is then the embedding matrix.
+    public var lmHead: [Float]?                                     // [vocab × d_model]
+
+    public init(config c: DecoderConfig, seed: UInt64) {
+        func normal(_ name: String, _ count: Int, std: Double) -> [Float] {
+            var rng = SplitMix64(seed: seed, stream: name)
+            var w = [Float](repeating: 0, count: count)
+            rng.fillNormal(&w, std: std)
+            return w
+        }
+        let d = c.dModel, a = c.attention
+        let residualScale = 1 / Double(2 * c.layers).squareRoot()
+        let sharing = c.weightSharing
+        embedding = normal("embedding", c.vocab * d, std: 1)
+        attention = (0..<sharing.attentionSets(layers: c.layers)).map { l in
+            // A shared set is drawn as layer 0's; it has W_K/W_V if any layer using it produces K/V,
+            // and with all-shared weights layer 0 always does.
+            let producer = sharing.attentionSets(layers: c.layers) == 1 || c.kvMap.isProducer(l)
+            let std = 1 / Double(d).squareRoot()
+            return AttentionWeights(
+                norm: [Float](repeating: 1, count: d),
+                wq: normal("layer\(l).wq", a.qElements * d, std: std),
+                wk: producer ? normal("layer\(l).wk", a.kvElements * d, std: std) : nil,
+                wv: producer ? normal("layer\(l).wv", a.kvElements * d, std: std) : nil,
+                wo: normal("layer\(l).wo", d * a.qElements, std: residualScale / Double(a.qElements).squareRoot())
+            )
+        }
+        ffn = (0..<sharing.ffnSets(layers: c.layers)).map { l in
+            FFNWeights(
+                norm: [Float](repeating: 1, count: d),
+                w1: normal("layer\(l).w1", c.ffn * d, std: 1 / Double(d).squareRoot()),
+                w3: normal("layer\(l).w3", c.ffn * d, std: 1 / Double(d).squareRoot()),
+                w2: normal("layer\(l).w2", d * c.ffn, std: residualScale / Double(c.ffn).squareRoot())
+            )
+        }
+        finalNorm = [Float](repeating: 1, count: d)
+        lmHead = c.tiedEmbeddings ? nil : normal("lm_head", c.vocab * d, std: 1 / Double(d).squareRoot())
+    }
+
+    /// Number of Float32 values the model holds, counted from the arrays themselves.
+    public var storedElements: Int {
+        embedding.count + finalNorm.count + (lmHead?.count ?? 0)
+            + attention.reduce(0) { $0 + $1.norm.count + $1.wq.count + ($1.wk?.count ?? 0) + ($1.wv?.count ?? 0) + $1.wo.count }
+            + ffn.reduce(0) { $0 + $1.norm.count + $1.w1.count + $1.w3.count + $1.w2.count }
+    }
+}

@@ -1,0 +1,95 @@
+/// Elementary functions computed by AttnLab itself, so results do not depend on the platform's libm.
+///
+/// Two C libraries may round `exp` or `cos` differently in the last bit, and one flipped bit in a
+/// weight or a softmax changes every later logit. These functions use only IEEE-754 `+ − × ÷` and
+/// exact scaling in a fixed order, so they return the same bits on every machine. Accuracy is a few
+/// ulps of Double, far below what Float32 compute can see.
+public enum DetMath {
+    private static let ln2Hi = 6.93147180369123816490e-01  // ln 2, upper bits (fdlibm split)
+    private static let ln2Lo = 1.90821492927058770002e-10  // ln 2 − ln2Hi
+    private static let invLn2 = 1.44269504088896338700e+00
+
+    /// e^x.
+    public static func exp(_ x: Double) -> Double {
+        if x.isNaN { return x }
+        if x > 709.782712893384 { return .infinity }
+        if x < -745.1332191019412 { return 0 }
+        // x = k·ln2 + r with |r| ≤ ln2/2 (Cody–Waite), e^x = 2^k · e^r.
+        let k = (x * invLn2).rounded(.toNearestOrEven)
+        let r = (x - k * ln2Hi) - k * ln2Lo
+        // Taylor series of e^r to r^14: the remainder is below 1e-19 for |r| ≤ 0.347.
+        var p = 1.0 / 87178291200.0
+        for n in stride(from: 13, through: 1, by: -1) {
+            p = p * r + 1.0 / factorial(n)
+        }
+        p = p * r + 1.0
+        return scale(p, by: Int(k))
+    }
+
+    /// Natural logarithm; NaN for negative x, −∞ for 0.
+    public static func log(_ x: Double) -> Double {
+        if x.isNaN || x < 0 { return .nan }
+        if x == 0 { return -.infinity }
+        if x.isInfinite { return x }
+        // x = m · 2^e with m in [√½, √2); log m = 2·atanh(f), f = (m − 1)/(m + 1), |f| ≤ 0.1716.
+        var e = Int(x.exponent)
+        var m = x.significand  // [1, 2)
+        if m > 1.4142135623730951 { m *= 0.5; e += 1 }
+        let f = (m - 1) / (m + 1)
+        let f2 = f * f
+        var s = 1.0 / 25.0
+        for n in stride(from: 23, through: 3, by: -2) {
+            s = s * f2 + 1.0 / Double(n)
+        }
+        s = s * f2 + 1.0
+        return Double(e) * ln2Hi + (Double(e) * ln2Lo + 2 * f * s)
+    }
+
+    /// (sin x, cos x), accurate for |x| < 2^20·π/2 (RoPE angles and 2πu stay far below that).
+    public static func sincos(_ x: Double) -> (sin: Double, cos: Double) {
+        precondition(abs(x) < 1_647_099.0, "DetMath.sincos: argument out of the reduced range")
+        // x = k·π/2 + r with |r| ≤ π/4, π/2 split in three parts so k·part is exact (fdlibm).
+        let k = (x * 6.36619772367581382433e-01).rounded(.toNearestOrEven)
+        var r = x - k * 1.57079632673412561417e+00
+        r -= k * 6.07710050630396597660e-11
+        r -= k * 2.02226624871116645580e-21
+        let r2 = r * r
+        // Taylor series to r^17 / r^18: remainders below 1e-19 for |r| ≤ π/4.
+        var s = -1.0 / factorial(19)
+        var c = 1.0 / factorial(20)
+        for n in stride(from: 17, through: 3, by: -2) {
+            s = s * r2 + (((n - 1) / 2) % 2 == 0 ? 1.0 : -1.0) / factorial(n)
+        }
+        for n in stride(from: 18, through: 2, by: -2) {
+            c = c * r2 + ((n / 2) % 2 == 0 ? 1.0 : -1.0) / factorial(n)
+        }
+        let sinR = r + r * r2 * s
+        let cosR = 1.0 + r2 * c
+        switch Int(k) & 3 {
+        case 0: return (sinR, cosR)
+        case 1: return (cosR, -sinR)
+        case 2: return (-sinR, -cosR)
+        default: return (-cosR, sinR)
+        }
+    }
+
+    /// e^x for Float32 compute, rounded once from the Double result.
+    @inline(__always)
+    public static func exp(_ x: Float) -> Float { Float(exp(Double(x))) }
+
+    /// p · 2^k, exact unless the result is subnormal (then rounded once).
+    private static func scale(_ p: Double, by k: Int) -> Double {
+        if k > 1023 { return scale(p * 0x1p1023, by: k - 1023) }
+        if k < -1022 { return scale(p * 0x1p-1022, by: k + 1022) }
+        return p * Double(sign: .plus, exponent: k, significand: 1)
+    }
+
+    private static let factorials: [Double] = {
+        var f = [1.0]
+        for n in 1...20 { f.append(f[n - 1] * Double(n)) }
+        return f
+    }()
+
+    @inline(__always)
+    private static func factorial(_ n: Int) -> Double { factorials[n] }
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import AttnEngine
+import AttnTrace
+import Foundation
+
+@main
+struct AttnLab: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attnlab",
+        abstract: "Step through how transformers save memory: MHA/GQA/MQA, Cross-Layer Attention, KV caches.",
+        discussion: """
+            Every number comes from a real computation: a small Llama-style decoder with a real KV \
+            cache, and exact calculators for published models.
+
+            Examples:
+              attnlab decode --q-heads 8 --kv-heads 2 --cla 2 --prompt "the cat" --tokens 8 --verify
+              attnlab kv --preset llama-3-8b --context 8192
+              attnlab params --preset albert-base
+            """,
+        subcommands: [Decode.self, KV.self, Params.self, PresetList.self]
+    )
+
+    /// Parses and runs a command; every failure becomes one line on stderr and exit status 2
+    /// (a failed self-check, such as `--verify` over its tolerance, exits 1).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let failure as CheckFailure {
+            printError(failure.description)
+            Foundation.exit(1)
+        } catch let error as ConfigError {
+            printError(error.description)
+            Foundation.exit(2)
+        } catch let error as AtomicFile.WriteError {
+            printError(error.description)
+            Foundation.exit(2)
+        } catch {
+            // Help and --version print as ArgumentParser does; parse errors get their first line only.
+            if exitCode(for: error) == .success { exit(withError: error) }
+            let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            printError(message)
+            Foundation.exit(2)
+        }
+    }
+
+    static func printError(_ message: String) {
+        FileHandle.standardError.write(Data("attnlab: error: \(message)\n".utf8))
+    }
+}
+
+/// A run whose own check failed (e.g. `--verify` found a difference over its tolerance).
+struct CheckFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Writes a line to standard output.
+func say(_ text: String = "") { print(text) }

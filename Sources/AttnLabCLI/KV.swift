@@ -1,0 +1,77 @@
+import ArgumentParser
+import AttnEngine
+import AttnTrace
+
+extension AttnLab {
+    struct KV: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "kv",
+            abstract: "Exact KV-cache size of a model: bytes per token, per sequence, per batch.",
+            discussion: """
+                kv_bytes_per_token = 2 (K and V) × kv_layers × kv_heads × head_dim × bytes_per_element
+                kv_cache_bytes     = kv_bytes_per_token × context × batch
+                kv_layers counts the layers that store K/V (ceil(L/S) with --cla S).
+
+                Examples:
+                  attnlab kv --preset llama-3-8b --context 8192
+                  attnlab kv --preset llama-3-8b --cla 2 --context 131072 --json
+                  attnlab kv --layers 20 --q-heads 16 --kv-heads 1 --head-dim 128 --cla 2
+                """
+        )
+
+        @OptionGroup var model: ModelOptions
+
+        @Option(help: "Element type of stored K/V: fp32, bf16, fp16, fp8, int8, int4.")
+        var dtype: DType = .bf16
+
+        @Option(help: "Context length in tokens.")
+        var context = 4096
+
+        @Option(help: "Sequences in the batch.")
+        var batch = 1
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func run() throws {
+            let config = try model.decoderConfig()
+            let budget = KVBudget(layout: config.attention, kvMap: config.kvMap, dtype: dtype)
+            let cacheBytes = try budget.cacheBytes(context: context, batch: batch)
+            let mhaCacheBytes = budget.mhaBytesPerToken * context * batch
+            let readPerStep = budget.bytesReadPerContextToken * context * batch
+            let a = config.attention
+            if json {
+                var fields: [(String, JSON)] = []
+                if let preset = model.preset { fields.append(("preset", .string(preset.lowercased()))) }
+                fields += [
+                    ("layers", .int(config.layers)), ("q_heads", .int(a.qHeads)), ("kv_heads", .int(a.kvHeads)),
+                    ("head_dim", .int(a.headDim)), ("attention", .string(a.name)), ("dtype", .string(dtype.rawValue)),
+                    ("kv_map", .ints(config.kvMap.source)), ("kv_layers", .int(budget.kvLayers)),
+                    ("kv_bytes_per_token", .int(budget.bytesPerToken)),
+                    ("context", .int(context)), ("batch", .int(batch)), ("kv_cache_bytes", .int(cacheBytes)),
+                    ("mha_kv_bytes_per_token", .int(budget.mhaBytesPerToken)), ("mha_kv_cache_bytes", .int(mhaCacheBytes)),
+                    ("reduction_vs_mha", .double(budget.reductionVsMHA)),
+                    ("bytes_read_per_step", .int(readPerStep)),
+                ]
+                say(JSON.object(fields).serialized())
+                return
+            }
+            let name = model.preset.map { "\($0.lowercased()) " } ?? ""
+            say("KV cache — \(name)(\(a.name)\(config.kvMap.kvLayers < config.layers ? ", \(config.kvMap.kvLayers) of \(config.layers) layers store K/V" : "")): \(config.layers) layers, \(a.qHeads) query heads → \(a.kvHeads) KV heads, head_dim \(a.headDim), \(dtype.rawValue)")
+            let bytesPerElement = dtype.bits % 8 == 0 ? "\(dtype.bits / 8) B" : "\(dtype.bits) bits"
+            let rows: [[String]] = [
+                ["kv layers", "\(budget.kvLayers) of \(config.layers)", "layers that store K/V"],
+                ["bytes per token", Format.grouped(budget.bytesPerToken) + " B",
+                 "2 × \(budget.kvLayers) layers × \(a.kvHeads) heads × \(a.headDim) × \(bytesPerElement)"],
+                ["cache", Format.grouped(cacheBytes) + " B",
+                 "\(Format.bytes(cacheBytes)) = \(Format.binaryBytes(cacheBytes)) at \(Format.grouped(context)) tokens × batch \(batch)"],
+                ["MHA, no sharing", Format.grouped(budget.mhaBytesPerToken) + " B/token",
+                 "\(Format.bytes(mhaCacheBytes)) at this context: \(Format.fixed(Double(budget.mhaBytesPerToken) / Double(budget.bytesPerToken), 2))× larger"],
+                ["reduction vs MHA", Format.percent(budget.reductionVsMHA), ""],
+                ["read per decode step", Format.grouped(readPerStep) + " B",
+                 "every layer reads its source's K and V for all \(Format.grouped(context)) tokens"],
+            ]
+            print(Format.table(["quantity", "value", "how"], rows, rightAligned: [1]), terminator: "")
+        }
+    }
+}

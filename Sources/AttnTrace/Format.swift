@@ -1,0 +1,67 @@
+/// Number formatting shared by text traces, tables and reports. Pure string work, no locale: the
+/// same output on every machine.
+public enum Format {
+    /// 33554432 → "33,554,432".
+    public static func grouped(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        var out = ""
+        for (i, ch) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
+            out.append(ch)
+        }
+        return n < 0 ? "-" + out : out
+    }
+
+    /// Bytes in decimal units as the papers use them: "33.55 MB", "512 B", "1.10 TB".
+    public static func bytes(_ n: Int) -> String {
+        let units = ["B", "kB", "MB", "GB", "TB", "PB", "EB"]
+        var value = Double(n), unit = 0
+        while abs(value) >= 1000 && unit < units.count - 1 {
+            value /= 1000
+            unit += 1
+        }
+        return unit == 0 ? "\(n) B" : "\(fixed(value, 2)) \(units[unit])"
+    }
+
+    /// Bytes in binary units: "32.00 MiB".
+    public static func binaryBytes(_ n: Int) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+        var value = Double(n), unit = 0
+        while abs(value) >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(n) B" : "\(fixed(value, 2)) \(units[unit])"
+    }
+
+    /// `x` with exactly `decimals` decimals, rounded half away from zero ("0.875" → "87.50" as %).
+    public static func fixed(_ x: Double, _ decimals: Int) -> String {
+        guard x.isFinite else { return String(x) }
+        var scale = 1.0
+        for _ in 0..<decimals { scale *= 10 }
+        let scaled = (abs(x) * scale).rounded(.toNearestOrAwayFromZero)
+        let whole = Int(scaled / scale)
+        var frac = String(Int(scaled - Double(whole) * scale))
+        frac = String(repeating: "0", count: max(0, decimals - frac.count)) + frac
+        let sign = x < 0 && scaled != 0 ? "-" : ""
+        return decimals == 0 ? "\(sign)\(whole)" : "\(sign)\(whole).\(frac)"
+    }
+
+    /// 0.875 → "87.50%".
+    public static func percent(_ fraction: Double, _ decimals: Int = 2) -> String { fixed(fraction * 100, decimals) + "%" }
+
+    /// Left-aligned table with a header row and a rule, columns separated by two spaces.
+    /// Columns listed in `rightAligned` are aligned right (numbers).
+    public static func table(_ header: [String], _ rows: [[String]], rightAligned: Set<Int> = []) -> String {
+        let all = [header] + rows
+        let widths = header.indices.map { c in all.map { $0.count > c ? $0[c].count : 0 }.max() ?? 0 }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { c, cell in
+                let pad = String(repeating: " ", count: widths[c] - cell.count)
+                return rightAligned.contains(c) ? pad + cell : cell + pad
+            }.joined(separator: "  ").replacing(/\s+$/, with: "")
+        }
+        let rule = widths.map { String(repeating: "─", count: $0) }.joined(separator: "  ")
+        return ([line(header), rule] + rows.map(line)).joined(separator: "\n") + "\n"
+    }
+}
