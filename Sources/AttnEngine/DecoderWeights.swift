@@ -32,39 +32,58 @@ public struct DecoderWeights: Sendable {
     public var lmHead: [Float]?                                     // [vocab × d_model]
 
     public init(config c: DecoderConfig, seed: UInt64) {
-        func normal(_ name: String, _ count: Int, std: Double) -> [Float] {
-            var rng = SplitMix64(seed: seed, stream: name)
-            var w = [Float](repeating: 0, count: count)
-            rng.fillNormal(&w, std: std)
-            return w
+        // Tensors are named first and drawn afterwards, in parallel: each has its own stream, so the
+        // order of drawing cannot change a value.
+        var requests: [(name: String, count: Int, std: Double)] = []
+        func normal(_ name: String, _ count: Int, std: Double) -> Int {
+            requests.append((name, count, std))
+            return requests.count - 1
         }
         let d = c.dModel, a = c.attention
         let residualScale = 1 / Double(2 * c.layers).squareRoot()
         let sharing = c.weightSharing
-        embedding = normal("embedding", c.vocab * d, std: 1)
-        attention = (0..<sharing.attentionSets(layers: c.layers)).map { l in
+        let embeddingIndex = normal("embedding", c.vocab * d, std: 1)
+        let attentionIndices = (0..<sharing.attentionSets(layers: c.layers)).map { l in
             // A shared set is drawn as layer 0's; it has W_K/W_V if any layer using it produces K/V,
             // and with all-shared weights layer 0 always does.
             let producer = sharing.attentionSets(layers: c.layers) == 1 || c.kvMap.isProducer(l)
             let std = 1 / Double(d).squareRoot()
-            return AttentionWeights(
-                norm: [Float](repeating: 1, count: d),
+            return (
                 wq: normal("layer\(l).wq", a.qElements * d, std: std),
                 wk: producer ? normal("layer\(l).wk", a.kvElements * d, std: std) : nil,
                 wv: producer ? normal("layer\(l).wv", a.kvElements * d, std: std) : nil,
                 wo: normal("layer\(l).wo", d * a.qElements, std: residualScale / Double(a.qElements).squareRoot())
             )
         }
-        ffn = (0..<sharing.ffnSets(layers: c.layers)).map { l in
-            FFNWeights(
-                norm: [Float](repeating: 1, count: d),
-                w1: normal("layer\(l).w1", c.ffn * d, std: 1 / Double(d).squareRoot()),
-                w3: normal("layer\(l).w3", c.ffn * d, std: 1 / Double(d).squareRoot()),
-                w2: normal("layer\(l).w2", d * c.ffn, std: residualScale / Double(c.ffn).squareRoot())
-            )
+        let ffnIndices = (0..<sharing.ffnSets(layers: c.layers)).map { l in
+            (w1: normal("layer\(l).w1", c.ffn * d, std: 1 / Double(d).squareRoot()),
+             w3: normal("layer\(l).w3", c.ffn * d, std: 1 / Double(d).squareRoot()),
+             w2: normal("layer\(l).w2", d * c.ffn, std: residualScale / Double(c.ffn).squareRoot()))
         }
-        finalNorm = [Float](repeating: 1, count: d)
-        lmHead = c.tiedEmbeddings ? nil : normal("lm_head", c.vocab * d, std: 1 / Double(d).squareRoot())
+        let lmHeadIndex = c.tiedEmbeddings ? nil : normal("lm_head", c.vocab * d, std: 1 / Double(d).squareRoot())
+
+        let tensors = Self.draw(requests, seed: seed)
+        let ones = [Float](repeating: 1, count: d)
+        embedding = tensors[embeddingIndex]
+        attention = attentionIndices.map {
+            AttentionWeights(norm: ones, wq: tensors[$0.wq], wk: $0.wk.map { tensors[$0] },
+                             wv: $0.wv.map { tensors[$0] }, wo: tensors[$0.wo])
+        }
+        ffn = ffnIndices.map { FFNWeights(norm: ones, w1: tensors[$0.w1], w3: tensors[$0.w3], w2: tensors[$0.w2]) }
+        finalNorm = ones
+        lmHead = lmHeadIndex.map { tensors[$0] }
+    }
+
+    /// Draws every requested tensor from its own stream, spread over the cores.
+    private static func draw(_ requests: [(name: String, count: Int, std: Double)], seed: UInt64) -> [[Float]] {
+        let results = TensorSlots(count: requests.count)
+        Parallel.forEach(requests.count) { i in
+            var rng = SplitMix64(seed: seed, stream: requests[i].name)
+            var w = [Float](repeating: 0, count: requests[i].count)
+            rng.fillNormal(&w, std: requests[i].std)
+            results.set(i, w)
+        }
+        return results.values
     }
 
     /// Number of Float32 values the model holds, counted from the arrays themselves.

@@ -17,12 +17,11 @@ public enum DetMath {
         // x = k·ln2 + r with |r| ≤ ln2/2 (Cody–Waite), e^x = 2^k · e^r.
         let k = (x * invLn2).rounded(.toNearestOrEven)
         let r = (x - k * ln2Hi) - k * ln2Lo
-        // Taylor series of e^r to r^14: the remainder is below 1e-19 for |r| ≤ 0.347.
-        var p = 1.0 / 87178291200.0
-        for n in stride(from: 13, through: 1, by: -1) {
-            p = p * r + 1.0 / factorial(n)
-        }
-        p = p * r + 1.0
+        // Taylor series of e^r to r^14 (coefficients 1/n!): the remainder is below 1e-19 for |r| ≤ 0.347.
+        let p = 1.0 + r * (1.0 + r * (1 / 2.0 + r * (1 / 6.0 + r * (
+            1 / 24.0 + r * (1 / 120.0 + r * (1 / 720.0 + r * (1 / 5040.0 + r * (
+            1 / 40320.0 + r * (1 / 362880.0 + r * (1 / 3628800.0 + r * (1 / 39916800.0 + r * (
+            1 / 479001600.0 + r * (1 / 6227020800.0 + r * (1 / 87178291200.0))))))))))))))
         return scale(p, by: Int(k))
     }
 
@@ -32,16 +31,17 @@ public enum DetMath {
         if x == 0 { return -.infinity }
         if x.isInfinite { return x }
         // x = m · 2^e with m in [√½, √2); log m = 2·atanh(f), f = (m − 1)/(m + 1), |f| ≤ 0.1716.
-        var e = Int(x.exponent)
-        var m = x.significand  // [1, 2)
+        if x < 0x1p-1022 { return log(x * 0x1p54) - 54 * 0.6931471805599453 }  // subnormal
+        // Exponent and significand straight from the bits (x.exponent / .significand are slower).
+        var e = Int((x.bitPattern >> 52) & 0x7ff) - 1023
+        var m = Double(bitPattern: (x.bitPattern & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000)  // [1, 2)
         if m > 1.4142135623730951 { m *= 0.5; e += 1 }
         let f = (m - 1) / (m + 1)
         let f2 = f * f
-        var s = 1.0 / 25.0
-        for n in stride(from: 23, through: 3, by: -2) {
-            s = s * f2 + 1.0 / Double(n)
-        }
-        s = s * f2 + 1.0
+        let s = 1.0 + f2 * (1 / 3.0 + f2 * (1 / 5.0 + f2 * (1 / 7.0 + f2 * (
+            1 / 9.0 + f2 * (1 / 11.0 + f2 * (1 / 13.0 + f2 * (1 / 15.0 + f2 * (
+            1 / 17.0 + f2 * (1 / 19.0 + f2 * (1 / 21.0 + f2 * (1 / 23.0 + f2 * (
+            1 / 25.0))))))))))))  // Σ f^(2n)/(2n+1)
         return Double(e) * ln2Hi + (Double(e) * ln2Lo + 2 * f * s)
     }
 
@@ -55,14 +55,13 @@ public enum DetMath {
         r -= k * 2.02226624871116645580e-21
         let r2 = r * r
         // Taylor series to r^17 / r^18: remainders below 1e-19 for |r| ≤ π/4.
-        var s = -1.0 / factorial(19)
-        var c = 1.0 / factorial(20)
-        for n in stride(from: 17, through: 3, by: -2) {
-            s = s * r2 + (((n - 1) / 2) % 2 == 0 ? 1.0 : -1.0) / factorial(n)
-        }
-        for n in stride(from: 18, through: 2, by: -2) {
-            c = c * r2 + ((n / 2) % 2 == 0 ? 1.0 : -1.0) / factorial(n)
-        }
+        // sin r = r + r³·s(r²), cos r = 1 + r²·c(r²).
+        let s = -1 / 6.0 + r2 * (1 / 120.0 + r2 * (-1 / 5040.0 + r2 * (1 / 362880.0 + r2 * (
+            -1 / 39916800.0 + r2 * (1 / 6227020800.0 + r2 * (-1 / 1307674368000.0 + r2 * (1 / 355687428096000.0 + r2 * (
+            -1 / 121645100408832000.0))))))))
+        let c = -1 / 2.0 + r2 * (1 / 24.0 + r2 * (-1 / 720.0 + r2 * (1 / 40320.0 + r2 * (
+            -1 / 3628800.0 + r2 * (1 / 479001600.0 + r2 * (-1 / 87178291200.0 + r2 * (1 / 20922789888000.0 + r2 * (
+            -1 / 6402373705728000.0 + r2 * (1 / 2432902008176640000.0)))))))))
         let sinR = r + r * r2 * s
         let cosR = 1.0 + r2 * c
         switch Int(k) & 3 {
@@ -83,13 +82,4 @@ public enum DetMath {
         if k < -1022 { return scale(p * 0x1p-1022, by: k + 1022) }
         return p * Double(sign: .plus, exponent: k, significand: 1)
     }
-
-    private static let factorials: [Double] = {
-        var f = [1.0]
-        for n in 1...20 { f.append(f[n - 1] * Double(n)) }
-        return f
-    }()
-
-    @inline(__always)
-    private static func factorial(_ n: Int) -> Double { factorials[n] }
 }

@@ -44,32 +44,17 @@ public enum Kernels {
         return v2[0] + v2[1]
     }
 
-    /// y[r] = Σ_c W[r, c]·x[c] for a row-major W of `rows × cols`. Large products are split by rows
-    /// across cores; each row's sum is the same `dot`, so the split does not change any bit.
+    /// y[r] = Σ_c W[r, c]·x[c] for a row-major W of `rows × cols`.
+    ///
+    /// One core on purpose: a decode step's products are small (256 × 704 for d_model 256) and
+    /// memory-bound; handing rows to a second thread, or blocking four rows per pass of x, was
+    /// measured slower.
     public static func matvec(
         _ W: UnsafePointer<Float>, rows: Int, cols: Int,
         _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>
     ) {
-        let work = rows * cols
-        if work < parallelThreshold || Parallel.cores == 1 {
-            for r in 0..<rows { y[r] = dot(W + r * cols, x, cols) }
-            return
-        }
-        let chunks = Parallel.cores
-        let perChunk = (rows + chunks - 1) / chunks
-        let (w, xs, ys) = (UnsafeSendable(W), UnsafeSendable(x), UnsafeSendable(y))
-        Parallel.forEach(chunks) { c in
-            let start = c * perChunk, end = min(rows, start + perChunk)
-            var r = start
-            while r < end {
-                ys.pointer[r] = dot(w.pointer + r * cols, xs.pointer, cols)
-                r += 1
-            }
-        }
+        for r in 0..<rows { y[r] = dot(W + r * cols, x, cols) }
     }
-
-    /// Below this many multiply-adds a matvec runs on one core: thread hand-off costs more.
-    static let parallelThreshold = 1 << 16
 
     /// out = x / rms(x) · gain, rms(x) = sqrt(mean(x²) + eps) (Zhang & Sennrich 2019, Llama).
     public static func rmsNorm(
@@ -120,10 +105,4 @@ public enum Kernels {
             i += 1
         }
     }
-}
-
-/// A pointer handed to worker threads that write disjoint parts of one buffer.
-struct UnsafeSendable<P>: @unchecked Sendable {
-    let pointer: P
-    init(_ pointer: P) { self.pointer = pointer }
 }

@@ -1,23 +1,17 @@
 import Dispatch
 
-/// Splitting work across the machine's cores. Used only where each worker writes its own part of the
-/// output, so the result is the same whatever the number of cores.
+/// Splitting work across the machine's cores. Used only where each worker computes its own output
+/// from its own inputs, so the result is the same whatever the number of cores.
 enum Parallel {
-    static let cores: Int = {
-        #if canImport(Glibc) || canImport(Darwin)
-        return max(1, min(8, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
-        #else
-        return 1
-        #endif
-    }()
-
     static func forEach(_ count: Int, _ body: @Sendable (Int) -> Void) {
         DispatchQueue.concurrentPerform(iterations: count, execute: body)
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+/// One result slot per parallel task; each task writes only its own slot.
+final class TensorSlots: @unchecked Sendable {
+    private var slots: [[Float]]
+    init(count: Int) { slots = Array(repeating: [], count: count) }
+    func set(_ i: Int, _ value: [Float]) { slots.withUnsafeMutableBufferPointer { $0[i] = value } }
+    var values: [[Float]] { slots }
+}

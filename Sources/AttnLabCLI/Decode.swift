@@ -84,7 +84,7 @@ extension AttnLab {
             let run = DecodeRun(config: config, seed: seed, temperature: temperature, cacheDType: dtype,
                                 detail: traceDetail, result: result, maxAbsDiff: maxAbsDiff)
             if let trace {
-                try AtomicFile.write(format == "text" ? DecodeTrace.text(run) : DecodeTrace.jsonl(run), to: trace)
+                if format == "text" { try AtomicFile.write(DecodeTrace.text(run), to: trace) } else { try AtomicFile.write(DecodeTrace.jsonl(run), to: trace) }
             }
             if json {
                 say(DecodeTrace.summary(run).serialized())

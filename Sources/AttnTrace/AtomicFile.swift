@@ -28,6 +28,10 @@ public enum AtomicFile {
         try write(Data(text.utf8), to: path)
     }
 
+    public static func write(_ bytes: [UInt8], to path: String) throws(WriteError) {
+        try write(Data(bytes), to: path)
+    }
+
     public static func write(_ data: Data, to path: String) throws(WriteError) {
         try checkWritable(path)
         let url = URL(fileURLWithPath: path)

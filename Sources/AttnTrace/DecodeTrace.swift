@@ -124,14 +124,12 @@ public enum DecodeTrace {
         return .object(fields)
     }
 
-    /// The whole trace as JSON Lines: header, events, one object per line, final newline.
-    public static func jsonl(_ run: DecodeRun) -> String {
-        var out = ""
-        header(run).write(to: &out)
-        out += "\n"
-        for event in events(run) {
-            event.write(to: &out)
-            out += "\n"
+    /// The whole trace as JSON Lines (UTF-8): header, events, one object per line, final newline.
+    public static func jsonl(_ run: DecodeRun) -> [UInt8] {
+        var out: [UInt8] = []
+        for line in [header(run)] + events(run) {
+            line.write(to: &out)
+            out.append(UInt8(ascii: "\n"))
         }
         return out
     }
