@@ -9,10 +9,11 @@ public enum Limits {
     public static let maxTokens = 1 << 16
 
     /// Checks that a decoder of `config` with `tokens` cache rows fits the limits.
-    public static func check(_ config: DecoderConfig, tokens: Int) throws(ConfigError) {
+    /// - Parameter field: the flag that chose the model's size, for the error.
+    public static func check(_ config: DecoderConfig, tokens: Int, field: String) throws(ConfigError) {
         let params = config.paramCount.total
         guard params <= maxModelElements else {
-            throw ConfigError("model", "\(params) parameters need \(params * 4 / (1 << 20)) MiB as Float32, above the simulator's limit of \(maxModelElements) parameters (1 GiB); use `attnlab kv` and `attnlab params` for full-size models")
+            throw ConfigError(field, "the model has \(params) parameters (\(params / (1 << 18)) MiB as Float32), above the simulator's limit of \(maxModelElements) (1 GiB); `attnlab kv` and `attnlab params` handle full-size models")
         }
         guard tokens <= maxTokens else {
             throw ConfigError("--tokens", "prompt + generated tokens = \(tokens), above the simulator's limit of \(maxTokens)")

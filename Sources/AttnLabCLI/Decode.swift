@@ -62,9 +62,11 @@ extension AttnLab {
             guard temperature >= 0, temperature.isFinite else { throw ConfigError("--temperature", "must be 0 or positive, got \(temperature)") }
             let promptTokens = try promptTokenIDs(vocab: config.vocab)
             let format = try traceFormatName()
-            if let trace { try AtomicFile.checkWritable(trace) }
+            if let trace {
+                do { try AtomicFile.checkWritable(trace) } catch { throw ConfigError("--trace", error.description) }
+            }
             let capacity = promptTokens.count + tokens - 1
-            try Limits.check(config, tokens: capacity)
+            try Limits.check(config, tokens: capacity, field: model.preset.map { "--preset \($0)" } ?? "--layers/--d-model")
 
             let weights = DecoderWeights(config: config, seed: seed)
             let decoder = Decoder(config: config, weights: weights, capacityTokens: capacity, cacheDType: dtype)

@@ -91,6 +91,8 @@ struct ModelOptions: ParsableArguments {
         let dModel = self.dModel ?? b?.dModel ?? 64
         let qHeads = self.qHeads ?? b?.attention.qHeads ?? 4
         let kvHeads = self.kvHeads ?? (self.qHeads == nil ? b?.attention.kvHeads : nil) ?? qHeads
+        guard layers > 0 else { throw ConfigError("--layers", "must be positive, got \(layers)") }
+        guard dModel > 0 else { throw ConfigError("--d-model", "must be positive, got \(dModel)") }
         guard qHeads > 0 else { throw ConfigError("--q-heads", "must be positive, got \(qHeads)") }
         let headDim = self.headDim ?? (self.qHeads == nil && self.dModel == nil ? b?.attention.headDim : nil) ?? dModel / qHeads
         guard self.headDim != nil || headDim > 0 else {
@@ -105,7 +107,6 @@ struct ModelOptions: ParsableArguments {
         } else {
             kvMap = .unshared(layers: layers)
         }
-        guard dModel > 0 else { throw ConfigError("--d-model", "must be positive, got \(dModel)") }
         return try DecoderConfig(
             layers: layers, dModel: dModel, attention: layout,
             ffn: ffn ?? (self.dModel == nil ? b?.ffn : nil) ?? DecoderConfig.llamaFFN(dModel: dModel),

@@ -1,0 +1,186 @@
+import Foundation
+import Testing
+
+/// Runs the built `attnlab` (it sits next to the test bundle) and captures what a user would see.
+struct Run {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+
+    init(_ arguments: [String]) throws {
+        let exe = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        let process = Process()
+        process.executableURL = exe.deletingLastPathComponent().appendingPathComponent("attnlab")
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        status = process.terminationStatus
+        stdout = String(decoding: outData, as: UTF8.self)
+        stderr = String(decoding: errData, as: UTF8.self)
+    }
+
+    func json() throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any])
+    }
+}
+
+func temporaryFolder() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("attnlab-test-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+@Suite("attnlab command line")
+struct CLITests {
+    /// Bad input → one line on stderr naming the flag, exit 2, nothing written.
+    static let badInputs: [([String], String)] = [
+        (["decode", "--q-heads", "8", "--kv-heads", "3"], "--kv-heads"),
+        (["decode", "--kv-heads", "0"], "--kv-heads"),
+        (["decode", "--layers", "0"], "--layers"),
+        (["decode", "--layers", "-3"], "--layers"),
+        (["decode", "--d-model", "0"], "--d-model"),
+        (["decode", "--tokens", "0"], "--tokens"),
+        (["decode", "--head-dim", "7"], "--head-dim"),
+        (["decode", "--kv-map", "0,1,3,3"], "--kv-map"),
+        (["decode", "--kv-map", "0,0,1,3"], "--kv-map"),
+        (["decode", "--kv-map", "0,0"], "--kv-map"),
+        (["decode", "--cla", "2", "--kv-pattern", "keep-ends"], "--cla"),
+        (["decode", "--kv-pattern", "dense-middle"], "--kv-pattern"),
+        (["decode", "--cla", "9"], "--kv-pattern"),
+        (["decode", "--preset", "llama-3-8"], "--preset"),
+        (["decode", "--preset", "llama-2-70b"], "--preset llama-2-70b"),
+        (["decode", "--preset", "bert-base"], "--preset"),
+        (["decode", "--d-model", "65536", "--layers", "64"], "--layers/--d-model"),
+        (["decode", "--tokens", "70000"], "--tokens"),
+        (["decode", "--dtype", "int4"], "--dtype"),
+        (["decode", "--prompt", "café"], "--prompt"),
+        (["decode", "--prompt-ids", "1,999"], "--prompt-ids"),
+        (["decode", "--temperature", "-1"], "--temperature"),
+        (["decode", "--trace-format", "xml", "--trace", "t.xml"], "--trace-format"),
+        (["decode", "--weight-sharing", "some"], "--weight-sharing"),
+        (["kv", "--context", "0"], "--context"),
+        (["kv", "--batch", "-1"], "--batch"),
+        (["kv", "--dtype", "fp64"], "--dtype"),
+        (["kv", "--preset", "llama-3-70b", "--context", "9223372036854775807"], "--context"),
+        (["params", "--embedding", "128"], "--embedding"),
+        (["params", "--frobnicate"], "--frobnicate"),
+    ]
+
+    @Test("bad input: one line on stderr naming the flag, exit 2, nothing on stdout", arguments: badInputs)
+    func badInput(arguments: [String], flag: String) throws {
+        let run = try Run(arguments)
+        #expect(run.status == 2, "\(arguments): status \(run.status), stderr \(run.stderr)")
+        #expect(run.stdout.isEmpty)
+        let lines = run.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "\(arguments): \(run.stderr)")
+        #expect(run.stderr.hasPrefix("attnlab: error: "))
+        #expect(run.stderr.contains(flag), "\(arguments): \(run.stderr)")
+    }
+
+    @Test("an unknown preset lists the near matches")
+    func nearMatches() throws {
+        let run = try Run(["kv", "--preset", "llama-3-8"])
+        #expect(run.stderr.contains("llama-3-8b"))
+    }
+
+    @Test("a trace path that cannot be written fails before any work and leaves nothing behind")
+    func unwritableTrace() throws {
+        let folder = try temporaryFolder()
+        for path in [folder.appendingPathComponent("missing/t.jsonl").path, folder.path] {
+            let run = try Run(["decode", "--trace", path])
+            #expect(run.status == 2)
+            #expect(run.stderr.contains("--trace"))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).isEmpty)
+    }
+
+    @Test("decode --verify --json: cached equals recomputed, trace written whole")
+    func decodeVerify() throws {
+        let folder = try temporaryFolder()
+        let trace = folder.appendingPathComponent("t.jsonl").path
+        let run = try Run(["decode", "--layers", "6", "--q-heads", "8", "--kv-heads", "2", "--cla", "3", "--tokens", "12",
+                           "--verify", "--json", "--trace", trace])
+        #expect(run.status == 0, "\(run.stderr)")
+        let summary = try run.json()
+        #expect((summary["max_abs_diff"] as? Double).map { $0 <= 1e-4 } == true)
+        #expect(summary["kv_layers"] as? Int == 2)
+        #expect(summary["tokens"] as? Int == 12)
+        let steps = summary["steps"] as! Int
+        // 2 KV layers × 2 heads × head_dim 8 (= 64 / 8) × 2 (K, V) × 4 bytes per token.
+        #expect(summary["kv_cache_bytes"] as? Int == steps * 2 * 2 * 8 * 2 * 4)
+        #expect(summary["kv_bytes_written"] as? Int == summary["kv_cache_bytes"] as? Int)
+        let text = try String(contentsOfFile: trace, encoding: .utf8)
+        #expect(text.hasPrefix(#"{"type":"header","schema":"attnlab.trace/1""#))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["t.jsonl"])
+    }
+
+    @Test("decode writes a text trace for .txt and the same bytes twice")
+    func textTraceDeterministic() throws {
+        let folder = try temporaryFolder()
+        let a = folder.appendingPathComponent("a.txt").path, b = folder.appendingPathComponent("b.txt").path
+        for path in [a, b] {
+            #expect(try Run(["decode", "--temperature", "0.7", "--seed", "3", "--trace", path, "--trace-detail", "full"]).status == 0)
+        }
+        let first = try Data(contentsOf: URL(fileURLWithPath: a))
+        #expect(first == (try Data(contentsOf: URL(fileURLWithPath: b))))
+        #expect(String(decoding: first, as: UTF8.self).hasPrefix("AttnLab decode trace"))
+    }
+
+    @Test("kv --json for Llama 3 8B at 8k context: 131,072 B/token, 1 GiB, 75% below MHA")
+    func kvLlama3() throws {
+        let json = try Run(["kv", "--preset", "llama-3-8b", "--context", "8192", "--json"]).json()
+        #expect(json["kv_layers"] as? Int == 32)
+        #expect(json["kv_bytes_per_token"] as? Int == 131_072)
+        #expect(json["kv_cache_bytes"] as? Int == 1 << 30)
+        #expect(json["mha_kv_bytes_per_token"] as? Int == 524_288)
+        #expect(json["reduction_vs_mha"] as? Double == 0.75)
+    }
+
+    @Test("kv from flags reproduces H128-MQA-CLA2 (5,120 B/token) and a preset can be overridden")
+    func kvFlags() throws {
+        let json = try Run(["kv", "--layers", "20", "--q-heads", "16", "--kv-heads", "1", "--head-dim", "128", "--cla", "2", "--json"]).json()
+        #expect(json["kv_bytes_per_token"] as? Int == 5120)
+        #expect(json["kv_layers"] as? Int == 10)
+        let cla = try Run(["kv", "--preset", "llama-3-8b", "--cla", "2", "--json"]).json()
+        #expect(cla["kv_bytes_per_token"] as? Int == 65_536)
+        #expect(try Run(["kv", "--preset", "llama-3-8b"]).stdout.contains("131,072 B"))
+    }
+
+    @Test("params --json for BERT-base and ALBERT-base")
+    func params() throws {
+        let bert = try Run(["params", "--preset", "bert-base", "--json"]).json()
+        #expect(bert["total_params"] as? Int == 109_482_240)
+        let albert = try Run(["params", "--preset", "albert-base", "--json"]).json()
+        #expect(albert["total_params"] as? Int == 11_683_584)
+        let unshared = try Run(["params", "--preset", "albert-base", "--weight-sharing", "none", "--json"]).json()
+        #expect(unshared["total_params"] as? Int == 89_650_176)
+        let breakdown = try #require(bert["breakdown"] as? [String: Int])
+        #expect(breakdown.values.reduce(0, +) == 109_482_240)
+    }
+
+    @Test("presets lists every published configuration")
+    func presets() throws {
+        let run = try Run(["presets", "--json"])
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [[String: Any]])
+        let names = Set(list.compactMap { $0["name"] as? String })
+        for name in ["llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3-8b", "llama-3-70b", "mistral-7b", "bert-base", "bert-large",
+                     "albert-base", "albert-large", "albert-xlarge", "albert-xxlarge", "cla1b-h128-mqa-cla2", "cla1b-h128-mqa-cla2-denseback"] {
+            #expect(names.contains(name), "\(name)")
+        }
+        #expect(list.filter { ($0["name"] as? String)?.hasPrefix("cla1b-") == true }.count == 20)
+    }
+
+    @Test("help explains each verb")
+    func help() throws {
+        for verb in ["decode", "kv", "params", "presets"] {
+            let run = try Run([verb, "--help"])
+            #expect(run.status == 0)
+            #expect(run.stdout.contains("USAGE"))
+        }
+    }
+}
