@@ -49,10 +49,15 @@ public struct DecoderConfig: Equatable, Hashable, Sendable {
         return ((raw + multiple - 1) / multiple) * multiple
     }
 
-    /// A short name in the CLA paper's style: `H16-GQA-2-CLA2` etc.
+    /// A name in the CLA paper's style: `H128-MQA-CLA2`, `H64-GQA4`; another K/V map shows as
+    /// `KV11of20`, weight sharing as `shared-all`.
     public var layoutName: String {
-        var name = "H\(attention.headDim)-\(attention.name)"
-        if kvMap.kvLayers < layers { name += "-KV\(kvMap.kvLayers)of\(layers)" }
+        let a = attention
+        var name = "H\(a.headDim)-" + (a.kvHeads == a.qHeads ? "MHA" : a.kvHeads == 1 ? "MQA" : "GQA\(a.kvHeads)")
+        if kvMap.kvLayers < layers {
+            let s = (2...layers).first { (try? KVPattern.cla($0).map(layers: layers)) == kvMap }
+            name += s.map { "-CLA\($0)" } ?? "-KV\(kvMap.kvLayers)of\(layers)"
+        }
         if weightSharing != .none { name += "-shared-\(weightSharing.rawValue)" }
         return name
     }

@@ -127,7 +127,7 @@ extension AttnLab {
         /// The human summary: what went in and out, and per layer what the cache cost.
         private func report(_ run: DecodeRun) -> String {
             let c = run.config, a = c.attention, res = run.result, budget = run.budget
-            var out = "AttnLab decode — \(c.layoutName): \(c.layers) layers, d_model \(c.dModel), \(a.qHeads) query heads → \(a.kvHeads) KV heads, head_dim \(a.headDim)\n"
+            var out = "AttnLab decode — \(c.layoutName): \(c.layers) layers, d_model \(c.dModel), \(a.qHeads) query heads → \(Format.plural(a.kvHeads, "KV head")), head_dim \(a.headDim)\n"
             out += "heads      \(DecodeTrace.headGroups(a))\n"
             out += "kv map     \(c.kvMap.source.map(String.init).joined(separator: " ")) (\(c.kvMap.kvLayers) of \(c.layers) layers store K/V)\n"
             out += "prompt     \"\(CharVocabulary.decode(res.promptTokens).replacing("\n", with: "\\n"))\" (\(res.promptTokens.count) tokens)\n"

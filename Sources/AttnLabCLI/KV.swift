@@ -57,12 +57,12 @@ extension AttnLab {
                 return
             }
             let name = model.preset.map { "\($0.lowercased()) " } ?? ""
-            say("KV cache — \(name)(\(a.name)\(config.kvMap.kvLayers < config.layers ? ", \(config.kvMap.kvLayers) of \(config.layers) layers store K/V" : "")): \(config.layers) layers, \(a.qHeads) query heads → \(a.kvHeads) KV heads, head_dim \(a.headDim), \(dtype.rawValue)")
+            say("KV cache — \(name)(\(a.name)\(config.kvMap.kvLayers < config.layers ? ", \(config.kvMap.kvLayers) of \(config.layers) layers store K/V" : "")): \(config.layers) layers, \(a.qHeads) query heads → \(Format.plural(a.kvHeads, "KV head")), head_dim \(a.headDim), \(dtype.rawValue)")
             let bytesPerElement = dtype.bits % 8 == 0 ? "\(dtype.bits / 8) B" : "\(dtype.bits) bits"
             let rows: [[String]] = [
                 ["kv layers", "\(budget.kvLayers) of \(config.layers)", "layers that store K/V"],
                 ["bytes per token", Format.grouped(budget.bytesPerToken) + " B",
-                 "2 × \(budget.kvLayers) layers × \(a.kvHeads) heads × \(a.headDim) × \(bytesPerElement)"],
+                 "2 × \(Format.plural(budget.kvLayers, "layer")) × \(Format.plural(a.kvHeads, "head")) × \(a.headDim) × \(bytesPerElement)"],
                 ["cache", Format.grouped(cacheBytes) + " B",
                  "\(Format.bytes(cacheBytes)) = \(Format.binaryBytes(cacheBytes)) at \(Format.grouped(context)) tokens × batch \(batch)"],
                 ["MHA, no sharing", Format.grouped(budget.mhaBytesPerToken) + " B/token",

@@ -7,7 +7,7 @@ extension DecodeTrace {
         let c = run.config, a = c.attention, res = run.result
         let budget = run.budget
         var out = "AttnLab decode trace (\(schema))\n"
-        out += "model   \(c.layers) layers, d_model \(c.dModel), \(a.qHeads) query heads → \(a.kvHeads) KV heads (\(a.name)), head_dim \(a.headDim), FFN \(c.ffn), vocab \(c.vocab)"
+        out += "model   \(c.layers) layers, d_model \(c.dModel), \(a.qHeads) query heads → \(Format.plural(a.kvHeads, "KV head")) (\(a.name)), head_dim \(a.headDim), FFN \(c.ffn), vocab \(c.vocab)"
         out += c.weightSharing == .none ? "\n" : ", weights shared: \(c.weightSharing.rawValue)\n"
         out += "kv map  \(c.kvMap.source.map(String.init).joined(separator: " "))   producers \(c.kvMap.producers.map(String.init).joined(separator: ", ")) → \(c.kvMap.kvLayers) of \(c.layers) layers store K/V\n"
         out += "heads   " + headGroups(a) + "\n"
@@ -29,7 +29,7 @@ extension DecodeTrace {
             }
             out += indent(Format.table(["layer", "K/V", "wrote", "bytes", "read", "bytes"], rows, rightAligned: [0, 3, 4, 5]))
             let written = r.layers.reduce(0) { $0 + $1.bytesWritten }, read = r.layers.reduce(0) { $0 + $1.bytesRead }
-            out += "  step wrote \(Format.grouped(written)) B, read \(Format.grouped(read)) B; cache \(r.position + 1) tokens × \(c.kvMap.kvLayers) KV layers = \(Format.grouped(r.cacheBytes)) B\n"
+            out += "  step wrote \(Format.grouped(written)) B, read \(Format.grouped(read)) B; cache \(Format.plural(r.position + 1, "token")) × \(Format.plural(c.kvMap.kvLayers, "KV layer")) = \(Format.grouped(r.cacheBytes)) B\n"
             for ls in r.layers {
                 if let k = ls.writtenK { out += "  layer \(ls.layer) K row: \(preview(k))\n" }
                 if let v = ls.writtenV { out += "  layer \(ls.layer) V row: \(preview(v))\n" }

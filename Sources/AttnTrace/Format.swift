@@ -47,6 +47,9 @@ public enum Format {
         return decimals == 0 ? "\(sign)\(whole)" : "\(sign)\(whole).\(frac)"
     }
 
+    /// "1 token", "2 tokens".
+    public static func plural(_ n: Int, _ noun: String) -> String { n == 1 ? "1 \(noun)" : "\(grouped(n)) \(noun)s" }
+
     /// 0.875 → "87.50%".
     public static func percent(_ fraction: Double, _ decimals: Int = 2) -> String { fixed(fraction * 100, decimals) + "%" }
 

@@ -21,6 +21,14 @@ struct KVBudgetTests {
         #expect(budget.bytesPerToken == bytesPerToken)
     }
 
+    @Test("uniform Table 1 rows are named by the engine as the paper names them")
+    func paperNames() throws {
+        for (name, _, _) in Self.table1 where !name.contains("-cla2-") {
+            let c = try #require(Presets.named("cla1b-" + name)?.decoder)
+            #expect(c.layoutName.lowercased() == name)
+        }
+    }
+
     @Test("the 3B models of Table 5: 16384, 8192, 8192 bytes/token")
     func cla3B() throws {
         for (name, bytes) in [("cla3b-h128-mqa", 16384), ("cla3b-h128-mqa-cla2", 8192), ("cla3b-h64-mqa", 8192)] {

@@ -112,6 +112,7 @@ struct DecodeTraceTests {
         #expect(text.contains("kv map  0 1 1 3 3"))
         #expect(text.contains("q0–q1 → kv0, q2–q3 → kv1"))
         #expect(text.contains("← 1"))
+        #expect(text.contains("cache 1 token × 3 KV layers = 192 B"))
         #expect(text.contains("cache \(run.result.steps.count) tokens × 3 KV layers = \(Format.grouped(run.result.cache.bytes)) B"))
     }
 }
