@@ -7,6 +7,7 @@ let package = Package(
         // MARK: - Public API
         .executable(name: "attnlab", targets: ["AttnLabCLI"]),
         .library(name: "AttnEngine", targets: ["AttnEngine"]),
+        .library(name: "AttnTiling", targets: ["AttnTiling"]),
         .library(name: "AttnTrace", targets: ["AttnTrace"]),
     ],
     dependencies: [
@@ -16,13 +17,16 @@ let package = Package(
         // MARK: - Implementation details
         // Pure computation: model, attention, KV cache, calculators. No file or terminal I/O.
         .target(name: "AttnEngine"),
+        // Naive and tiled (FlashAttention 1/2) attention on a modelled HBM + SRAM hierarchy.
+        .target(name: "AttnTiling", dependencies: ["AttnEngine"]),
         // Engine results as trace events, and their writers (JSON Lines, text), atomic files.
-        .target(name: "AttnTrace", dependencies: ["AttnEngine"]),
+        .target(name: "AttnTrace", dependencies: ["AttnEngine", "AttnTiling"]),
         // The `attnlab` command on top of everything else.
         .executableTarget(
             name: "AttnLabCLI",
             dependencies: [
                 "AttnEngine",
+                "AttnTiling",
                 "AttnTrace",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -30,7 +34,8 @@ let package = Package(
 
         // MARK: - Tests
         .testTarget(name: "AttnEngineTests", dependencies: ["AttnEngine"]),
-        .testTarget(name: "AttnTraceTests", dependencies: ["AttnEngine", "AttnTrace"]),
+        .testTarget(name: "AttnTilingTests", dependencies: ["AttnEngine", "AttnTiling"]),
+        .testTarget(name: "AttnTraceTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace"]),
         .testTarget(name: "AttnLabCLITests", dependencies: ["AttnLabCLI"]),
     ]
 )

@@ -1,0 +1,57 @@
+import AttnEngine
+
+/// One block of the recomputing backward pass, shared by FlashAttention 1 and 2 (they differ only in
+/// how P is rebuilt from the saved statistics and in loop bookkeeping):
+///
+///     S_ij = τ Q_i K_jᵀ;  P_ij = probability(S_ij);  dV_j += P_ijᵀ dO_i;  dP_ij = dO_i V_jᵀ
+///     dS_ij = P_ij ∘ (dP_ij − D_i);  dQ_i += τ dS_ij K_j;  dK_j += τ dS_ijᵀ Q_i
+///
+/// (FA1 Algorithm 4, lines 11–20; FA2 Algorithm 2.) Gradients accumulate straight into the output
+/// arrays in the order the algorithm visits blocks.
+enum BackwardBlock {
+    static func run(_ p: TileProblem, g: Int, rows: Range<Int>, cols: Range<Int>, mask: Bool,
+                    P: inout [Float], dP: inout [Float], grads: inout Gradients, flops: inout FlopCount,
+                    probability: (_ row: Int, _ score: Float) -> Float, rowD: (_ row: Int) -> Float) {
+        let d = p.d, R = p.rows, C = p.n, nr = rows.count, nc = cols.count, tau = p.scale
+        p.q.withUnsafeBufferPointer { qAll in p.k.withUnsafeBufferPointer { kAll in p.v.withUnsafeBufferPointer { vAll in
+        p.dO.withUnsafeBufferPointer { dOAll in grads.dq.withUnsafeMutableBufferPointer { dqAll in
+        grads.dk.withUnsafeMutableBufferPointer { dkAll in grads.dv.withUnsafeMutableBufferPointer { dvAll in
+        P.withUnsafeMutableBufferPointer { Pb in dP.withUnsafeMutableBufferPointer { dPb in
+            let q = qAll.baseAddress! + g * R * d, dO = dOAll.baseAddress! + g * R * d, dq = dqAll.baseAddress! + g * R * d
+            let k = kAll.baseAddress! + g * C * d, v = vAll.baseAddress! + g * C * d
+            let dk = dkAll.baseAddress! + g * C * d, dv = dvAll.baseAddress! + g * C * d
+            let s = Pb.baseAddress!, ds = dPb.baseAddress!
+            TileKernels.scores(p, q: q, k: k + cols.lowerBound * d, rows: rows, cols: cols, mask: mask, into: s)
+            for a in 0..<nr {
+                let r = rows.lowerBound + a
+                let D = rowD(r)
+                for b in 0..<nc {
+                    let c = cols.lowerBound + b
+                    let pij = s[a * nc + b] == -.infinity ? 0 : probability(r, s[a * nc + b])
+                    s[a * nc + b] = pij
+                    if pij != 0 { Kernels.axpy(pij, dO + r * d, dv + c * d, d) }              // dV_j += P_ijᵀ dO_i
+                    let dpij = Kernels.dot(dO + r * d, v + c * d, d)                          // dP_ij = dO_i V_jᵀ
+                    ds[a * nc + b] = pij * (dpij - D)                                          // dS_ij
+                }
+            }
+            for a in 0..<nr {
+                let r = rows.lowerBound + a
+                for b in 0..<nc where ds[a * nc + b] != 0 {
+                    let c = cols.lowerBound + b, w = ds[a * nc + b] * tau
+                    Kernels.axpy(w, k + c * d, dq + r * d, d)                                 // dQ_i += τ dS_ij K_j
+                    Kernels.axpy(w, q + r * d, dk + c * d, d)                                 // dK_j += τ dS_ijᵀ Q_i
+                }
+            }
+        } } } } } } } } }
+        flops.matmul += 10 * nr * nc * d
+        flops.exp += nr * nc
+        flops.other += 3 * nr * nc
+    }
+
+    /// D_i = rowsum(dO_i ∘ O_i) for one (global) query row.
+    static func rowDot(_ o: [Float], _ dO: [Float], row: Int, d: Int) -> Float {
+        o.withUnsafeBufferPointer { ob in dO.withUnsafeBufferPointer { db in
+            Kernels.dot(ob.baseAddress! + row * d, db.baseAddress! + row * d, d)
+        } }
+    }
+}

@@ -1,0 +1,146 @@
+import AttnEngine
+
+/// FlashAttention, Algorithm 1 (forward) and Algorithm 4 (backward) of Dao, Fu, Ermon, Rudra, Ré,
+/// "FlashAttention: Fast and Memory-Efficient Exact Attention with IO-Awareness", arXiv 2205.14135.
+///
+/// As printed: the outer loop runs over K/V blocks j, the inner over Q blocks i, and every inner step
+/// reads O_i, l_i, m_i from HBM and writes them back (the first pass reads the initial zeros too).
+/// HBM traffic per K/V head with R query rows and C key rows:
+/// reads `2Cd + Tc·(2Rd + 2R)`, writes `Tc·(Rd + 2R)`.
+enum FlashAttention1 {
+    static func forward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, watchRow: Int?) -> ForwardOutput {
+        let d = p.d, R = p.rows, C = p.n, br = blocks.br, bc = blocks.bc
+        let Tr = (R + br - 1) / br, Tc = (C + bc - 1) / bc
+        var out = ForwardOutput(o: [Float](repeating: 0, count: p.layout.qHeads * p.n * d))  // line 2: O = 0 in HBM
+        out.l = [Float](repeating: 0, count: p.layout.qHeads * p.n)                          //         l = 0
+        out.m = [Float](repeating: -.infinity, count: p.layout.qHeads * p.n)                  //         m = −∞
+        var S = [Float](repeating: 0, count: br * bc)                                         // on chip [Br × Bc]
+        var flops = FlopCount()
+        p.q.withUnsafeBufferPointer { qAll in p.k.withUnsafeBufferPointer { kAll in p.v.withUnsafeBufferPointer { vAll in
+        out.o.withUnsafeMutableBufferPointer { oAll in out.l.withUnsafeMutableBufferPointer { lAll in
+        out.m.withUnsafeMutableBufferPointer { mAll in S.withUnsafeMutableBufferPointer { s in
+            for g in 0..<p.layout.kvHeads {
+                let q = qAll.baseAddress! + g * R * d, k = kAll.baseAddress! + g * C * d, v = vAll.baseAddress! + g * C * d
+                let o = oAll.baseAddress! + g * R * d, l = lAll.baseAddress! + g * R, m = mAll.baseAddress! + g * R
+                for j in 0..<Tc {                                                             // line 5
+                    let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
+                    var kvLoaded = false
+                    for i in 0..<Tr {                                                         // line 7
+                        let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
+                        let causal = p.causalState(rows: rows, cols: cols)
+                        if causal.skip { continue }
+                        mem.beginStep("forward", kvHead: g, i: i, j: j, rows: rows, cols: cols, masked: causal.mask)
+                        if !kvLoaded {                                                        // line 6: K_j, V_j to SRAM
+                            mem.load(.K, nc * d, j: j)
+                            mem.load(.V, nc * d, j: j)
+                            kvLoaded = true
+                        }
+                        mem.load(.Q, nr * d, i: i)                                            // line 8
+                        mem.load(.O, nr * d, i: i)
+                        mem.load(.l, nr, i: i)
+                        mem.load(.m, nr, i: i)
+                        mem.allocate(nr * nc + 4 * nr)                                        // S̃_ij/P̃_ij, m̃, l̃, m_new, l_new
+                        // line 9: S_ij = τ Q_i K_jᵀ
+                        TileKernels.scores(p, q: q, k: k + cols.lowerBound * d, rows: rows, cols: cols, mask: causal.mask, into: s.baseAddress!)
+                        var watched: WatchedRow? = nil
+                        for a in 0..<nr {
+                            let r = rows.lowerBound + a, srow = s.baseAddress! + a * nc
+                            // line 10: m̃ = rowmax(S), P̃ = exp(S − m̃), l̃ = rowsum(P̃)
+                            var mTilde = -Float.infinity
+                            for b in 0..<nc { mTilde = Swift.max(mTilde, srow[b]) }
+                            var lTilde: Float = 0
+                            for b in 0..<nc {
+                                srow[b] = TileKernels.expShifted(srow[b], mTilde)
+                                lTilde += srow[b]
+                            }
+                            // line 11: m_new = max(m_i, m̃), l_new = e^(m_i − m_new) l_i + e^(m̃ − m_new) l̃
+                            let mOld = m[r], lOld = l[r]
+                            let mNew = Swift.max(mOld, mTilde)
+                            let alpha = TileKernels.expShifted(mOld, mNew), beta = TileKernels.expShifted(mTilde, mNew)
+                            let lNew = alpha * lOld + beta * lTilde
+                            // line 12: O_i ← diag(l_new)⁻¹ (diag(l_i) e^(m_i − m_new) O_i + e^(m̃ − m_new) P̃_ij V_j)
+                            let orow = o + r * d
+                            if lNew > 0 {
+                                let keep = lOld * alpha / lNew, add = beta / lNew
+                                for e in 0..<d { orow[e] *= keep }
+                                for b in 0..<nc where srow[b] != 0 { Kernels.axpy(srow[b] * add, v + (cols.lowerBound + b) * d, orow, d) }
+                            }
+                            // line 13: l_i ← l_new, m_i ← m_new
+                            l[r] = lNew
+                            m[r] = mNew
+                            if r == watchRow { watched = WatchedRow(row: r, m: mNew, l: lNew, rescale: alpha) }
+                        }
+                        TileKernels.accumulateFlops(&flops, nr: nr, nc: nc, d: d)
+                        flops.other += 3 * nr * d + 4 * nr                                   // rescale O, l_new
+                        flops.exp += 2 * nr
+                        flops.div += nr
+                        mem.store(.O, nr * d, i: i)                                           // lines 12–13: write back
+                        mem.store(.l, nr, i: i)
+                        mem.store(.m, nr, i: i)
+                        mem.free(2 * nr * d + 2 * nr + nr * nc + 4 * nr)
+                        mem.endStep(watch: g == 0 ? watched : nil)
+                    }
+                    if kvLoaded { mem.free(2 * nc * d) }
+                }
+            }
+        } } } } } } }
+        out.flops = flops
+        return out
+    }
+
+    /// Algorithm 4: the backward pass with recomputation. Keeps only O, l, m from the forward pass;
+    /// recomputes S_ij and P_ij = diag(l_i)⁻¹ exp(S_ij − m_i) block by block. Outer loop over K/V
+    /// blocks (dK_j, dV_j accumulate on chip), inner over Q blocks; dQ_i is read and written in HBM
+    /// on every pass. Per K/V head: reads `2Cd + Tc·(4Rd + 2R)`, writes `Tc·Rd + 2Cd`.
+    static func backward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, forward f: ForwardOutput) -> Gradients {
+        let d = p.d, R = p.rows, C = p.n, br = blocks.br, bc = blocks.bc
+        let Tr = (R + br - 1) / br, Tc = (C + bc - 1) / bc
+        var grads = Gradients(dq: [Float](repeating: 0, count: p.q.count), dk: [Float](repeating: 0, count: p.k.count),
+                              dv: [Float](repeating: 0, count: p.v.count))
+        var P = [Float](repeating: 0, count: br * bc), dP = P
+        var flops = FlopCount()
+        for g in 0..<p.layout.kvHeads {
+            for j in 0..<Tc {
+                let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
+                var loaded = false
+                for i in 0..<Tr {
+                    let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
+                    // The last row block always holds the last positions, so it is never skipped.
+                    let causal = p.causalState(rows: rows, cols: cols)
+                    if causal.skip { continue }
+                    mem.beginStep("backward", kvHead: g, i: i, j: j, rows: rows, cols: cols, masked: causal.mask)
+                    if !loaded {
+                        mem.load(.K, nc * d, j: j)
+                        mem.load(.V, nc * d, j: j)
+                        mem.allocate(2 * nc * d)                                              // dK_j, dV_j = 0 on chip
+                        loaded = true
+                    }
+                    mem.load(.Q, nr * d, i: i)
+                    mem.load(.O, nr * d, i: i)
+                    mem.load(.dO, nr * d, i: i)
+                    mem.load(.dQ, nr * d, i: i)
+                    mem.load(.l, nr, i: i)
+                    mem.load(.m, nr, i: i)
+                    mem.allocate(2 * nr * nc + nr)                                            // P_ij, dP_ij (dS_ij in place), D_i
+                    BackwardBlock.run(p, g: g, rows: rows, cols: cols, mask: causal.mask, P: &P, dP: &dP, grads: &grads, flops: &flops) { r, s in
+                        TileKernels.expShifted(s, f.m[g * R + r]) / f.l[g * R + r]
+                    } rowD: { r in
+                        BackwardBlock.rowDot(f.o, p.dO, row: g * R + r, d: d)
+                    }
+                    flops.div += nr * nc
+                    flops.other += 2 * nr * d                                                 // D_i
+                    mem.store(.dQ, nr * d, i: i)
+                    mem.free(4 * nr * d + 2 * nr + 2 * nr * nc + nr)
+                    if i == Tr - 1 {                                                          // the column's last block
+                        mem.store(.dK, nc * d, j: j)
+                        mem.store(.dV, nc * d, j: j)
+                        mem.free(4 * nc * d)
+                    }
+                    mem.endStep()
+                }
+            }
+        }
+        grads.flops = flops
+        return grads
+    }
+}

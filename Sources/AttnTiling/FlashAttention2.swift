@@ -1,0 +1,151 @@
+import AttnEngine
+
+/// FlashAttention-2 (Dao, "FlashAttention-2: Faster Attention with Better Parallelism and Work
+/// Partitioning", arXiv 2307.08691), Algorithm 1 (forward) and Algorithm 2 (backward).
+///
+/// The loops are swapped: the outer loop runs over Q blocks i, so O_i, l_i, m_i live on chip for the
+/// whole inner loop over K/V blocks; O_i stays unnormalized until the end and is written once, with
+/// the logsumexp L_i = m_i + log l_i instead of l and m. (The printed rescale in Algorithm 1 line 8
+/// carries a spurious ⁻¹: the old output is scaled by diag(e^(m_old − m_new)), not its inverse.)
+/// Per K/V head: reads `Rd + Tr·2Cd`, writes `Rd + R`.
+enum FlashAttention2 {
+    static func forward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, watchRow: Int?) -> ForwardOutput {
+        let d = p.d, R = p.rows, C = p.n, br = blocks.br, bc = blocks.bc
+        let Tr = (R + br - 1) / br, Tc = (C + bc - 1) / bc
+        var out = ForwardOutput(o: [Float](repeating: 0, count: p.layout.qHeads * p.n * d))
+        out.L = [Float](repeating: 0, count: p.layout.qHeads * p.n)
+        var S = [Float](repeating: 0, count: br * bc)                                         // on chip [Br × Bc]
+        var m = [Float](repeating: 0, count: br), l = m                                       // on chip [Br]
+        var flops = FlopCount()
+        p.q.withUnsafeBufferPointer { qAll in p.k.withUnsafeBufferPointer { kAll in p.v.withUnsafeBufferPointer { vAll in
+        out.o.withUnsafeMutableBufferPointer { oAll in out.L.withUnsafeMutableBufferPointer { LAll in
+        S.withUnsafeMutableBufferPointer { s in
+            for g in 0..<p.layout.kvHeads {
+                let q = qAll.baseAddress! + g * R * d, k = kAll.baseAddress! + g * C * d, v = vAll.baseAddress! + g * C * d
+                let o = oAll.baseAddress! + g * R * d, L = LAll.baseAddress! + g * R
+                for i in 0..<Tr {                                                             // line 3
+                    let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
+                    // Causal: K/V blocks past the rows' last position are never visited.
+                    let lastJ = p.causal ? min(Tc - 1, p.positions(rows).max / bc) : Tc - 1
+                    for a in 0..<nr { m[a] = -.infinity; l[a] = 0 }                           // line 5: O = 0, l = 0, m = −∞
+                    for e in 0..<(nr * d) { o[rows.lowerBound * d + e] = 0 }
+                    for j in 0...lastJ {                                                      // line 6
+                        let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
+                        let causal = p.causalState(rows: rows, cols: cols)
+                        mem.beginStep("forward", kvHead: g, i: i, j: j, rows: rows, cols: cols, masked: causal.mask)
+                        if j == 0 {
+                            mem.load(.Q, nr * d, i: i)                                        // line 4
+                            mem.allocate(nr * d + 2 * nr)                                     // O_i, l_i, m_i on chip
+                        }
+                        mem.load(.K, nc * d, j: j)                                            // line 7
+                        mem.load(.V, nc * d, j: j)
+                        mem.allocate(nr * nc + nr)                                            // S_ij/P̃_ij, m_new
+                        TileKernels.scores(p, q: q, k: k + cols.lowerBound * d, rows: rows, cols: cols, mask: causal.mask, into: s.baseAddress!)
+                        var watched: WatchedRow? = nil
+                        for a in 0..<nr {                                                     // line 8
+                            let r = rows.lowerBound + a, srow = s.baseAddress! + a * nc, orow = o + r * d
+                            var mNew = m[a]
+                            for b in 0..<nc { mNew = Swift.max(mNew, srow[b]) }
+                            let alpha = TileKernels.expShifted(m[a], mNew)                    // e^(m_old − m_new)
+                            var rowSum: Float = 0
+                            for b in 0..<nc {
+                                srow[b] = TileKernels.expShifted(srow[b], mNew)
+                                rowSum += srow[b]
+                            }
+                            l[a] = alpha * l[a] + rowSum
+                            m[a] = mNew
+                            if alpha != 1 { for e in 0..<d { orow[e] *= alpha } }            // line 9: diag(e^(m_old − m_new)) O
+                            for b in 0..<nc where srow[b] != 0 { Kernels.axpy(srow[b], v + (cols.lowerBound + b) * d, orow, d) }
+                            if r == watchRow { watched = WatchedRow(row: r, m: mNew, l: l[a], rescale: alpha) }
+                        }
+                        TileKernels.accumulateFlops(&flops, nr: nr, nc: nc, d: d)
+                        flops.exp += nr
+                        flops.other += nr * d + 2 * nr
+                        mem.free(2 * nc * d + nr * nc + nr)
+                        if j == lastJ {
+                            for a in 0..<nr {                                                 // lines 10–12
+                                let r = rows.lowerBound + a, orow = o + r * d
+                                let inv = 1 / l[a]
+                                for e in 0..<d { orow[e] *= inv }
+                                L[r] = m[a] + Float(DetMath.log(Double(l[a])))
+                            }
+                            flops.div += nr
+                            flops.other += nr * d + 2 * nr
+                            mem.store(.O, nr * d, i: i)                                       // lines 13–14
+                            mem.store(.L, nr, i: i)
+                            mem.free(2 * nr * d + 2 * nr)                                     // Q_i, O_i, l_i, m_i
+                        }
+                        mem.endStep(watch: g == 0 ? watched : nil)
+                    }
+                }
+            }
+        } } } } } }
+        out.flops = flops
+        return out
+    }
+
+    /// Algorithm 2: D = rowsum(dO ∘ O) first, in its own pass; then outer loop over K/V blocks with
+    /// dK_j, dV_j on chip, inner loop over Q blocks rebuilding P_ij = exp(S_ij − L_i); dQ_i is read
+    /// and written in HBM every pass (atomic adds on a GPU). Per K/V head: reads
+    /// `2Rd + 2Cd + Tc·(3Rd + 2R)`, writes `R + Tc·Rd + 2Cd`.
+    static func backward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, forward f: ForwardOutput) -> Gradients {
+        let d = p.d, R = p.rows, C = p.n, br = blocks.br, bc = blocks.bc
+        let Tr = (R + br - 1) / br, Tc = (C + bc - 1) / bc
+        var grads = Gradients(dq: [Float](repeating: 0, count: p.q.count), dk: [Float](repeating: 0, count: p.k.count),
+                              dv: [Float](repeating: 0, count: p.v.count))
+        var P = [Float](repeating: 0, count: br * bc), dP = P
+        var D = [Float](repeating: 0, count: p.layout.qHeads * p.n)
+        var flops = FlopCount()
+        for g in 0..<p.layout.kvHeads {
+            for i in 0..<Tr {                                                                 // preprocessing: D_i
+                let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
+                mem.beginStep("D = rowsum(dO∘O)", kvHead: g, i: i, j: nil, rows: rows, cols: 0..<0)
+                mem.load(.O, nr * d, i: i)
+                mem.load(.dO, nr * d, i: i)
+                mem.allocate(nr)
+                for r in rows { D[g * R + r] = BackwardBlock.rowDot(f.o, p.dO, row: g * R + r, d: d) }
+                flops.other += 2 * nr * d
+                mem.store(.D, nr, i: i)
+                mem.free(2 * nr * d + nr)
+                mem.endStep()
+            }
+            for j in 0..<Tc {
+                let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
+                var loaded = false
+                for i in 0..<Tr {
+                    let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
+                    let causal = p.causalState(rows: rows, cols: cols)
+                    if causal.skip { continue }
+                    mem.beginStep("backward", kvHead: g, i: i, j: j, rows: rows, cols: cols, masked: causal.mask)
+                    if !loaded {
+                        mem.load(.K, nc * d, j: j)
+                        mem.load(.V, nc * d, j: j)
+                        mem.allocate(2 * nc * d)                                              // dK_j, dV_j on chip
+                        loaded = true
+                    }
+                    mem.load(.Q, nr * d, i: i)
+                    mem.load(.dO, nr * d, i: i)
+                    mem.load(.dQ, nr * d, i: i)
+                    mem.load(.L, nr, i: i)
+                    mem.load(.D, nr, i: i)
+                    mem.allocate(2 * nr * nc)                                                 // P_ij, dP_ij/dS_ij
+                    BackwardBlock.run(p, g: g, rows: rows, cols: cols, mask: causal.mask, P: &P, dP: &dP, grads: &grads, flops: &flops) { r, s in
+                        DetMath.exp(s - f.L[g * R + r])
+                    } rowD: { r in
+                        D[g * R + r]
+                    }
+                    mem.store(.dQ, nr * d, i: i)
+                    mem.free(3 * nr * d + 2 * nr + 2 * nr * nc)
+                    if i == Tr - 1 {
+                        mem.store(.dK, nc * d, j: j)
+                        mem.store(.dV, nc * d, j: j)
+                        mem.free(4 * nc * d)
+                    }
+                    mem.endStep()
+                }
+            }
+        }
+        grads.flops = flops
+        return grads
+    }
+}
