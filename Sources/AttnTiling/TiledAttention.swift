@@ -36,7 +36,7 @@ public struct TileResult: Sendable {
     public let sramElements: Int
     public let dtype: DType
     public let blocks: BlockSizes
-    /// "published", "given" or "fit".
+    /// "default", "given" or "fit".
     public let blockSource: String
     public let forward: PassCounts
     public let backward: PassCounts?
@@ -108,10 +108,10 @@ public enum TiledAttention {
             case .fa2: grads = FlashAttention2.backward(p, blocks: blocks, memory: backwardMemory, forward: f)
             }
             backwardCounts = PassCounts(backwardMemory, flops: grads!.flops)
+            // One trace for both passes: backward steps continue the numbering and the HBM totals.
             steps += backwardMemory.steps.map { step in
-                var s = step
-                s.reindex(steps.count + step.index)
-                return s
+                TileStep(continuing: step, index: steps.count + step.index,
+                         reads: forwardMemory.hbmReads, writes: forwardMemory.hbmWrites)
             }
         }
 
@@ -176,21 +176,20 @@ public enum TiledAttention {
         if o.fitSram {
             return (IOModel.fittingBlocks(algo, backward: o.backward, R: R, C: C, d: d, sramElements: M)!, "fit")
         }
-        return (IOModel.defaultBlocks(algo, R: R, C: C, d: d, sramElements: M), "published")
+        return (IOModel.defaultBlocks(algo, R: R, C: C, d: d, sramElements: M), "default")
     }
 }
 
 extension TileStep {
-    mutating func reindex(_ index: Int) { self = TileStep(copying: self, index: index) }
-
-    init(copying s: TileStep, index: Int) {
+    /// `s` renumbered to `index`, with `reads`/`writes` of earlier passes added to its HBM totals.
+    init(continuing s: TileStep, index: Int, reads: Int, writes: Int) {
         self.init(index: index, phase: s.phase, kvHead: s.kvHead, i: s.i, j: s.j, rows: s.rows, cols: s.cols, masked: s.masked)
         loads = s.loads
         stores = s.stores
         sramAfter = s.sramAfter
         sramPeak = s.sramPeak
-        hbmReads = s.hbmReads
-        hbmWrites = s.hbmWrites
+        hbmReads = reads + s.hbmReads
+        hbmWrites = writes + s.hbmWrites
         watch = s.watch
     }
 }

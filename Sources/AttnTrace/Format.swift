@@ -47,6 +47,17 @@ public enum Format {
         return decimals == 0 ? "\(sign)\(whole)" : "\(sign)\(whole).\(frac)"
     }
 
+    /// 3.1483e-07 → "3.15e-7"; 0 → "0".
+    public static func scientific(_ x: Double, _ decimals: Int = 2) -> String {
+        guard x != 0, x.isFinite else { return x == 0 ? "0" : String(x) }
+        var exponent = 0, m = abs(x)
+        while m >= 10 { m /= 10; exponent += 1 }
+        while m < 1 { m *= 10; exponent -= 1 }
+        var digits = fixed(m, decimals)
+        if digits.hasPrefix("10") { digits = fixed(m / 10, decimals); exponent += 1 }
+        return (x < 0 ? "-" : "") + digits + "e" + String(exponent)
+    }
+
     /// "1 token", "2 tokens".
     public static func plural(_ n: Int, _ noun: String) -> String { n == 1 ? "1 \(noun)" : "\(grouped(n)) \(noun)s" }
 

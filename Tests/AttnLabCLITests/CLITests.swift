@@ -184,3 +184,100 @@ struct CLITests {
         }
     }
 }
+
+@Suite("attnlab tile")
+struct TileCLITests {
+    static let badInputs: [([String], String)] = [
+        (["tile", "--algo", "fa1", "--d", "128", "--sram-elements", "64"], "--d"),
+        (["tile", "--n", "0"], "--n"),
+        (["tile", "--d", "-4"], "--d"),
+        (["tile", "--algo", "fa2", "--n", "64", "--d", "16", "--sram-elements", "1024", "--br", "64", "--bc", "64"], "--br/--bc"),
+        (["tile", "--algo", "naive", "--n", "40000", "--d", "16"], "--n"),
+        (["tile", "--algo", "fa3"], "--algo"),
+        (["tile", "--sram", "lots"], "--sram"),
+        (["tile", "--sram", "64KiB", "--sram-elements", "100"], "--sram"),
+        (["tile", "--sram-elements", "60", "--d", "16"], "--sram-elements"),
+        (["tile", "--fit-sram", "--br", "4"], "--fit-sram"),
+        (["tile", "--watch-row", "9999"], "--watch-row"),
+        (["tile", "--trace-format", "svg", "--trace", "x"], "--trace-format"),
+        (["tile", "--q-heads", "4", "--kv-heads", "3"], "--kv-heads"),
+        (["tile", "sweep", "--over", "heads"], "--over"),
+        (["tile", "sweep", "--values", "1024"], "--values"),
+        (["tile", "sweep", "--format", "xml"], "--format"),
+        (["bench", "--numpy-script", "/nonexistent.py"], "--numpy-script"),
+    ]
+
+    @Test("bad input: one line naming the flag, exit 2", arguments: badInputs)
+    func badInput(arguments: [String], flag: String) throws {
+        let run = try Run(arguments)
+        #expect(run.status == 2, "\(arguments): \(run.stderr)")
+        #expect(run.stdout.isEmpty)
+        #expect(run.stderr.split(separator: "\n").count == 1)
+        #expect(run.stderr.contains(flag), "\(arguments): \(run.stderr)")
+    }
+
+    @Test("tile --json: FA1's reads equal 2Nd + Tc(2Nd + 2N) and O passes its float64 check")
+    func json() throws {
+        let json = try Run(["tile", "--algo", "fa1", "--n", "300", "--d", "32", "--sram-elements", "4096", "--json"]).json()
+        let n = 300, d = 32, bc = 32, Tc = (n + bc - 1) / bc
+        #expect(json["block_cols"] as? Int == bc && json["block_rows"] as? Int == 32)
+        #expect(json["hbm_reads"] as? Int == 2 * n * d + Tc * (2 * n * d + 2 * n))
+        #expect(json["hbm_writes"] as? Int == Tc * (n * d + 2 * n))
+        #expect(json["hbm_accesses"] as? Int == (json["hbm_reads"] as! Int) + (json["hbm_writes"] as! Int))
+        #expect(json["hbm_bytes"] as? Int == 4 * (json["hbm_accesses"] as! Int))
+        #expect((json["max_abs_error"] as? Double).map { $0 <= 1e-5 } == true)
+        for key in ["algo", "n", "d", "sram_elements", "peak_sram", "flops"] { #expect(json[key] != nil, "\(key)") }
+    }
+
+    @Test("--sram 96KiB with --dtype fp16 is 49,152 elements")
+    func sramSize() throws {
+        let json = try Run(["tile", "--sram", "96KiB", "--dtype", "fp16", "--json", "--n", "128"]).json()
+        #expect(json["sram_elements"] as? Int == 49_152)
+    }
+
+    @Test("traces: JSONL with a tile event per step, a text view and a Chrome timeline, each byte-identical twice")
+    func traces() throws {
+        let folder = try temporaryFolder()
+        for (name, check) in [("t.jsonl", "{\"type\":\"header\""), ("t.txt", "AttnLab tile trace"), ("t.chrome.json", "{\"traceEvents\":[")] {
+            let a = folder.appendingPathComponent("a-" + name).path, b = folder.appendingPathComponent("b-" + name).path
+            for path in [a, b] {
+                let run = try Run(["tile", "--algo", "fa1", "--n", "64", "--d", "16", "--sram-elements", "1024", "--causal", "--backward", "--trace", path])
+                #expect(run.status == 0, "\(run.stderr)")
+            }
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: a))
+            #expect(bytes == (try Data(contentsOf: URL(fileURLWithPath: b))))
+            #expect(String(decoding: bytes, as: UTF8.self).hasPrefix(check))
+            if name.hasSuffix("chrome.json") {
+                let object = try #require(try JSONSerialization.jsonObject(with: bytes) as? [String: Any])
+                #expect((object["traceEvents"] as? [Any])?.count ?? 0 > 10)
+            }
+            if name == "t.jsonl" {
+                let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
+                let events = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+                let tiles = events.filter { $0["type"] as? String == "tile" }
+                #expect(tiles.map { $0["step"] as! Int } == Array(0..<tiles.count))
+                // The HBM totals only grow, across the forward and backward passes.
+                let reads = tiles.map { $0["hbm_reads"] as! Int }
+                #expect(zip(reads, reads.dropFirst()).allSatisfy { $0 <= $1 })
+                let summary = try #require(events.last)
+                #expect(summary["type"] as? String == "summary")
+                #expect(summary["hbm_reads"] as? Int == reads.last)
+                #expect(tiles.contains { $0["watch"] != nil })
+            }
+        }
+    }
+
+    @Test("sweep over N fits exponent 2 for every algorithm; over M, −1 for FlashAttention")
+    func sweep() throws {
+        let overN = try Run(["tile", "sweep", "--over", "n", "--values", "256,512,1024", "--d", "64", "--sram-elements", "4096", "--format", "json"]).json()
+        let e = try #require(overN["exponents"] as? [String: Double])
+        for algo in ["naive", "fa1", "fa2"] { #expect(abs(e[algo]! - 2) < 0.15, "\(algo): \(e[algo]!)") }
+        let overM = try Run(["tile", "sweep", "--over", "sram", "--n", "1024", "--values", "2048,4096,8192,16384", "--format", "json"]).json()
+        let m = try #require(overM["exponents"] as? [String: Double])
+        #expect(m["fa1"]! < -0.9 && m["fa2"]! < -0.9)
+        #expect((overM["rows"] as? [Any])?.count == 12)
+        let csv = try Run(["tile", "sweep", "--over", "bc", "--values", "16,32", "--n", "128", "--format", "csv"])
+        #expect(csv.stdout.hasPrefix("bc,algo,block_rows"))
+        #expect(csv.stdout.split(separator: "\n").count == 7)
+    }
+}

@@ -1,0 +1,113 @@
+import ArgumentParser
+import AttnEngine
+import AttnTiling
+import AttnTrace
+import Foundation
+
+extension AttnLab {
+    struct Bench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Time the attention kernels (naive, fa1, fa2) with and without counting, beside NumPy.",
+            discussion: """
+                Throughput counts the useful 4·N²·d FLOPs of the two products, for all three algorithms and \
+                NumPy alike. "counting" is the cost of the memory model's bookkeeping: the same run with \
+                every load/store/allocate call returning at once. Build in release mode first.
+
+                Example:
+                  swift build -c release && .build/release/attnlab bench
+                """
+        )
+
+        @Option(help: "Sequence lengths.")
+        var n = "1024,2048,4096"
+
+        @Option(help: "Head dimension.")
+        var d = 64
+
+        @Option(name: .customLong("sram-elements"), help: "SRAM capacity M (default: 192 KiB of fp32, one A100 SM).")
+        var sramElements = 49_152
+
+        @Option(name: .customLong("repeat"), help: "Runs per measurement; the fastest counts.")
+        var repeats = 3
+
+        @Option(name: .customLong("numpy-script"), help: "The NumPy comparison to run.")
+        var numpyScript = "bench/numpy_attention.py"
+
+        @Flag(name: .customLong("no-numpy"), help: "Skip the NumPy comparison.")
+        var noNumpy = false
+
+        func run() throws {
+            var sizes: [Int] = []
+            for part in n.split(separator: ",") {
+                guard let v = Int(part), v > 0 else { throw ConfigError("--n", "'\(part)' is not a positive integer") }
+                sizes.append(v)
+            }
+            guard repeats > 0 else { throw ConfigError("--repeat", "must be positive, got \(repeats)") }
+            if !noNumpy && !FileManager.default.fileExists(atPath: numpyScript) {
+                throw ConfigError("--numpy-script", "\(numpyScript) not found (run from the repository root, give its path, or --no-numpy)")
+            }
+            let (numpy, numpyInfo) = noNumpy ? ([:], nil) : try runNumPy(sizes)
+            var rows: [[String]] = []
+            for size in sizes {
+                let problem = try TileProblem(n: size, d: d, seed: 1)
+                let flops = 4.0 * Double(size) * Double(size) * Double(d)
+                for algo in TileAlgorithm.allCases {
+                    let counted = try time(problem, algo, counting: true)
+                    let bare = try time(problem, algo, counting: false)
+                    let overhead = (counted - bare) / bare
+                    var row = [Format.grouped(size), algo.rawValue, Format.fixed(counted * 1000, 1), Format.fixed(flops / counted / 1e9, 2),
+                               Format.percent(overhead, 1)]
+                    if let np = numpy[size] { row += [Format.fixed(np * 1000, 1), Format.fixed(counted / np, 1) + "×"] }
+                    rows.append(row)
+                }
+            }
+            var header = ["N", "algo", "ms", "GFLOP/s", "counting"]
+            if !noNumpy { header += ["NumPy ms", "vs NumPy"] }
+            say("Attention forward, d = \(d), M = \(Format.grouped(sramElements)) elements, one core, fastest of \(repeats)\n")
+            print(Format.table(header, rows, rightAligned: [0, 2, 3, 4, 5, 6]), terminator: "")
+            if let info = numpyInfo { say("\nNumPy \(info) (naive attention: S, softmax, PV in float32)") }
+        }
+
+        private func time(_ p: TileProblem, _ algo: TileAlgorithm, counting: Bool) throws -> Double {
+            var options = TileOptions(algorithm: algo, sramElements: sramElements)
+            options.check = false
+            options.counting = counting
+            var best = Double.infinity
+            let clock = ContinuousClock()
+            for _ in 0..<repeats {
+                let start = clock.now
+                _ = try TiledAttention.run(p, options)
+                let elapsed = clock.now - start
+                best = min(best, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+            }
+            return best
+        }
+
+        /// Seconds per N from the NumPy script, run with OpenBLAS's core-type overrides removed (they
+        /// slow a current NumPy; see the machine notes).
+        private func runNumPy(_ sizes: [Int]) throws -> ([Int: Double], String?) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", numpyScript, "--n", sizes.map(String.init).joined(separator: ","), "--d", String(d), "--repeat", String(repeats)]
+            var environment = ProcessInfo.processInfo.environment
+            environment["OPENBLAS_CORETYPE"] = nil
+            environment["OPENBLAS_L2_SIZE"] = nil
+            process.environment = environment
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else {
+                throw ConfigError("--numpy-script", "python3 \(numpyScript) failed (status \(process.terminationStatus)); is NumPy installed? (or --no-numpy)")
+            }
+            var result: [Int: Double] = [:], info: String? = nil
+            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
+                if let n = object["n"] as? Int, let s = object["seconds"] as? Double { result[n] = s }
+                if let version = object["numpy"] as? String { info = "\(version), BLAS \(object["blas"] as? String ?? "unknown")" }
+            }
+            return (result, info)
+        }
+    }
+}
