@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "AttnEngine", targets: ["AttnEngine"]),
         .library(name: "AttnTiling", targets: ["AttnTiling"]),
         .library(name: "AttnTrace", targets: ["AttnTrace"]),
+        .library(name: "AttnFigures", targets: ["AttnFigures"]),
+        .library(name: "AttnRender", targets: ["AttnRender"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -21,6 +23,11 @@ let package = Package(
         .target(name: "AttnTiling", dependencies: ["AttnEngine"]),
         // Engine results as trace events, and their writers (JSON Lines, text), atomic files.
         .target(name: "AttnTrace", dependencies: ["AttnEngine", "AttnTiling"]),
+        // Figures as values (pages of shapes), drawn from models and runs. No Cairo.
+        .target(name: "AttnFigures", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace"]),
+        // The only module that knows Cairo: figures to PNG, SVG and PDF.
+        .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
+        .target(name: "AttnRender", dependencies: ["AttnFigures", "CCairo"]),
         // The `attnlab` command on top of everything else.
         .executableTarget(
             name: "AttnLabCLI",
@@ -28,6 +35,8 @@ let package = Package(
                 "AttnEngine",
                 "AttnTiling",
                 "AttnTrace",
+                "AttnFigures",
+                "AttnRender",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -36,6 +45,7 @@ let package = Package(
         .testTarget(name: "AttnEngineTests", dependencies: ["AttnEngine"]),
         .testTarget(name: "AttnTilingTests", dependencies: ["AttnEngine", "AttnTiling"]),
         .testTarget(name: "AttnTraceTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace"]),
+        .testTarget(name: "AttnRenderTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace", "AttnFigures", "AttnRender"]),
         .testTarget(name: "AttnLabCLITests", dependencies: ["AttnLabCLI"]),
     ]
 )

@@ -1,5 +1,7 @@
 import ArgumentParser
 import AttnEngine
+import AttnFigures
+import AttnRender
 import AttnTrace
 import Foundation
 
@@ -17,7 +19,7 @@ struct AttnLab: ParsableCommand {
               attnlab kv --preset llama-3-8b --context 8192
               attnlab params --preset albert-base
             """,
-        subcommands: [Decode.self, KV.self, Params.self, PresetList.self, Tile.self, Bench.self]
+        subcommands: [Decode.self, KV.self, Params.self, PresetList.self, Tile.self, Draw.self, Bench.self]
     )
 
     /// Parses and runs a command; every failure becomes one line on stderr and exit status 2
@@ -33,6 +35,12 @@ struct AttnLab: ParsableCommand {
             printError(error.description)
             Foundation.exit(2)
         } catch let error as AtomicFile.WriteError {
+            printError(error.description)
+            Foundation.exit(2)
+        } catch let error as FigureError {
+            printError(error.description)
+            Foundation.exit(2)
+        } catch let error as RenderError {
             printError(error.description)
             Foundation.exit(2)
         } catch {

@@ -1,0 +1,110 @@
+/// Colours of a figure. The palette is Okabe & Ito's colour-blind-safe set; K/V head g (and the
+/// g-th cache-producing layer) is always `palette[g mod 7]`, in every figure.
+public struct Theme: Sendable {
+    public let name: String
+    public let background: Color
+    public let foreground: Color
+    public let muted: Color
+    public let grid: Color
+    public let panel: Color
+    public let highlight: Color
+
+    public static let palette: [Color] = [
+        Color(hex: 0x0072B2),  // blue
+        Color(hex: 0xE69F00),  // orange
+        Color(hex: 0x009E73),  // bluish green
+        Color(hex: 0xCC79A7),  // reddish purple
+        Color(hex: 0x56B4E9),  // sky blue
+        Color(hex: 0xD55E00),  // vermillion
+        Color(hex: 0xF0E442),  // yellow
+    ]
+
+    public static let light = Theme(name: "light", background: Color(hex: 0xFFFFFF), foreground: Color(hex: 0x1F2328),
+                                    muted: Color(hex: 0x6E7781), grid: Color(hex: 0xD8DEE4), panel: Color(hex: 0xF4F6F8),
+                                    highlight: Color(hex: 0xD55E00))
+    public static let dark = Theme(name: "dark", background: Color(hex: 0x14171C), foreground: Color(hex: 0xE6EDF3),
+                                   muted: Color(hex: 0x9AA4AF), grid: Color(hex: 0x343B44), panel: Color(hex: 0x1E232A),
+                                   highlight: Color(hex: 0xF0E442))
+
+    public static func named(_ name: String) -> Theme? { ["light": light, "dark": dark][name] }
+
+    public func group(_ g: Int) -> Color { Theme.palette[g % Theme.palette.count] }
+
+    /// Black or white, whichever reads better on `fill`.
+    public func text(on fill: Color) -> Color { fill.luminance > 0.3 ? Color(hex: 0x111111) : Color(hex: 0xFFFFFF) }
+}
+
+/// Canvas size, theme and title of a figure.
+public struct Style: Sendable {
+    public var width: Double = 1600
+    public var height: Double = 900
+    public var theme: Theme = .light
+    /// Replaces the figure's own title when set.
+    public var title: String? = nil
+    public init() {}
+
+    /// Type sizes for a 1600×900 slide, scaled with the canvas: legible when projected.
+    public var unit: Double { min(width / 1600, height / 900) }
+    public var titleSize: Double { 34 * unit }
+    public var labelSize: Double { 22 * unit }
+    public var smallSize: Double { 17 * unit }
+}
+
+/// Builds one page: drawing calls append shapes.
+public struct Canvas {
+    public let style: Style
+    public private(set) var page = Page()
+    public init(style: Style) { self.style = style }
+    public var theme: Theme { style.theme }
+
+    public mutating func rect(_ r: Rect, fill: Color?, stroke: Color? = nil, lineWidth: Double = 1.5, radius: Double = 0, role: String? = nil) {
+        page.items.append(Item(shape: .rect(r, fill: fill, stroke: stroke, lineWidth: lineWidth, radius: radius), role: role))
+    }
+
+    public mutating func line(_ points: [Point], color: Color, width: Double = 2, dash: [Double] = [], arrow: Bool = false, role: String? = nil) {
+        page.items.append(Item(shape: .line(points, color: color, width: width, dash: dash, arrow: arrow), role: role))
+    }
+
+    public mutating func polygon(_ points: [Point], fill: Color, role: String? = nil) {
+        page.items.append(Item(shape: .polygon(points, fill: fill), role: role))
+    }
+
+    public mutating func circle(_ c: Point, radius: Double, fill: Color?, stroke: Color? = nil, lineWidth: Double = 1.5, role: String? = nil) {
+        page.items.append(Item(shape: .circle(c, radius: radius, fill: fill, stroke: stroke, lineWidth: lineWidth), role: role))
+    }
+
+    public mutating func text(_ s: String, _ at: Point, size: Double, color: Color? = nil, anchor: TextAnchor = .start,
+                              weight: FontWeight = .regular, rotation: Double = 0, role: String? = nil) {
+        page.items.append(Item(shape: .text(s, at: at, size: size, color: color ?? theme.foreground, anchor: anchor, weight: weight,
+                                            rotation: rotation), role: role))
+    }
+
+    /// The figure title, top left, and an optional subtitle under it. Returns the y below them.
+    @discardableResult
+    public mutating func header(_ title: String, subtitle: String? = nil) -> Double {
+        let u = style.unit
+        text(style.title ?? title, Point(40 * u, 44 * u), size: style.titleSize, weight: .bold, role: "title")
+        if let subtitle { text(subtitle, Point(40 * u, 86 * u), size: style.smallSize, color: theme.muted) }
+        return (subtitle == nil ? 80 : 112) * u
+    }
+
+    /// A source line at the bottom left.
+    public mutating func footnote(_ s: String) {
+        text(s, Point(40 * style.unit, style.height - 24 * style.unit), size: style.smallSize * 0.85, color: theme.muted)
+    }
+}
+
+/// Text width estimate for layout (DejaVu Sans advances average ~0.56 em for Latin text; CJK glyphs
+/// are a full em). AttnRender draws with the real font; layouts keep a margin for the difference.
+public func textWidth(_ s: String, size: Double) -> Double {
+    var em = 0.0
+    for scalar in s.unicodeScalars {
+        switch scalar.value {
+        case 0x3000...0x9FFF, 0xF900...0xFAFF, 0xFF00...0xFFEF: em += 1.0
+        case 0x41...0x5A, 0x4D, 0x57: em += 0.68  // capitals
+        case 0x20, 0x2E, 0x2C, 0x3A, 0x3B, 0x27, 0x69, 0x6C, 0x6A, 0x74, 0x66: em += 0.32  // narrow
+        default: em += 0.58
+        }
+    }
+    return em * size
+}

@@ -1,0 +1,210 @@
+import AttnFigures
+import CCairo
+import Foundation
+
+/// Writes figures as PNG, SVG or PDF, chosen by the file extension; multi-page figures become one
+/// PDF page per step (or, with `writeFrames`, one PNG per step). Output is deterministic: PDF dates
+/// are fixed and SVG ids renumbered, and files appear whole or not at all (temp file + rename).
+public enum Renderer {
+    public enum Kind: String, Sendable { case png, svg, pdf }
+
+    /// The output kind of `path`, or an error naming the extension.
+    public static func kind(of path: String, field: String = "-o") throws(RenderError) -> Kind {
+        let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
+        guard let kind = Kind(rawValue: ext) else {
+            throw RenderError(field, "unknown extension '.\(ext)' of \(path) (expected .png, .svg or .pdf)")
+        }
+        return kind
+    }
+
+    /// The fonts AttnLab draws with, and where Debian puts them.
+    static let latinFont = ("DejaVu Sans", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "fonts-dejavu-core")
+    static let cjkFont = ("Noto Sans CJK JP", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "fonts-noto-cjk")
+
+    /// Fails with the package to install when a font the figure needs is missing (Cairo would
+    /// silently substitute another one).
+    public static func checkFonts(for figure: Figure) throws(RenderError) {
+        guard FileManager.default.fileExists(atPath: latinFont.1) else {
+            throw RenderError("fonts", "\(latinFont.0) is not installed (apt-get install \(latinFont.2))")
+        }
+        let needsCJK = figure.pages.contains { $0.items.contains { if case .text(let s, _, _, _, _, _, _) = $0.shape { isCJK(s) } else { false } } }
+        if needsCJK && !FileManager.default.fileExists(atPath: cjkFont.1) {
+            throw RenderError("fonts", "\(cjkFont.0) is not installed, needed for Japanese text (apt-get install \(cjkFont.2))")
+        }
+    }
+
+    /// Renders page 0 (PNG, SVG) or every page (PDF) of `figure` to `path`.
+    public static func write(_ figure: Figure, to path: String, scale: Double = 1, field: String = "-o") throws(RenderError) {
+        let kind = try kind(of: path, field: field)
+        try checkFonts(for: figure)
+        try checkFolder(path, field: field)
+        let temp = temporaryPath(for: path)
+        defer { try? FileManager.default.removeItem(atPath: temp) }
+        switch kind {
+        case .png:
+            let surface = try Surface.image(width: Int((figure.width * scale).rounded()), height: Int((figure.height * scale).rounded()))
+            let context = try Context(surface)
+            cairo_scale(context.cr, scale, scale)
+            try draw(figure.pages[0], figure, context)
+            cairo_surface_flush(surface.pointer)
+            try surface.writePNG(to: temp)
+        case .svg:
+            do {
+                let surface = try Surface.svg(path: temp, width: figure.width, height: figure.height)
+                let context = try Context(surface)
+                try draw(figure.pages[0], figure, context)
+                try surface.finish()
+            }
+            guard let text = try? String(contentsOfFile: temp, encoding: .utf8) else { throw RenderError(path, "Cairo wrote no SVG") }
+            try? FileManager.default.removeItem(atPath: temp)
+            do { try Data(renumberSVGIDs(text).utf8).write(to: URL(fileURLWithPath: temp)) } catch {
+                throw RenderError(path, "cannot write (\(error.localizedDescription))")
+            }
+        case .pdf:
+            do {
+                let surface = try Surface.pdf(path: temp, width: figure.width, height: figure.height, title: figure.title)
+                let context = try Context(surface)
+                for page in figure.pages {
+                    try draw(page, figure, context)
+                    cairo_show_page(context.cr)
+                }
+                try context.status()
+                try surface.finish()
+            }
+        }
+        guard rename(temp, path) == 0 else { throw RenderError(path, "cannot rename into place (\(String(cString: strerror(errno))))") }
+    }
+
+    /// One PNG per page into `folder` (created if missing): frame-0001.png, frame-0002.png, …
+    public static func writeFrames(_ figure: Figure, to folder: String, scale: Double = 1) throws(RenderError) {
+        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+            throw RenderError("--frames", "cannot create \(folder) (\(error.localizedDescription))")
+        }
+        for (i, page) in figure.pages.enumerated() {
+            let one = Figure(width: figure.width, height: figure.height, background: figure.background, pages: [page], title: figure.title)
+            let name = "frame-" + String(repeating: "0", count: max(0, 4 - String(i + 1).count)) + String(i + 1) + ".png"
+            try write(one, to: (folder as NSString).appendingPathComponent(name), scale: scale, field: "--frames")
+        }
+    }
+
+    private static func checkFolder(_ path: String, field: String) throws(RenderError) {
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw RenderError(field, "folder \(folder) of \(path) does not exist")
+        }
+        guard access(folder, W_OK) == 0 else { throw RenderError(field, "folder \(folder) is not writable") }
+    }
+
+    private static func temporaryPath(for path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
+    }
+
+    static func isCJK(_ s: String) -> Bool {
+        s.unicodeScalars.contains { (0x3000...0x9FFF).contains($0.value) || (0xF900...0xFAFF).contains($0.value) || (0xFF00...0xFFEF).contains($0.value) }
+    }
+
+    // MARK: - Drawing
+
+    static func draw(_ page: Page, _ figure: Figure, _ context: Context) throws(RenderError) {
+        let cr = context.cr
+        set(cr, figure.background)
+        cairo_rectangle(cr, 0, 0, figure.width, figure.height)
+        cairo_fill(cr)
+        cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND)
+        cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND)
+        for item in page.items { draw(item.shape, cr) }
+        try context.status()
+    }
+
+    private static func set(_ cr: OpaquePointer, _ c: Color) { cairo_set_source_rgba(cr, c.r, c.g, c.b, c.a) }
+
+    private static func draw(_ shape: Shape, _ cr: OpaquePointer) {
+        switch shape {
+        case let .rect(r, fill, stroke, lineWidth, radius):
+            roundedRect(cr, r, radius)
+            if let fill { set(cr, fill); stroke == nil ? cairo_fill(cr) : cairo_fill_preserve(cr) }
+            if let stroke { set(cr, stroke); cairo_set_line_width(cr, lineWidth); cairo_stroke(cr) }
+        case let .line(points, color, width, dash, arrow):
+            guard points.count >= 2 else { return }
+            set(cr, color)
+            cairo_set_line_width(cr, width)
+            dash.withUnsafeBufferPointer { cairo_set_dash(cr, $0.baseAddress, Int32(dash.count), 0) }
+            cairo_move_to(cr, points[0].x, points[0].y)
+            for p in points.dropFirst() { cairo_line_to(cr, p.x, p.y) }
+            cairo_stroke(cr)
+            cairo_set_dash(cr, nil, 0, 0)
+            if arrow { arrowhead(cr, from: points[points.count - 2], to: points[points.count - 1], size: max(8, width * 4)) }
+        case let .polygon(points, fill):
+            guard let first = points.first else { return }
+            set(cr, fill)
+            cairo_move_to(cr, first.x, first.y)
+            for p in points.dropFirst() { cairo_line_to(cr, p.x, p.y) }
+            cairo_close_path(cr)
+            cairo_fill(cr)
+        case let .circle(c, radius, fill, stroke, lineWidth):
+            cairo_new_path(cr)
+            cairo_arc(cr, c.x, c.y, radius, 0, 2 * Double.pi)
+            if let fill { set(cr, fill); stroke == nil ? cairo_fill(cr) : cairo_fill_preserve(cr) }
+            if let stroke { set(cr, stroke); cairo_set_line_width(cr, lineWidth); cairo_stroke(cr) }
+        case let .text(s, at, size, color, anchor, weight, rotation):
+            let family = isCJK(s) ? cjkFont.0 : latinFont.0
+            cairo_select_font_face(cr, family, CAIRO_FONT_SLANT_NORMAL, weight == .bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL)
+            cairo_set_font_size(cr, size)
+            var extents = cairo_text_extents_t()
+            cairo_text_extents(cr, s, &extents)
+            var font = cairo_font_extents_t()
+            cairo_font_extents(cr, &font)
+            let dx = anchor == .start ? 0 : anchor == .middle ? -extents.x_advance / 2 : -extents.x_advance
+            cairo_save(cr)
+            cairo_translate(cr, at.x, at.y)
+            if rotation != 0 { cairo_rotate(cr, rotation) }
+            set(cr, color)
+            cairo_move_to(cr, dx, (font.ascent - font.descent) / 2)
+            cairo_show_text(cr, s)
+            cairo_restore(cr)
+        }
+    }
+
+    private static func roundedRect(_ cr: OpaquePointer, _ r: Rect, _ radius: Double) {
+        cairo_new_path(cr)
+        let rad = min(radius, r.w / 2, r.h / 2)
+        guard rad > 0 else { cairo_rectangle(cr, r.x, r.y, r.w, r.h); return }
+        cairo_arc(cr, r.maxX - rad, r.y + rad, rad, -Double.pi / 2, 0)
+        cairo_arc(cr, r.maxX - rad, r.maxY - rad, rad, 0, Double.pi / 2)
+        cairo_arc(cr, r.x + rad, r.maxY - rad, rad, Double.pi / 2, Double.pi)
+        cairo_arc(cr, r.x + rad, r.y + rad, rad, Double.pi, 3 * Double.pi / 2)
+        cairo_close_path(cr)
+    }
+
+    private static func arrowhead(_ cr: OpaquePointer, from a: Point, to b: Point, size: Double) {
+        let dx = b.x - a.x, dy = b.y - a.y, length = (dx * dx + dy * dy).squareRoot()
+        guard length > 0 else { return }
+        let ux = dx / length, uy = dy / length
+        cairo_move_to(cr, b.x, b.y)
+        cairo_line_to(cr, b.x - size * ux + size * 0.5 * uy, b.y - size * uy - size * 0.5 * ux)
+        cairo_line_to(cr, b.x - size * ux - size * 0.5 * uy, b.y - size * uy + size * 0.5 * ux)
+        cairo_close_path(cr)
+        cairo_fill(cr)
+    }
+
+    /// Cairo numbers SVG ids (glyphs, surfaces, clips…) with process-wide counters, so the same
+    /// figure drawn after another gets other ids. Renumber them by order of first appearance.
+    static func renumberSVGIDs(_ svg: String) -> String {
+        let token = /(id="|#)([A-Za-z][A-Za-z_]*)([0-9][0-9-]*)/
+        var mapping: [String: String] = [:]
+        var counters: [String: Int] = [:]
+        for match in svg.matches(of: token) where match.output.1 == "id=\"" {
+            let prefix = String(match.output.2), old = prefix + match.output.3
+            if mapping[old] == nil {
+                counters[prefix, default: 0] += 1
+                mapping[old] = prefix + String(counters[prefix]!)
+            }
+        }
+        return svg.replacing(token) { match in
+            let old = String(match.output.2) + match.output.3
+            return match.output.1 + (mapping[old] ?? old)
+        }
+    }
+}
