@@ -6,6 +6,7 @@ import AttnTrace
 /// bytes per token and cut against MHA.
 public enum HeadsDiagram {
     public static func figure(_ config: DecoderConfig, dtype: DType, style: Style) throws(FigureError) -> Figure {
+        try style.requireLegible()
         let q = config.attention.qHeads, hd = config.attention.headDim
         var kvCounts = [q]
         if config.attention.kvHeads != q && config.attention.kvHeads != 1 { kvCounts.append(config.attention.kvHeads) }

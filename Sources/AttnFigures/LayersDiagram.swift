@@ -6,6 +6,7 @@ import AttnTrace
 /// of the same stack, where one weight block serves every layer and every layer keeps its own cache.
 public enum LayersDiagram {
     public static func figure(_ config: DecoderConfig, dtype: DType, style: Style) throws(FigureError) -> Figure {
+        try style.requireLegible()
         var canvas = Canvas(style: style)
         let u = style.unit
         let map = config.kvMap, L = config.layers

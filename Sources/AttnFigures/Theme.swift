@@ -48,6 +48,13 @@ public struct Style: Sendable {
     public var titleSize: Double { 34 * unit }
     public var labelSize: Double { 22 * unit }
     public var smallSize: Double { 17 * unit }
+
+    /// Refuses canvases whose smallest text would be under ~9 px.
+    public func requireLegible() throws(FigureError) {
+        guard unit >= 0.6 else {
+            throw FigureError("--size", "\(Int(width))x\(Int(height)) is too small for legible text (at least 960x540; slides use 1600x900)")
+        }
+    }
 }
 
 /// Builds one page: drawing calls append shapes.

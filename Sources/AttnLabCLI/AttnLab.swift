@@ -19,7 +19,7 @@ struct AttnLab: ParsableCommand {
               attnlab kv --preset llama-3-8b --context 8192
               attnlab params --preset albert-base
             """,
-        subcommands: [Decode.self, KV.self, Params.self, PresetList.self, Tile.self, Draw.self, Bench.self]
+        subcommands: [Decode.self, KV.self, Params.self, PresetList.self, Tile.self, Draw.self, Gallery.self, Bench.self]
     )
 
     /// Parses and runs a command; every failure becomes one line on stderr and exit status 2

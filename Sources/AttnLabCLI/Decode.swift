@@ -20,23 +20,7 @@ extension AttnLab {
 
         @OptionGroup var model: ModelOptions
 
-        @Option(help: "Prompt text over the built-in character vocabulary.")
-        var prompt = "the cat sat"
-
-        @Option(name: .customLong("prompt-ids"), help: "Prompt as token ids, e.g. 3,1,4 (instead of --prompt).")
-        var promptIds: String?
-
-        @Option(help: "Number of tokens to generate.")
-        var tokens = 16
-
-        @Option(help: "Seed of the weights and of sampling.")
-        var seed: UInt64 = 1
-
-        @Option(help: "0 = greedy (argmax); above 0, sample from softmax(logits / T).")
-        var temperature = 0.0
-
-        @Option(help: "Element type the cache stores K/V in (values are rounded to it): fp32, bf16, fp16.")
-        var dtype: DType = .fp32
+        @OptionGroup var decoding: DecodeFlags
 
         @Flag(help: "Recompute every step by one full causal forward pass without the cache and report the largest logit difference (must be ≤ 1e-4).")
         var verify = false
@@ -55,23 +39,12 @@ extension AttnLab {
 
         func run() throws {
             let config = try model.decoderConfig()
-            guard dtype.isStorableByDecoder else {
-                throw ConfigError("--dtype", "the decoder stores K/V as fp32, bf16 or fp16; \(dtype.rawValue) is available in `attnlab kv`")
-            }
-            guard tokens > 0 else { throw ConfigError("--tokens", "must be positive, got \(tokens)") }
-            guard temperature >= 0, temperature.isFinite else { throw ConfigError("--temperature", "must be 0 or positive, got \(temperature)") }
-            let promptTokens = try promptTokenIDs(vocab: config.vocab)
             let format = try traceFormatName()
             if let trace {
                 do { try AtomicFile.checkWritable(trace) } catch { throw ConfigError("--trace", error.description) }
             }
-            let capacity = promptTokens.count + tokens - 1
-            try Limits.check(config, tokens: capacity, field: model.preset.map { "--preset \($0)" } ?? "--layers/--d-model")
-
-            let weights = DecoderWeights(config: config, seed: seed)
-            let decoder = Decoder(config: config, weights: weights, capacityTokens: capacity, cacheDType: dtype)
-            var sampler = Sampler(temperature: temperature, seed: seed)
-            let result = decoder.generate(prompt: promptTokens, tokens: tokens, sampler: &sampler, detail: traceDetail)
+            let (result, weights) = try decoding.decode(config, detail: traceDetail, field: model.preset.map { "--preset \($0)" } ?? "--layers/--d-model")
+            let dtype = decoding.dtype
             var maxAbsDiff: Float? = nil
             if verify {
                 let reference = FullForward.logits(config: config, weights: weights, tokens: result.processedTokens, cacheDType: dtype)
@@ -83,34 +56,19 @@ extension AttnLab {
                 }
                 maxAbsDiff = diff
             }
-            let run = DecodeRun(config: config, seed: seed, temperature: temperature, cacheDType: dtype,
-                                detail: traceDetail, result: result, maxAbsDiff: maxAbsDiff)
+            let decoded = DecodeRun(config: config, seed: decoding.seed, temperature: decoding.temperature, cacheDType: dtype,
+                                    detail: traceDetail, result: result, maxAbsDiff: maxAbsDiff)
             if let trace {
-                if format == "text" { try AtomicFile.write(DecodeTrace.text(run), to: trace) } else { try AtomicFile.write(DecodeTrace.jsonl(run), to: trace) }
+                if format == "text" { try AtomicFile.write(DecodeTrace.text(decoded), to: trace) } else { try AtomicFile.write(DecodeTrace.jsonl(decoded), to: trace) }
             }
             if json {
-                say(DecodeTrace.summary(run).serialized())
+                say(DecodeTrace.summary(decoded).serialized())
             } else {
-                say(report(run))
+                say(report(decoded))
             }
             if let maxAbsDiff, !(maxAbsDiff <= 1e-4) {
                 throw CheckFailure(description: "--verify: cached decode differs from recomputation by \(maxAbsDiff) (> 1e-4)")
             }
-        }
-
-        private func promptTokenIDs(vocab: Int) throws(ConfigError) -> [Int] {
-            guard let promptIds else {
-                guard !prompt.isEmpty else { throw ConfigError("--prompt", "is empty; give at least one character") }
-                return try CharVocabulary.encode(prompt, vocab: vocab)
-            }
-            var ids: [Int] = []
-            for part in promptIds.split(separator: ",") {
-                guard let id = Int(part.filter { $0 != " " }) else { throw ConfigError("--prompt-ids", "'\(part)' is not a token id") }
-                guard id >= 0 && id < vocab else { throw ConfigError("--prompt-ids", "token \(id) is outside the vocabulary 0..<\(vocab)") }
-                ids.append(id)
-            }
-            guard !ids.isEmpty else { throw ConfigError("--prompt-ids", "is empty") }
-            return ids
         }
 
         private func traceFormatName() throws(ConfigError) -> String {
@@ -149,4 +107,58 @@ extension AttnLab {
             return out
         }
     }
+
+}
+
+/// The flags of a decode run, shared by `decode` and `draw cache`.
+struct DecodeFlags: ParsableArguments {
+    @Option(help: "Prompt text over the built-in character vocabulary.")
+    var prompt = "the cat sat"
+
+    @Option(name: .customLong("prompt-ids"), help: "Prompt as token ids, e.g. 3,1,4 (instead of --prompt).")
+    var promptIds: String?
+
+    @Option(help: "Number of tokens to generate.")
+    var tokens = 16
+
+    @Option(help: "Seed of the weights and of sampling.")
+    var seed: UInt64 = 1
+
+    @Option(help: "0 = greedy (argmax); above 0, sample from softmax(logits / T).")
+    var temperature = 0.0
+
+    @Option(help: "Element type the cache stores K/V in (values are rounded to it): fp32, bf16, fp16.")
+    var dtype: DType = .fp32
+
+    /// Draws the weights and decodes; `field` names the flag that sized the model, for the limit check.
+    func decode(_ config: DecoderConfig, detail: RecordDetail, field: String) throws -> (DecodeResult, DecoderWeights) {
+        guard dtype.isStorableByDecoder else {
+            throw ConfigError("--dtype", "the decoder stores K/V as fp32, bf16 or fp16; \(dtype.rawValue) is available in `attnlab kv`")
+        }
+        guard tokens > 0 else { throw ConfigError("--tokens", "must be positive, got \(tokens)") }
+        guard temperature >= 0, temperature.isFinite else { throw ConfigError("--temperature", "must be 0 or positive, got \(temperature)") }
+        let promptTokens = try promptTokenIDs(vocab: config.vocab)
+        let capacity = promptTokens.count + tokens - 1
+        try Limits.check(config, tokens: capacity, field: field)
+        let weights = DecoderWeights(config: config, seed: seed)
+        let decoder = Decoder(config: config, weights: weights, capacityTokens: capacity, cacheDType: dtype)
+        var sampler = Sampler(temperature: temperature, seed: seed)
+        return (decoder.generate(prompt: promptTokens, tokens: tokens, sampler: &sampler, detail: detail), weights)
+    }
+
+    private func promptTokenIDs(vocab: Int) throws(ConfigError) -> [Int] {
+        guard let promptIds else {
+            guard !prompt.isEmpty else { throw ConfigError("--prompt", "is empty; give at least one character") }
+            return try CharVocabulary.encode(prompt, vocab: vocab)
+        }
+        var ids: [Int] = []
+        for part in promptIds.split(separator: ",") {
+            guard let id = Int(part.filter { $0 != " " }) else { throw ConfigError("--prompt-ids", "'\(part)' is not a token id") }
+            guard id >= 0 && id < vocab else { throw ConfigError("--prompt-ids", "token \(id) is outside the vocabulary 0..<\(vocab)") }
+            ids.append(id)
+        }
+        guard !ids.isEmpty else { throw ConfigError("--prompt-ids", "is empty") }
+        return ids
+    }
+
 }

@@ -60,7 +60,7 @@ extension AttnLab {
                   attnlab draw layers --layers 10 --cla 3 -o output/layers.png
                   attnlab draw tiles --algo fa2 --n 256 --d 64 --sram-elements 8192 -o output/tiles.pdf
                 """,
-            subcommands: [DrawHeads.self, DrawLayers.self]
+            subcommands: [DrawHeads.self, DrawLayers.self, DrawTiles.self, DrawCache.self, DrawKVChart.self, DrawIOChart.self, DrawTradeoff.self]
         )
     }
 
@@ -87,6 +87,184 @@ extension AttnLab {
         func run() throws {
             try figure.checkOutput()
             try figure.write(try LayersDiagram.figure(try model.decoderConfig(), dtype: dtype, style: try figure.style()))
+        }
+    }
+
+    struct DrawTiles: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "tiles",
+            abstract: "The score matrix as tiles in visit order; a PDF (or --frames DIR of PNGs) adds one page per step.")
+        @Option(help: "naive, fa1 or fa2.")
+        var algo: TileAlgorithm = .fa2
+        @OptionGroup var flags: TileFlags
+        @Option(help: "Query rows per block (Br).")
+        var br: Int?
+        @Option(help: "Key columns per block (Bc).")
+        var bc: Int?
+        @Option(help: "Also write one PNG per step into this folder (frame-0001.png …).")
+        var frames: String?
+        @OptionGroup var figure: FigureOptions
+
+        func run() throws {
+            try figure.checkOutput()
+            let problem = try flags.problem()
+            var options = TileOptions(algorithm: algo, sramElements: try flags.sramElementCount())
+            if br != nil || bc != nil {
+                let defaults = IOModel.defaultBlocks(algo, R: problem.rows, C: problem.n, d: problem.d, sramElements: options.sramElements)
+                options.blocks = BlockSizes(br: br ?? defaults.br, bc: bc ?? defaults.bc)
+            }
+            options.recordSteps = true
+            options.watchRow = problem.n - 1
+            options.dtype = flags.dtype
+            let result = try TiledAttention.run(problem, options)
+            let steps = figure.output.lowercased().hasSuffix(".pdf") || frames != nil
+            let fig = try TilesDiagram.figure(result, steps: steps, style: try figure.style())
+            try figure.write(fig)
+            if let frames {
+                try Renderer.writeFrames(fig, to: frames, scale: figure.scale)
+                say("wrote \(fig.pages.count) frames to \(frames)")
+            }
+        }
+    }
+
+    struct DrawCache: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "cache", abstract: "Heatmaps of every producer layer's K and V cache at a decode step, the new row outlined.")
+        @OptionGroup var model: ModelOptions
+        @OptionGroup var decoding: DecodeFlags
+        @Option(help: "The decode step to show. (default: the last)")
+        var step: Int?
+        @OptionGroup var figure: FigureOptions
+
+        func run() throws {
+            try figure.checkOutput()
+            let config = try model.decoderConfig()
+            let (result, _) = try decoding.decode(config, detail: .summary, field: model.preset.map { "--preset \($0)" } ?? "--layers/--d-model")
+            let run = DecodeRun(config: config, seed: decoding.seed, temperature: decoding.temperature, cacheDType: decoding.dtype,
+                                detail: .summary, result: result, maxAbsDiff: nil)
+            try figure.write(try CacheDiagram.figure(run, step: step ?? result.steps.count - 1, style: try figure.style()))
+        }
+    }
+
+    struct DrawKVChart: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "kv-chart", abstract: "KV-cache bytes against context length for the model's layout, MHA, MQA and CLA2.")
+        @OptionGroup var model: ModelOptions
+        @Option(help: "Element type of the cache.")
+        var dtype: DType = .bf16
+        @Option(help: "Context lengths in tokens.")
+        var contexts = "1024,2048,4096,8192,16384,32768,65536,131072"
+        @Flag(name: .customLong("log"), help: "Logarithmic bytes axis.")
+        var logY = false
+        @OptionGroup var figure: FigureOptions
+
+        func run() throws {
+            try figure.checkOutput()
+            let config = try model.decoderConfig()
+            var list: [Int] = []
+            for part in contexts.split(separator: ",") {
+                guard let v = Int(part), v > 0 else { throw ConfigError("--contexts", "'\(part)' is not a positive token count") }
+                list.append(v)
+            }
+            let name = model.preset ?? "this model"
+            let subtitle = "\(name): \(config.layers) layers, \(config.attention.qHeads) query heads × \(config.attention.headDim), \(dtype.rawValue), batch 1"
+            try figure.write(try Charts.kvChart(Charts.kvSeries(for: config, name: name, dtype: dtype), contexts: list, logY: logY,
+                                                subtitle: subtitle, style: try figure.style()))
+        }
+    }
+
+    struct DrawIOChart: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "io-chart", abstract: "HBM accesses of naive, fa1 and fa2 against SRAM size, from real simulator runs.")
+        @OptionGroup var flags: TileFlags
+        @Option(help: "SRAM sizes M in elements.")
+        var values = "2048,4096,8192,16384"
+        @OptionGroup var figure: FigureOptions
+
+        func run() throws {
+            try figure.checkOutput()
+            var runs: [TileResult] = []
+            for part in values.split(separator: ",") {
+                guard let M = Int(part), M > 0 else { throw ConfigError("--values", "'\(part)' is not a positive SRAM size") }
+                for algo in TileAlgorithm.allCases {
+                    var options = TileOptions(algorithm: algo, sramElements: M)
+                    options.check = false
+                    runs.append(try TiledAttention.run(try flags.problem(), options))
+                }
+            }
+            let subtitle = "N = \(flags.n), d = \(flags.d)\(flags.causal ? ", causal" : ""), forward pass; every count from a real run"
+            try figure.write(try Charts.ioChart(runs, subtitle: subtitle, style: try figure.style()))
+        }
+    }
+
+    struct DrawTradeoff: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "tradeoff", abstract: "The CLA paper's Table 1: KV bytes per token against validation perplexity, with the Pareto frontier.")
+        @OptionGroup var figure: FigureOptions
+
+        func run() throws {
+            try figure.checkOutput()
+            try figure.write(try Charts.tradeoff(Presets.all.filter { $0.name.hasPrefix("cla1b-") }, style: try figure.style()))
+        }
+    }
+}
+
+extension AttnLab {
+    struct Gallery: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Render one of every figure, as PNG and SVG (and the tile steps as PDF), into a folder.",
+            discussion: "Example: attnlab gallery --out output/gallery")
+
+        @Option(help: "The folder to write into (created if missing).")
+        var out = "output/gallery"
+
+        @Option(help: "light or dark.")
+        var theme = "light"
+
+        func run() throws {
+            do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
+                throw ConfigError("--out", "cannot create \(out) (\(error.localizedDescription))")
+            }
+            guard let t = Theme.named(theme) else { throw ConfigError("--theme", "unknown theme '\(theme)' (expected light or dark)") }
+            var style = Style()
+            style.theme = t
+            let llama3 = Presets.named("llama-3-8b")!.decoder!
+            let cla3 = try DecoderConfig(layers: 10, dModel: 512, attention: AttentionLayout(qHeads: 8, kvHeads: 2, headDim: 64), ffn: 1376,
+                                         vocab: 32000, kvMap: KVPattern.cla(3).map(layers: 10))
+            let small = try DecoderConfig(layers: 4, dModel: 64, attention: AttentionLayout(qHeads: 4, kvHeads: 2, headDim: 16), ffn: 192,
+                                          vocab: CharVocabulary.count, kvMap: KVPattern.cla(2).map(layers: 4))
+            let prompt = try CharVocabulary.encode("the cat sat on the mat", vocab: small.vocab)
+            let decoder = Decoder(config: small, weights: DecoderWeights(config: small, seed: 1), capacityTokens: prompt.count + 5)
+            var sampler = Sampler(temperature: 0, seed: 1)
+            let decode = DecodeRun(config: small, seed: 1, temperature: 0, cacheDType: .fp32, detail: .summary,
+                                   result: decoder.generate(prompt: prompt, tokens: 6, sampler: &sampler), maxAbsDiff: nil)
+            var tileOptions = TileOptions(algorithm: .fa2, sramElements: 8192)
+            tileOptions.recordSteps = true
+            tileOptions.watchRow = 255
+            let tiles = try TiledAttention.run(try TileProblem(n: 256, d: 64, causal: true), tileOptions)
+            var ioRuns: [TileResult] = []
+            for M in [2048, 4096, 8192, 16384] {
+                for algo in TileAlgorithm.allCases {
+                    var o = TileOptions(algorithm: algo, sramElements: M)
+                    o.check = false
+                    ioRuns.append(try TiledAttention.run(try TileProblem(n: 1024, d: 64), o))
+                }
+            }
+            let figures: [(String, Figure)] = [
+                ("heads", try HeadsDiagram.figure(llama3, dtype: .bf16, style: style)),
+                ("layers", try LayersDiagram.figure(cla3, dtype: .bf16, style: style)),
+                ("tiles", try TilesDiagram.figure(tiles, steps: false, style: style)),
+                ("cache", try CacheDiagram.figure(decode, step: decode.result.steps.count - 1, style: style)),
+                ("kv-chart", try Charts.kvChart(Charts.kvSeries(for: llama3, name: "Llama 3 8B", dtype: .bf16), contexts: [1024, 8192, 32768, 65536, 131072],
+                                                logY: false, subtitle: "Llama 3 8B: 32 layers, 32 query heads × 128, bf16, batch 1", style: style)),
+                ("io-chart", try Charts.ioChart(ioRuns, subtitle: "N = 1024, d = 64, forward pass; every count from a real run", style: style)),
+                ("tradeoff", try Charts.tradeoff(Presets.all.filter { $0.name.hasPrefix("cla1b-") }, style: style)),
+            ]
+            for (name, figure) in figures {
+                for ext in ["png", "svg"] { try Renderer.write(figure, to: "\(out)/\(name).\(ext)") }
+            }
+            try Renderer.write(try TilesDiagram.figure(tiles, steps: true, style: style), to: "\(out)/tiles-steps.pdf")
+            say("wrote \(figures.count) figures × PNG, SVG and tiles-steps.pdf to \(out)")
         }
     }
 }

@@ -75,6 +75,26 @@ public enum Renderer {
         guard rename(temp, path) == 0 else { throw RenderError(path, "cannot rename into place (\(String(cString: strerror(errno))))") }
     }
 
+    /// Page `page` of `figure` rasterized: `width × height` pixels, each 0xAARRGGBB (premultiplied
+    /// alpha, as Cairo stores them), row by row.
+    public static func pixels(_ figure: Figure, page: Int = 0, scale: Double = 1) throws(RenderError) -> (width: Int, height: Int, argb: [UInt32]) {
+        try checkFonts(for: figure)
+        let w = Int((figure.width * scale).rounded()), h = Int((figure.height * scale).rounded())
+        let surface = try Surface.image(width: w, height: h)
+        let context = try Context(surface)
+        cairo_scale(context.cr, scale, scale)
+        try draw(figure.pages[page], figure, context)
+        cairo_surface_flush(surface.pointer)
+        let stride = Int(cairo_image_surface_get_stride(surface.pointer))
+        guard let data = cairo_image_surface_get_data(surface.pointer) else { throw RenderError("png", "Cairo returned no pixels") }
+        var argb = [UInt32](repeating: 0, count: w * h)
+        for y in 0..<h {
+            let row = UnsafeRawPointer(data + y * stride)
+            for x in 0..<w { argb[y * w + x] = row.load(fromByteOffset: x * 4, as: UInt32.self) }
+        }
+        return (w, h, argb)
+    }
+
     /// One PNG per page into `folder` (created if missing): frame-0001.png, frame-0002.png, …
     public static func writeFrames(_ figure: Figure, to folder: String, scale: Double = 1) throws(RenderError) {
         do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {

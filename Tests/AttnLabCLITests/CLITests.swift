@@ -281,3 +281,68 @@ struct TileCLITests {
         #expect(csv.stdout.split(separator: "\n").count == 7)
     }
 }
+
+@Suite("attnlab draw and gallery")
+struct DrawCLITests {
+    @Test("every figure kind writes PNG, SVG and PDF files", arguments: [
+        ["heads", "--preset", "llama-3-8b"], ["layers", "--layers", "10", "--cla", "3"],
+        ["tiles", "--algo", "fa2", "--n", "128", "--d", "32", "--sram-elements", "4096"], ["cache", "--tokens", "4"],
+        ["kv-chart", "--preset", "mistral-7b"], ["io-chart", "--n", "256", "--d", "32"], ["tradeoff"],
+    ])
+    func kinds(arguments: [String]) throws {
+        let dir = try temporaryFolder()
+        for ext in ["png", "svg", "pdf"] {
+            let path = dir.appendingPathComponent("f.\(ext)").path
+            let run = try Run(["draw"] + arguments + ["-o", path, "--theme", "dark"])
+            #expect(run.status == 0, "\(arguments) \(ext): \(run.stderr)")
+            #expect(run.stdout.hasPrefix("wrote \(path)"))
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)).count > 1000)
+        }
+    }
+
+    @Test("tile steps: one PDF page per step and --frames PNGs")
+    func frames() throws {
+        let dir = try temporaryFolder()
+        let run = try Run(["draw", "tiles", "--algo", "fa1", "--n", "64", "--d", "16", "--sram-elements", "1024", "--causal",
+                           "-o", dir.appendingPathComponent("t.pdf").path, "--frames", dir.appendingPathComponent("frames").path])
+        #expect(run.status == 0, "\(run.stderr)")
+        let frames = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("frames").path).sorted()
+        #expect(frames.first == "frame-0001.png")
+        #expect(run.stdout.contains("(\(frames.count) pages"))
+    }
+
+    static let badInputs: [([String], String)] = [
+        (["draw", "heads", "-o", "out.gif"], "-o"),
+        (["draw", "heads", "-o", "/nonexistent/h.png"], "-o"),
+        (["draw", "heads", "-o", "h.png", "--size", "100x100"], "--size"),
+        (["draw", "heads", "-o", "h.png", "--size", "800x450"], "--size"),
+        (["draw", "heads", "-o", "h.png", "--theme", "pink"], "--theme"),
+        (["draw", "heads", "-o", "h.png", "--scale", "0"], "--scale"),
+        (["draw", "layers", "--layers", "80", "-o", "l.png"], "--size"),
+        (["draw", "tiles", "--n", "4096", "--d", "8", "--sram-elements", "256", "-o", "t.png"], "--n"),
+        (["draw", "cache", "--step", "99", "-o", "c.png"], "--step"),
+        (["draw", "kv-chart", "--contexts", "1024", "-o", "k.png"], "--contexts"),
+    ]
+
+    @Test("bad input: one line naming the flag, exit 2, no file", arguments: badInputs)
+    func badInput(arguments: [String], flag: String) throws {
+        let dir = try temporaryFolder()
+        let args = arguments.map { $0.hasSuffix(".png") || $0.hasSuffix(".gif") ? ($0.hasPrefix("/") ? $0 : dir.appendingPathComponent($0).path) : $0 }
+        let run = try Run(args)
+        #expect(run.status == 2, "\(arguments): \(run.stderr)")
+        #expect(run.stderr.split(separator: "\n").count == 1 && run.stderr.contains(flag), "\(arguments): \(run.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+
+    @Test("gallery renders one of every figure")
+    func gallery() throws {
+        let dir = try temporaryFolder()
+        let run = try Run(["gallery", "--out", dir.path])
+        #expect(run.status == 0, "\(run.stderr)")
+        let files = Set(try FileManager.default.contentsOfDirectory(atPath: dir.path))
+        for name in ["heads", "layers", "tiles", "cache", "kv-chart", "io-chart", "tradeoff"] {
+            #expect(files.contains("\(name).png") && files.contains("\(name).svg"), "\(name)")
+        }
+        #expect(files.contains("tiles-steps.pdf"))
+    }
+}

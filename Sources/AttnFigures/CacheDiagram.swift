@@ -1,0 +1,96 @@
+import AttnEngine
+import AttnTrace
+
+/// Figure 4 — cache contents at a decode step: per producer layer a tokens × (kv_heads·head_dim)
+/// heatmap of K and of V as stored, the row written at this step outlined, and the consumer layers
+/// that read each cache.
+public enum CacheDiagram {
+    /// Rows and columns a heatmap shows at most (the most recent rows, the first columns).
+    public static let maxRows = 48, maxColumns = 64
+
+    public static func figure(_ run: DecodeRun, step: Int, style: Style) throws(FigureError) -> Figure {
+        try style.requireLegible()
+        let res = run.result, c0 = run.config, a = c0.attention
+        guard (0..<res.steps.count).contains(step) else {
+            throw FigureError("--step", "step \(step) is outside 0..<\(res.steps.count)")
+        }
+        let producers = c0.kvMap.producers
+        guard producers.count <= 8 else {
+            throw FigureError("--layers", "\(producers.count) caches are too many for one slide (at most 8); use --cla or fewer --layers")
+        }
+        var c = Canvas(style: style)
+        let u = style.unit
+        let s = res.steps[step]
+        let text = CharVocabulary.decode(Array(res.processedTokens.prefix(step + 1))).replacing("\n", with: "↵")
+        let top = c.header("KV cache after step \(step): \(step + 1) tokens × \(producers.count) caches = \(Format.grouped(s.record.cacheBytes)) B",
+                           subtitle: "\(c0.layoutName): \(a.qHeads) query heads, \(Format.plural(a.kvHeads, "K/V head")) × \(a.headDim); tokens \"\(text)\"")
+        let shownRows = min(step + 1, maxRows), firstRow = step + 1 - shownRows
+        let shownCols = min(a.kvElements, maxColumns)
+        let gap = 20 * u
+        // The arrangement of panels (columns × rows) that gives the largest cells.
+        func layout(_ columns: Int) -> (panelW: Double, panelH: Double, cell: Double) {
+            let rowsOfPanels = (producers.count + columns - 1) / columns
+            let w = (style.width - 80 * u - gap * Double(columns - 1)) / Double(columns)
+            let h = (style.height - top - 70 * u - gap * Double(rowsOfPanels - 1)) / Double(rowsOfPanels)
+            return (w, h, min((w - 76 * u) / Double(2 * shownCols), (h - 120 * u) / Double(shownRows)))
+        }
+        let columns = (1...min(producers.count, 4)).max { layout($0).cell < layout($1).cell }!
+        let (panelW, panelH, cell) = layout(columns)
+        guard cell >= 1.5 * u else {
+            throw FigureError("--size", "\(shownRows) tokens × \(shownCols) values per cache do not fit legibly; try a larger --size")
+        }
+        var scale: Float = 1e-6
+        for p in producers {
+            for t in firstRow...step {
+                for g in 0..<a.kvHeads {
+                    for v in res.cache.row(.k, layer: p, kvHead: g, position: t) + res.cache.row(.v, layer: p, kvHead: g, position: t) { scale = max(scale, abs(v)) }
+                }
+            }
+        }
+        for (k, p) in producers.enumerated() {
+            let panel = Rect(40 * u + Double(k % columns) * (panelW + gap), top + 20 * u + Double(k / columns) * (panelH + gap), panelW, panelH)
+            c.rect(panel, fill: c.theme.panel, radius: 12 * u)
+            let readers = c0.kvMap.readers(of: p)
+            c.text("cache of layer \(p)", Point(panel.x + 16 * u, panel.y + 24 * u), size: style.labelSize * 0.9, weight: .bold)
+            c.text("read by layer\(readers.count > 1 ? "s" : "") \(readers.map(String.init).joined(separator: ", "))",
+                   Point(panel.x + 16 * u, panel.y + 52 * u), size: style.smallSize * 0.9, color: c.theme.muted)
+            let heatTop = panel.y + 86 * u
+            for (m, which) in [KVCache.KV.k, .v].enumerated() {
+                let x0 = panel.x + 44 * u + Double(m) * (Double(shownCols) * cell + 16 * u)
+                c.text(which == .k ? "K" : "V", Point(x0 + Double(shownCols) * cell / 2, heatTop - 14 * u), size: style.smallSize, anchor: .middle, weight: .bold)
+                for t in firstRow...step {
+                    let y = heatTop + Double(t - firstRow) * cell
+                    var col = 0
+                    for g in 0..<a.kvHeads {
+                        for v in res.cache.row(which, layer: p, kvHead: g, position: t) where col < shownCols {
+                            c.rect(Rect(x0 + Double(col) * cell, y, cell, cell), fill: diverging(v / scale, c.theme), role: "cache-cell")
+                            col += 1
+                        }
+                    }
+                }
+                // K/V head bands in their group colours, so a head is the same colour as in `draw heads`.
+                for g in 0..<a.kvHeads where g * a.headDim < shownCols {
+                    let w = Double(min(a.headDim, shownCols - g * a.headDim)) * cell
+                    c.rect(Rect(x0 + Double(g * a.headDim) * cell, heatTop - 6 * u, w, 4 * u), fill: c.theme.group(g))
+                }
+                let newRow = Rect(x0, heatTop + Double(step - firstRow) * cell, Double(shownCols) * cell, cell)
+                c.rect(newRow, fill: nil, stroke: c.theme.foreground, lineWidth: 2.5 * u, role: "new-row")
+            }
+            c.text("pos \(firstRow)", Point(panel.x + 38 * u, heatTop + cell / 2), size: style.smallSize * 0.75, color: c.theme.muted, anchor: .end)
+            c.text("pos \(step)", Point(panel.x + 38 * u, heatTop + (Double(shownRows) - 0.5) * cell), size: style.smallSize * 0.75, color: c.theme.muted, anchor: .end)
+            let notes = (shownCols < a.kvElements ? "first \(shownCols) of \(a.kvElements) values · " : "") + (firstRow > 0 ? "last \(shownRows) rows" : "")
+            if !notes.isEmpty {
+                c.text(notes, Point(panel.x + 16 * u, panel.maxY - 16 * u), size: style.smallSize * 0.75, color: c.theme.muted)
+            }
+        }
+        c.footnote("Outlined: the row written at this step (K after RoPE). Colour: value / max|value| from blue (−) through white to vermillion (+). Top bars: K/V heads.")
+        return Figure(style: style, pages: [c.page], title: "Cache contents")
+    }
+
+    /// Blue (−1) → background-neutral white (0) → vermillion (+1), colour-blind safe.
+    static func diverging(_ x: Float, _ theme: Theme) -> Color {
+        let t = Double(max(-1, min(1, x)))
+        let white = Color(hex: 0xF7F7F7)
+        return t < 0 ? white.mixed(with: Color(hex: 0x0072B2), -t) : white.mixed(with: Color(hex: 0xD55E00), t)
+    }
+}

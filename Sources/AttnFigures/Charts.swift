@@ -1,0 +1,156 @@
+import AttnEngine
+import AttnTiling
+import AttnTrace
+
+/// Figure 5 — charts: KV-cache bytes against context length, HBM accesses against SRAM size, and
+/// the CLA paper's trade-off of KV bytes per token against validation perplexity.
+public enum Charts {
+    /// One line of the KV chart.
+    public struct KVSeries: Sendable {
+        public let name: String
+        public let budget: KVBudget
+        public init(name: String, budget: KVBudget) { self.name = name; self.budget = budget }
+    }
+
+    /// The layouts to compare for a model: its own, MHA, MQA, and each with CLA2 where it differs.
+    public static func kvSeries(for config: DecoderConfig, name: String, dtype: DType) -> [KVSeries] {
+        let a = config.attention, L = config.layers
+        var series: [KVSeries] = []
+        func add(_ label: String, kv: Int, pattern: KVPattern) {
+            guard let layout = try? AttentionLayout(qHeads: a.qHeads, kvHeads: kv, headDim: a.headDim),
+                  let map = try? pattern.map(layers: L) else { return }
+            let b = KVBudget(layout: layout, kvMap: map, dtype: dtype)
+            if !series.contains(where: { $0.budget.bytesPerToken == b.bytesPerToken && $0.budget.layout == b.layout }) {
+                series.append(KVSeries(name: label, budget: b))
+            }
+        }
+        add("MHA (\(a.qHeads) K/V heads)", kv: a.qHeads, pattern: .none)
+        if a.kvHeads != a.qHeads && a.kvHeads != 1 { add("\(name): GQA-\(a.kvHeads)", kv: a.kvHeads, pattern: .none) }
+        add("MQA", kv: 1, pattern: .none)
+        if L >= 2 {
+            if a.kvHeads != 1 { add("\(a.kvHeads == a.qHeads ? "MHA" : "GQA-\(a.kvHeads)") + CLA2", kv: a.kvHeads, pattern: .cla(2)) }
+            add("MQA + CLA2", kv: 1, pattern: .cla(2))
+        }
+        return series
+    }
+
+    public static func kvChart(_ series: [KVSeries], contexts: [Int], logY: Bool, subtitle: String, style: Style) throws(FigureError) -> Figure {
+        guard contexts.count >= 2, let lo = contexts.min(), let hi = contexts.max(), lo > 0, hi > lo else {
+            throw FigureError("--contexts", "needs at least two different positive context lengths")
+        }
+        try style.requireLegible()
+        var c = Canvas(style: style)
+        let u = style.unit
+        let top = c.header("KV cache grows linearly with context", subtitle: subtitle)
+        let gb = { (b: Int) in Double(b) / 1e9 }
+        let values = series.flatMap { s in contexts.map { gb(s.budget.bytesPerToken * $0) } }
+        let yMax = values.max()! * 1.08, yMin = logY ? max(values.min()! / 1.5, 1e-6) : 0
+        let plot = Plot(frame: Rect(170 * u, top + 30 * u, style.width * 0.62, style.height - top - 150 * u),
+                        x: Axis(min: logY ? Double(lo) : 0, max: Double(hi), log: logY,
+                                label: "context length (tokens\(logY ? ", log scale" : ""))", format: Ticks.tokens),
+                        y: Axis(min: yMin, max: yMax, log: logY, label: "KV cache per sequence (GB)\(logY ? ", log scale" : "")", format: Ticks.bytesGB))
+        plot.drawAxes(&c)
+        var legendY = plot.frame.y + 10 * u
+        let legendX = plot.frame.maxX + 40 * u
+        for (k, s) in series.enumerated() {
+            let color = c.theme.group(k)
+            let points = (logY ? [] : [plot.point(0, 0)]) + contexts.sorted().map { plot.point(Double($0), gb(s.budget.bytesPerToken * $0)) }
+            c.line(points, color: color, width: 3.5 * u, dash: s.budget.kvLayers < s.budget.layers ? [10 * u, 6 * u] : [], role: "series")
+            for p in points.suffix(contexts.count) { c.circle(p, radius: 5 * u, fill: color, role: "point") }
+            c.line([Point(legendX, legendY), Point(legendX + 36 * u, legendY)], color: color, width: 3.5 * u,
+                   dash: s.budget.kvLayers < s.budget.layers ? [10 * u, 6 * u] : [])
+            c.text(s.name, Point(legendX + 46 * u, legendY), size: style.smallSize)
+            c.text("\(Format.grouped(s.budget.bytesPerToken)) B/token", Point(legendX + 46 * u, legendY + 24 * u), size: style.smallSize * 0.9, color: c.theme.muted)
+            legendY += 62 * u
+        }
+        c.footnote("bytes = 2 × kv_layers × kv_heads × head_dim × bytes/element × tokens. Dashed: CLA2 (half the layers store K/V).")
+        return Figure(style: style, pages: [c.page], title: "KV cache vs context")
+    }
+
+    /// HBM accesses of the three algorithms against SRAM size M (log-log).
+    public static func ioChart(_ runs: [TileResult], subtitle: String, style: Style) throws(FigureError) -> Figure {
+        let sizes = Set(runs.map(\.sramElements)).sorted()
+        guard sizes.count >= 2 else { throw FigureError("--values", "needs at least two SRAM sizes") }
+        try style.requireLegible()
+        var c = Canvas(style: style)
+        let u = style.unit
+        let top = c.header("HBM traffic against SRAM size", subtitle: subtitle)
+        let accesses = runs.map { Double($0.hbmAccesses) }
+        let plot = Plot(frame: Rect(170 * u, top + 30 * u, style.width * 0.62, style.height - top - 150 * u),
+                        x: Axis(min: Double(sizes.first!), max: Double(sizes.last!), log: true, label: "SRAM size M (elements, log scale)", format: Ticks.count,
+                                explicitTicks: sizes.map(Double.init)),
+                        y: Axis(min: accesses.min()! / 1.3, max: accesses.max()! * 1.3, log: true, label: "HBM accesses (elements, log scale)", format: Ticks.count))
+        plot.drawAxes(&c)
+        var legendY = plot.frame.y + 10 * u
+        let legendX = plot.frame.maxX + 40 * u
+        let labels: [TileAlgorithm: String] = [.naive: "standard (Algorithm 0)", .fa1: "FlashAttention", .fa2: "FlashAttention-2"]
+        for (k, algo) in TileAlgorithm.allCases.enumerated() {
+            let mine = runs.filter { $0.algorithm == algo }.sorted { $0.sramElements < $1.sramElements }
+            guard !mine.isEmpty else { continue }
+            let color = c.theme.group(k == 0 ? 5 : k - 1)
+            let points = mine.map { plot.point(Double($0.sramElements), Double($0.hbmAccesses)) }
+            c.line(points, color: color, width: 3.5 * u, role: "series")
+            for p in points { c.circle(p, radius: 5.5 * u, fill: color, role: "point") }
+            c.line([Point(legendX, legendY), Point(legendX + 36 * u, legendY)], color: color, width: 3.5 * u)
+            c.text(labels[algo]!, Point(legendX + 46 * u, legendY), size: style.smallSize)
+            legendY += 44 * u
+        }
+        legendY += 20 * u
+        for line in ["Standard attention moves S and P", "through HBM: Θ(Nd + N²).", "FlashAttention: Θ(N²d²/M)."] {
+            c.text(line, Point(legendX, legendY), size: style.smallSize, color: c.theme.muted)
+            legendY += 28 * u
+        }
+        c.footnote("Counts from real runs of attnlab's simulator (published blocks Bc = ⌈M/4d⌉, Br = min(Bc, d)). Theorem 2 of Dao et al. 2022.")
+        return Figure(style: style, pages: [c.page], title: "HBM vs SRAM")
+    }
+
+    /// The CLA paper's design space: KV bytes per token (computed) against validation perplexity
+    /// (published), with the Pareto frontier.
+    public static func tradeoff(_ presets: [Preset], style: Style) throws(FigureError) -> Figure {
+        let points: [(name: String, bytes: Int, ppl: Double, family: Int)] = presets.compactMap { p in
+            guard let c = p.decoder, let ppl = p.publishedValPerplexity else { return nil }
+            let b = KVBudget(layout: c.attention, kvMap: c.kvMap, dtype: .bf16).bytesPerToken
+            let name = p.label
+            let family = c.kvMap.kvLayers == c.layers ? 0 : name.contains("Dense") || name.contains("Keep") ? 3 : name.contains("CLA2") ? 1 : 2
+            return (name, b, ppl, family)
+        }
+        guard points.count >= 2 else { throw FigureError("--preset", "needs at least two models with published perplexities") }
+        try style.requireLegible()
+        var c = Canvas(style: style)
+        let u = style.unit
+        let top = c.header("Cross-Layer Attention: cache size vs quality",
+                           subtitle: "1B models of Brandon et al. 2024, Table 1 (LR 3e-4): bytes/token computed by attnlab (bf16), perplexity as published")
+        let xs = points.map { Double($0.bytes) }, ys = points.map(\.ppl)
+        let plot = Plot(frame: Rect(150 * u, top + 30 * u, style.width * 0.66, style.height - top - 150 * u),
+                        x: Axis(min: xs.min()! / 1.6, max: xs.max()! * 1.4, log: true, label: "KV cache bytes per token (log scale)", format: Ticks.count),
+                        y: Axis(min: (ys.min()! - 0.1), max: ys.max()! + 0.1, log: false, label: "validation perplexity (lower is better)",
+                                format: { Format.fixed($0, 1) }))
+        plot.drawAxes(&c)
+        // Pareto frontier: no other model is both smaller and better.
+        let frontier = points.filter { p in !points.contains { q in q.bytes <= p.bytes && q.ppl <= p.ppl && (q.bytes < p.bytes || q.ppl < p.ppl) } }
+            .sorted { $0.bytes < $1.bytes }
+        c.line(frontier.map { plot.point(Double($0.bytes), $0.ppl) }, color: c.theme.foreground.withAlpha(0.5), width: 2.5 * u,
+               dash: [8 * u, 6 * u], role: "frontier")
+        var placer = LabelPlacer(bounds: plot.frame)
+        for p in points { placer.placed.append(Rect(plot.point(Double(p.bytes), p.ppl).x - 8 * u, plot.point(Double(p.bytes), p.ppl).y - 8 * u, 16 * u, 16 * u)) }
+        for p in points.sorted(by: { $0.bytes < $1.bytes }) {
+            let at = plot.point(Double(p.bytes), p.ppl), color = c.theme.group(p.family)
+            let onFrontier = frontier.contains { $0.name == p.name }
+            c.circle(at, radius: (onFrontier ? 9 : 7) * u, fill: color, stroke: onFrontier ? c.theme.foreground : nil, lineWidth: 2 * u, role: "model")
+            if let (pos, anchor) = placer.place(p.name, at: at, size: style.smallSize * 0.8, gap: 14 * u) {
+                c.text(p.name, pos, size: style.smallSize * 0.8, color: c.theme.foreground, anchor: anchor, role: "model-label")
+            }
+        }
+        var legendY = plot.frame.y + 10 * u
+        let legendX = plot.frame.maxX + 36 * u
+        for (k, label) in ["MHA / GQA / MQA", "… + CLA2", "… + CLA3, CLA4", "CLA2, non-uniform"].enumerated() {
+            c.circle(Point(legendX + 8 * u, legendY), radius: 7 * u, fill: c.theme.group(k))
+            c.text(label, Point(legendX + 26 * u, legendY), size: style.smallSize)
+            legendY += 34 * u
+        }
+        c.line([Point(legendX, legendY), Point(legendX + 18 * u, legendY)], color: c.theme.foreground.withAlpha(0.5), width: 2.5 * u, dash: [8 * u, 6 * u])
+        c.text("Pareto frontier", Point(legendX + 26 * u, legendY), size: style.smallSize)
+        c.footnote("Source: Brandon, Mishra, Nrusimha, Panda, Ragan-Kelley, Reducing Transformer Key-Value Cache Size with Cross-Layer Attention, arXiv 2405.12981, Table 1.")
+        return Figure(style: style, pages: [c.page], title: "CLA trade-off")
+    }
+}
