@@ -31,17 +31,9 @@ struct AttnLab: ParsableCommand {
         } catch let failure as CheckFailure {
             printError(failure.description)
             Foundation.exit(1)
-        } catch let error as ConfigError {
-            printError(error.description)
-            Foundation.exit(2)
-        } catch let error as AtomicFile.WriteError {
-            printError(error.description)
-            Foundation.exit(2)
-        } catch let error as FigureError {
-            printError(error.description)
-            Foundation.exit(2)
-        } catch let error as RenderError {
-            printError(error.description)
+        } catch let error where error is ConfigError || error is AtomicFile.WriteError || error is FigureError || error is RenderError {
+            // Each of these describes itself as "<flag or file>: <reason>".
+            printError("\(error)")
             Foundation.exit(2)
         } catch {
             // Help and --version print as ArgumentParser does; parse errors get their first line only.

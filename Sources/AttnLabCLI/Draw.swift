@@ -50,6 +50,21 @@ struct FigureOptions: ParsableArguments {
     }
 }
 
+/// A `draw` verb whose figure is a function of the model flags alone.
+protocol ModelFigureCommand: ParsableCommand {
+    static var diagram: @Sendable (DecoderConfig, DType, Style) throws(FigureError) -> Figure { get }
+    var model: ModelOptions { get }
+    var figure: FigureOptions { get }
+    var dtype: DType { get }
+}
+
+extension ModelFigureCommand {
+    func run() throws {
+        try figure.checkOutput()
+        try figure.write(try Self.diagram(try model.decoderConfig(), dtype, try figure.style()))
+    }
+}
+
 extension AttnLab {
     struct Draw: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -64,30 +79,22 @@ extension AttnLab {
         )
     }
 
-    struct DrawHeads: ParsableCommand {
+    struct DrawHeads: ModelFigureCommand {
         static let configuration = CommandConfiguration(commandName: "heads", abstract: "Query heads grouped onto K/V heads: MHA, GQA, MQA side by side.")
+        static let diagram = HeadsDiagram.figure
         @OptionGroup var model: ModelOptions
         @OptionGroup var figure: FigureOptions
         @Option(help: "Element type of the cache, for bytes per token.")
         var dtype: DType = .bf16
-
-        func run() throws {
-            try figure.checkOutput()
-            try figure.write(try HeadsDiagram.figure(try model.decoderConfig(), dtype: dtype, style: try figure.style()))
-        }
     }
 
-    struct DrawLayers: ParsableCommand {
+    struct DrawLayers: ModelFigureCommand {
         static let configuration = CommandConfiguration(commandName: "layers", abstract: "The layer stack's K/V cache slots (CLA) beside ALBERT's shared weights.")
+        static let diagram = LayersDiagram.figure
         @OptionGroup var model: ModelOptions
         @OptionGroup var figure: FigureOptions
         @Option(help: "Element type of the cache, for bytes per token.")
         var dtype: DType = .bf16
-
-        func run() throws {
-            try figure.checkOutput()
-            try figure.write(try LayersDiagram.figure(try model.decoderConfig(), dtype: dtype, style: try figure.style()))
-        }
     }
 
     struct DrawTiles: ParsableCommand {

@@ -95,8 +95,7 @@ enum FlashAttention1 {
     static func backward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, forward f: ForwardOutput) -> Gradients {
         let d = p.d, R = p.rows, C = p.n, br = blocks.br, bc = blocks.bc
         let Tr = (R + br - 1) / br, Tc = (C + bc - 1) / bc
-        var grads = Gradients(dq: [Float](repeating: 0, count: p.q.count), dk: [Float](repeating: 0, count: p.k.count),
-                              dv: [Float](repeating: 0, count: p.v.count))
+        var grads = Gradients(zerosFor: p)
         var P = [Float](repeating: 0, count: br * bc), dP = P
         var flops = FlopCount()
         for g in 0..<p.layout.kvHeads {

@@ -16,68 +16,91 @@ enum NaiveAttention {
     static func softmaxRowsPerChunk(sramElements M: Int, cols C: Int) -> Int { M / (C + 2) }
 
     static func forward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, watchRow: Int?) -> ForwardOutput {
-        let d = p.d, R = p.rows, C = p.n, br = blocks.br, bc = blocks.bc
-        let Tr = (R + br - 1) / br, Tc = (C + bc - 1) / bc
+        let d = p.d, R = p.rows, C = p.n
         var out = ForwardOutput(o: [Float](repeating: 0, count: p.layout.qHeads * p.n * d))
         var flops = FlopCount()
         for g in 0..<p.layout.kvHeads {
+            let rowsAt = g * R * d, colsAt = g * C * d
             var S = [Float](repeating: 0, count: R * C)                                       // HBM [G·N × N]
-            var block = [Float](repeating: 0, count: br * bc)
-            p.q.withUnsafeBufferPointer { qAll in p.k.withUnsafeBufferPointer { kAll in
-            S.withUnsafeMutableBufferPointer { Sb in block.withUnsafeMutableBufferPointer { s in
-                let q = qAll.baseAddress! + g * R * d, k = kAll.baseAddress! + g * C * d
-                for i in 0..<Tr {                                                             // 1. S = τQKᵀ
-                    let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
-                    for j in 0..<Tc {
-                        let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
-                        mem.beginStep("S = QKᵀ", kvHead: g, i: i, j: j, rows: rows, cols: cols)
-                        if j == 0 { mem.load(.Q, nr * d, i: i) }
-                        mem.load(.K, nc * d, j: j)
-                        mem.allocate(nr * nc)
-                        TileKernels.scores(p, q: q, k: k + cols.lowerBound * d, rows: rows, cols: cols, mask: false, into: s.baseAddress!)
-                        for a in 0..<nr {
-                            for b in 0..<nc { Sb[(rows.lowerBound + a) * C + cols.lowerBound + b] = s[a * nc + b] }
-                        }
-                        flops.matmul += 2 * nr * nc * d
-                        flops.other += nr * nc
-                        mem.store(.S, nr * nc, i: i, j: j)
-                        mem.free(nc * d + nr * nc)
-                        if j == Tc - 1 { mem.free(nr * d) }
-                        mem.endStep()
-                    }
-                }
-            } } } }
-            var P = softmax(p, S: S, g: g, memory: mem, watchRow: g == 0 ? watchRow : nil, flops: &flops)
+            blockedOuter("S = QKᵀ", p, g: g, blocks: blocks, memory: mem, flops: &flops,      // 1. S = τQKᵀ
+                         rowOperand: (.Q, p.q, rowsAt), colOperand: (.K, p.k, colsAt), out: .S, scale: p.scale, into: &S)
+            let P = softmax(p, S: S, g: g, memory: mem, watchRow: g == 0 ? watchRow : nil, flops: &flops)
             S = []
-            p.v.withUnsafeBufferPointer { vAll in out.o.withUnsafeMutableBufferPointer { oAll in
-            P.withUnsafeMutableBufferPointer { Pb in block.withUnsafeMutableBufferPointer { s in
-                let v = vAll.baseAddress! + g * C * d, o = oAll.baseAddress! + g * R * d
-                for i in 0..<Tr {                                                             // 3. O = PV
-                    let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
-                    for j in 0..<Tc {
-                        let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
-                        mem.beginStep("O = PV", kvHead: g, i: i, j: j, rows: rows, cols: cols)
-                        if j == 0 { mem.allocate(nr * d) }                                    // O_i accumulator
-                        mem.load(.P, nr * nc, i: i, j: j)
-                        mem.load(.V, nc * d, j: j)
-                        for a in 0..<nr {
-                            for b in 0..<nc { s[a * nc + b] = Pb[(rows.lowerBound + a) * C + cols.lowerBound + b] }
-                        }
-                        TileKernels.accumulate(s.baseAddress!, nr: nr, nc: nc, v: v + cols.lowerBound * d, d: d, into: o + rows.lowerBound * d)
-                        flops.matmul += 2 * nr * nc * d
-                        mem.free(nr * nc + nc * d)
-                        if j == Tc - 1 {
-                            mem.store(.O, nr * d, i: i)
-                            mem.free(nr * d)
-                        }
-                        mem.endStep()
-                    }
-                }
-            } } } }
+            blockedProduct("O = PV", p, g: g, blocks: blocks, memory: mem, flops: &flops,    // 3. O = PV
+                           matrix: (.P, P), outerIsRows: true, operand: (.V, p.v, colsAt), out: (.O, rowsAt), scale: 1, into: &out.o)
             out.P.append(P)
         }
         out.flops = flops
         return out
+    }
+
+    /// M = scale · X Yᵀ into an HBM matrix `[R × C]`, block by block: X_i (a row block) stays on chip
+    /// while the Y_j stream by, and each block M_ij is written out. (S = τQKᵀ, dP = dO Vᵀ.)
+    private static func blockedOuter(_ phase: String, _ p: TileProblem, g: Int, blocks: BlockSizes, memory mem: MemoryHierarchy,
+                                     flops: inout FlopCount, rowOperand x: (TileTensor, [Float], Int), colOperand y: (TileTensor, [Float], Int),
+                                     out: TileTensor, scale: Float, into M: inout [Float]) {
+        let d = p.d, R = p.rows, C = p.n, br = blocks.br, bc = blocks.bc
+        let Tr = (R + br - 1) / br, Tc = (C + bc - 1) / bc
+        x.1.withUnsafeBufferPointer { xb in y.1.withUnsafeBufferPointer { yb in M.withUnsafeMutableBufferPointer { m in
+            let xs = xb.baseAddress! + x.2, ys = yb.baseAddress! + y.2
+            for i in 0..<Tr {
+                let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
+                for j in 0..<Tc {
+                    let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
+                    mem.beginStep(phase, kvHead: g, i: i, j: j, rows: rows, cols: cols)
+                    if j == 0 { mem.load(x.0, nr * d, i: i) }
+                    mem.load(y.0, nc * d, j: j)
+                    mem.allocate(nr * nc)
+                    for r in rows {
+                        for c in cols { m[r * C + c] = Kernels.dot(xs + r * d, ys + c * d, d) * scale }
+                    }
+                    flops.matmul += 2 * nr * nc * d
+                    flops.other += scale == 1 ? 0 : nr * nc
+                    mem.store(out, nr * nc, i: i, j: j)
+                    mem.free(nc * d + nr * nc)
+                    if j == Tc - 1 { mem.free(nr * d) }
+                    mem.endStep()
+                }
+            }
+        } } }
+    }
+
+    /// Out += scale · A·B (`outerIsRows`: output row r += Σ_c A[r,c]·B_c, as in O = PV, dQ = τ dS K) or
+    /// scale · Aᵀ·B (output row c += Σ_r A[r,c]·B_r, as in dV = Pᵀ dO, dK = τ dSᵀ Q), block by block:
+    /// the output block accumulates on chip over the inner loop and is written once.
+    private static func blockedProduct(_ phase: String, _ p: TileProblem, g: Int, blocks: BlockSizes, memory mem: MemoryHierarchy,
+                                       flops: inout FlopCount, matrix A: (TileTensor, [Float]), outerIsRows: Bool,
+                                       operand B: (TileTensor, [Float], Int), out: (TileTensor, Int), scale: Float, into Out: inout [Float]) {
+        let d = p.d, R = p.rows, C = p.n, br = blocks.br, bc = blocks.bc
+        let Tr = (R + br - 1) / br, Tc = (C + bc - 1) / bc
+        let (outer, inner) = outerIsRows ? (Tr, Tc) : (Tc, Tr)
+        A.1.withUnsafeBufferPointer { a in B.1.withUnsafeBufferPointer { bb in Out.withUnsafeMutableBufferPointer { ob in
+            let b = bb.baseAddress! + B.2, o = ob.baseAddress! + out.1
+            for u in 0..<outer {
+                for w in 0..<inner {
+                    let (i, j) = outerIsRows ? (u, w) : (w, u)
+                    let rows = (i * br)..<min(R, (i + 1) * br), cols = (j * bc)..<min(C, (j + 1) * bc)
+                    let outBlock = outerIsRows ? rows.count : cols.count, operandRows = outerIsRows ? cols.count : rows.count
+                    mem.beginStep(phase, kvHead: g, i: i, j: j, rows: rows, cols: cols)
+                    if w == 0 { mem.allocate(outBlock * d) }
+                    mem.load(A.0, rows.count * cols.count, i: i, j: j)
+                    if outerIsRows { mem.load(B.0, operandRows * d, j: j) } else { mem.load(B.0, operandRows * d, i: i) }
+                    for r in rows {
+                        for c in cols where a[r * C + c] != 0 {
+                            let weight = a[r * C + c] * scale
+                            if outerIsRows { Kernels.axpy(weight, b + c * d, o + r * d, d) } else { Kernels.axpy(weight, b + r * d, o + c * d, d) }
+                        }
+                    }
+                    flops.matmul += 2 * rows.count * cols.count * d
+                    mem.free(rows.count * cols.count + operandRows * d)
+                    if w == inner - 1 {
+                        if outerIsRows { mem.store(out.0, outBlock * d, i: i) } else { mem.store(out.0, outBlock * d, j: j) }
+                        mem.free(outBlock * d)
+                    }
+                    mem.endStep()
+                }
+            }
+        } } }
     }
 
     /// Step 2: P = softmax(S) row by row, masked above the diagonal for causal attention.
@@ -141,50 +164,17 @@ enum NaiveAttention {
     ///     4. dQ = τ dS K       (dQ_i on chip)
     ///     5. dK = τ dSᵀ Q      (dK_j on chip)
     static func backward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, forward f: ForwardOutput) -> Gradients {
-        let d = p.d, R = p.rows, C = p.n, br = blocks.br, bc = blocks.bc, tau = p.scale
-        let Tr = (R + br - 1) / br, Tc = (C + bc - 1) / bc
-        var grads = Gradients(dq: [Float](repeating: 0, count: p.q.count), dk: [Float](repeating: 0, count: p.k.count),
-                              dv: [Float](repeating: 0, count: p.v.count))
+        let R = p.rows, C = p.n, tau = p.scale
+        var grads = Gradients(zerosFor: p)
         var flops = FlopCount()
         for g in 0..<p.layout.kvHeads {
             let P = f.P[g]
-            let qOff = g * R * d, kvOff = g * C * d
-            // 1. dV_j = Σ_i P_ijᵀ dO_i
-            for j in 0..<Tc {
-                let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
-                for i in 0..<Tr {
-                    let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
-                    mem.beginStep("dV = PᵀdO", kvHead: g, i: i, j: j, rows: rows, cols: cols)
-                    if i == 0 { mem.allocate(nc * d) }
-                    mem.load(.P, nr * nc, i: i, j: j)
-                    mem.load(.dO, nr * d, i: i)
-                    for r in rows {
-                        for c in cols where P[r * C + c] != 0 { axpy(P[r * C + c], p.dO, qOff + r * d, &grads.dv, kvOff + c * d, d) }
-                    }
-                    flops.matmul += 2 * nr * nc * d
-                    mem.free(nr * nc + nr * d)
-                    if i == Tr - 1 { mem.store(.dV, nc * d, j: j); mem.free(nc * d) }
-                    mem.endStep()
-                }
-            }
-            // 2. dP = dO Vᵀ
+            let rowsAt = g * R * p.d, colsAt = g * C * p.d
+            blockedProduct("dV = PᵀdO", p, g: g, blocks: blocks, memory: mem, flops: &flops,
+                           matrix: (.P, P), outerIsRows: false, operand: (.dO, p.dO, rowsAt), out: (.dV, colsAt), scale: 1, into: &grads.dv)
             var dP = [Float](repeating: 0, count: R * C)
-            for i in 0..<Tr {
-                let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
-                for j in 0..<Tc {
-                    let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
-                    mem.beginStep("dP = dOVᵀ", kvHead: g, i: i, j: j, rows: rows, cols: cols)
-                    if j == 0 { mem.load(.dO, nr * d, i: i) }
-                    mem.load(.V, nc * d, j: j)
-                    mem.allocate(nr * nc)
-                    for r in rows { for c in cols { dP[r * C + c] = dot(p.dO, qOff + r * d, p.v, kvOff + c * d, d) } }
-                    flops.matmul += 2 * nr * nc * d
-                    mem.store(.dP, nr * nc, i: i, j: j)
-                    mem.free(nc * d + nr * nc)
-                    if j == Tc - 1 { mem.free(nr * d) }
-                    mem.endStep()
-                }
-            }
+            blockedOuter("dP = dOVᵀ", p, g: g, blocks: blocks, memory: mem, flops: &flops,
+                         rowOperand: (.dO, p.dO, rowsAt), colOperand: (.V, p.v, colsAt), out: .dP, scale: 1, into: &dP)
             // 3. dS = P ∘ (dP − D), D_r = Σ_c P_rc dP_rc (= rowsum(dO ∘ O))
             var dS = [Float](repeating: 0, count: R * C)
             let chunk = dSRowsPerChunk(sramElements: mem.sramElements, cols: C)
@@ -223,42 +213,10 @@ enum NaiveAttention {
                 start = rows.upperBound
             }
             dP = []
-            // 4. dQ_i = τ Σ_j dS_ij K_j
-            for i in 0..<Tr {
-                let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
-                for j in 0..<Tc {
-                    let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
-                    mem.beginStep("dQ = dS K", kvHead: g, i: i, j: j, rows: rows, cols: cols)
-                    if j == 0 { mem.allocate(nr * d) }
-                    mem.load(.dS, nr * nc, i: i, j: j)
-                    mem.load(.K, nc * d, j: j)
-                    for r in rows {
-                        for c in cols where dS[r * C + c] != 0 { axpy(dS[r * C + c] * tau, p.k, kvOff + c * d, &grads.dq, qOff + r * d, d) }
-                    }
-                    flops.matmul += 2 * nr * nc * d
-                    mem.free(nr * nc + nc * d)
-                    if j == Tc - 1 { mem.store(.dQ, nr * d, i: i); mem.free(nr * d) }
-                    mem.endStep()
-                }
-            }
-            // 5. dK_j = τ Σ_i dS_ijᵀ Q_i
-            for j in 0..<Tc {
-                let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
-                for i in 0..<Tr {
-                    let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
-                    mem.beginStep("dK = dSᵀQ", kvHead: g, i: i, j: j, rows: rows, cols: cols)
-                    if i == 0 { mem.allocate(nc * d) }
-                    mem.load(.dS, nr * nc, i: i, j: j)
-                    mem.load(.Q, nr * d, i: i)
-                    for r in rows {
-                        for c in cols where dS[r * C + c] != 0 { axpy(dS[r * C + c] * tau, p.q, qOff + r * d, &grads.dk, kvOff + c * d, d) }
-                    }
-                    flops.matmul += 2 * nr * nc * d
-                    mem.free(nr * nc + nr * d)
-                    if i == Tr - 1 { mem.store(.dK, nc * d, j: j); mem.free(nc * d) }
-                    mem.endStep()
-                }
-            }
+            blockedProduct("dQ = dS K", p, g: g, blocks: blocks, memory: mem, flops: &flops,
+                           matrix: (.dS, dS), outerIsRows: true, operand: (.K, p.k, colsAt), out: (.dQ, rowsAt), scale: tau, into: &grads.dq)
+            blockedProduct("dK = dSᵀQ", p, g: g, blocks: blocks, memory: mem, flops: &flops,
+                           matrix: (.dS, dS), outerIsRows: false, operand: (.Q, p.q, rowsAt), out: (.dK, colsAt), scale: tau, into: &grads.dk)
         }
         grads.flops = flops
         return grads
@@ -266,16 +224,4 @@ enum NaiveAttention {
 
     /// Rows of P and dP (with D) one dS chunk holds: `⌊M / (2C + 1)⌋`; 0 means two passes.
     static func dSRowsPerChunk(sramElements M: Int, cols C: Int) -> Int { M / (2 * C + 1) }
-
-    private static func axpy(_ a: Float, _ x: [Float], _ xOff: Int, _ y: inout [Float], _ yOff: Int, _ n: Int) {
-        x.withUnsafeBufferPointer { xb in y.withUnsafeMutableBufferPointer { yb in
-            Kernels.axpy(a, xb.baseAddress! + xOff, yb.baseAddress! + yOff, n)
-        } }
-    }
-
-    private static func dot(_ a: [Float], _ aOff: Int, _ b: [Float], _ bOff: Int, _ n: Int) -> Float {
-        a.withUnsafeBufferPointer { ab in b.withUnsafeBufferPointer { bb in
-            Kernels.dot(ab.baseAddress! + aOff, bb.baseAddress! + bOff, n)
-        } }
-    }
 }

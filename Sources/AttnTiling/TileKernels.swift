@@ -18,15 +18,6 @@ enum TileKernels {
         }
     }
 
-    /// o_r += Σ_c P[r, c] · v_c for a `[nr × nc]` block of P and `nc` rows of V.
-    static func accumulate(_ P: UnsafePointer<Float>, nr: Int, nc: Int, v: UnsafePointer<Float>, d: Int,
-                           into o: UnsafeMutablePointer<Float>) {
-        for a in 0..<nr {
-            let pr = P + a * nc, orow = o + a * d
-            for b in 0..<nc where pr[b] != 0 { Kernels.axpy(pr[b], v + b * d, orow, d) }
-        }
-    }
-
     /// FLOPs of one forward block: S = τQKᵀ (matmul + scale), rowmax, exp, rowsum, P̃V.
     static func accumulateFlops(_ f: inout FlopCount, nr: Int, nc: Int, d: Int) {
         f.matmul += 4 * nr * nc * d
@@ -61,4 +52,10 @@ struct Gradients {
     var dk: [Float]                                                 // [kv_heads × N × d]
     var dv: [Float]                                                 // [kv_heads × N × d]
     var flops = FlopCount()
+
+    init(zerosFor p: TileProblem) {
+        dq = [Float](repeating: 0, count: p.q.count)
+        dk = [Float](repeating: 0, count: p.k.count)
+        dv = [Float](repeating: 0, count: p.v.count)
+    }
 }
