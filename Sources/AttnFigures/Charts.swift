@@ -67,17 +67,21 @@ public enum Charts {
         return Figure(style: style, pages: [c.page], title: "KV cache vs context")
     }
 
-    /// HBM accesses of the three algorithms against SRAM size M (log-log).
-    public static func ioChart(_ runs: [TileResult], subtitle: String, style: Style) throws(FigureError) -> Figure {
-        let sizes = Set(runs.map(\.sramElements)).sorted()
-        guard sizes.count >= 2 else { throw FigureError("--values", "needs at least two SRAM sizes") }
+    /// HBM accesses of the three algorithms against the swept variable (log-log).
+    public static func ioChart(_ points: [SweepPoint], over axis: SweepAxis, subtitle: String, style: Style) throws(FigureError) -> Figure {
+        let sizes = Set(points.map(\.value)).sorted()
+        guard sizes.count >= 2 else { throw FigureError("--values", "needs at least two values") }
+        let runs = points.map(\.result)
         try style.requireLegible()
         var c = Canvas(style: style)
         let u = style.unit
-        let top = c.header("HBM traffic against SRAM size", subtitle: subtitle)
+        let names: [SweepAxis: (String, String)] = [.sram: ("SRAM size", "SRAM size M (elements, log scale)"),
+                                                   .n: ("sequence length", "sequence length N (log scale)"),
+                                                   .bc: ("block size", "block size Bc (Br = min(Bc, d), M = the working set; log scale)")]
+        let top = c.header("HBM traffic against \(names[axis]!.0)", subtitle: subtitle)
         let accesses = runs.map { Double($0.hbmAccesses) }
         let plot = Plot(frame: Rect(170 * u, top + 30 * u, style.width * 0.62, style.height - top - 150 * u),
-                        x: Axis(min: Double(sizes.first!), max: Double(sizes.last!), log: true, label: "SRAM size M (elements, log scale)", format: Ticks.count,
+                        x: Axis(min: Double(sizes.first!), max: Double(sizes.last!), log: true, label: names[axis]!.1, format: Ticks.count,
                                 explicitTicks: sizes.map(Double.init)),
                         y: Axis(min: accesses.min()! / 1.3, max: accesses.max()! * 1.3, log: true, label: "HBM accesses (elements, log scale)", format: Ticks.count))
         plot.drawAxes(&c)
@@ -85,12 +89,12 @@ public enum Charts {
         let legendX = plot.frame.maxX + 40 * u
         let labels: [TileAlgorithm: String] = [.naive: "standard (Algorithm 0)", .fa1: "FlashAttention", .fa2: "FlashAttention-2"]
         for (k, algo) in TileAlgorithm.allCases.enumerated() {
-            let mine = runs.filter { $0.algorithm == algo }.sorted { $0.sramElements < $1.sramElements }
+            let mine = points.filter { $0.result.algorithm == algo }.sorted { $0.value < $1.value }
             guard !mine.isEmpty else { continue }
             let color = c.theme.group(k == 0 ? 5 : k - 1)
-            let points = mine.map { plot.point(Double($0.sramElements), Double($0.hbmAccesses)) }
-            c.line(points, color: color, width: 3.5 * u, role: "series")
-            for p in points { c.circle(p, radius: 5.5 * u, fill: color, role: "point") }
+            let line = mine.map { plot.point(Double($0.value), Double($0.result.hbmAccesses)) }
+            c.line(line, color: color, width: 3.5 * u, role: "series")
+            for p in line { c.circle(p, radius: 5.5 * u, fill: color, role: "point") }
             c.line([Point(legendX, legendY), Point(legendX + 36 * u, legendY)], color: color, width: 3.5 * u)
             c.text(labels[algo]!, Point(legendX + 46 * u, legendY), size: style.smallSize)
             legendY += 44 * u
@@ -100,7 +104,7 @@ public enum Charts {
             c.text(line, Point(legendX, legendY), size: style.smallSize, color: c.theme.muted)
             legendY += 28 * u
         }
-        c.footnote("Counts from real runs of attnlab's simulator (published blocks Bc = ⌈M/4d⌉, Br = min(Bc, d)). Theorem 2 of Dao et al. 2022.")
+        c.footnote("Counts from real runs of attnlab's simulator (" + (axis == .bc ? "FlashAttention blocks as given; naive at the same M" : "published blocks Bc = ⌈M/4d⌉, Br = min(Bc, d)") + "). Theorem 2 of Dao et al. 2022.")
         return Figure(style: style, pages: [c.page], title: "HBM vs SRAM")
     }
 

@@ -14,7 +14,7 @@ public enum HeadsDiagram {
         var canvas = Canvas(style: style)
         let u = style.unit
         let top = canvas.header("Query heads sharing K/V heads: MHA, GQA, MQA",
-                                subtitle: "\(q) query heads × head_dim \(hd), \(config.layers) layers, \(config.kvMap.kvLayers) storing K/V, \(dtype.rawValue) cache")
+                                subtitle: "\(Format.plural(q, "query head")) × head_dim \(hd), \(config.layers) layers, \(config.kvMap.kvLayers) storing K/V, \(dtype.rawValue) cache")
         let panelGap = 24 * u
         let panelWidth = (style.width - 80 * u - panelGap * Double(kvCounts.count - 1)) / Double(kvCounts.count)
         let panelTop = top + 20 * u, panelHeight = style.height - panelTop - 70 * u

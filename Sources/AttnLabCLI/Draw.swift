@@ -182,25 +182,22 @@ extension AttnLab {
 
     struct DrawIOChart: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "io-chart", abstract: "HBM accesses of naive, fa1 and fa2 against SRAM size, from real simulator runs.")
+            commandName: "io-chart", abstract: "HBM accesses of naive, fa1 and fa2 against SRAM size, N or block size, from real simulator runs.")
         @OptionGroup var flags: TileFlags
-        @Option(help: "SRAM sizes M in elements.")
-        var values = "2048,4096,8192,16384"
+        @Option(help: "What to vary: sram, n or bc.")
+        var over: SweepAxis = .sram
+        @Option(help: "Comma-separated values. (default: as `tile sweep`)")
+        var values: String?
         @OptionGroup var figure: FigureOptions
 
         func run() throws {
             try figure.checkOutput()
-            var runs: [TileResult] = []
-            for part in values.split(separator: ",") {
-                guard let M = Int(part), M > 0 else { throw ConfigError("--values", "'\(part)' is not a positive SRAM size") }
-                for algo in TileAlgorithm.allCases {
-                    var options = TileOptions(algorithm: algo, sramElements: M)
-                    options.check = false
-                    runs.append(try TiledAttention.run(try flags.problem(), options))
-                }
-            }
-            let subtitle = "N = \(flags.n), d = \(flags.d)\(flags.causal ? ", causal" : ""), forward pass; every count from a real run"
-            try figure.write(try Charts.ioChart(runs, subtitle: subtitle, style: try figure.style()))
+            let list = try values.map { try parseList($0, field: "--values", minimum: 2) } ?? over.defaultValues
+            let points = try Sweep.run(over: over, values: list, sramElements: try flags.sramElementCount(), dtype: flags.dtype,
+                                       backward: false, problem: flags.problem(n:), n: flags.n)
+            let fixed = over == .n ? "d = \(flags.d)" : "N = \(flags.n), d = \(flags.d)"
+            try figure.write(try Charts.ioChart(points, over: over, subtitle: "\(fixed)\(flags.causal ? ", causal" : ""), forward pass; every count from a real run",
+                                                style: try figure.style()))
         }
     }
 
@@ -249,14 +246,8 @@ extension AttnLab {
             tileOptions.recordSteps = true
             tileOptions.watchRow = 255
             let tiles = try TiledAttention.run(try TileProblem(n: 256, d: 64, causal: true), tileOptions)
-            var ioRuns: [TileResult] = []
-            for M in [2048, 4096, 8192, 16384] {
-                for algo in TileAlgorithm.allCases {
-                    var o = TileOptions(algorithm: algo, sramElements: M)
-                    o.check = false
-                    ioRuns.append(try TiledAttention.run(try TileProblem(n: 1024, d: 64), o))
-                }
-            }
+            let ioRuns = try Sweep.run(over: .sram, values: SweepAxis.sram.defaultValues, sramElements: 0, dtype: .fp32, backward: false,
+                                       problem: { n throws(ConfigError) in try TileProblem(n: n, d: 64) }, n: 1024)
             let figures: [(String, Figure)] = [
                 ("heads", try HeadsDiagram.figure(llama3, dtype: .bf16, style: style)),
                 ("layers", try LayersDiagram.figure(cla3, dtype: .bf16, style: style)),
@@ -264,7 +255,7 @@ extension AttnLab {
                 ("cache", try CacheDiagram.figure(decode, step: decode.result.steps.count - 1, style: style)),
                 ("kv-chart", try Charts.kvChart(Charts.kvSeries(for: llama3, name: "Llama 3 8B", dtype: .bf16), contexts: [1024, 8192, 32768, 65536, 131072],
                                                 logY: false, subtitle: "Llama 3 8B: 32 layers, 32 query heads × 128, bf16, batch 1", style: style)),
-                ("io-chart", try Charts.ioChart(ioRuns, subtitle: "N = 1024, d = 64, forward pass; every count from a real run", style: style)),
+                ("io-chart", try Charts.ioChart(ioRuns, over: .sram, subtitle: "N = 1024, d = 64, forward pass; every count from a real run", style: style)),
                 ("tradeoff", try Charts.tradeoff(Presets.all.filter { $0.name.hasPrefix("cla1b-") }, style: style)),
             ]
             for (name, figure) in figures {

@@ -49,7 +49,10 @@ struct TileFlags: ParsableArguments {
         }
     }
 
-    func problem() throws(ConfigError) -> TileProblem {
+    func problem() throws(ConfigError) -> TileProblem { try problem(n: n) }
+
+    /// The problem with another sequence length (for sweeps over N).
+    func problem(n: Int) throws(ConfigError) -> TileProblem {
         try TileProblem(n: n, d: d, qHeads: qHeads, kvHeads: kvHeads ?? qHeads, causal: causal, seed: seed)
     }
 
@@ -67,6 +70,20 @@ struct TileFlags: ParsableArguments {
 }
 
 extension TileAlgorithm: ExpressibleByArgument {}
+extension SweepAxis: ExpressibleByArgument {}
+
+/// "1024,2048" → [1024, 2048], each positive, at least `minimum` of them.
+func parseList(_ text: String, field: String, minimum: Int = 1) throws(ConfigError) -> [Int] {
+    var list: [Int] = []
+    for part in text.split(separator: ",") {
+        guard let v = Int(part.filter { $0 != " " }), v > 0 else { throw ConfigError(field, "'\(part)' is not a positive integer") }
+        list.append(v)
+    }
+    guard list.count >= minimum else {
+        throw ConfigError(field, minimum == 2 ? "a sweep needs at least two values" : "needs at least \(minimum) value\(minimum == 1 ? "" : "s")")
+    }
+    return list
+}
 
 extension AttnLab {
     struct Tile: ParsableCommand {

@@ -31,14 +31,8 @@ func allFigures(_ style: Style = Style()) throws -> [(String, Figure)] {
     var sampler = Sampler(temperature: 0, seed: 1)
     let run = DecodeRun(config: small, seed: 1, temperature: 0, cacheDType: .fp32, detail: .summary,
                         result: decoder.generate(prompt: prompt, tokens: 4, sampler: &sampler), maxAbsDiff: nil)
-    var io: [TileResult] = []
-    for M in [2048, 8192] {
-        for algo in TileAlgorithm.allCases {
-            var o = TileOptions(algorithm: algo, sramElements: M)
-            o.check = false
-            io.append(try TiledAttention.run(try TileProblem(n: 256, d: 32), o))
-        }
-    }
+    let io = try Sweep.run(over: .sram, values: [2048, 8192], sramElements: 0, dtype: .fp32, backward: false,
+                           problem: { n throws(ConfigError) in try TileProblem(n: n, d: 32) }, n: 256)
     return [
         ("heads", try HeadsDiagram.figure(llama3(), dtype: .bf16, style: style)),
         ("layers", try LayersDiagram.figure(small, dtype: .bf16, style: style)),
@@ -46,7 +40,7 @@ func allFigures(_ style: Style = Style()) throws -> [(String, Figure)] {
         ("cache", try CacheDiagram.figure(run, step: 5, style: style)),
         ("kv-chart", try Charts.kvChart(Charts.kvSeries(for: llama3(), name: "Llama 3 8B", dtype: .bf16), contexts: [1024, 4096, 16384],
                                         logY: false, subtitle: "", style: style)),
-        ("io-chart", try Charts.ioChart(io, subtitle: "", style: style)),
+        ("io-chart", try Charts.ioChart(io, over: .sram, subtitle: "", style: style)),
         ("tradeoff", try Charts.tradeoff(Presets.all.filter { $0.name.hasPrefix("cla1b-") }, style: style)),
     ]
 }
