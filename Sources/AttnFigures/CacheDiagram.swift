@@ -27,12 +27,15 @@ public enum CacheDiagram {
         let shownRows = min(step + 1, maxRows), firstRow = step + 1 - shownRows
         let shownCols = min(a.kvElements, maxColumns)
         let gap = 20 * u
+        // Room right of the heatmaps for the chips of the layers reading each cache.
+        let chipW = 40 * u + textWidth("layer \(c0.layers - 1) writes, reads", size: style.smallSize * 0.85)
+        let readerColumn = chipW + 80 * u
         // The arrangement of panels (columns × rows) that gives the largest cells.
         func layout(_ columns: Int) -> (panelW: Double, panelH: Double, cell: Double) {
             let rowsOfPanels = (producers.count + columns - 1) / columns
             let w = (style.width - 80 * u - gap * Double(columns - 1)) / Double(columns)
             let h = (style.height - top - 70 * u - gap * Double(rowsOfPanels - 1)) / Double(rowsOfPanels)
-            return (w, h, min((w - 76 * u) / Double(2 * shownCols), (h - 120 * u) / Double(shownRows)))
+            return (w, h, min((w - 76 * u - readerColumn) / Double(2 * shownCols), (h - 120 * u) / Double(shownRows)))
         }
         let columns = (1...min(producers.count, 4)).max { layout($0).cell < layout($1).cell }!
         let (panelW, panelH, cell) = layout(columns)
@@ -52,7 +55,7 @@ public enum CacheDiagram {
             c.rect(panel, fill: c.theme.panel, radius: 12 * u)
             let readers = c0.kvMap.readers(of: p)
             c.text("cache of layer \(p)", Point(panel.x + 16 * u, panel.y + 24 * u), size: style.labelSize * 0.9, weight: .bold)
-            c.text("read by layer\(readers.count > 1 ? "s" : "") \(readers.map(String.init).joined(separator: ", "))",
+            c.text("\(Format.grouped(s.record.layers[p].bytesRead)) B read by each of \(Format.plural(readers.count, "layer")) this step",
                    Point(panel.x + 16 * u, panel.y + 52 * u), size: style.smallSize * 0.9, color: c.theme.muted)
             let heatTop = panel.y + 86 * u
             for (m, which) in [KVCache.KV.k, .v].enumerated() {
@@ -75,6 +78,21 @@ public enum CacheDiagram {
                 }
                 let newRow = Rect(x0, heatTop + Double(step - firstRow) * cell, Double(shownCols) * cell, cell)
                 c.rect(newRow, fill: nil, stroke: c.theme.foreground, lineWidth: 2.5 * u, role: "new-row")
+            }
+            // The layers that read this cache point at it: the producer (solid) and its consumers.
+            let heatRight = panel.x + 44 * u + 2 * Double(shownCols) * cell + 16 * u
+            let chipH = min(34 * u, (Double(shownRows) * cell) / Double(max(readers.count, 1)) - 6 * u)
+            if chipH >= 14 * u && heatRight + 60 * u + chipW <= panel.maxX - 10 * u {
+                let color = c.theme.group(k)
+                for (n, l) in readers.enumerated() {
+                    let chip = Rect(heatRight + 60 * u, heatTop + Double(n) * (chipH + 6 * u), chipW, chipH)
+                    let producer = l == p
+                    c.rect(chip, fill: producer ? color : c.theme.background, stroke: color, lineWidth: 2 * u, radius: 5 * u, role: "reader")
+                    c.text(producer ? "layer \(l) writes, reads" : "layer \(l) reads", Point(chip.x + 10 * u, chip.midY),
+                           size: min(style.smallSize * 0.85, chipH * 0.55), color: producer ? c.theme.text(on: color) : c.theme.foreground)
+                    c.line([Point(chip.x, chip.midY), Point(heatRight - 8 * u, chip.midY)], color: color, width: 2 * u,
+                           dash: producer ? [] : [6 * u, 4 * u], arrow: true)
+                }
             }
             c.text("pos \(firstRow)", Point(panel.x + 38 * u, heatTop + cell / 2), size: style.smallSize * 0.75, color: c.theme.muted, anchor: .end)
             c.text("pos \(step)", Point(panel.x + 38 * u, heatTop + (Double(shownRows) - 0.5) * cell), size: style.smallSize * 0.75, color: c.theme.muted, anchor: .end)

@@ -100,6 +100,8 @@ struct FigureTests {
         // 2 producers × (K, V) × 6 tokens × 32 values.
         #expect(page.count(role: "cache-cell") == 2 * 2 * 6 * 32)
         #expect(page.count(role: "new-row") == 4)
+        // Every layer points at the cache it reads: 4 layers, CLA2.
+        #expect(page.count(role: "reader") == 4)
     }
 
     @Test("tradeoff: every Table 1 row is a point; the frontier runs through the models nothing dominates")
