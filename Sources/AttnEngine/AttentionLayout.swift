@@ -9,9 +9,12 @@ public struct AttentionLayout: Equatable, Hashable, Sendable, Codable {
     public let headDim: Int
 
     public init(qHeads: Int, kvHeads: Int, headDim: Int) throws(ConfigError) {
-        guard qHeads > 0 else { throw ConfigError("--q-heads", "must be positive, got \(qHeads)") }
-        guard kvHeads > 0 else { throw ConfigError("--kv-heads", "must be positive, got \(kvHeads)") }
-        guard headDim > 0 else { throw ConfigError("--head-dim", "must be positive, got \(headDim)") }
+        try ConfigError.requireSize(qHeads, atMost: Limits.maxHeads, "--q-heads")
+        try ConfigError.requireSize(kvHeads, atMost: Limits.maxHeads, "--kv-heads")
+        try ConfigError.requireSize(headDim, atMost: Limits.maxHeadDim, "--head-dim")
+        guard qHeads * headDim <= Limits.maxDModel else {
+            throw ConfigError("--head-dim", "q_heads × head_dim = \(qHeads * headDim) is above AttnLab's limit of \(Limits.maxDModel)")
+        }
         guard kvHeads <= qHeads, qHeads % kvHeads == 0 else {
             throw ConfigError(
                 "--kv-heads",

@@ -11,4 +11,10 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(field): \(reason)" }
+
+    /// Throws unless `value` is in 1...limit, so that every product of sizes stays far inside Int.
+    public static func requireSize(_ value: Int, atMost limit: Int, _ field: String) throws(ConfigError) {
+        guard value > 0 else { throw ConfigError(field, "must be positive, got \(value)") }
+        guard value <= limit else { throw ConfigError(field, "\(value) is above AttnLab's limit of \(limit)") }
+    }
 }

@@ -19,10 +19,10 @@ public struct DecoderConfig: Equatable, Hashable, Sendable {
         kvMap: KVSourceMap? = nil, weightSharing: WeightSharing = .none, tiedEmbeddings: Bool = false,
         ropeBase: Double = 10_000, normEps: Float = 1e-5
     ) throws(ConfigError) {
-        guard layers > 0 else { throw ConfigError("--layers", "must be positive, got \(layers)") }
-        guard dModel > 0 else { throw ConfigError("--d-model", "must be positive, got \(dModel)") }
-        guard ffn > 0 else { throw ConfigError("--ffn", "must be positive, got \(ffn)") }
-        guard vocab > 0 else { throw ConfigError("--vocab", "must be positive, got \(vocab)") }
+        try ConfigError.requireSize(layers, atMost: Limits.maxLayers, "--layers")
+        try ConfigError.requireSize(dModel, atMost: Limits.maxDModel, "--d-model")
+        try ConfigError.requireSize(ffn, atMost: Limits.maxFFN, "--ffn")
+        try ConfigError.requireSize(vocab, atMost: Limits.maxVocab, "--vocab")
         guard attention.headDim % 2 == 0 else {
             throw ConfigError("--head-dim", "must be even for RoPE (it rotates pairs of dimensions), got \(attention.headDim)")
         }
@@ -40,6 +40,12 @@ public struct DecoderConfig: Equatable, Hashable, Sendable {
         self.tiedEmbeddings = tiedEmbeddings
         self.ropeBase = ropeBase
         self.normEps = normEps
+    }
+
+    /// Whether attention weight set `set` has W_K and W_V: a shared set always does (layer 0 produces),
+    /// an unshared one when its layer is a producer.
+    public func attentionSetHasKV(_ set: Int) -> Bool {
+        weightSharing.attentionSets(layers: layers) == 1 || kvMap.isProducer(set)
     }
 
     /// Llama's FFN width rule, `floor(8/3 · d_model)` rounded up to a multiple: 11008 for d_model

@@ -44,9 +44,7 @@ public struct DecoderWeights: Sendable {
         let sharing = c.weightSharing
         let embeddingIndex = normal("embedding", c.vocab * d, std: 1)
         let attentionIndices = (0..<sharing.attentionSets(layers: c.layers)).map { l in
-            // A shared set is drawn as layer 0's; it has W_K/W_V if any layer using it produces K/V,
-            // and with all-shared weights layer 0 always does.
-            let producer = sharing.attentionSets(layers: c.layers) == 1 || c.kvMap.isProducer(l)
+            let producer = c.attentionSetHasKV(l)
             let std = 1 / Double(d).squareRoot()
             return (
                 wq: normal("layer\(l).wq", a.qElements * d, std: std),

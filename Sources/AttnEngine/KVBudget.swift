@@ -20,7 +20,12 @@ public struct KVBudget: Equatable, Sendable {
     public var kvLayers: Int { kvMap.kvLayers }
 
     /// Bytes one token adds to one producer layer's cache.
-    public var bytesPerTokenPerLayer: Int { 2 * layout.kvHeads * layout.headDim * dtype.bits / 8 }
+    public var bytesPerTokenPerLayer: Int { Self.bytesPerTokenPerLayer(layout, dtype) }
+
+    /// `2 · kv_heads · head_dim · bytes/element`.
+    public static func bytesPerTokenPerLayer(_ layout: AttentionLayout, _ dtype: DType) -> Int {
+        2 * layout.kvHeads * layout.headDim * dtype.bits / 8
+    }
 
     public var bytesPerToken: Int { kvLayers * bytesPerTokenPerLayer }
 
@@ -36,11 +41,24 @@ public struct KVBudget: Equatable, Sendable {
 
     /// `bytesPerToken × context × batch`, checked for overflow.
     public func cacheBytes(context: Int, batch: Int = 1) throws(ConfigError) -> Int {
+        try Self.scaled(bytesPerToken, context: context, batch: batch)
+    }
+
+    /// The MHA baseline's cache, and what one decode step reads, at the same context and batch.
+    public func mhaCacheBytes(context: Int, batch: Int = 1) throws(ConfigError) -> Int {
+        try Self.scaled(mhaBytesPerToken, context: context, batch: batch)
+    }
+
+    public func bytesReadPerStep(context: Int, batch: Int = 1) throws(ConfigError) -> Int {
+        try Self.scaled(bytesReadPerContextToken, context: context, batch: batch)
+    }
+
+    private static func scaled(_ perToken: Int, context: Int, batch: Int) throws(ConfigError) -> Int {
         guard context > 0 else { throw ConfigError("--context", "must be positive, got \(context)") }
         guard batch > 0 else { throw ConfigError("--batch", "must be positive, got \(batch)") }
-        let (perSeq, o1) = bytesPerToken.multipliedReportingOverflow(by: context)
+        let (perSeq, o1) = perToken.multipliedReportingOverflow(by: context)
         let (total, o2) = perSeq.multipliedReportingOverflow(by: batch)
-        guard !o1, !o2 else { throw ConfigError("--context", "the cache size overflows 64-bit integers") }
+        guard !o1, !o2 else { throw ConfigError("--context", "\(context) tokens × batch \(batch) overflow 64-bit byte counts") }
         return total
     }
 }

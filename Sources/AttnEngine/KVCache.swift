@@ -27,7 +27,7 @@ public struct KVCache: Sendable {
     }
 
     /// Bytes of one token's K and V in one producer layer: `2 · kv_heads · head_dim · bytes/element`.
-    public var bytesPerTokenPerLayer: Int { 2 * layout.kvElements * dtype.bits / 8 }
+    public var bytesPerTokenPerLayer: Int { KVBudget.bytesPerTokenPerLayer(layout, dtype) }
 
     /// Bytes the cache holds now: `kv_layers · tokens · 2 · kv_heads · head_dim · bytes/element`.
     public var bytes: Int { producers.count * tokens * bytesPerTokenPerLayer }

@@ -1,6 +1,15 @@
 /// What the engine agrees to hold in memory. Real 7B–70B models are for the calculators (`kv`,
 /// `params`); the decoder simulates small models.
 public enum Limits {
+    /// Sizes any configuration may have. They keep every product of sizes (parameters, bytes per
+    /// token, cache bytes before the context is applied) far inside 64-bit integers.
+    public static let maxLayers = 1 << 12
+    public static let maxDModel = 1 << 20
+    public static let maxHeads = 1 << 14
+    public static let maxHeadDim = 1 << 16
+    public static let maxFFN = 1 << 22
+    public static let maxVocab = 1 << 24
+
     /// Model weights, in Float32 values (1 GiB).
     public static let maxModelElements = 1 << 28
     /// K/V cache, in Float32 values (1 GiB).

@@ -8,10 +8,22 @@ enum Parallel {
     }
 }
 
-/// One result slot per parallel task; each task writes only its own slot.
+/// One result slot per parallel task; each task writes only its own slot. The slots live in one
+/// buffer allocated up front, so concurrent writes never touch shared array storage.
 final class TensorSlots: @unchecked Sendable {
-    private var slots: [[Float]]
-    init(count: Int) { slots = Array(repeating: [], count: count) }
-    func set(_ i: Int, _ value: [Float]) { slots.withUnsafeMutableBufferPointer { $0[i] = value } }
-    var values: [[Float]] { slots }
+    private let slots: UnsafeMutableBufferPointer<[Float]>
+
+    init(count: Int) {
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: [])
+    }
+
+    func set(_ i: Int, _ value: [Float]) { slots[i] = value }
+
+    var values: [[Float]] { Array(slots) }
+
+    deinit {
+        slots.deinitialize()
+        slots.deallocate()
+    }
 }

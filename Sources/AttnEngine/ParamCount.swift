@@ -18,7 +18,7 @@ extension DecoderConfig {
         let d = dModel, a = attention
         var q = 0, k = 0, v = 0, o = 0, norms = d, ffnParams = 0
         for set in 0..<weightSharing.attentionSets(layers: layers) {
-            let producer = weightSharing.attentionSets(layers: layers) == 1 || kvMap.isProducer(set)
+            let producer = attentionSetHasKV(set)
             q += d * a.qElements
             o += a.qElements * d
             if producer {
@@ -54,11 +54,12 @@ public struct EncoderConfig: Equatable, Sendable {
 
     public init(layers: Int, hidden: Int, embedding: Int? = nil, heads: Int? = nil, ffn: Int? = nil, vocab: Int,
                 maxPositions: Int = 512, segments: Int = 2, weightSharing: WeightSharing = .none) throws(ConfigError) {
-        guard layers > 0 else { throw ConfigError("--layers", "must be positive, got \(layers)") }
-        guard hidden > 0 else { throw ConfigError("--d-model", "must be positive, got \(hidden)") }
-        guard vocab > 0 else { throw ConfigError("--vocab", "must be positive, got \(vocab)") }
+        try ConfigError.requireSize(layers, atMost: Limits.maxLayers, "--layers")
+        try ConfigError.requireSize(hidden, atMost: Limits.maxDModel, "--d-model")
+        try ConfigError.requireSize(vocab, atMost: Limits.maxVocab, "--vocab")
         let e = embedding ?? hidden
-        guard e > 0 else { throw ConfigError("--embedding", "must be positive, got \(e)") }
+        try ConfigError.requireSize(e, atMost: Limits.maxDModel, "--embedding")
+        try ConfigError.requireSize(ffn ?? 4 * hidden, atMost: Limits.maxFFN, "--ffn")
         self.layers = layers
         self.hidden = hidden
         self.embedding = e

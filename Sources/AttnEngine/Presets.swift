@@ -14,6 +14,8 @@ public struct Preset: Sendable {
     /// The validation perplexity the paper reports for this model (CLA paper rows only). A cited
     /// number: training is not something AttnLab can recompute.
     public let publishedValPerplexity: Double?
+    /// The named K/V pattern the configuration uses (`none` for a plain model).
+    public let kvPattern: KVPattern?
 
     public var decoder: DecoderConfig? { if case .decoder(let c) = model { c } else { nil } }
     public var encoder: EncoderConfig? { if case .encoder(let c) = model { c } else { nil } }
@@ -119,7 +121,7 @@ public enum Presets {
         let config = try! DecoderConfig(
             layers: layers, dModel: d, attention: AttentionLayout(qHeads: q, kvHeads: kv, headDim: d / q),
             ffn: ffn, vocab: vocab, ropeBase: rope)
-        return Preset(name: name, label: label, model: .decoder(config), source: source, publishedValPerplexity: nil)
+        return Preset(name: name, label: label, model: .decoder(config), source: source, publishedValPerplexity: nil, kvPattern: KVPattern.none)
     }
 
     private static func claModel(_ name: String, label: String, layers: Int, d: Int, ffn: Int, headDim: Int, q: Int, kv: Int,
@@ -127,13 +129,13 @@ public enum Presets {
         let config = try! DecoderConfig(
             layers: layers, dModel: d, attention: AttentionLayout(qHeads: q, kvHeads: kv, headDim: headDim),
             ffn: ffn, vocab: 50277, kvMap: pattern.map(layers: layers))
-        return Preset(name: name, label: label, model: .decoder(config), source: source, publishedValPerplexity: ppl)
+        return Preset(name: name, label: label, model: .decoder(config), source: source, publishedValPerplexity: ppl, kvPattern: pattern)
     }
 
     private static func encoder(_ name: String, label: String, layers: Int, H: Int, E: Int, vocab: Int, sharing: WeightSharing,
                                 source: String) -> Preset {
         let config = try! EncoderConfig(layers: layers, hidden: H, embedding: E, vocab: vocab, weightSharing: sharing)
-        return Preset(name: name, label: label, model: .encoder(config), source: source, publishedValPerplexity: nil)
+        return Preset(name: name, label: label, model: .encoder(config), source: source, publishedValPerplexity: nil, kvPattern: nil)
     }
 }
 

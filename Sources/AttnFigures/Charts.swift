@@ -20,12 +20,15 @@ public enum Charts {
             guard let layout = try? AttentionLayout(qHeads: a.qHeads, kvHeads: kv, headDim: a.headDim),
                   let map = try? pattern.map(layers: L) else { return }
             let b = KVBudget(layout: layout, kvMap: map, dtype: dtype)
-            if !series.contains(where: { $0.budget.bytesPerToken == b.bytesPerToken && $0.budget.layout == b.layout }) {
+            if !series.contains(where: { $0.budget.layout == b.layout && $0.budget.kvMap == b.kvMap }) {
                 series.append(KVSeries(name: label, budget: b))
             }
         }
+        // The model as configured (its own K/V map), then the alternatives.
+        let own = KVBudget(layout: a, kvMap: config.kvMap, dtype: dtype)
+        series.append(KVSeries(name: "\(name): \(config.layoutName)", budget: own))
         add("MHA (\(a.qHeads) K/V heads)", kv: a.qHeads, pattern: .none)
-        if a.kvHeads != a.qHeads && a.kvHeads != 1 { add("\(name): GQA-\(a.kvHeads)", kv: a.kvHeads, pattern: .none) }
+        if a.kvHeads != a.qHeads && a.kvHeads != 1 { add("GQA-\(a.kvHeads)", kv: a.kvHeads, pattern: .none) }
         add("MQA", kv: 1, pattern: .none)
         if L >= 2 {
             if a.kvHeads != 1 { add("\(a.kvHeads == a.qHeads ? "MHA" : "GQA-\(a.kvHeads)") + CLA2", kv: a.kvHeads, pattern: .cla(2)) }
@@ -43,6 +46,11 @@ public enum Charts {
         let u = style.unit
         let top = c.header("KV cache grows linearly with context", subtitle: subtitle)
         let gb = { (b: Int) in Double(b) / 1e9 }
+        for s in series {
+            guard (try? s.budget.cacheBytes(context: hi)) != nil else {
+                throw FigureError("--contexts", "\(hi) tokens overflow 64-bit byte counts")
+            }
+        }
         let values = series.flatMap { s in contexts.map { gb(s.budget.bytesPerToken * $0) } }
         let yMax = values.max()! * 1.08, yMin = logY ? max(values.min()! / 1.5, 1e-6) : 0
         let plot = Plot(frame: Rect(170 * u, top + 30 * u, style.width * 0.62, style.height - top - 150 * u),
@@ -87,7 +95,6 @@ public enum Charts {
         plot.drawAxes(&c)
         var legendY = plot.frame.y + 10 * u
         let legendX = plot.frame.maxX + 40 * u
-        let labels: [TileAlgorithm: String] = [.naive: "standard (Algorithm 0)", .fa1: "FlashAttention", .fa2: "FlashAttention-2"]
         for (k, algo) in TileAlgorithm.allCases.enumerated() {
             let mine = points.filter { $0.result.algorithm == algo }.sorted { $0.value < $1.value }
             guard !mine.isEmpty else { continue }
@@ -96,7 +103,7 @@ public enum Charts {
             c.line(line, color: color, width: 3.5 * u, role: "series")
             for p in line { c.circle(p, radius: 5.5 * u, fill: color, role: "point") }
             c.line([Point(legendX, legendY), Point(legendX + 36 * u, legendY)], color: color, width: 3.5 * u)
-            c.text(labels[algo]!, Point(legendX + 46 * u, legendY), size: style.smallSize)
+            c.text(algo.title, Point(legendX + 46 * u, legendY), size: style.smallSize)
             legendY += 44 * u
         }
         legendY += 20 * u

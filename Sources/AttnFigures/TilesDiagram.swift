@@ -13,6 +13,7 @@ public enum TilesDiagram {
     public static func figure(_ r: TileResult, steps: Bool, style: Style) throws(FigureError) -> Figure {
         try style.requireLegible()
         let R = r.rows, C = r.n
+        guard !r.steps.isEmpty else { throw FigureError("tiles", "the run recorded no steps (set TileOptions.recordSteps)") }
         let Tr = (R + r.blocks.br - 1) / r.blocks.br, Tc = (C + r.blocks.bc - 1) / r.blocks.bc
         guard Tr <= 96, Tc <= 96 else {
             throw FigureError("--n", "\(Tr) × \(Tc) tiles are too many to draw legibly; use larger blocks (--sram-elements, --br/--bc) or a smaller --n")
@@ -31,7 +32,6 @@ public enum TilesDiagram {
         return Figure(style: style, pages: pages, title: "Tile traversal — \(r.algorithm.rawValue)")
     }
 
-    static let names: [TileAlgorithm: String] = [.naive: "standard attention (Algorithm 0)", .fa1: "FlashAttention, Algorithm 1", .fa2: "FlashAttention-2"]
     static let loops: [TileAlgorithm: String] = [
         .naive: "S = QKᵀ block by block, written to HBM; then softmax rows; then O = PV",
         .fa1: "outer loop: K/V blocks j (columns) · inner loop: Q blocks i (rows)",
@@ -65,16 +65,21 @@ public enum TilesDiagram {
                 var fill = skipped ? theme.grid.withAlpha(0.5) : theme.group(0).withAlpha(visited.contains(key) ? 0.45 : 0.14)
                 if isCurrent { fill = theme.highlight.withAlpha(0.85) }
                 c.rect(t, fill: fill, stroke: theme.background, lineWidth: max(0.5, 1.5 * u), role: skipped ? "skipped-tile" : "tile")
-                // Causal diagonal tiles: shade the masked part above the diagonal.
-                if r.causal && !skipped && r.layout.groupSize == 1 && (j + 1) * g.bc - 1 > i * g.br {
-                    let x0 = g.frame.x, y0 = g.frame.y
-                    let a = Double(max(j * g.bc, i * g.br + 1)), b = Double(min((j + 1) * g.bc, r.n))
-                    let top = Double(i * g.br), bottom = Double(min((i + 1) * g.br, r.rows))
-                    // Points of the region {col > row} inside the tile, in element coordinates.
-                    var poly = [Point(x0 + a * g.cell, y0 + top * g.cell), Point(x0 + b * g.cell, y0 + top * g.cell)]
-                    poly.append(Point(x0 + b * g.cell, y0 + min(bottom, b - 1) * g.cell))
-                    poly.append(Point(x0 + a * g.cell, y0 + max(top, a - 1) * g.cell))
-                    c.polygon(poly, fill: theme.grid.withAlpha(0.9))
+                // Causal diagonal tiles: shade the masked cells (key position > query position) as a
+                // staircase, one step per query row.
+                if r.causal && !skipped && r.layout.groupSize == 1 {
+                    let r0 = i * g.br, r1 = min(r.rows, (i + 1) * g.br), c0 = j * g.bc, c1 = min(r.n, (j + 1) * g.bc)
+                    let lastRow = min(r1, c1 - 1) - 1                        // the last row with a masked cell
+                    if lastRow >= r0 {
+                        func p(_ x: Int, _ y: Int) -> Point { Point(g.frame.x + Double(x) * g.cell, g.frame.y + Double(y) * g.cell) }
+                        var poly = [p(c1, r0), p(c1, lastRow + 1)]
+                        for row in stride(from: lastRow, through: r0, by: -1) {
+                            let left = max(c0, row + 1)
+                            poly.append(p(left, row + 1))
+                            poly.append(p(left, row))
+                        }
+                        c.polygon(poly, fill: theme.grid.withAlpha(0.9), role: "masked")
+                    }
                 }
                 if numbers, let n = order[key], t.w >= 22 * u, t.h >= 16 * u {
                     c.text(String(n), Point(t.midX, t.midY), size: min(c.style.smallSize, t.h * 0.5, t.w / Double(String(n).count + 1) * 1.4),
@@ -99,7 +104,7 @@ public enum TilesDiagram {
     private static func overview(_ r: TileResult, order: [Int: Int], Tr: Int, Tc: Int, style: Style) -> Page {
         var c = Canvas(style: style)
         let u = style.unit
-        let top = c.header("Tile traversal: \(names[r.algorithm]!)",
+        let top = c.header("Tile traversal: \(r.algorithm.title)",
                            subtitle: "N = \(r.n), d = \(r.d)\(r.layout.qHeads > 1 ? ", \(r.layout.groupSize) query heads per K/V head stacked as rows" : "")\(r.causal ? ", causal" : ""); SRAM M = \(Format.grouped(r.sramElements)) elements; \(r.blocks)")
         let g = grid(r, style: style, top: top)
         drawGrid(&c, r, g, order: order, Tr: Tr, Tc: Tc, visited: Set(order.keys), current: nil, rows: nil, numbers: true)
@@ -133,7 +138,7 @@ public enum TilesDiagram {
         var where_ = s.phase
         if let i = s.i, let j = s.j { where_ += ", i = \(i), j = \(j)" }
         let top = c.header("Step \(s.index + 1) of \(r.steps.filter { !$0.phase.hasPrefix("d") && $0.phase != "backward" }.count): \(where_)",
-                           subtitle: "\(names[r.algorithm]!) · N = \(r.n), d = \(r.d), M = \(Format.grouped(r.sramElements)), \(r.blocks)")
+                           subtitle: "\(r.algorithm.title) · N = \(r.n), d = \(r.d), M = \(Format.grouped(r.sramElements)), \(r.blocks)")
         let g = grid(r, style: style, top: top)
         var visited = Set<Int>()
         for t in r.steps where t.index <= s.index { if let i = t.i, let j = t.j, t.phase == s.phase || s.phase == "forward" { visited.insert(i * Tc + j) } }

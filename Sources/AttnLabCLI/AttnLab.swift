@@ -36,9 +36,10 @@ struct AttnLab: ParsableCommand {
             printError("\(error)")
             Foundation.exit(2)
         } catch {
-            // Help and --version print as ArgumentParser does; parse errors get their first line only.
+            // Help and --version print as ArgumentParser does; a parse error becomes one line.
             if exitCode(for: error) == .success { exit(withError: error) }
-            let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            let message = message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }.joined(separator: " ")
             printError(message)
             Foundation.exit(2)
         }

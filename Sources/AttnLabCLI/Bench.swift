@@ -21,13 +21,13 @@ extension AttnLab {
         @Option(help: "Sequence lengths.")
         var n = "1024,2048,4096"
 
-        @Option(help: "Head dimension.")
+        @Option(parsing: .unconditional, help: "Head dimension.")
         var d = 64
 
-        @Option(name: .customLong("sram-elements"), help: "SRAM capacity M (default: 192 KiB of fp32, one A100 SM).")
+        @Option(name: .customLong("sram-elements"), parsing: .unconditional, help: "SRAM capacity M (default: 192 KiB of fp32, one A100 SM).")
         var sramElements = 49_152
 
-        @Option(name: .customLong("repeat"), help: "Runs per measurement; the fastest counts.")
+        @Option(name: .customLong("repeat"), parsing: .unconditional, help: "Runs per measurement; the fastest counts.")
         var repeats = 3
 
         @Option(name: .customLong("numpy-script"), help: "The NumPy comparison to run.")
@@ -37,11 +37,7 @@ extension AttnLab {
         var noNumpy = false
 
         func run() throws {
-            var sizes: [Int] = []
-            for part in n.split(separator: ",") {
-                guard let v = Int(part), v > 0 else { throw ConfigError("--n", "'\(part)' is not a positive integer") }
-                sizes.append(v)
-            }
+            let sizes = try parseList(n, field: "--n")
             guard repeats > 0 else { throw ConfigError("--repeat", "must be positive, got \(repeats)") }
             if !noNumpy && !FileManager.default.fileExists(atPath: numpyScript) {
                 throw ConfigError("--numpy-script", "\(numpyScript) not found (run from the repository root, give its path, or --no-numpy)")

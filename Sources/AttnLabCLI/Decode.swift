@@ -22,7 +22,7 @@ extension AttnLab {
 
         @OptionGroup var decoding: DecodeFlags
 
-        @Flag(help: "Recompute every step by one full causal forward pass without the cache and report the largest logit difference (must be ≤ 1e-4).")
+        @Flag(help: "Recompute every step by one full causal forward pass without the cache (same kernels, no cache) and report the largest logit difference (must be ≤ 1e-4). It checks the cache bookkeeping; the test suite checks the numbers against an independent float64 decoder.")
         var verify = false
 
         @Option(help: "Write the trace to this file.")
@@ -118,13 +118,13 @@ struct DecodeFlags: ParsableArguments {
     @Option(name: .customLong("prompt-ids"), help: "Prompt as token ids, e.g. 3,1,4 (instead of --prompt).")
     var promptIds: String?
 
-    @Option(help: "Number of tokens to generate.")
+    @Option(parsing: .unconditional, help: "Number of tokens to generate.")
     var tokens = 16
 
-    @Option(help: "Seed of the weights and of sampling.")
+    @Option(parsing: .unconditional, help: "Seed of the weights and of sampling.")
     var seed: UInt64 = 1
 
-    @Option(help: "0 = greedy (argmax); above 0, sample from softmax(logits / T).")
+    @Option(parsing: .unconditional, help: "0 = greedy (argmax); above 0, sample from softmax(logits / T).")
     var temperature = 0.0
 
     @Option(help: "Element type the cache stores K/V in (values are rounded to it): fp32, bf16, fp16.")
@@ -152,7 +152,7 @@ struct DecodeFlags: ParsableArguments {
             return try CharVocabulary.encode(prompt, vocab: vocab)
         }
         var ids: [Int] = []
-        for part in promptIds.split(separator: ",") {
+        for part in promptIds.split(separator: ",", omittingEmptySubsequences: false) {
             guard let id = Int(part.filter { $0 != " " }) else { throw ConfigError("--prompt-ids", "'\(part)' is not a token id") }
             guard id >= 0 && id < vocab else { throw ConfigError("--prompt-ids", "token \(id) is outside the vocabulary 0..<\(vocab)") }
             ids.append(id)

@@ -14,7 +14,7 @@ struct FigureOptions: ParsableArguments {
     @Option(help: "Canvas size in px, WxH. (default: 1600x900, a 16:9 slide)")
     var size = "1600x900"
 
-    @Option(help: "PNG pixels per canvas px (2 for a sharp 3200×1800 slide).")
+    @Option(parsing: .unconditional, help: "PNG pixels per canvas px (2 for a sharp 3200×1800 slide).")
     var scale = 1.0
 
     @Option(help: "light or dark.")
@@ -26,13 +26,17 @@ struct FigureOptions: ParsableArguments {
     func style() throws(ConfigError) -> Style {
         var style = Style()
         let parts = size.lowercased().split(separator: "x")
-        guard parts.count == 2, let w = Double(parts[0]), let h = Double(parts[1]), w >= 320, h >= 180, w <= 10_000, h <= 10_000 else {
-            throw ConfigError("--size", "'\(size)' is not WxH between 320x180 and 10000x10000 (e.g. 1600x900)")
+        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0, w <= 10_000, h <= 10_000 else {
+            throw ConfigError("--size", "'\(size)' is not WxH in whole pixels up to 10000x10000 (e.g. 1600x900)")
         }
         guard let t = Theme.named(theme) else { throw ConfigError("--theme", "unknown theme '\(theme)' (expected light or dark)") }
         guard scale > 0, scale <= 8 else { throw ConfigError("--scale", "must be in (0, 8], got \(scale)") }
-        style.width = w
-        style.height = h
+        // Cairo's image surfaces stop at 32767 pixels a side.
+        guard Double(max(w, h)) * scale <= 32_767 || !output.lowercased().hasSuffix(".png") else {
+            throw ConfigError("--scale", "\(w)x\(h) at scale \(scale) is over 32767 pixels a side, Cairo's limit for PNG")
+        }
+        style.width = Double(w)
+        style.height = Double(h)
         style.theme = t
         style.title = title
         return style
@@ -104,9 +108,9 @@ extension AttnLab {
         @Option(help: "naive, fa1 or fa2.")
         var algo: TileAlgorithm = .fa2
         @OptionGroup var flags: TileFlags
-        @Option(help: "Query rows per block (Br).")
+        @Option(parsing: .unconditional, help: "Query rows per block (Br).")
         var br: Int?
-        @Option(help: "Key columns per block (Bc).")
+        @Option(parsing: .unconditional, help: "Key columns per block (Bc).")
         var bc: Int?
         @Option(help: "Also write one PNG per step into this folder (frame-0001.png …).")
         var frames: String?
@@ -114,6 +118,16 @@ extension AttnLab {
 
         func run() throws {
             try figure.checkOutput()
+            if let frames {
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: frames, isDirectory: &isDirectory), !isDirectory.boolValue {
+                    throw ConfigError("--frames", "\(frames) is a file, not a folder")
+                }
+                let parent = URL(fileURLWithPath: frames).deletingLastPathComponent().path
+                guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
+                    throw ConfigError("--frames", "folder \(parent) does not exist")
+                }
+            }
             let problem = try flags.problem()
             var options = TileOptions(algorithm: algo, sramElements: try flags.sramElementCount())
             if br != nil || bc != nil {
@@ -139,7 +153,7 @@ extension AttnLab {
             commandName: "cache", abstract: "Heatmaps of every producer layer's K and V cache at a decode step, the new row outlined.")
         @OptionGroup var model: ModelOptions
         @OptionGroup var decoding: DecodeFlags
-        @Option(help: "The decode step to show. (default: the last)")
+        @Option(parsing: .unconditional, help: "The decode step to show. (default: the last)")
         var step: Int?
         @OptionGroup var figure: FigureOptions
 
@@ -168,11 +182,7 @@ extension AttnLab {
         func run() throws {
             try figure.checkOutput()
             let config = try model.decoderConfig()
-            var list: [Int] = []
-            for part in contexts.split(separator: ",") {
-                guard let v = Int(part), v > 0 else { throw ConfigError("--contexts", "'\(part)' is not a positive token count") }
-                list.append(v)
-            }
+            let list = try parseList(contexts, field: "--contexts", minimum: 2)
             let name = model.preset ?? "this model"
             let subtitle = "\(name): \(config.layers) layers, \(config.attention.qHeads) query heads × \(config.attention.headDim), \(dtype.rawValue), batch 1"
             try figure.write(try Charts.kvChart(Charts.kvSeries(for: config, name: name, dtype: dtype), contexts: list, logY: logY,
@@ -193,6 +203,9 @@ extension AttnLab {
         func run() throws {
             try figure.checkOutput()
             let list = try values.map { try parseList($0, field: "--values", minimum: 2) } ?? over.defaultValues
+            if over == .sram && (flags.sramElements != nil || flags.sram != nil) {
+                throw ConfigError("--sram-elements", "the SRAM size is what --over sram varies; give the sizes with --values")
+            }
             let points = try Sweep.run(over: over, values: list, sramElements: try flags.sramElementCount(), dtype: flags.dtype,
                                        backward: false, problem: flags.problem(n:), n: flags.n)
             let fixed = over == .n ? "d = \(flags.d)" : "N = \(flags.n), d = \(flags.d)"
@@ -226,10 +239,10 @@ extension AttnLab {
         var theme = "light"
 
         func run() throws {
+            guard let t = Theme.named(theme) else { throw ConfigError("--theme", "unknown theme '\(theme)' (expected light or dark)") }
             do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
                 throw ConfigError("--out", "cannot create \(out) (\(error.localizedDescription))")
             }
-            guard let t = Theme.named(theme) else { throw ConfigError("--theme", "unknown theme '\(theme)' (expected light or dark)") }
             var style = Style()
             style.theme = t
             let llama3 = Presets.named("llama-3-8b")!.decoder!

@@ -24,10 +24,10 @@ extension AttnLab {
         @Option(help: "Element type of stored K/V: fp32, bf16, fp16, fp8, int8, int4.")
         var dtype: DType = .bf16
 
-        @Option(help: "Context length in tokens.")
+        @Option(parsing: .unconditional, help: "Context length in tokens.")
         var context = 4096
 
-        @Option(help: "Sequences in the batch.")
+        @Option(parsing: .unconditional, help: "Sequences in the batch.")
         var batch = 1
 
         @Flag(help: "Print JSON.")
@@ -37,8 +37,8 @@ extension AttnLab {
             let config = try model.decoderConfig()
             let budget = KVBudget(layout: config.attention, kvMap: config.kvMap, dtype: dtype)
             let cacheBytes = try budget.cacheBytes(context: context, batch: batch)
-            let mhaCacheBytes = budget.mhaBytesPerToken * context * batch
-            let readPerStep = budget.bytesReadPerContextToken * context * batch
+            let mhaCacheBytes = try budget.mhaCacheBytes(context: context, batch: batch)
+            let readPerStep = try budget.bytesReadPerStep(context: context, batch: batch)
             let a = config.attention
             if json {
                 var fields: [(String, JSON)] = []

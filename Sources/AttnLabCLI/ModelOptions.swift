@@ -7,28 +7,28 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "A published configuration (see `attnlab presets`), e.g. llama-3-8b, cla1b-h128-mqa-cla2.")
     var preset: String?
 
-    @Option(help: "Number of transformer layers L. (default: 4)")
+    @Option(parsing: .unconditional, help: "Number of transformer layers L. (default: 4)")
     var layers: Int?
 
-    @Option(name: .customLong("d-model"), help: "Model (residual stream) width. (default: 64)")
+    @Option(name: .customLong("d-model"), parsing: .unconditional, help: "Model (residual stream) width. (default: 64)")
     var dModel: Int?
 
-    @Option(name: .customLong("q-heads"), help: "Query heads. (default: 4)")
+    @Option(name: .customLong("q-heads"), parsing: .unconditional, help: "Query heads. (default: 4)")
     var qHeads: Int?
 
-    @Option(name: .customLong("kv-heads"), help: "Key/value heads: = q-heads is MHA, 1 is MQA, between is GQA. (default: q-heads)")
+    @Option(name: .customLong("kv-heads"), parsing: .unconditional, help: "Key/value heads: = q-heads is MHA, 1 is MQA, between is GQA. (default: q-heads)")
     var kvHeads: Int?
 
-    @Option(name: .customLong("head-dim"), help: "Width of one head. (default: d-model / q-heads)")
+    @Option(name: .customLong("head-dim"), parsing: .unconditional, help: "Width of one head. (default: d-model / q-heads)")
     var headDim: Int?
 
-    @Option(help: "Hidden width of the SwiGLU FFN. (default: Llama's rule, 8/3·d-model rounded up to 32)")
+    @Option(parsing: .unconditional, help: "Hidden width of the SwiGLU FFN. (default: Llama's rule, 8/3·d-model rounded up to 32)")
     var ffn: Int?
 
-    @Option(help: "Vocabulary size. (default: the \(CharVocabulary.count)-character built-in vocabulary)")
+    @Option(parsing: .unconditional, help: "Vocabulary size. (default: the \(CharVocabulary.count)-character built-in vocabulary)")
     var vocab: Int?
 
-    @Option(help: "Cross-Layer Attention sharing factor S: groups of S layers share one K/V cache.")
+    @Option(parsing: .unconditional, help: "Cross-Layer Attention sharing factor S: groups of S layers share one K/V cache.")
     var cla: Int?
 
     @Option(name: .customLong("kv-pattern"), help: "A named layer → K/V map: none, cla:S, keep-ends, dense-front, dense-back.")
@@ -43,19 +43,20 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("weight-sharing"), help: "Cross-layer weight sharing: none, all, attention, ffn.")
     var weightSharing: String?
 
-    /// The K/V pattern the flags ask for, if any (at most one of --cla, --kv-pattern, --kv-map).
-    func pattern() throws(ConfigError) -> KVPattern? {
+    /// The K/V pattern the flags ask for, if any (at most one of --cla, --kv-pattern, --kv-map), with
+    /// the flag that gave it.
+    func pattern() throws(ConfigError) -> (KVPattern, String)? {
         let given = [cla != nil, kvPattern != nil, kvMap != nil].filter { $0 }.count
         guard given <= 1 else { throw ConfigError("--cla/--kv-pattern/--kv-map", "give at most one of them") }
         if let cla {
             guard cla > 0 else { throw ConfigError("--cla", "the sharing factor must be positive, got \(cla)") }
-            return .cla(cla)
+            return (.cla(cla), "--cla")
         }
-        if let kvPattern { return try KVPattern.parse(kvPattern) }
+        if let kvPattern { return (try KVPattern.parse(kvPattern), "--kv-pattern") }
         if let kvMap {
             let p = try KVPattern.parse(kvMap, field: "--kv-map")
             guard case .explicit = p else { throw ConfigError("--kv-map", "expects a comma-separated list such as 0,0,2,2; use --kv-pattern for named patterns") }
-            return p
+            return (p, "--kv-map")
         }
         return nil
     }
@@ -91,19 +92,22 @@ struct ModelOptions: ParsableArguments {
         let dModel = self.dModel ?? b?.dModel ?? 64
         let qHeads = self.qHeads ?? b?.attention.qHeads ?? 4
         let kvHeads = self.kvHeads ?? (self.qHeads == nil ? b?.attention.kvHeads : nil) ?? qHeads
-        guard layers > 0 else { throw ConfigError("--layers", "must be positive, got \(layers)") }
-        guard dModel > 0 else { throw ConfigError("--d-model", "must be positive, got \(dModel)") }
-        guard qHeads > 0 else { throw ConfigError("--q-heads", "must be positive, got \(qHeads)") }
-        let headDim = self.headDim ?? (self.qHeads == nil && self.dModel == nil ? b?.attention.headDim : nil) ?? dModel / qHeads
-        guard self.headDim != nil || headDim > 0 else {
-            throw ConfigError("--head-dim", "d-model \(dModel) / q-heads \(qHeads) is 0; give --head-dim")
+        // Checked before anything is derived from them, so an error names the flag that was given.
+        try ConfigError.requireSize(layers, atMost: Limits.maxLayers, "--layers")
+        try ConfigError.requireSize(dModel, atMost: Limits.maxDModel, "--d-model")
+        try ConfigError.requireSize(qHeads, atMost: Limits.maxHeads, "--q-heads")
+        let presetHeadDim = self.qHeads == nil && self.dModel == nil ? b?.attention.headDim : nil
+        if self.headDim == nil && presetHeadDim == nil && dModel % qHeads != 0 {
+            throw ConfigError("--q-heads", "d_model \(dModel) is not divisible by \(qHeads) query heads; give --head-dim")
         }
+        let headDim = self.headDim ?? presetHeadDim ?? dModel / qHeads
         let layout = try AttentionLayout(qHeads: qHeads, kvHeads: kvHeads, headDim: headDim)
         let kvMap: KVSourceMap
-        if let p = try pattern() {
-            kvMap = try p.map(layers: layers)
-        } else if let b, b.layers == layers {
-            kvMap = b.kvMap
+        if let (p, field) = try pattern() {
+            kvMap = try p.map(layers: layers, field: field)
+        } else if let base, let b, let p = base.kvPattern {
+            // A preset's named pattern follows a --layers override (CLA2 stays CLA2).
+            kvMap = b.layers == layers ? b.kvMap : try p.map(layers: layers, field: "--layers")
         } else {
             kvMap = .unshared(layers: layers)
         }

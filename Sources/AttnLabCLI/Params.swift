@@ -23,7 +23,7 @@ extension AttnLab {
         @Flag(help: "Count a BERT-style encoder instead of a decoder.")
         var encoder = false
 
-        @Option(help: "Encoder embedding size E (ALBERT factorization); default = d-model.")
+        @Option(parsing: .unconditional, help: "Encoder embedding size E (ALBERT factorization); default = d-model.")
         var embedding: Int?
 
         @Flag(help: "Print JSON.")

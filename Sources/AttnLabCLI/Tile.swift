@@ -6,31 +6,31 @@ import Foundation
 
 /// The flags that describe one simulated attention problem and memory.
 struct TileFlags: ParsableArguments {
-    @Option(help: "Sequence length N (query and key positions).")
+    @Option(parsing: .unconditional, help: "Sequence length N (query and key positions).")
     var n = 256
 
-    @Option(help: "Head dimension d.")
+    @Option(parsing: .unconditional, help: "Head dimension d.")
     var d = 64
 
-    @Option(name: .customLong("sram-elements"), help: "SRAM capacity M in elements.")
+    @Option(name: .customLong("sram-elements"), parsing: .unconditional, help: "SRAM capacity M in elements.")
     var sramElements: Int?
 
     @Option(help: "SRAM capacity as a size, e.g. 96KiB or 192KB (elements = size / --dtype size).")
     var sram: String?
 
-    @Option(help: "Element type for bytes: fp32, bf16, fp16, fp8 (the simulator computes in fp32).")
+    @Option(help: "Element type for bytes: fp32, bf16, fp16, fp8, int8, int4 (the simulator computes in fp32).")
     var dtype: DType = .fp32
 
     @Flag(help: "Causal mask: blocks wholly above the diagonal are skipped, diagonal blocks masked.")
     var causal = false
 
-    @Option(name: .customLong("q-heads"), help: "Query heads.")
+    @Option(name: .customLong("q-heads"), parsing: .unconditional, help: "Query heads.")
     var qHeads = 1
 
-    @Option(name: .customLong("kv-heads"), help: "K/V heads (GQA: a group's query heads share its K/V blocks). (default: q-heads)")
+    @Option(name: .customLong("kv-heads"), parsing: .unconditional, help: "K/V heads (GQA: a group's query heads share its K/V blocks). (default: q-heads)")
     var kvHeads: Int?
 
-    @Option(help: "Seed of Q, K, V and dO.")
+    @Option(parsing: .unconditional, help: "Seed of Q, K, V and dO.")
     var seed: UInt64 = 1
 
     /// M in elements from --sram-elements or --sram (default 16,384 elements = 64 KiB of fp32).
@@ -117,16 +117,16 @@ extension AttnLab {
         @Flag(help: "Also run the backward pass (standard for naive, recomputing for fa1/fa2).")
         var backward = false
 
-        @Option(help: "Query rows per block (Br).")
+        @Option(parsing: .unconditional, help: "Query rows per block (Br).")
         var br: Int?
 
-        @Option(help: "Key columns per block (Bc).")
+        @Option(parsing: .unconditional, help: "Key columns per block (Bc).")
         var bc: Int?
 
         @Flag(name: .customLong("fit-sram"), help: "Use the blocks with the least HBM traffic whose working set fits in M.")
         var fitSram = false
 
-        @Option(name: .customLong("watch-row"), help: "Query row (of head 0) whose online softmax the trace follows. (default: N − 1)")
+        @Option(name: .customLong("watch-row"), parsing: .unconditional, help: "Query row (of head 0) whose online softmax the trace follows. (default: N − 1)")
         var watchRow: Int?
 
         @Option(help: "Write the step-by-step trace to this file.")
@@ -184,10 +184,8 @@ extension AttnLab {
         }
 
         private func report(_ r: TileResult) -> String {
-            let names: [TileAlgorithm: String] = [.naive: "standard attention (Algorithm 0)", .fa1: "FlashAttention (Algorithm 1)",
-                                                  .fa2: "FlashAttention-2"]
             let R = r.rows, Tr = (R + r.blocks.br - 1) / r.blocks.br, Tc = (r.n + r.blocks.bc - 1) / r.blocks.bc
-            var out = "AttnLab tile — \(r.algorithm.rawValue): \(names[r.algorithm]!), N = \(r.n), d = \(r.d)"
+            var out = "AttnLab tile — \(r.algorithm.rawValue): \(r.algorithm.title), N = \(r.n), d = \(r.d)"
             out += r.layout.qHeads > 1 ? ", \(r.layout.qHeads) query / \(r.layout.kvHeads) KV heads" : ""
             out += r.causal ? ", causal\n" : "\n"
             out += "SRAM       M = \(Format.grouped(r.sramElements)) elements (\(Format.binaryBytes(r.sramElements * r.dtype.bits / 8)) of \(r.dtype.rawValue))\n"

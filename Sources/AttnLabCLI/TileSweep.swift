@@ -38,6 +38,9 @@ extension AttnLab {
         func run() throws {
             guard ["table", "csv", "json"].contains(format) else { throw ConfigError("--format", "unknown '\(format)' (expected table, csv or json)") }
             let list = try parseValues()
+            if over == .sram && flags.sramElements != nil || over == .sram && flags.sram != nil {
+                throw ConfigError("--sram-elements", "the SRAM size is what --over sram varies; give the sizes with --values")
+            }
             let rows = try Sweep.run(over: over, values: list, sramElements: try flags.sramElementCount(), dtype: flags.dtype,
                                      backward: backward, problem: flags.problem(n:), n: flags.n)
             let exponents = TileAlgorithm.allCases.map { ($0, Sweep.exponent(rows, $0)) }

@@ -95,9 +95,27 @@ public enum Renderer {
         return (w, h, argb)
     }
 
-    /// One PNG per page into `folder` (created if missing): frame-0001.png, frame-0002.png, …
+    /// The pixels of a PNG file, read back through Cairo (for checking what was written).
+    public static func pixels(ofPNG path: String) throws(RenderError) -> (width: Int, height: Int, argb: [UInt32]) {
+        guard let pointer = cairo_image_surface_create_from_png(path) else { throw RenderError(path, "Cairo returned no surface") }
+        defer { cairo_surface_destroy(pointer) }
+        try check(cairo_surface_status(pointer), path)
+        let w = Int(cairo_image_surface_get_width(pointer)), h = Int(cairo_image_surface_get_height(pointer))
+        let stride = Int(cairo_image_surface_get_stride(pointer))
+        guard let data = cairo_image_surface_get_data(pointer) else { throw RenderError(path, "Cairo returned no pixels") }
+        var argb = [UInt32](repeating: 0, count: w * h)
+        for y in 0..<h {
+            let row = UnsafeRawPointer(data + y * stride)
+            for x in 0..<w { argb[y * w + x] = row.load(fromByteOffset: x * 4, as: UInt32.self) }
+        }
+        return (w, h, argb)
+    }
+
+    /// One PNG per page into `folder` (created if missing, inside an existing folder):
+    /// frame-0001.png, frame-0002.png, …
     public static func writeFrames(_ figure: Figure, to folder: String, scale: Double = 1) throws(RenderError) {
-        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false) } catch CocoaError.fileWriteFileExists {
+        } catch {
             throw RenderError("--frames", "cannot create \(folder) (\(error.localizedDescription))")
         }
         for (i, page) in figure.pages.enumerated() {

@@ -8,6 +8,15 @@ public enum TileAlgorithm: String, CaseIterable, Sendable {
     case fa1
     /// FlashAttention-2 (Dao 2023): Q blocks outside, O/l/m on chip, one write of O and L.
     case fa2
+
+    /// The algorithm's name in figures and reports.
+    public var title: String {
+        switch self {
+        case .naive: "standard attention (Algorithm 0)"
+        case .fa1: "FlashAttention (Algorithm 1)"
+        case .fa2: "FlashAttention-2"
+        }
+    }
 }
 
 /// Attention inputs for the simulator: Q `[q_heads × N × d]`, K and V `[kv_heads × N × d]`, and an
@@ -29,9 +38,18 @@ public struct TileProblem: Sendable {
     public let dO: [Float]                                          // [q_heads × N × d]
 
     public init(n: Int, d: Int, qHeads: Int = 1, kvHeads: Int = 1, causal: Bool = false, seed: UInt64 = 1) throws(ConfigError) {
-        guard n > 0 else { throw ConfigError("--n", "must be positive, got \(n)") }
-        guard d > 0 else { throw ConfigError("--d", "must be positive, got \(d)") }
+        try ConfigError.requireSize(n, atMost: 1 << 16, "--n")
+        try ConfigError.requireSize(d, atMost: 1 << 12, "--d")
+        try ConfigError.requireSize(qHeads, atMost: 256, "--q-heads")
         layout = try AttentionLayout(qHeads: qHeads, kvHeads: kvHeads, headDim: d)
+        // Q, K, V, dO and O live in memory; the products take N²·d multiply-adds per head.
+        guard qHeads * n * d <= Self.maxElements else {
+            throw ConfigError("--n", "\(qHeads) heads × N \(n) × d \(d) = \(qHeads * n * d) values per tensor, above the simulator's limit of \(Self.maxElements)")
+        }
+        let work = qHeads * n * n * d
+        guard work <= Self.maxMultiplyAdds else {
+            throw ConfigError("--n", "N² · d · heads = \(work) multiply-adds per product, above the simulator's limit of \(Self.maxMultiplyAdds) (about a minute); use a smaller --n or --d")
+        }
         self.n = n
         self.d = d
         self.causal = causal
@@ -47,6 +65,11 @@ public struct TileProblem: Sendable {
         v = normal("v", kvHeads * n * d)
         dO = normal("dO", qHeads * n * d)
     }
+
+    /// Values one of Q, K, V, dO may hold (256 MiB of fp32 each).
+    public static let maxElements = 1 << 26
+    /// Multiply-adds one product Q·Kᵀ may take.
+    public static let maxMultiplyAdds = 1 << 36
 
     /// Softmax scale τ = 1/√d.
     public var scale: Float { 1 / Float(d).squareRoot() }

@@ -71,6 +71,8 @@ public struct TileResult: Sendable {
 public enum TiledAttention {
     /// The most elements one N×N intermediate of the naive algorithm may have (1 GiB of fp32).
     public static let maxMatrixElements = 1 << 28
+    /// Tiles a run may visit (each is counted and may be traced).
+    public static let maxTiles = 1 << 22
     /// Float64 reference work allowed for the check, in multiply-adds (beyond it rows are sampled).
     static let referenceBudget = 1 << 26
 
@@ -88,6 +90,10 @@ public enum TiledAttention {
             throw ConfigError("--watch-row", "row \(w) is outside 0..<\(p.n)")
         }
         let (blocks, source) = try chooseBlocks(p, o)
+        let tiles = ((p.rows + blocks.br - 1) / blocks.br) * ((p.n + blocks.bc - 1) / blocks.bc) * p.layout.kvHeads
+        guard tiles <= maxTiles else {
+            throw ConfigError("--sram-elements", "\(blocks) makes \(tiles) tiles, above the simulator's limit of \(maxTiles); give more SRAM, larger blocks or a smaller --n")
+        }
 
         let forwardMemory = MemoryHierarchy(sramElements: M, recordsSteps: o.recordSteps, counting: o.counting)
         let watch = o.watchRow

@@ -51,7 +51,12 @@ struct CLITests {
         (["decode", "--kv-map", "0,0"], "--kv-map"),
         (["decode", "--cla", "2", "--kv-pattern", "keep-ends"], "--cla"),
         (["decode", "--kv-pattern", "dense-middle"], "--kv-pattern"),
-        (["decode", "--cla", "9"], "--kv-pattern"),
+        (["decode", "--cla", "9"], "--cla"),
+        (["decode", "--prompt-ids", "1,,2"], "--prompt-ids"),
+        (["decode", "--d-model", "4000000000"], "--d-model"),
+        (["kv", "--preset", "llama-3-8b", "--q-heads", "7"], "--q-heads"),
+        (["kv", "--preset", "llama-2-70b", "--context", "2147483648", "--batch", "2000"], "--context"),
+        (["params", "--layers", "100000"], "--layers"),
         (["decode", "--preset", "llama-3-8"], "--preset"),
         (["decode", "--preset", "llama-2-70b"], "--preset llama-2-70b"),
         (["decode", "--preset", "bert-base"], "--preset"),
@@ -65,7 +70,7 @@ struct CLITests {
         (["decode", "--weight-sharing", "some"], "--weight-sharing"),
         (["kv", "--context", "0"], "--context"),
         (["kv", "--batch", "-1"], "--batch"),
-        (["kv", "--dtype", "fp64"], "--dtype"),
+        (["kv", "--dtype", "fp64"], "int4"),
         (["kv", "--preset", "llama-3-70b", "--context", "9223372036854775807"], "--context"),
         (["params", "--embedding", "128"], "--embedding"),
         (["params", "--frobnicate"], "--frobnicate"),
@@ -204,6 +209,11 @@ struct TileCLITests {
         (["tile", "sweep", "--over", "heads"], "--over"),
         (["tile", "sweep", "--values", "1024"], "--values"),
         (["tile", "sweep", "--format", "xml"], "--format"),
+        (["tile", "sweep", "--over", "n", "--values", "64,64"], "--values"),
+        (["tile", "sweep", "--over", "bc", "--values", "512,1024", "--n", "128"], "--values"),
+        (["tile", "sweep", "--over", "sram", "--sram-elements", "4096"], "--sram-elements"),
+        (["tile", "--n", "3000000000"], "--n"),
+        (["tile", "--n", "60000", "--d", "4", "--sram-elements", "64"], "--sram-elements"),
         (["bench", "--numpy-script", "/nonexistent.py"], "--numpy-script"),
     ]
 
@@ -322,6 +332,10 @@ struct DrawCLITests {
         (["draw", "tiles", "--n", "4096", "--d", "8", "--sram-elements", "256", "-o", "t.png"], "--n"),
         (["draw", "cache", "--step", "99", "-o", "c.png"], "--step"),
         (["draw", "kv-chart", "--contexts", "1024", "-o", "k.png"], "--contexts"),
+        (["draw", "kv-chart", "--contexts", "1024,4611686018427387904", "-o", "k.png"], "--contexts"),
+        (["draw", "heads", "-o", "h.png", "--size", "1600.5x900"], "--size"),
+        (["draw", "heads", "-o", "h.png", "--size", "10000x10000", "--scale", "8"], "--scale"),
+        (["gallery", "--out", "g.png", "--theme", "pink"], "--theme"),
     ]
 
     @Test("bad input: one line naming the flag, exit 2, no file", arguments: badInputs)
@@ -344,5 +358,19 @@ struct DrawCLITests {
             #expect(files.contains("\(name).png") && files.contains("\(name).svg"), "\(name)")
         }
         #expect(files.contains("tiles-steps.pdf"))
+    }
+}
+
+@Suite("draw: nothing written on failure")
+struct DrawNoPartialOutputTests {
+    @Test("--frames that is a file fails before the figure is written")
+    func framesIsAFile() throws {
+        let dir = try temporaryFolder()
+        let file = dir.appendingPathComponent("f.txt").path
+        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        let run = try Run(["draw", "tiles", "--n", "64", "--d", "16", "--sram-elements", "1024", "-o", dir.appendingPathComponent("t.png").path,
+                           "--frames", file])
+        #expect(run.status == 2 && run.stderr.contains("--frames"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["f.txt"])
     }
 }
