@@ -49,10 +49,11 @@ enum FlashAttention1 {
                             var mTilde = -Float.infinity
                             for b in 0..<nc { mTilde = Swift.max(mTilde, srow[b]) }
                             var lTilde: Float = 0
-                            for b in 0..<nc {
-                                srow[b] = TileKernels.expShifted(srow[b], mTilde)
-                                lTilde += srow[b]
-                            }
+                            // Scores past the row's position are masked (−∞): their P̃ is exactly 0.
+                            let visible = causal.mask ? max(0, min(nc, p.position(ofRow: r) - cols.lowerBound + 1)) : nc
+                            if visible > 0 { Kernels.expShifted(srow, visible, shift: mTilde) }
+                            for b in visible..<nc { srow[b] = 0 }
+                            for b in 0..<visible { lTilde += srow[b] }
                             // line 11: m_new = max(m_i, m̃), l_new = e^(m_i − m_new) l_i + e^(m̃ − m_new) l̃
                             let mOld = m[r], lOld = l[r]
                             let mNew = Swift.max(mOld, mTilde)
@@ -63,7 +64,7 @@ enum FlashAttention1 {
                             if lNew > 0 {
                                 let keep = lOld * alpha / lNew, add = beta / lNew
                                 for e in 0..<d { orow[e] *= keep }
-                                for b in 0..<nc where srow[b] != 0 { Kernels.axpy(srow[b] * add, v + (cols.lowerBound + b) * d, orow, d) }
+                                Kernels.accumulateRows(srow, nc, v + cols.lowerBound * d, d, scale: add, into: orow)
                             }
                             // line 13: l_i ← l_new, m_i ← m_new
                             l[r] = lNew

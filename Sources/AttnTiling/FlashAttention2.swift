@@ -48,14 +48,15 @@ enum FlashAttention2 {
                             for b in 0..<nc { mNew = Swift.max(mNew, srow[b]) }
                             let alpha = TileKernels.expShifted(m[a], mNew)                    // e^(m_old − m_new)
                             var rowSum: Float = 0
-                            for b in 0..<nc {
-                                srow[b] = TileKernels.expShifted(srow[b], mNew)
-                                rowSum += srow[b]
-                            }
+                            // Scores past the row's position are masked (−∞): their P̃ is exactly 0.
+                            let visible = causal.mask ? max(0, min(nc, p.position(ofRow: r) - cols.lowerBound + 1)) : nc
+                            if visible > 0 { Kernels.expShifted(srow, visible, shift: mNew) }
+                            for b in visible..<nc { srow[b] = 0 }
+                            for b in 0..<visible { rowSum += srow[b] }
                             l[a] = alpha * l[a] + rowSum
                             m[a] = mNew
                             if alpha != 1 { for e in 0..<d { orow[e] *= alpha } }            // line 9: diag(e^(m_old − m_new)) O
-                            for b in 0..<nc where srow[b] != 0 { Kernels.axpy(srow[b], v + (cols.lowerBound + b) * d, orow, d) }
+                            Kernels.accumulateRows(srow, nc, v + cols.lowerBound * d, d, into: orow)
                             if r == watchRow { watched = WatchedRow(row: r, m: mNew, l: l[a], rescale: alpha) }
                         }
                         TileKernels.accumulateFlops(&flops, nr: nr, nc: nc, d: d)

@@ -86,9 +86,11 @@ enum NaiveAttention {
                     mem.load(A.0, rows.count * cols.count, i: i, j: j)
                     if outerIsRows { mem.load(B.0, operandRows * d, j: j) } else { mem.load(B.0, operandRows * d, i: i) }
                     for r in rows {
-                        for c in cols where a[r * C + c] != 0 {
-                            let weight = a[r * C + c] * scale
-                            if outerIsRows { Kernels.axpy(weight, b + c * d, o + r * d, d) } else { Kernels.axpy(weight, b + r * d, o + c * d, d) }
+                        if outerIsRows {
+                            let row = a.baseAddress! + r * C + cols.lowerBound
+                            Kernels.accumulateRows(row, cols.count, b + cols.lowerBound * d, d, scale: scale, into: o + r * d)
+                        } else {
+                            for c in cols where a[r * C + c] != 0 { Kernels.axpy(a[r * C + c] * scale, b + r * d, o + c * d, d) }
                         }
                     }
                     flops.matmul += 2 * rows.count * cols.count * d
@@ -134,11 +136,9 @@ enum NaiveAttention {
                 var m = -Float.infinity
                 for c in 0...limit { m = max(m, S[r * C + c]) }
                 var l: Float = 0
-                for c in 0...limit {
-                    let e = DetMath.exp(S[r * C + c] - m)
-                    P[r * C + c] = e
-                    l += e
-                }
+                for c in 0...limit { P[r * C + c] = S[r * C + c] }
+                P.withUnsafeMutableBufferPointer { Kernels.expShifted($0.baseAddress! + r * C, limit + 1, shift: m) }
+                for c in 0...limit { l += P[r * C + c] }
                 let inv = 1 / l
                 for c in 0...limit { P[r * C + c] *= inv }
                 if r == watchRow { watched = WatchedRow(row: r, m: m, l: l, rescale: 1) }
