@@ -9,6 +9,51 @@ import AttnEngine
 /// (FA1 Algorithm 4, lines 11–20; FA2 Algorithm 2.) Gradients accumulate straight into the output
 /// arrays in the order the algorithm visits blocks.
 enum BackwardBlock {
+    /// The loops both recomputing backward passes share: outer over K/V blocks j (K_j, V_j loaded
+    /// once; dK_j, dV_j accumulate on chip and are written after the column's last block), inner over
+    /// Q blocks i (each loads `rowLoads` — tensor and elements per row — and `onChipPerRow` scratch),
+    /// skipping blocks above the causal diagonal; dQ_i is written back every pass.
+    static func sweep(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, grads: inout Gradients, flops: inout FlopCount,
+                      rowLoads: [(TileTensor, Int)], onChipPerRow: Int, extraFlops: (_ rows: Int, _ cols: Int) -> FlopCount,
+                      probability: (_ g: Int, _ row: Int, _ score: Float) -> Float, rowD: (_ g: Int, _ row: Int) -> Float) {
+        let d = p.d, R = p.rows, C = p.n, br = blocks.br, bc = blocks.bc
+        let Tr = (R + br - 1) / br, Tc = (C + bc - 1) / bc
+        var P = [Float](repeating: 0, count: br * bc), dP = P
+        let perRow = rowLoads.reduce(0) { $0 + $1.1 } + onChipPerRow
+        for g in 0..<p.layout.kvHeads {
+            for j in 0..<Tc {
+                let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
+                var loaded = false
+                for i in 0..<Tr {
+                    let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
+                    // The last row block always holds the last positions, so it is never skipped.
+                    let causal = p.causalState(rows: rows, cols: cols)
+                    if causal.skip { continue }
+                    mem.beginStep("backward", kvHead: g, i: i, j: j, rows: rows, cols: cols, masked: causal.mask)
+                    if !loaded {
+                        mem.load(.K, nc * d, j: j)
+                        mem.load(.V, nc * d, j: j)
+                        mem.allocate(2 * nc * d)                                              // dK_j, dV_j = 0 on chip
+                        loaded = true
+                    }
+                    for (tensor, elements) in rowLoads { mem.load(tensor, nr * elements, i: i) }
+                    mem.allocate(2 * nr * nc + nr * onChipPerRow)                             // P_ij, dP_ij (dS_ij in place), scratch
+                    run(p, g: g, rows: rows, cols: cols, mask: causal.mask, P: &P, dP: &dP, grads: &grads, flops: &flops,
+                        probability: { probability(g, $0, $1) }, rowD: { rowD(g, $0) })
+                    flops = flops + extraFlops(nr, nc)
+                    mem.store(.dQ, nr * d, i: i)
+                    mem.free(nr * perRow + 2 * nr * nc)
+                    if i == Tr - 1 {                                                          // the column's last block
+                        mem.store(.dK, nc * d, j: j)
+                        mem.store(.dV, nc * d, j: j)
+                        mem.free(4 * nc * d)
+                    }
+                    mem.endStep()
+                }
+            }
+        }
+    }
+
     static func run(_ p: TileProblem, g: Int, rows: Range<Int>, cols: Range<Int>, mask: Bool,
                     P: inout [Float], dP: inout [Float], grads: inout Gradients, flops: inout FlopCount,
                     probability: (_ row: Int, _ score: Float) -> Float, rowD: (_ row: Int) -> Float) {

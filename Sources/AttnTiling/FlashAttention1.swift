@@ -94,52 +94,16 @@ enum FlashAttention1 {
     /// blocks (dK_j, dV_j accumulate on chip), inner over Q blocks; dQ_i is read and written in HBM
     /// on every pass. Per K/V head: reads `2Cd + Tc·(4Rd + 2R)`, writes `Tc·Rd + 2Cd`.
     static func backward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, forward f: ForwardOutput) -> Gradients {
-        let d = p.d, R = p.rows, C = p.n, br = blocks.br, bc = blocks.bc
-        let Tr = (R + br - 1) / br, Tc = (C + bc - 1) / bc
+        let d = p.d, R = p.rows
         var grads = Gradients(zerosFor: p)
-        var P = [Float](repeating: 0, count: br * bc), dP = P
         var flops = FlopCount()
-        for g in 0..<p.layout.kvHeads {
-            for j in 0..<Tc {
-                let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
-                var loaded = false
-                for i in 0..<Tr {
-                    let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
-                    // The last row block always holds the last positions, so it is never skipped.
-                    let causal = p.causalState(rows: rows, cols: cols)
-                    if causal.skip { continue }
-                    mem.beginStep("backward", kvHead: g, i: i, j: j, rows: rows, cols: cols, masked: causal.mask)
-                    if !loaded {
-                        mem.load(.K, nc * d, j: j)
-                        mem.load(.V, nc * d, j: j)
-                        mem.allocate(2 * nc * d)                                              // dK_j, dV_j = 0 on chip
-                        loaded = true
-                    }
-                    mem.load(.Q, nr * d, i: i)
-                    mem.load(.O, nr * d, i: i)
-                    mem.load(.dO, nr * d, i: i)
-                    mem.load(.dQ, nr * d, i: i)
-                    mem.load(.l, nr, i: i)
-                    mem.load(.m, nr, i: i)
-                    mem.allocate(2 * nr * nc + nr)                                            // P_ij, dP_ij (dS_ij in place), D_i
-                    BackwardBlock.run(p, g: g, rows: rows, cols: cols, mask: causal.mask, P: &P, dP: &dP, grads: &grads, flops: &flops) { r, s in
-                        TileKernels.expShifted(s, f.m[g * R + r]) / f.l[g * R + r]
-                    } rowD: { r in
-                        BackwardBlock.rowDot(f.o, p.dO, row: g * R + r, d: d)
-                    }
-                    flops.div += nr * nc
-                    flops.other += 2 * nr * d                                                 // D_i
-                    mem.store(.dQ, nr * d, i: i)
-                    mem.free(4 * nr * d + 2 * nr + 2 * nr * nc + nr)
-                    if i == Tr - 1 {                                                          // the column's last block
-                        mem.store(.dK, nc * d, j: j)
-                        mem.store(.dV, nc * d, j: j)
-                        mem.free(4 * nc * d)
-                    }
-                    mem.endStep()
-                }
-            }
-        }
+        // Per Q block: Q_i, O_i, dO_i, dQ_i, l_i, m_i from HBM; D_i = rowsum(dO_i ∘ O_i) on chip.
+        BackwardBlock.sweep(p, blocks: blocks, memory: mem, grads: &grads, flops: &flops,
+                            rowLoads: [(.Q, d), (.O, d), (.dO, d), (.dQ, d), (.l, 1), (.m, 1)], onChipPerRow: 1,
+                            // P_ij divides by l_i per element; D_i is recomputed for every block.
+                            extraFlops: { nr, nc in FlopCount(div: nr * nc, other: 2 * nr * d) },
+                            probability: { g, r, s in TileKernels.expShifted(s, f.m[g * R + r]) / f.l[g * R + r] },
+                            rowD: { g, r in BackwardBlock.rowDot(f.o, p.dO, row: g * R + r, d: d) })
         grads.flops = flops
         return grads
     }

@@ -90,10 +90,9 @@ enum FlashAttention2 {
     /// and written in HBM every pass (atomic adds on a GPU). Per K/V head: reads
     /// `2Rd + 2Cd + Tc·(3Rd + 2R)`, writes `R + Tc·Rd + 2Cd`.
     static func backward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, forward f: ForwardOutput) -> Gradients {
-        let d = p.d, R = p.rows, C = p.n, br = blocks.br, bc = blocks.bc
-        let Tr = (R + br - 1) / br, Tc = (C + bc - 1) / bc
+        let d = p.d, R = p.rows, br = blocks.br
+        let Tr = (R + br - 1) / br
         var grads = Gradients(zerosFor: p)
-        var P = [Float](repeating: 0, count: br * bc), dP = P
         var D = [Float](repeating: 0, count: p.layout.qHeads * p.n)
         var flops = FlopCount()
         for g in 0..<p.layout.kvHeads {
@@ -109,42 +108,13 @@ enum FlashAttention2 {
                 mem.free(2 * nr * d + nr)
                 mem.endStep()
             }
-            for j in 0..<Tc {
-                let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
-                var loaded = false
-                for i in 0..<Tr {
-                    let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
-                    let causal = p.causalState(rows: rows, cols: cols)
-                    if causal.skip { continue }
-                    mem.beginStep("backward", kvHead: g, i: i, j: j, rows: rows, cols: cols, masked: causal.mask)
-                    if !loaded {
-                        mem.load(.K, nc * d, j: j)
-                        mem.load(.V, nc * d, j: j)
-                        mem.allocate(2 * nc * d)                                              // dK_j, dV_j on chip
-                        loaded = true
-                    }
-                    mem.load(.Q, nr * d, i: i)
-                    mem.load(.dO, nr * d, i: i)
-                    mem.load(.dQ, nr * d, i: i)
-                    mem.load(.L, nr, i: i)
-                    mem.load(.D, nr, i: i)
-                    mem.allocate(2 * nr * nc)                                                 // P_ij, dP_ij/dS_ij
-                    BackwardBlock.run(p, g: g, rows: rows, cols: cols, mask: causal.mask, P: &P, dP: &dP, grads: &grads, flops: &flops) { r, s in
-                        DetMath.exp(s - f.L[g * R + r])
-                    } rowD: { r in
-                        D[g * R + r]
-                    }
-                    mem.store(.dQ, nr * d, i: i)
-                    mem.free(3 * nr * d + 2 * nr + 2 * nr * nc)
-                    if i == Tr - 1 {
-                        mem.store(.dK, nc * d, j: j)
-                        mem.store(.dV, nc * d, j: j)
-                        mem.free(4 * nc * d)
-                    }
-                    mem.endStep()
-                }
-            }
         }
+        // Per Q block: Q_i, dO_i, dQ_i, L_i, D_i from HBM; P_ij = exp(S_ij − L_i).
+        BackwardBlock.sweep(p, blocks: blocks, memory: mem, grads: &grads, flops: &flops,
+                            rowLoads: [(.Q, d), (.dO, d), (.dQ, d), (.L, 1), (.D, 1)], onChipPerRow: 0,
+                            extraFlops: { _, _ in FlopCount() },
+                            probability: { g, r, s in DetMath.exp(s - f.L[g * R + r]) },
+                            rowD: { g, r in D[g * R + r] })
         grads.flops = flops
         return grads
     }
