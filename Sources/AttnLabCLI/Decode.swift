@@ -37,17 +37,13 @@ extension AttnLab {
         @Flag(help: "Print the summary as JSON.")
         var json = false
 
-        func run() throws {
+        /// Decodes (and recomputes, with --verify) without printing or writing anything.
+        func execute() throws -> DecodeRun {
             let config = try model.decoderConfig()
-            let format = try traceFormatName()
-            if let trace {
-                do { try AtomicFile.checkWritable(trace) } catch { throw ConfigError("--trace", error.description) }
-            }
             let (result, weights) = try decoding.decode(config, detail: traceDetail, field: model.preset.map { "--preset \($0)" } ?? "--layers/--d-model")
-            let dtype = decoding.dtype
             var maxAbsDiff: Float? = nil
             if verify {
-                let reference = FullForward.logits(config: config, weights: weights, tokens: result.processedTokens, cacheDType: dtype)
+                let reference = FullForward.logits(config: config, weights: weights, tokens: result.processedTokens, cacheDType: decoding.dtype)
                 var diff: Float = 0
                 for s in result.steps {
                     for (i, logit) in s.record.logits.enumerated() {
@@ -56,17 +52,24 @@ extension AttnLab {
                 }
                 maxAbsDiff = diff
             }
-            let decoded = DecodeRun(config: config, seed: decoding.seed, temperature: decoding.temperature, cacheDType: dtype,
-                                    detail: traceDetail, result: result, maxAbsDiff: maxAbsDiff)
+            return DecodeRun(config: config, seed: decoding.seed, temperature: decoding.temperature, cacheDType: decoding.dtype,
+                             detail: traceDetail, result: result, maxAbsDiff: maxAbsDiff)
+        }
+
+        /// What `--json` prints (and what a lesson's `decode` action gives).
+        func result() throws -> JSON { DecodeTrace.summary(try execute()) }
+
+        func run() throws {
+            let format = try traceFormatName()
+            if let trace {
+                do { try AtomicFile.checkWritable(trace) } catch { throw ConfigError("--trace", error.description) }
+            }
+            let decoded = try execute()
             if let trace {
                 if format == "text" { try AtomicFile.write(DecodeTrace.text(decoded), to: trace) } else { try AtomicFile.write(DecodeTrace.jsonl(decoded), to: trace) }
             }
-            if json {
-                say(DecodeTrace.summary(decoded).serialized())
-            } else {
-                say(report(decoded))
-            }
-            if let maxAbsDiff, !(maxAbsDiff <= 1e-4) {
+            say(json ? DecodeTrace.summary(decoded).serialized() : report(decoded))
+            if let maxAbsDiff = decoded.maxAbsDiff, !(maxAbsDiff <= 1e-4) {
                 throw CheckFailure(description: "--verify: cached decode differs from recomputation by \(maxAbsDiff) (> 1e-4)")
             }
         }

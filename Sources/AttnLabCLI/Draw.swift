@@ -54,19 +54,29 @@ struct FigureOptions: ParsableArguments {
     }
 }
 
+/// A `draw` verb: it makes a figure from its flags; `run()` checks the output path first, then
+/// writes. Lessons call `makeFigure()` and render it themselves.
+protocol FigureCommand: ParsableCommand {
+    var figure: FigureOptions { get }
+    func makeFigure() throws -> Figure
+}
+
+extension FigureCommand {
+    func run() throws {
+        try figure.checkOutput()
+        try figure.write(try makeFigure())
+    }
+}
+
 /// A `draw` verb whose figure is a function of the model flags alone.
-protocol ModelFigureCommand: ParsableCommand {
+protocol ModelFigureCommand: FigureCommand {
     static var diagram: @Sendable (DecoderConfig, DType, Style) throws(FigureError) -> Figure { get }
     var model: ModelOptions { get }
-    var figure: FigureOptions { get }
     var dtype: DType { get }
 }
 
 extension ModelFigureCommand {
-    func run() throws {
-        try figure.checkOutput()
-        try figure.write(try Self.diagram(try model.decoderConfig(), dtype, try figure.style()))
-    }
+    func makeFigure() throws -> Figure { try Self.diagram(try model.decoderConfig(), dtype, try figure.style()) }
 }
 
 extension AttnLab {
@@ -101,7 +111,7 @@ extension AttnLab {
         var dtype: DType = .bf16
     }
 
-    struct DrawTiles: ParsableCommand {
+    struct DrawTiles: FigureCommand {
         static let configuration = CommandConfiguration(
             commandName: "tiles",
             abstract: "The score matrix as tiles in visit order; a PDF (or --frames DIR of PNGs) adds one page per step.")
@@ -128,6 +138,16 @@ extension AttnLab {
                     throw ConfigError("--frames", "folder \(parent) does not exist")
                 }
             }
+            let fig = try makeFigure()
+            try figure.write(fig)
+            if let frames {
+                try Renderer.writeFrames(fig, to: frames, scale: figure.scale)
+                say("wrote \(fig.pages.count) frames to \(frames)")
+            }
+        }
+
+        /// The overview, plus a page per step when the output is a PDF or frames are asked for.
+        func makeFigure() throws -> Figure {
             let problem = try flags.problem()
             var options = TileOptions(algorithm: algo, sramElements: try flags.sramElementCount())
             if br != nil || bc != nil {
@@ -139,16 +159,11 @@ extension AttnLab {
             options.dtype = flags.dtype
             let result = try TiledAttention.run(problem, options)
             let steps = figure.output.lowercased().hasSuffix(".pdf") || frames != nil
-            let fig = try TilesDiagram.figure(result, steps: steps, style: try figure.style())
-            try figure.write(fig)
-            if let frames {
-                try Renderer.writeFrames(fig, to: frames, scale: figure.scale)
-                say("wrote \(fig.pages.count) frames to \(frames)")
-            }
+            return try TilesDiagram.figure(result, steps: steps, style: try figure.style())
         }
     }
 
-    struct DrawCache: ParsableCommand {
+    struct DrawCache: FigureCommand {
         static let configuration = CommandConfiguration(
             commandName: "cache", abstract: "Heatmaps of every producer layer's K and V cache at a decode step, the new row outlined.")
         @OptionGroup var model: ModelOptions
@@ -157,17 +172,16 @@ extension AttnLab {
         var step: Int?
         @OptionGroup var figure: FigureOptions
 
-        func run() throws {
-            try figure.checkOutput()
+        func makeFigure() throws -> Figure {
             let config = try model.decoderConfig()
             let (result, _) = try decoding.decode(config, detail: .summary, field: model.preset.map { "--preset \($0)" } ?? "--layers/--d-model")
             let run = DecodeRun(config: config, seed: decoding.seed, temperature: decoding.temperature, cacheDType: decoding.dtype,
                                 detail: .summary, result: result, maxAbsDiff: nil)
-            try figure.write(try CacheDiagram.figure(run, step: step ?? result.steps.count - 1, style: try figure.style()))
+            return try CacheDiagram.figure(run, step: step ?? result.steps.count - 1, style: try figure.style())
         }
     }
 
-    struct DrawKVChart: ParsableCommand {
+    struct DrawKVChart: FigureCommand {
         static let configuration = CommandConfiguration(
             commandName: "kv-chart", abstract: "KV-cache bytes against context length for the model's layout, MHA, MQA and CLA2.")
         @OptionGroup var model: ModelOptions
@@ -179,18 +193,17 @@ extension AttnLab {
         var logY = false
         @OptionGroup var figure: FigureOptions
 
-        func run() throws {
-            try figure.checkOutput()
+        func makeFigure() throws -> Figure {
             let config = try model.decoderConfig()
             let list = try parseList(contexts, field: "--contexts", minimum: 2)
             let name = model.preset ?? "this model"
             let subtitle = "\(name): \(config.layers) layers, \(config.attention.qHeads) query heads × \(config.attention.headDim), \(dtype.rawValue), batch 1"
-            try figure.write(try Charts.kvChart(Charts.kvSeries(for: config, name: name, dtype: dtype), contexts: list, logY: logY,
-                                                subtitle: subtitle, style: try figure.style()))
+            return try Charts.kvChart(Charts.kvSeries(for: config, name: name, dtype: dtype), contexts: list, logY: logY,
+                                                subtitle: subtitle, style: try figure.style())
         }
     }
 
-    struct DrawIOChart: ParsableCommand {
+    struct DrawIOChart: FigureCommand {
         static let configuration = CommandConfiguration(
             commandName: "io-chart", abstract: "HBM accesses of naive, fa1 and fa2 against SRAM size, N or block size, from real simulator runs.")
         @OptionGroup var flags: TileFlags
@@ -200,8 +213,7 @@ extension AttnLab {
         var values: String?
         @OptionGroup var figure: FigureOptions
 
-        func run() throws {
-            try figure.checkOutput()
+        func makeFigure() throws -> Figure {
             let list = try values.map { try parseList($0, field: "--values", minimum: 2) } ?? over.defaultValues
             if over == .sram && (flags.sramElements != nil || flags.sram != nil) {
                 throw ConfigError("--sram-elements", "the SRAM size is what --over sram varies; give the sizes with --values")
@@ -209,19 +221,18 @@ extension AttnLab {
             let points = try Sweep.run(over: over, values: list, sramElements: try flags.sramElementCount(), dtype: flags.dtype,
                                        backward: false, problem: flags.problem(n:), n: flags.n)
             let fixed = over == .n ? "d = \(flags.d)" : "N = \(flags.n), d = \(flags.d)"
-            try figure.write(try Charts.ioChart(points, over: over, subtitle: "\(fixed)\(flags.causal ? ", causal" : ""), forward pass; every count from a real run",
-                                                style: try figure.style()))
+            return try Charts.ioChart(points, over: over, subtitle: "\(fixed)\(flags.causal ? ", causal" : ""), forward pass; every count from a real run",
+                                                style: try figure.style())
         }
     }
 
-    struct DrawTradeoff: ParsableCommand {
+    struct DrawTradeoff: FigureCommand {
         static let configuration = CommandConfiguration(
             commandName: "tradeoff", abstract: "The CLA paper's Table 1: KV bytes per token against validation perplexity, with the Pareto frontier.")
         @OptionGroup var figure: FigureOptions
 
-        func run() throws {
-            try figure.checkOutput()
-            try figure.write(try Charts.tradeoff(Presets.all.filter { $0.name.hasPrefix("cla1b-") }, style: try figure.style()))
+        func makeFigure() throws -> Figure {
+            return try Charts.tradeoff(Presets.all.filter { $0.name.hasPrefix("cla1b-") }, style: try figure.style())
         }
     }
 }

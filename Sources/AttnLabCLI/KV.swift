@@ -33,29 +33,40 @@ extension AttnLab {
         @Flag(help: "Print JSON.")
         var json = false
 
-        func run() throws {
+        /// What `--json` prints (and what a lesson's `kv` action gives).
+        func result() throws -> JSON {
             let config = try model.decoderConfig()
             let budget = KVBudget(layout: config.attention, kvMap: config.kvMap, dtype: dtype)
             let cacheBytes = try budget.cacheBytes(context: context, batch: batch)
             let mhaCacheBytes = try budget.mhaCacheBytes(context: context, batch: batch)
             let readPerStep = try budget.bytesReadPerStep(context: context, batch: batch)
             let a = config.attention
+            var fields: [(String, JSON)] = []
+            if let preset = model.preset { fields.append(("preset", .string(preset.lowercased()))) }
+            fields += [
+                ("layers", .int(config.layers)), ("q_heads", .int(a.qHeads)), ("kv_heads", .int(a.kvHeads)),
+                ("head_dim", .int(a.headDim)), ("attention", .string(a.name)), ("dtype", .string(dtype.rawValue)),
+                ("kv_map", .ints(config.kvMap.source)), ("kv_layers", .int(budget.kvLayers)),
+                ("kv_bytes_per_token", .int(budget.bytesPerToken)),
+                ("context", .int(context)), ("batch", .int(batch)), ("kv_cache_bytes", .int(cacheBytes)),
+                ("mha_kv_bytes_per_token", .int(budget.mhaBytesPerToken)), ("mha_kv_cache_bytes", .int(mhaCacheBytes)),
+                ("reduction_vs_mha", .double(budget.reductionVsMHA)),
+                ("bytes_read_per_step", .int(readPerStep)),
+            ]
+            return .object(fields)
+        }
+
+        func run() throws {
             if json {
-                var fields: [(String, JSON)] = []
-                if let preset = model.preset { fields.append(("preset", .string(preset.lowercased()))) }
-                fields += [
-                    ("layers", .int(config.layers)), ("q_heads", .int(a.qHeads)), ("kv_heads", .int(a.kvHeads)),
-                    ("head_dim", .int(a.headDim)), ("attention", .string(a.name)), ("dtype", .string(dtype.rawValue)),
-                    ("kv_map", .ints(config.kvMap.source)), ("kv_layers", .int(budget.kvLayers)),
-                    ("kv_bytes_per_token", .int(budget.bytesPerToken)),
-                    ("context", .int(context)), ("batch", .int(batch)), ("kv_cache_bytes", .int(cacheBytes)),
-                    ("mha_kv_bytes_per_token", .int(budget.mhaBytesPerToken)), ("mha_kv_cache_bytes", .int(mhaCacheBytes)),
-                    ("reduction_vs_mha", .double(budget.reductionVsMHA)),
-                    ("bytes_read_per_step", .int(readPerStep)),
-                ]
-                say(JSON.object(fields).serialized())
+                say(try result().serialized())
                 return
             }
+            let config = try model.decoderConfig()
+            let budget = KVBudget(layout: config.attention, kvMap: config.kvMap, dtype: dtype)
+            let cacheBytes = try budget.cacheBytes(context: context, batch: batch)
+            let mhaCacheBytes = try budget.mhaCacheBytes(context: context, batch: batch)
+            let readPerStep = try budget.bytesReadPerStep(context: context, batch: batch)
+            let a = config.attention
             let name = model.preset.map { "\($0.lowercased()) " } ?? ""
             say("KV cache — \(name)(\(a.name)\(config.kvMap.kvLayers < config.layers ? ", \(config.kvMap.kvLayers) of \(config.layers) layers store K/V" : "")): \(config.layers) layers, \(a.qHeads) query heads → \(Format.plural(a.kvHeads, "KV head")), head_dim \(a.headDim), \(dtype.rawValue)")
             let bytesPerElement = dtype.bits % 8 == 0 ? "\(dtype.bits / 8) B" : "\(dtype.bits) bits"

@@ -29,14 +29,19 @@ extension AttnLab {
         @Flag(help: "Print JSON.")
         var json = false
 
-        func run() throws {
+        /// What `--json` prints (and what a lesson's `params` action gives).
+        func result() throws -> JSON {
             let (title, count) = try resolve()
+            return .object([("model", .string(title)), ("total_params", .int(count.total)),
+                            ("breakdown", .object(count.parts.map { ($0.name, JSON.int($0.params)) }))])
+        }
+
+        func run() throws {
             if json {
-                var fields: [(String, JSON)] = [("model", .string(title)), ("total_params", .int(count.total))]
-                fields.append(("breakdown", .object(count.parts.map { ($0.name, JSON.int($0.params)) })))
-                say(JSON.object(fields).serialized())
+                say(try result().serialized())
                 return
             }
+            let (title, count) = try resolve()
             say("Parameters — \(title)")
             let rows = count.parts.map { [$0.name, Format.grouped($0.params), Format.percent(Double($0.params) / Double(count.total), 1)] }
                 + [["total", Format.grouped(count.total), "≈ \(Format.fixed(Double(count.total) / 1e6, 1))M"]]

@@ -138,7 +138,8 @@ extension AttnLab {
         @Flag(help: "Print the result as JSON.")
         var json = false
 
-        func run() throws {
+        /// Runs the simulation (recording steps when `record`) without printing or writing anything.
+        func execute(record: Bool) throws -> TileResult {
             let problem = try flags.problem()
             var options = TileOptions(algorithm: algo, sramElements: try flags.sramElementCount())
             options.dtype = flags.dtype
@@ -150,12 +151,19 @@ extension AttnLab {
                 options.blocks = BlockSizes(br: br ?? defaults.br, bc: bc ?? defaults.bc)
             }
             options.watchRow = watchRow ?? problem.n - 1
+            options.recordSteps = record
+            return try TiledAttention.run(problem, options)
+        }
+
+        /// What `--json` prints (and what a lesson's `tile` action gives).
+        func result() throws -> JSON { TileTrace.summary(try execute(record: false)) }
+
+        func run() throws {
             let format = try traceFormatName()
-            options.recordSteps = trace != nil
             if let trace {
                 do { try AtomicFile.checkWritable(trace) } catch { throw ConfigError("--trace", error.description) }
             }
-            let result = try TiledAttention.run(problem, options)
+            let result = try execute(record: trace != nil)
             if let trace {
                 switch format {
                 case "text": try AtomicFile.write(TileTrace.text(result), to: trace)

@@ -37,18 +37,28 @@ extension AttnLab {
 
         func run() throws {
             guard ["table", "csv", "json"].contains(format) else { throw ConfigError("--format", "unknown '\(format)' (expected table, csv or json)") }
-            let list = try parseValues()
-            if over == .sram && flags.sramElements != nil || over == .sram && flags.sram != nil {
-                throw ConfigError("--sram-elements", "the SRAM size is what --over sram varies; give the sizes with --values")
-            }
-            let rows = try Sweep.run(over: over, values: list, sramElements: try flags.sramElementCount(), dtype: flags.dtype,
-                                     backward: backward, problem: flags.problem(n:), n: flags.n)
-            let exponents = TileAlgorithm.allCases.map { ($0, Sweep.exponent(rows, $0)) }
+            let (rows, exponents) = try sweep()
             switch format {
             case "csv": print(csv(rows), terminator: "")
             case "json": say(json(rows, exponents).serialized())
             default: say(table(rows, exponents))
             }
+        }
+
+        /// What `--format json` prints (and what a lesson's `sweep` action gives).
+        func result() throws -> JSON {
+            let (rows, exponents) = try sweep()
+            return json(rows, exponents)
+        }
+
+        private func sweep() throws -> ([SweepPoint], [(TileAlgorithm, Double)]) {
+            let list = try parseValues()
+            if over == .sram && (flags.sramElements != nil || flags.sram != nil) {
+                throw ConfigError("--sram-elements", "the SRAM size is what --over sram varies; give the sizes with --values")
+            }
+            let rows = try Sweep.run(over: over, values: list, sramElements: try flags.sramElementCount(), dtype: flags.dtype,
+                                     backward: backward, problem: flags.problem(n:), n: flags.n)
+            return (rows, TileAlgorithm.allCases.map { ($0, Sweep.exponent(rows, $0)) })
         }
 
         private func parseValues() throws(ConfigError) -> [Int] {
