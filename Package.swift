@@ -11,9 +11,11 @@ let package = Package(
         .library(name: "AttnTrace", targets: ["AttnTrace"]),
         .library(name: "AttnFigures", targets: ["AttnFigures"]),
         .library(name: "AttnRender", targets: ["AttnRender"]),
+        .library(name: "AttnLessons", targets: ["AttnLessons"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // MARK: - Implementation details
@@ -28,6 +30,8 @@ let package = Package(
         // The only module that knows Cairo: figures to PNG, SVG and PDF.
         .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
         .target(name: "AttnRender", dependencies: ["AttnFigures", "CCairo"]),
+        // Lessons as data: the file format, checks, narration templates and reports. No Cairo.
+        .target(name: "AttnLessons", dependencies: ["AttnEngine", "AttnTrace", .product(name: "Yams", package: "Yams")]),
         // The `attnlab` command on top of everything else.
         .executableTarget(
             name: "AttnLabCLI",
@@ -37,6 +41,7 @@ let package = Package(
                 "AttnTrace",
                 "AttnFigures",
                 "AttnRender",
+                "AttnLessons",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -46,6 +51,7 @@ let package = Package(
         .testTarget(name: "AttnTilingTests", dependencies: ["AttnEngine", "AttnTiling"]),
         .testTarget(name: "AttnTraceTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace"]),
         .testTarget(name: "AttnRenderTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace", "AttnFigures", "AttnRender"]),
+        .testTarget(name: "AttnLessonsTests", dependencies: ["AttnLessons"]),
         .testTarget(name: "AttnLabCLITests", dependencies: ["AttnLabCLI"]),
     ]
 )

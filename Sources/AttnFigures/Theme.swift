@@ -61,7 +61,10 @@ public struct Style: Sendable {
 public struct Canvas {
     public let style: Style
     public private(set) var page = Page()
-    public init(style: Style) { self.style = style }
+    public init(style: Style, page: Page = Page()) {
+        self.style = style
+        self.page = page
+    }
     public var theme: Theme { style.theme }
 
     public mutating func rect(_ r: Rect, fill: Color?, stroke: Color? = nil, lineWidth: Double = 1.5, radius: Double = 0, role: String? = nil) {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AttnEngine
 import AttnFigures
+import AttnLessons
 import AttnRender
 import AttnTrace
 import Foundation
@@ -19,7 +20,7 @@ struct AttnLab: ParsableCommand {
               attnlab kv --preset llama-3-8b --context 8192
               attnlab params --preset albert-base
             """,
-        subcommands: [Decode.self, KV.self, Params.self, PresetList.self, Tile.self, Draw.self, Gallery.self, Bench.self]
+        subcommands: [Decode.self, KV.self, Params.self, PresetList.self, Tile.self, Draw.self, Gallery.self, LessonList.self, LessonCheckCommand.self, Run.self, Bench.self]
     )
 
     /// Parses and runs a command; every failure becomes one line on stderr and exit status 2
@@ -31,7 +32,7 @@ struct AttnLab: ParsableCommand {
         } catch let failure as CheckFailure {
             printError(failure.description)
             Foundation.exit(1)
-        } catch let error where error is ConfigError || error is AtomicFile.WriteError || error is FigureError || error is RenderError {
+        } catch let error where error is ConfigError || error is AtomicFile.WriteError || error is FigureError || error is RenderError || error is LessonError {
             // Each of these describes itself as "<flag or file>: <reason>".
             printError("\(error)")
             Foundation.exit(2)

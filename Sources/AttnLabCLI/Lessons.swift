@@ -1,0 +1,286 @@
+import ArgumentParser
+import AttnEngine
+import AttnFigures
+import AttnLessons
+import AttnRender
+import AttnTrace
+import Foundation
+
+/// Finds lessons: an id from `lessons/` or a path to a teacher's own file.
+enum LessonFiles {
+    static let folder = "lessons"
+
+    static func all() throws(ConfigError) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else {
+            throw ConfigError("lessons", "no \(folder)/ folder here (run from the repository root, or give a lesson file's path)")
+        }
+        return names.filter { $0.hasSuffix(".yaml") }.sorted().map { "\(folder)/\($0)" }
+    }
+
+    /// `02-gqa`, `02-gqa.yaml`, `lessons/02-gqa.yaml` or any path to a .yaml file.
+    static func resolve(_ name: String) throws(ConfigError) -> String {
+        if FileManager.default.fileExists(atPath: name) { return name }
+        for candidate in ["\(folder)/\(name)", "\(folder)/\(name).yaml"] where FileManager.default.fileExists(atPath: candidate) { return candidate }
+        let known = ((try? all()) ?? []).map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent }
+        let near = known.sorted { editDistance($0, name) < editDistance($1, name) }.prefix(3)
+        throw ConfigError("LESSON", "no lesson '\(name)'" + (near.isEmpty ? "" : "; did you mean \(near.joined(separator: ", "))?"))
+    }
+}
+
+/// Runs a lesson's actions through the same commands as the CLI.
+struct LessonRunner {
+    let language: String
+    let folder: String
+    let formats: Set<String>
+
+    func run(_ lesson: Lesson) throws -> (LessonResult, svg: [String: String], slides: [Slides.StepSlide]) {
+        var results: [StepResult] = []
+        var svg: [String: String] = [:]
+        var slides: [Slides.StepSlide] = []
+        for step in lesson.steps {
+            let field = "steps[\(step.index)]"
+            var numbers: [String: Double] = [:], texts: [String: String] = [:], commands: [String] = []
+            var drawCall: ActionCall? = step.figure
+            switch step.action {
+            case .single(let call):
+                let (n, t) = try Self.values(call, lesson, "\(field).action.\(call.command)").flattened()
+                numbers = n
+                texts = t
+                commands.append(call.commandLine(draw: false))
+            case .compare(let runs):
+                for (name, call) in runs {
+                    let (n, t) = try Self.values(call, lesson, "\(field).action.compare").flattened(prefix: name)
+                    numbers.merge(n) { a, _ in a }
+                    texts.merge(t) { a, _ in a }
+                    commands.append(call.commandLine(draw: false))
+                }
+            case .draw(let call):
+                drawCall = call
+            }
+            var figureName: String? = nil
+            var slideFigure: (Page, Double, Double)? = nil
+            if let call = drawCall {
+                let name = "step-" + (step.index + 1 < 10 ? "0" : "") + String(step.index + 1)
+                let figure = try Self.figure(call, lesson, "\(field).\(step.figure == nil ? "action.draw" : "figure").\(call.command)",
+                                             folder: "\(folder)/figures", name: name)
+                for ext in ["png", "svg", "pdf"] where formats.contains(ext) || ext == "svg" {
+                    try Renderer.write(figure, to: "\(folder)/figures/\(name).\(ext)", field: "\(lesson.file): \(field)")
+                }
+                svg[name] = try String(contentsOfFile: "\(folder)/figures/\(name).svg", encoding: .utf8)
+                if !formats.contains("svg") { try? FileManager.default.removeItem(atPath: "\(folder)/figures/\(name).svg") }
+                commands.append(call.commandLine(draw: true))
+                figureName = name
+                slideFigure = (figure.pages[0], figure.width, figure.height)
+            }
+            let narration: String
+            do {
+                narration = try Template.render(step.narration.text(language), values: numbers, texts: texts)
+            } catch {
+                throw LessonError(file: lesson.file, line: step.line, field: "\(field).narration", reason: error.reason)
+            }
+            var checks: [CheckResult] = []
+            for check in step.checks {
+                do {
+                    let (holds, left, right) = try check.expression.evaluate(numbers)
+                    checks.append(CheckResult(check: check, passed: holds, left: left, right: right))
+                } catch {
+                    throw LessonError(file: lesson.file, line: check.line, field: "\(field).checks", reason: "'\(check.text)': \(error.reason)")
+                }
+            }
+            let result = StepResult(step: step, values: numbers, texts: texts, commandLines: commands, narration: narration,
+                                    checks: checks, figure: figureName)
+            results.append(result)
+            slides.append(Slides.StepSlide(title: step.title.text(language), figure: slideFigure?.0,
+                                           figureSize: (slideFigure?.1 ?? 1600, slideFigure?.2 ?? 900),
+                                           lines: result.keyValues.prefix(8).map { "\($0.name) = \($0.value)" } + checks.map(\.summary)))
+        }
+        return (LessonResult(lesson: lesson, language: language, steps: results), svg, slides)
+    }
+
+    /// The --json result of a computing action.
+    static func values(_ call: ActionCall, _ lesson: Lesson, _ field: String) throws -> JSON {
+        do {
+            switch call.command {
+            case "kv": return try AttnLab.KV.parse(call.arguments).result()
+            case "params": return try AttnLab.Params.parse(call.arguments).result()
+            case "decode": return try AttnLab.Decode.parse(call.arguments).result()
+            case "tile": return try AttnLab.TileRun.parse(call.arguments).result()
+            default: return try AttnLab.TileSweep.parse(call.arguments).result()
+            }
+        } catch {
+            throw LessonError(file: lesson.file, line: call.line, field: field, reason: Self.describe(error, AttnLab.self))
+        }
+    }
+
+    static func figure(_ call: ActionCall, _ lesson: Lesson, _ field: String, folder: String, name: String) throws -> Figure {
+        let args = call.arguments + ["-o", "\(folder)/\(name).png"]
+        do {
+            switch call.command {
+            case "heads": return try AttnLab.DrawHeads.parse(args).makeFigure()
+            case "layers": return try AttnLab.DrawLayers.parse(args).makeFigure()
+            case "tiles": return try AttnLab.DrawTiles.parse(args).makeFigure()
+            case "cache": return try AttnLab.DrawCache.parse(args).makeFigure()
+            case "kv-chart": return try AttnLab.DrawKVChart.parse(args).makeFigure()
+            case "io-chart": return try AttnLab.DrawIOChart.parse(args).makeFigure()
+            default: return try AttnLab.DrawTradeoff.parse(args).makeFigure()
+            }
+        } catch {
+            throw LessonError(file: lesson.file, line: call.line, field: field, reason: Self.describe(error, AttnLab.self))
+        }
+    }
+
+    /// One line for any error a command can throw.
+    static func describe(_ error: Error, _ command: AttnLab.Type) -> String {
+        if error is ConfigError || error is FigureError || error is RenderError { return "\(error)" }
+        return command.message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }.joined(separator: " ")
+    }
+
+    /// Every action parses (flags known, values valid) — what `attnlab check` adds to the file checks.
+    static func dryParse(_ lesson: Lesson) throws {
+        for step in lesson.steps {
+            var calls: [(ActionCall, Bool, String)] = []
+            switch step.action {
+            case .single(let c): calls.append((c, false, "steps[\(step.index)].action.\(c.command)"))
+            case .compare(let runs): calls += runs.map { ($0.call, false, "steps[\(step.index)].action.compare") }
+            case .draw(let c): calls.append((c, true, "steps[\(step.index)].action.draw.\(c.command)"))
+            }
+            if let f = step.figure { calls.append((f, true, "steps[\(step.index)].figure.\(f.command)")) }
+            for (call, draw, field) in calls {
+                do {
+                    if draw {
+                        let args = call.arguments + ["-o", "x.png"]
+                        switch call.command {
+                        case "heads": _ = try AttnLab.DrawHeads.parse(args)
+                        case "layers": _ = try AttnLab.DrawLayers.parse(args)
+                        case "tiles": _ = try AttnLab.DrawTiles.parse(args)
+                        case "cache": _ = try AttnLab.DrawCache.parse(args)
+                        case "kv-chart": _ = try AttnLab.DrawKVChart.parse(args)
+                        case "io-chart": _ = try AttnLab.DrawIOChart.parse(args)
+                        default: _ = try AttnLab.DrawTradeoff.parse(args)
+                        }
+                    } else {
+                        switch call.command {
+                        case "kv": _ = try AttnLab.KV.parse(call.arguments)
+                        case "params": _ = try AttnLab.Params.parse(call.arguments)
+                        case "decode": _ = try AttnLab.Decode.parse(call.arguments)
+                        case "tile": _ = try AttnLab.TileRun.parse(call.arguments)
+                        default: _ = try AttnLab.TileSweep.parse(call.arguments)
+                        }
+                    }
+                } catch {
+                    throw LessonError(file: lesson.file, line: call.line, field: field, reason: describe(error, AttnLab.self))
+                }
+            }
+        }
+    }
+}
+
+extension AttnLab {
+    struct LessonList: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "lessons", abstract: "List the lessons in lessons/ (id, title, steps).")
+
+        @Option(help: "en or ja.")
+        var lang = "en"
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func run() throws {
+            let lessons = try LessonFiles.all().map { try LessonLoader.load(file: $0) }
+            if json {
+                say(JSON.array(lessons.map { .object([("id", .string($0.id)), ("title", .string($0.title.text(lang))), ("steps", .int($0.steps.count))]) }).serialized())
+                return
+            }
+            print(Format.table(["id", "title", "steps"], lessons.map { [$0.id, $0.title.text(lang), String($0.steps.count)] }, rightAligned: [2]), terminator: "")
+        }
+    }
+
+    struct LessonCheckCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "check", abstract: "Validate lesson files without running them: fields, actions, flags and checks.",
+            discussion: "Example: attnlab check lessons/*.yaml")
+
+        @Argument(help: "Lesson files.")
+        var files: [String]
+
+        func run() throws {
+            for file in files {
+                let lesson = try LessonLoader.load(file: file)
+                try LessonRunner.dryParse(lesson)
+                say("ok \(file): \(lesson.id), \(Format.plural(lesson.steps.count, "step")), \(Format.plural(lesson.steps.reduce(0) { $0 + $1.checks.count }, "check"))")
+            }
+        }
+    }
+
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a lesson (or all of them) and write its report, figures and trace to output/<lesson-id>/.",
+            discussion: """
+                Each step runs its action on the real engine, draws its figure and evaluates its checks; \
+                a failed check is marked ✗ in the report and makes the run exit 1.
+
+                Examples:
+                  attnlab run 02-gqa
+                  attnlab run --all --lang ja
+                  attnlab run my-lesson.yaml --out /tmp/class
+                """)
+
+        @Argument(help: "A lesson id from lessons/ or the path of a lesson file.")
+        var lesson: String?
+
+        @Flag(help: "Run every lesson in lessons/.")
+        var all = false
+
+        @Option(help: "Output folder (one sub-folder per lesson).")
+        var out = "output"
+
+        @Option(help: "en or ja.")
+        var lang = "en"
+
+        @Option(help: "Figure formats besides the SVG inlined in report.html: png, svg, pdf.")
+        var formats = "png,svg"
+
+        func run() throws {
+            guard ["en", "ja"].contains(lang) else { throw ConfigError("--lang", "unknown language '\(lang)' (expected en or ja)") }
+            let formatSet = Set(formats.split(separator: ",").map(String.init))
+            guard !formatSet.isEmpty, formatSet.isSubset(of: ["png", "svg", "pdf"]) else {
+                throw ConfigError("--formats", "'\(formats)' (expected a list of png, svg, pdf)")
+            }
+            let files: [String]
+            switch (lesson, all) {
+            case (nil, false): throw ConfigError("LESSON", "give a lesson id or file, or --all")
+            case (_?, true): throw ConfigError("--all", "give either a lesson or --all")
+            case (let name?, false): files = [try LessonFiles.resolve(name)]
+            case (nil, true): files = try LessonFiles.all()
+            }
+            let lessons = try files.map { try LessonLoader.load(file: $0) }
+            var failed: [String] = []
+            var index: [(String, String, Bool)] = []
+            for lesson in lessons {
+                let folder = "\(out)/\(lesson.id)"
+                do { try FileManager.default.createDirectory(atPath: "\(folder)/figures", withIntermediateDirectories: true) } catch {
+                    throw ConfigError("--out", "cannot create \(folder) (\(error.localizedDescription))")
+                }
+                let (result, svg, slides) = try LessonRunner(language: lang, folder: folder, formats: formatSet).run(lesson)
+                try AtomicFile.write(Reports.markdown(result), to: "\(folder)/report.md")
+                try AtomicFile.write(Reports.html(result, svg: svg), to: "\(folder)/report.html")
+                try AtomicFile.write(Reports.trace(result), to: "\(folder)/trace.jsonl")
+                try AtomicFile.write(Reports.traceText(result), to: "\(folder)/trace.txt")
+                try Renderer.write(Slides.deck(title: lesson.title.text(lang), summary: lesson.summary.text(lang), steps: slides, style: Style()),
+                                   to: "\(folder)/slides.pdf")
+                let total = result.steps.reduce(0) { $0 + $1.checks.count }
+                say("\(result.passed ? "✓" : "✗") \(lesson.id): \(Format.plural(lesson.steps.count, "step")), \(total - result.failures.count)/\(total) checks → \(folder)/report.html")
+                for (step, check) in result.failures { say("    step \(step + 1): \(check.summary)") }
+                if !result.passed { failed.append(lesson.id) }
+                index.append((lesson.id, lesson.title.text(lang), result.passed))
+            }
+            if all {
+                let items = index.map { "<li>\($0.2 ? "✓" : "✗") <a href=\"\($0.0)/report.html\">\(Reports.escapeHTML($0.1))</a></li>" }.joined(separator: "\n")
+                try AtomicFile.write("<!DOCTYPE html>\n<html lang=\"\(lang)\"><head><meta charset=\"utf-8\"><title>AttnLab lessons</title></head>\n<body style=\"font-family: sans-serif; max-width: 50rem; margin: 2rem auto\">\n<h1>AttnLab lessons</h1>\n<ol>\n\(items)\n</ol>\n</body></html>\n",
+                                     to: "\(out)/index.html")
+            }
+            if !failed.isEmpty { throw CheckFailure(description: "checks failed in \(failed.joined(separator: ", "))") }
+        }
+    }
+}

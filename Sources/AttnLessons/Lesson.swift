@@ -1,0 +1,96 @@
+/// Text in one or more languages; `en` is the fallback.
+public struct LocalizedText: Sendable, Equatable {
+    public var byLanguage: [String: String]
+
+    public init(_ byLanguage: [String: String]) { self.byLanguage = byLanguage }
+
+    public func text(_ language: String) -> String { byLanguage[language] ?? byLanguage["en"] ?? byLanguage.values.sorted().first ?? "" }
+}
+
+/// One command a step runs: `kv`, `decode`, `params`, `tile`, `sweep`, or a figure (`draw`), with
+/// its flags as command-line arguments.
+public struct ActionCall: Sendable, Equatable {
+    /// The action's name (`kv`) or, for `draw`, the figure kind (`heads`).
+    public let command: String
+    /// Flags as `attnlab` takes them: `["--preset", "llama-3-8b", "--context", "8192"]`.
+    public let arguments: [String]
+    /// Where it stands in the file, for errors.
+    public let line: Int
+
+    public init(command: String, arguments: [String], line: Int) {
+        self.command = command
+        self.arguments = arguments
+        self.line = line
+    }
+
+    /// The equivalent command line, shown in reports.
+    public func commandLine(draw: Bool) -> String {
+        let verb: String
+        switch command {
+        case "sweep": verb = "tile sweep"
+        default: verb = draw ? "draw \(command)" : command
+        }
+        return (["attnlab", verb] + arguments.map { $0.contains(" ") || $0.isEmpty ? "\"\($0)\"" : $0 }).joined(separator: " ")
+    }
+}
+
+/// What a step runs.
+public enum LessonAction: Sendable, Equatable {
+    case single(ActionCall)
+    /// Several runs whose values are prefixed with their names.
+    case compare([(name: String, call: ActionCall)])
+    /// A figure only.
+    case draw(ActionCall)
+
+    public static func == (a: LessonAction, b: LessonAction) -> Bool {
+        switch (a, b) {
+        case let (.single(x), .single(y)), let (.draw(x), .draw(y)): x == y
+        case let (.compare(x), .compare(y)): x.elementsEqual(y) { $0.name == $1.name && $0.call == $1.call }
+        default: false
+        }
+    }
+}
+
+/// One check: a comparison evaluated on the step's values.
+public struct LessonCheck: Sendable, Equatable {
+    public let text: String
+    public let expression: Comparison
+    public let line: Int
+}
+
+public struct LessonStep: Sendable {
+    public let index: Int
+    public let title: LocalizedText
+    public let narration: LocalizedText
+    public let action: LessonAction
+    /// A figure drawn beside a computing action.
+    public let figure: ActionCall?
+    public let checks: [LessonCheck]
+    public let line: Int
+}
+
+public struct Lesson: Sendable {
+    public let id: String
+    public let title: LocalizedText
+    public let summary: LocalizedText
+    public let steps: [LessonStep]
+    /// The file it was read from, as given.
+    public let file: String
+}
+
+/// A problem in a lesson file: `lessons/03-cla.yaml:41: steps[3].action: unknown action 'decod'`.
+public struct LessonError: Error, CustomStringConvertible, Sendable {
+    public let file: String
+    public let line: Int?
+    public let field: String
+    public let reason: String
+
+    public init(file: String, line: Int?, field: String, reason: String) {
+        self.file = file
+        self.line = line
+        self.field = field
+        self.reason = reason
+    }
+
+    public var description: String { "\(file)\(line.map { ":\($0)" } ?? ""): \(field): \(reason)" }
+}

@@ -1,0 +1,161 @@
+import AttnTrace
+
+/// What one step produced when it ran.
+public struct StepResult: Sendable {
+    public let step: LessonStep
+    /// Numeric values by name (`kv_bytes_per_token`, `mqa.kv_layers`, `forward.reads.Q`).
+    public let values: [String: Double]
+    /// Text values by name (`generated_text`, `model`).
+    public let texts: [String: String]
+    /// The commands that ran, as command lines.
+    public let commandLines: [String]
+    /// Narration in the chosen language, values filled in (Markdown).
+    public let narration: String
+    public let checks: [CheckResult]
+    /// Base name of the step's figure files (`step-03`), if it drew one.
+    public let figure: String?
+
+    public init(step: LessonStep, values: [String: Double], texts: [String: String], commandLines: [String], narration: String,
+                checks: [CheckResult], figure: String?) {
+        self.step = step
+        self.values = values
+        self.texts = texts
+        self.commandLines = commandLines
+        self.narration = narration
+        self.checks = checks
+        self.figure = figure
+    }
+
+    /// The values the narration and checks mention, in the order they are mentioned: the step's
+    /// key numbers for tables and slides.
+    public var keyValues: [(name: String, value: String)] {
+        var names: [String] = []
+        for name in Template.names(in: step.narration.byLanguage.values.sorted().joined(separator: " ")) + step.checks.flatMap(\.expression.names)
+            where !names.contains(name) && (values[name] != nil || texts[name] != nil) {
+            names.append(name)
+        }
+        return names.map { ($0, values[$0].map { Template.plain($0) } ?? texts[$0]!) }
+    }
+}
+
+public struct CheckResult: Sendable {
+    public let check: LessonCheck
+    public let passed: Bool
+    public let left: Double
+    public let right: Double
+
+    public init(check: LessonCheck, passed: Bool, left: Double, right: Double) {
+        self.check = check
+        self.passed = passed
+        self.left = left
+        self.right = right
+    }
+
+    /// "kv_bytes_per_token == 131072 ✓" or with both values when it failed.
+    public var summary: String {
+        passed ? "✓ \(check.text)" : "✗ \(check.text) — left \(Template.plain(left)), right \(Template.plain(right))"
+    }
+}
+
+/// A whole lesson run.
+public struct LessonResult: Sendable {
+    public let lesson: Lesson
+    public let language: String
+    public let steps: [StepResult]
+    public var passed: Bool { steps.allSatisfy { $0.checks.allSatisfy(\.passed) } }
+    public var failures: [(step: Int, check: CheckResult)] {
+        steps.flatMap { s in s.checks.filter { !$0.passed }.map { (s.step.index, $0) } }
+    }
+
+    public init(lesson: Lesson, language: String, steps: [StepResult]) {
+        self.lesson = lesson
+        self.language = language
+        self.steps = steps
+    }
+}
+
+/// `{{ name }}` and `{{ name | filter }}` in narration.
+public enum Template {
+    public static let filters = ["grouped", "bytes", "percent", "fixed1", "fixed2", "fixed3", "sci"]
+
+    /// Fills in every placeholder; an unknown name or filter is an error naming it.
+    public static func render(_ text: String, values: [String: Double], texts: [String: String]) throws(ParseFailure) -> String {
+        var out = ""
+        var rest = Substring(text)
+        while let open = rest.range(of: "{{") {
+            out += rest[..<open.lowerBound]
+            guard let close = rest[open.upperBound...].range(of: "}}") else { throw ParseFailure("'{{' without '}}'") }
+            let inner = rest[open.upperBound..<close.lowerBound].split(separator: "|").map { String($0).trimmingSpaces }
+            let name = inner.first ?? ""
+            let filter = inner.count > 1 ? inner[1] : nil
+            if let v = values[name] {
+                out += try format(v, filter)
+            } else if let t = texts[name] {
+                out += t
+            } else {
+                let near = (Array(values.keys) + Array(texts.keys)).sorted().filter { $0.hasSuffix(name.split(separator: ".").last.map(String.init) ?? name) }
+                throw ParseFailure("unknown value '\(name)'" + (near.isEmpty ? "" : " (did you mean \(near.prefix(3).joined(separator: ", "))?)"))
+            }
+            rest = rest[close.upperBound...]
+        }
+        return out + rest
+    }
+
+    /// The names placeholders refer to.
+    public static func names(in text: String) -> [String] {
+        var names: [String] = []
+        var rest = Substring(text)
+        while let open = rest.range(of: "{{"), let close = rest[open.upperBound...].range(of: "}}") {
+            if let name = rest[open.upperBound..<close.lowerBound].split(separator: "|").first { names.append(String(name).trimmingSpaces) }
+            rest = rest[close.upperBound...]
+        }
+        return names
+    }
+
+    static func format(_ v: Double, _ filter: String?) throws(ParseFailure) -> String {
+        switch filter {
+        case nil: return plain(v)
+        case "grouped": return Format.grouped(Int(v.rounded()))
+        case "bytes": return Format.bytes(Int(v.rounded()))
+        case "percent": return Format.percent(v)
+        case "fixed1": return Format.fixed(v, 1)
+        case "fixed2": return Format.fixed(v, 2)
+        case "fixed3": return Format.fixed(v, 3)
+        case "sci": return Format.scientific(v)
+        case let other?: throw ParseFailure("unknown filter '\(other)' (expected one of \(filters.joined(separator: ", ")))")
+        }
+    }
+
+    /// Integers as integers, other numbers with up to 6 decimals.
+    public static func plain(_ v: Double) -> String {
+        if v == v.rounded() && abs(v) < 1e15 { return String(Int(v)) }
+        if abs(v) < 1e-4 || abs(v) >= 1e15 { return Format.scientific(v, 3) }
+        var s = Format.fixed(v, 6)
+        while s.hasSuffix("0") { s.removeLast() }
+        if s.hasSuffix(".") { s.removeLast() }
+        return s
+    }
+}
+
+extension JSON {
+    /// Numbers and strings of a JSON object by dotted path (`forward.reads.Q`); booleans as 0/1.
+    public func flattened(prefix: String = "") -> (numbers: [String: Double], texts: [String: String]) {
+        var numbers: [String: Double] = [:], texts: [String: String] = [:]
+        func walk(_ value: JSON, _ path: String) {
+            switch value {
+            case .int(let i): numbers[path] = Double(i)
+            case .double(let d): numbers[path] = d
+            case .decimal(let units, let digits):
+                var scale = 1.0
+                for _ in 0..<digits { scale *= 10 }
+                numbers[path] = Double(units) / scale
+            case .bool(let b): numbers[path] = b ? 1 : 0
+            case .string(let s): texts[path] = s
+            case .object(let fields): for (k, v) in fields { walk(v, path.isEmpty ? k : "\(path).\(k)") }
+            case .null, .array: break
+            }
+        }
+        walk(self, prefix)
+        return (numbers, texts)
+    }
+}

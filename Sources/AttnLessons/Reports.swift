@@ -1,0 +1,158 @@
+import AttnTrace
+
+/// The report files of a lesson run, as text: Markdown for notes, a self-contained HTML page,
+/// and the trace log.
+public enum Reports {
+    /// `report.md`: figures linked as PNG from `figures/`.
+    public static func markdown(_ r: LessonResult) -> String {
+        let lang = r.language
+        var out = "# \(r.lesson.title.text(lang))\n\n"
+        let summary = r.lesson.summary.text(lang)
+        if !summary.isEmpty { out += "\(summary)\n\n" }
+        for s in r.steps {
+            out += "## \(s.step.index + 1). \(s.step.title.text(lang))\n\n"
+            if !s.narration.isEmpty { out += s.narration.trimmingTrailingNewlines + "\n\n" }
+            out += "```\n" + s.commandLines.joined(separator: "\n") + "\n```\n\n"
+            let key = s.keyValues
+            if !key.isEmpty {
+                out += "| value | |\n|---|---|\n" + key.map { "| `\($0.name)` | \($0.value) |" }.joined(separator: "\n") + "\n\n"
+            }
+            if let f = s.figure { out += "![\(s.step.title.text(lang))](figures/\(f).png)\n\n" }
+            for c in s.checks { out += "- \(c.summary)\n" }
+            if !s.checks.isEmpty { out += "\n" }
+        }
+        out += r.passed ? "All \(r.steps.reduce(0) { $0 + $1.checks.count }) checks passed.\n" : "\(r.failures.count) check(s) failed.\n"
+        return out
+    }
+
+    /// `report.html`: one file, inline CSS and SVG figures, no network; printable.
+    /// - Parameter svg: the SVG text of a step's figure by its base name.
+    public static func html(_ r: LessonResult, svg: [String: String]) -> String {
+        let lang = r.language
+        var body = "<h1>\(escape(r.lesson.title.text(lang)))</h1>\n"
+        let summary = r.lesson.summary.text(lang)
+        if !summary.isEmpty { body += "<p class=\"summary\">\(inline(summary))</p>\n" }
+        let total = r.steps.reduce(0) { $0 + $1.checks.count }
+        body += "<p class=\"status \(r.passed ? "ok" : "bad")\">\(r.passed ? "✓ all \(total) checks passed" : "✗ \(r.failures.count) of \(total) checks failed")</p>\n"
+        for s in r.steps {
+            body += "<section>\n<h2>\(s.step.index + 1). \(escape(s.step.title.text(lang)))</h2>\n"
+            body += markdownToHTML(s.narration)
+            body += "<pre>\(escape(s.commandLines.joined(separator: "\n")))</pre>\n"
+            let key = s.keyValues
+            if !key.isEmpty {
+                body += "<table>\n" + key.map { "<tr><td><code>\(escape($0.name))</code></td><td>\(escape($0.value))</td></tr>" }.joined(separator: "\n") + "\n</table>\n"
+            }
+            if let f = s.figure, let text = svg[f] {
+                body += "<figure>\(stripProlog(text))</figure>\n"
+            }
+            if !s.checks.isEmpty {
+                body += "<ul class=\"checks\">\n" + s.checks.map { "<li class=\"\($0.passed ? "ok" : "bad")\">\(escape($0.summary))</li>" }.joined(separator: "\n") + "\n</ul>\n"
+            }
+            body += "</section>\n"
+        }
+        return """
+            <!DOCTYPE html>
+            <html lang="\(lang)">
+            <head>
+            <meta charset="utf-8">
+            <title>\(escape(r.lesson.title.text(lang))) — AttnLab</title>
+            <style>
+            body { font-family: "DejaVu Sans", "Noto Sans CJK JP", sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #1f2328; line-height: 1.5; }
+            h1 { font-size: 2rem; margin-bottom: .25rem; } h2 { margin-top: 2.5rem; border-bottom: 1px solid #d8dee4; }
+            .summary { color: #57606a; font-size: 1.1rem; }
+            pre { background: #f4f6f8; padding: .75rem; overflow-x: auto; font-size: .9rem; }
+            table { border-collapse: collapse; margin: 1rem 0; } td { border: 1px solid #d8dee4; padding: .25rem .6rem; font-variant-numeric: tabular-nums; }
+            figure { margin: 1rem 0; } figure svg { width: 100%; height: auto; }
+            .checks { list-style: none; padding-left: 0; } .ok { color: #1a7f37; } .bad { color: #cf222e; font-weight: bold; }
+            .status { font-weight: bold; }
+            code { font-family: "DejaVu Sans Mono", monospace; }
+            @media print { section { page-break-inside: avoid; } }
+            </style>
+            </head>
+            <body>
+            \(body)<footer><p>Made by AttnLab from lesson <code>\(escape(r.lesson.id))</code>; every number above was computed by this run.</p></footer>
+            </body>
+            </html>
+
+            """
+    }
+
+    /// `trace.jsonl`: a header, then one `lesson_step` event per step with its commands, values
+    /// and checks (schema attnlab.trace/1, docs/trace-format.md).
+    public static func trace(_ r: LessonResult) -> [UInt8] {
+        var out: [UInt8] = []
+        let header = JSON.object([("type", .string("header")), ("schema", .string(DecodeTrace.schema)), ("kind", .string("lesson")),
+                                  ("lesson", .string(r.lesson.id)), ("language", .string(r.language)), ("steps", .int(r.steps.count))])
+        header.write(to: &out)
+        out.append(UInt8(ascii: "\n"))
+        for s in r.steps {
+            let event = JSON.object([
+                ("type", .string("lesson_step")), ("step", .int(s.step.index)), ("title", .string(s.step.title.text(r.language))),
+                ("commands", .array(s.commandLines.map(JSON.string))),
+                ("values", .object(s.values.keys.sorted().map { ($0, .double(s.values[$0]!)) })),
+                ("texts", .object(s.texts.keys.sorted().map { ($0, .string(s.texts[$0]!)) })),
+                ("checks", .array(s.checks.map { .object([("check", .string($0.check.text)), ("passed", .bool($0.passed)),
+                                                         ("left", .double($0.left)), ("right", .double($0.right))]) })),
+                ("figure", s.figure.map(JSON.string) ?? .null),
+            ])
+            event.write(to: &out)
+            out.append(UInt8(ascii: "\n"))
+        }
+        return out
+    }
+
+    /// `trace.txt`: the same, for reading in a terminal.
+    public static func traceText(_ r: LessonResult) -> String {
+        var out = "AttnLab lesson trace (\(DecodeTrace.schema)) — \(r.lesson.id), \(r.language)\n"
+        for s in r.steps {
+            out += "\nstep \(s.step.index + 1)  \(s.step.title.text(r.language))\n"
+            for c in s.commandLines { out += "  $ \(c)\n" }
+            let rows = s.keyValues.map { [$0.name, $0.value] }
+            if !rows.isEmpty { out += Format.table(["value", ""], rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n" }
+            for c in s.checks { out += "  \(c.summary)\n" }
+        }
+        return out
+    }
+
+    public static func escapeHTML(_ s: String) -> String { escape(s) }
+
+    static func escape(_ s: String) -> String {
+        s.replacing("&", with: "&amp;").replacing("<", with: "&lt;").replacing(">", with: "&gt;").replacing("\"", with: "&quot;")
+    }
+
+    /// `**bold**`, `*italic*`, `` `code` `` on escaped text.
+    static func inline(_ s: String) -> String {
+        var t = escape(s)
+        t = t.replacing(/`([^`]+)`/) { "<code>\($0.output.1)</code>" }
+        t = t.replacing(/\*\*([^*]+)\*\*/) { "<strong>\($0.output.1)</strong>" }
+        t = t.replacing(/\*([^*]+)\*/) { "<em>\($0.output.1)</em>" }
+        return t
+    }
+
+    /// Paragraphs and "- " lists.
+    static func markdownToHTML(_ text: String) -> String {
+        var out = ""
+        for block in text.split(separator: "\n\n", omittingEmptySubsequences: true) {
+            let lines = block.split(separator: "\n").map(String.init)
+            if lines.allSatisfy({ $0.trimmingSpaces.hasPrefix("- ") }) {
+                out += "<ul>\n" + lines.map { "<li>\(inline(String($0.trimmingSpaces.dropFirst(2))))</li>" }.joined(separator: "\n") + "\n</ul>\n"
+            } else {
+                out += "<p>\(inline(lines.joined(separator: " ")))</p>\n"
+            }
+        }
+        return out
+    }
+
+    static func stripProlog(_ svg: String) -> String {
+        guard let start = svg.range(of: "<svg") else { return svg }
+        return String(svg[start.lowerBound...])
+    }
+}
+
+extension String {
+    var trimmingTrailingNewlines: String {
+        var s = self
+        while s.hasSuffix("\n") { s.removeLast() }
+        return s
+    }
+}
