@@ -38,63 +38,69 @@ struct LessonRunner {
         var svg: [String: String] = [:]
         var slides: [Slides.StepSlide] = []
         for step in lesson.steps {
-            let field = "steps[\(step.index)]"
-            var numbers: [String: Double] = [:], texts: [String: String] = [:], commands: [String] = []
-            var drawCall: ActionCall? = step.figure
-            switch step.action {
-            case .single(let call):
-                let (n, t) = try Self.values(call, lesson, "\(field).action.\(call.command)").flattened()
-                numbers = n
-                texts = t
-                commands.append(call.commandLine(draw: false))
-            case .compare(let runs):
-                for (name, call) in runs {
-                    let (n, t) = try Self.values(call, lesson, "\(field).action.compare").flattened(prefix: name)
-                    numbers.merge(n) { a, _ in a }
-                    texts.merge(t) { a, _ in a }
-                    commands.append(call.commandLine(draw: false))
-                }
-            case .draw(let call):
-                drawCall = call
-            }
-            var figureName: String? = nil
-            var slideFigure: (Page, Double, Double)? = nil
-            if let call = drawCall {
-                let name = "step-" + (step.index + 1 < 10 ? "0" : "") + String(step.index + 1)
-                let figure = try Self.figure(call, lesson, "\(field).\(step.figure == nil ? "action.draw" : "figure").\(call.command)",
-                                             folder: "\(folder)/figures", name: name)
-                for ext in ["png", "svg", "pdf"] where formats.contains(ext) || ext == "svg" {
-                    try Renderer.write(figure, to: "\(folder)/figures/\(name).\(ext)", field: "\(lesson.file): \(field)")
-                }
-                svg[name] = try String(contentsOfFile: "\(folder)/figures/\(name).svg", encoding: .utf8)
-                if !formats.contains("svg") { try? FileManager.default.removeItem(atPath: "\(folder)/figures/\(name).svg") }
-                commands.append(call.commandLine(draw: true))
-                figureName = name
-                slideFigure = (figure.pages[0], figure.width, figure.height)
-            }
-            let narration: String
-            do {
-                narration = try Template.render(step.narration.text(language), values: numbers, texts: texts)
-            } catch {
-                throw LessonError(file: lesson.file, line: step.line, field: "\(field).narration", reason: error.reason)
-            }
-            var checks: [CheckResult] = []
-            for check in step.checks {
-                do {
-                    let (holds, left, right) = try check.expression.evaluate(numbers)
-                    checks.append(CheckResult(check: check, passed: holds, left: left, right: right))
-                } catch {
-                    throw LessonError(file: lesson.file, line: check.line, field: "\(field).checks", reason: "'\(check.text)': \(error.reason)")
-                }
-            }
-            let result = StepResult(step: step, values: numbers, texts: texts, commandLines: commands, narration: narration,
-                                    checks: checks, figure: figureName)
+            let (result, figureSVG, slide) = try run(step, of: lesson)
             results.append(result)
-            slides.append(Slides.StepSlide(title: step.title.text(language), figure: slideFigure?.0,
-                                           figureSize: (slideFigure?.1 ?? 1600, slideFigure?.2 ?? 900),
-                                           lines: result.keyValues.prefix(8).map { "\($0.name) = \($0.value)" } + checks.map(\.summary)))
+            if let name = result.figure, let figureSVG { svg[name] = figureSVG }
+            slides.append(slide)
         }
         return (LessonResult(lesson: lesson, language: language, steps: results), svg, slides)
+    }
+
+    /// Runs one step: its action, its figure (written to `folder/figures`), its narration and checks.
+    func run(_ step: LessonStep, of lesson: Lesson) throws -> (StepResult, svg: String?, slide: Slides.StepSlide) {
+        let field = "steps[\(step.index)]"
+        var numbers: [String: Double] = [:], texts: [String: String] = [:], commands: [String] = []
+        var drawCall: ActionCall? = step.figure
+        switch step.action {
+        case .single(let call):
+            (numbers, texts) = try Self.values(call, lesson, "\(field).action.\(call.command)").flattened()
+            commands.append(call.commandLine(draw: false))
+        case .compare(let runs):
+            for (name, call) in runs {
+                let (n, t) = try Self.values(call, lesson, "\(field).action.compare").flattened(prefix: name)
+                numbers.merge(n) { a, _ in a }
+                texts.merge(t) { a, _ in a }
+                commands.append(call.commandLine(draw: false))
+            }
+        case .draw(let call):
+            drawCall = call
+        }
+        var figureName: String? = nil, figureSVG: String? = nil
+        var slideFigure: (Page, Double, Double)? = nil
+        if let call = drawCall {
+            let name = "step-" + (step.index + 1 < 10 ? "0" : "") + String(step.index + 1)
+            let figure = try Self.figure(call, lesson, "\(field).\(step.figure == nil ? "action.draw" : "figure").\(call.command)",
+                                         folder: "\(folder)/figures", name: name)
+            for ext in ["png", "svg", "pdf"] where formats.contains(ext) || ext == "svg" {
+                try Renderer.write(figure, to: "\(folder)/figures/\(name).\(ext)", field: "\(lesson.file): \(field)")
+            }
+            figureSVG = try String(contentsOfFile: "\(folder)/figures/\(name).svg", encoding: .utf8)
+            if !formats.contains("svg") { try? FileManager.default.removeItem(atPath: "\(folder)/figures/\(name).svg") }
+            commands.append(call.commandLine(draw: true))
+            figureName = name
+            slideFigure = (figure.pages[0], figure.width, figure.height)
+        }
+        let narration: String
+        do {
+            narration = try Template.render(step.narration.text(language), values: numbers, texts: texts)
+        } catch {
+            throw LessonError(file: lesson.file, line: step.line, field: "\(field).narration", reason: error.reason)
+        }
+        var checks: [CheckResult] = []
+        for check in step.checks {
+            do {
+                let (holds, left, right) = try check.expression.evaluate(numbers)
+                checks.append(CheckResult(check: check, passed: holds, left: left, right: right))
+            } catch {
+                throw LessonError(file: lesson.file, line: check.line, field: "\(field).checks", reason: "'\(check.text)': \(error.reason)")
+            }
+        }
+        let result = StepResult(step: step, values: numbers, texts: texts, commandLines: commands, narration: narration,
+                                checks: checks, figure: figureName)
+        let slide = Slides.StepSlide(title: step.title.text(language), figure: slideFigure?.0,
+                                     figureSize: (slideFigure?.1 ?? 1600, slideFigure?.2 ?? 900),
+                                     lines: result.keyValues.prefix(8).map { "\($0.name) = \($0.value)" } + checks.map(\.summary))
+        return (result, figureSVG, slide)
     }
 
     /// The --json result of a computing action.
@@ -241,6 +247,9 @@ extension AttnLab {
         @Option(help: "Figure formats besides the SVG inlined in report.html: png, svg, pdf.")
         var formats = "png,svg"
 
+        @Flag(inversion: .prefixedNo, help: "Step through in the terminal: narration, Enter, results. (default: on when stdin and stdout are a terminal)")
+        var step: Bool?
+
         func run() throws {
             guard ["en", "ja"].contains(lang) else { throw ConfigError("--lang", "unknown language '\(lang)' (expected en or ja)") }
             let formatSet = Set(formats.split(separator: ",").map(String.init))
@@ -257,12 +266,15 @@ extension AttnLab {
             let lessons = try files.map { try LessonLoader.load(file: $0) }
             var failed: [String] = []
             var index: [(String, String, Bool)] = []
+            let interactive = step ?? (isatty(STDIN_FILENO) != 0 && isatty(STDOUT_FILENO) != 0)
             for lesson in lessons {
                 let folder = "\(out)/\(lesson.id)"
                 do { try FileManager.default.createDirectory(atPath: "\(folder)/figures", withIntermediateDirectories: true) } catch {
                     throw ConfigError("--out", "cannot create \(folder) (\(error.localizedDescription))")
                 }
-                let (result, svg, slides) = try LessonRunner(language: lang, folder: folder, formats: formatSet).run(lesson)
+                let runner = LessonRunner(language: lang, folder: folder, formats: formatSet)
+                if interactive { try StepThrough(runner: runner, lesson: lesson, colour: StepThrough.wantsColour).run() }
+                let (result, svg, slides) = try runner.run(lesson)
                 try AtomicFile.write(Reports.markdown(result), to: "\(folder)/report.md")
                 try AtomicFile.write(Reports.html(result, svg: svg), to: "\(folder)/report.html")
                 try AtomicFile.write(Reports.trace(result), to: "\(folder)/trace.jsonl")
