@@ -142,7 +142,8 @@ struct LessonRunner {
             .filter { !$0.isEmpty }.joined(separator: " ")
     }
 
-    /// Every action parses (flags known, values valid) — what `attnlab check` adds to the file checks.
+    /// Every action parses (flags known, values valid, calculator configurations sound) — what
+    /// `attnlab check` adds to the file checks, without running the engine.
     static func dryParse(_ lesson: Lesson) throws {
         for step in lesson.steps {
             var calls: [(ActionCall, Bool, String)] = []
@@ -166,11 +167,12 @@ struct LessonRunner {
                         default: _ = try AttnLab.DrawTradeoff.parse(args)
                         }
                     } else {
+                        // Parse, and check the configuration where that costs nothing (the calculators run).
                         switch call.command {
-                        case "kv": _ = try AttnLab.KV.parse(call.arguments)
-                        case "params": _ = try AttnLab.Params.parse(call.arguments)
-                        case "decode": _ = try AttnLab.Decode.parse(call.arguments)
-                        case "tile": _ = try AttnLab.TileRun.parse(call.arguments)
+                        case "kv": _ = try AttnLab.KV.parse(call.arguments).result()
+                        case "params": _ = try AttnLab.Params.parse(call.arguments).result()
+                        case "decode": _ = try AttnLab.Decode.parse(call.arguments).model.decoderConfig()
+                        case "tile": _ = try AttnLab.TileRun.parse(call.arguments).flags.sramElementCount()
                         default: _ = try AttnLab.TileSweep.parse(call.arguments)
                         }
                     }

@@ -374,3 +374,113 @@ struct DrawNoPartialOutputTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["f.txt"])
     }
 }
+
+@Suite("attnlab lessons, check and run")
+struct LessonCLITests {
+    static let lesson = """
+        id: cli-test
+        title: {en: CLI test, ja: CLIテスト}
+        summary: {en: Checks itself., ja: 自分で確かめる。}
+        steps:
+          - title: {en: MQA-CLA2 halves MQA}
+            narration: {en: "{{ mqa_cla2.kv_bytes_per_token | grouped }} vs {{ mqa.kv_bytes_per_token | grouped }} bytes.", ja: "{{ mqa.kv_bytes_per_token }} バイト。"}
+            action:
+              compare:
+                - {name: mqa, kv: {layers: 20, q-heads: 16, kv-heads: 1, head-dim: 128}}
+                - {name: mqa_cla2, kv: {layers: 20, q-heads: 16, kv-heads: 1, head-dim: 128, cla: 2}}
+            figure: {layers: {layers: 6, cla: 2}}
+            checks:
+              - mqa_cla2.kv_bytes_per_token * 2 == mqa.kv_bytes_per_token
+              - mqa.kv_bytes_per_token == 10240
+          - title: {en: Cached equals recomputed}
+            narration: {en: "{{ max_abs_diff }}"}
+            action: {decode: {layers: 2, tokens: 4, verify: true}}
+            checks: [max_abs_diff <= 1e-4]
+        """
+
+    func write(_ text: String) throws -> (URL, String) {
+        let dir = try temporaryFolder()
+        let file = dir.appendingPathComponent("lesson.yaml")
+        try Data(text.utf8).write(to: file)
+        return (dir, file.path)
+    }
+
+    @Test("run writes the report, slides, trace and figures; the same bytes twice")
+    func run() throws {
+        let (dir, file) = try write(Self.lesson)
+        for out in ["a", "b"] {
+            let run = try Run(["run", file, "--no-step", "--out", dir.appendingPathComponent(out).path, "--lang", "ja"])
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stdout.hasPrefix("✓ cli-test: 2 steps, 3/3 checks"))
+        }
+        let a = dir.appendingPathComponent("a/cli-test"), b = dir.appendingPathComponent("b/cli-test")
+        let files = try FileManager.default.subpathsOfDirectory(atPath: a.path).sorted()
+        #expect(files == ["figures", "figures/step-01.png", "figures/step-01.svg", "report.html", "report.md", "slides.pdf", "trace.jsonl", "trace.txt"])
+        for f in files where f.contains(".") {
+            #expect(try Data(contentsOf: a.appendingPathComponent(f)) == (try Data(contentsOf: b.appendingPathComponent(f))), "\(f)")
+        }
+        let html = try String(contentsOf: a.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(html.contains("<svg") && html.contains("5,120 vs 10,240") == false && html.contains("10240 バイト"))
+        #expect(!html.contains("http://") || html.contains("xmlns"))  // no network: only the SVG namespace URIs
+        let trace = try String(contentsOf: a.appendingPathComponent("trace.jsonl"), encoding: .utf8)
+        #expect(trace.hasPrefix(#"{"type":"header","schema":"attnlab.trace/1","kind":"lesson""#))
+    }
+
+    @Test("a failed check is marked ✗ with both values, the report is still written, exit 1")
+    func failedCheck() throws {
+        let (dir, file) = try write(Self.lesson.replacingOccurrences(of: "== 10240", with: "== 10000"))
+        let run = try Run(["run", file, "--no-step", "--out", dir.path])
+        #expect(run.status == 1)
+        #expect(run.stdout.contains("✗ mqa.kv_bytes_per_token == 10000 — left 10240, right 10000"))
+        #expect(run.stderr.contains("checks failed in cli-test"))
+        let md = try String(contentsOf: dir.appendingPathComponent("cli-test/report.md"), encoding: .utf8)
+        #expect(md.contains("✗ mqa.kv_bytes_per_token == 10000"))
+    }
+
+    static let brokenLessons: [(String, String, String)] = [
+        ("{decode: {layers: 2", "{decod: {layers: 2", "lesson.yaml:17: steps[1].action.decod: unknown field 'decod' — did you mean 'decode'?"),
+        ("{decode: {layers: 2, tokens: 4", "{decode: {layerz: 2, tokens: 4", "lesson.yaml:17: steps[1].action.decode: Unknown option '--layerz'"),
+        ("cla: 2}}\n", "cla: 0}}\n", "lesson.yaml:10: steps[0].action.compare: --cla: the sharing factor must be positive"),
+        ("max_abs_diff <= 1e-4", "max_abs_dif <= 1e-4", "steps[1].checks: 'max_abs_dif <= 1e-4': unknown value 'max_abs_dif'"),
+    ]
+
+    @Test("check and run name the file, line and field of a broken lesson", arguments: brokenLessons)
+    func broken(old: String, new: String, message: String) throws {
+        let (dir, file) = try write(Self.lesson.replacingOccurrences(of: old, with: new))
+        let check = try Run(["check", file])
+        let run = try Run(["run", file, "--no-step", "--out", dir.path])
+        // The last case is only known once the step has run.
+        if !message.hasPrefix("steps[") {
+            #expect(check.status == 2 && check.stderr.contains(message), "\(check.stderr)")
+        }
+        #expect(run.status == 2 && run.stderr.contains(message), "\(run.stderr)")
+        #expect(run.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test("the lessons in lessons/ are listed and all pass their checks")
+    func curriculum() throws {
+        let list = try Run(["lessons", "--json"])
+        #expect(list.status == 0, "\(list.stderr)")
+        let lessons = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+        #expect(!lessons.isEmpty)
+        let dir = try temporaryFolder()
+        let run = try Run(["run", "--all", "--no-step", "--out", dir.path])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("index.html").path))
+    }
+
+    @Test("the step-through mode, driven through tmux")
+    func stepThrough() throws {
+        let exe = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["scripts/test-step-through.sh", exe.deletingLastPathComponent().appendingPathComponent("attnlab").path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(output)")
+    }
+}
