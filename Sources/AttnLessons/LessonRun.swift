@@ -34,7 +34,7 @@ public struct StepResult: Sendable {
             where !names.contains(name) && (values[name] != nil || texts[name] != nil) {
             names.append(name)
         }
-        return names.map { ($0, values[$0].map { Template.plain($0) } ?? texts[$0]!) }
+        return names.map { ($0, values[$0].map { Template.display($0) } ?? texts[$0]!) }
     }
 }
 
@@ -124,6 +124,11 @@ public enum Template {
         case "sci": return Format.scientific(v)
         case let other?: throw ParseFailure("unknown filter '\(other)' (expected one of \(filters.joined(separator: ", ")))")
         }
+    }
+
+    /// For tables: integers grouped in thousands, other numbers as `plain`.
+    public static func display(_ v: Double) -> String {
+        v == v.rounded() && abs(v) < 1e15 ? Format.grouped(Int(v)) : plain(v)
     }
 
     /// Integers as integers, other numbers with up to 6 decimals.

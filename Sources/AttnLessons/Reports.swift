@@ -137,8 +137,23 @@ public enum Reports {
             if lines.allSatisfy({ $0.trimmingSpaces.hasPrefix("- ") }) {
                 out += "<ul>\n" + lines.map { "<li>\(inline(String($0.trimmingSpaces.dropFirst(2))))</li>" }.joined(separator: "\n") + "\n</ul>\n"
             } else {
-                out += "<p>\(inline(lines.joined(separator: " ")))</p>\n"
+                out += "<p>\(inline(joinLines(lines)))</p>\n"
             }
+        }
+        return out
+    }
+
+    /// Lines of a paragraph joined with a space, except between Japanese characters, where a
+    /// line break is not a word break.
+    static func joinLines(_ lines: [String]) -> String {
+        func cjk(_ c: Character?) -> Bool {
+            guard let v = c?.unicodeScalars.first?.value else { return false }
+            return (0x3000...0x9FFF).contains(v) || (0xFF00...0xFFEF).contains(v)
+        }
+        var out = ""
+        for line in lines.map(\.trimmingSpaces) {
+            if !out.isEmpty && !(cjk(out.last) || cjk(line.first)) { out += " " }
+            out += line
         }
         return out
     }
