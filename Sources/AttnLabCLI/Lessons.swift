@@ -105,40 +105,46 @@ struct LessonRunner {
 
     /// The --json result of a computing action.
     static func values(_ call: ActionCall, _ lesson: Lesson, _ field: String) throws -> JSON {
-        do {
-            switch call.command {
-            case "kv": return try AttnLab.KV.parse(call.arguments).result()
-            case "params": return try AttnLab.Params.parse(call.arguments).result()
-            case "decode": return try AttnLab.Decode.parse(call.arguments).result()
-            case "tile": return try AttnLab.TileRun.parse(call.arguments).result()
-            default: return try AttnLab.TileSweep.parse(call.arguments).result()
-            }
-        } catch {
-            throw LessonError(file: lesson.file, line: call.line, field: field, reason: Self.describe(error, AttnLab.self))
+        do { return try resultCommand(call).result() } catch {
+            throw LessonError(file: lesson.file, line: call.line, field: field, reason: describe(error))
         }
     }
 
     static func figure(_ call: ActionCall, _ lesson: Lesson, _ field: String, folder: String, name: String) throws -> Figure {
-        let args = call.arguments + ["-o", "\(folder)/\(name).png"]
-        do {
-            switch call.command {
-            case "heads": return try AttnLab.DrawHeads.parse(args).makeFigure()
-            case "layers": return try AttnLab.DrawLayers.parse(args).makeFigure()
-            case "tiles": return try AttnLab.DrawTiles.parse(args).makeFigure()
-            case "cache": return try AttnLab.DrawCache.parse(args).makeFigure()
-            case "kv-chart": return try AttnLab.DrawKVChart.parse(args).makeFigure()
-            case "io-chart": return try AttnLab.DrawIOChart.parse(args).makeFigure()
-            default: return try AttnLab.DrawTradeoff.parse(args).makeFigure()
-            }
-        } catch {
-            throw LessonError(file: lesson.file, line: call.line, field: field, reason: Self.describe(error, AttnLab.self))
+        do { return try figureCommand(call, output: "\(folder)/\(name).png").makeFigure() } catch {
+            throw LessonError(file: lesson.file, line: call.line, field: field, reason: describe(error))
+        }
+    }
+
+    /// The command a computing action names, parsed from its flags.
+    static func resultCommand(_ call: ActionCall) throws -> any ResultCommand {
+        switch call.command {
+        case "kv": try AttnLab.KV.parse(call.arguments)
+        case "params": try AttnLab.Params.parse(call.arguments)
+        case "decode": try AttnLab.Decode.parse(call.arguments)
+        case "tile": try AttnLab.TileRun.parse(call.arguments)
+        default: try AttnLab.TileSweep.parse(call.arguments)
+        }
+    }
+
+    /// The `draw` verb a figure names, parsed from its flags with `-o output`.
+    static func figureCommand(_ call: ActionCall, output: String) throws -> any FigureCommand {
+        let args = call.arguments + ["-o", output]
+        return switch call.command {
+        case "heads": try AttnLab.DrawHeads.parse(args)
+        case "layers": try AttnLab.DrawLayers.parse(args)
+        case "tiles": try AttnLab.DrawTiles.parse(args)
+        case "cache": try AttnLab.DrawCache.parse(args)
+        case "kv-chart": try AttnLab.DrawKVChart.parse(args)
+        case "io-chart": try AttnLab.DrawIOChart.parse(args)
+        default: try AttnLab.DrawTradeoff.parse(args)
         }
     }
 
     /// One line for any error a command can throw.
-    static func describe(_ error: Error, _ command: AttnLab.Type) -> String {
+    static func describe(_ error: Error) -> String {
         if error is ConfigError || error is FigureError || error is RenderError { return "\(error)" }
-        return command.message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        return AttnLab.message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }.joined(separator: " ")
     }
 
@@ -155,33 +161,40 @@ struct LessonRunner {
             if let f = step.figure { calls.append((f, true, "steps[\(step.index)].figure.\(f.command)")) }
             for (call, draw, field) in calls {
                 do {
-                    if draw {
-                        let args = call.arguments + ["-o", "x.png"]
-                        switch call.command {
-                        case "heads": _ = try AttnLab.DrawHeads.parse(args)
-                        case "layers": _ = try AttnLab.DrawLayers.parse(args)
-                        case "tiles": _ = try AttnLab.DrawTiles.parse(args)
-                        case "cache": _ = try AttnLab.DrawCache.parse(args)
-                        case "kv-chart": _ = try AttnLab.DrawKVChart.parse(args)
-                        case "io-chart": _ = try AttnLab.DrawIOChart.parse(args)
-                        default: _ = try AttnLab.DrawTradeoff.parse(args)
-                        }
-                    } else {
-                        // Parse, and check the configuration where that costs nothing (the calculators run).
-                        switch call.command {
-                        case "kv": _ = try AttnLab.KV.parse(call.arguments).result()
-                        case "params": _ = try AttnLab.Params.parse(call.arguments).result()
-                        case "decode": _ = try AttnLab.Decode.parse(call.arguments).model.decoderConfig()
-                        case "tile": _ = try AttnLab.TileRun.parse(call.arguments).flags.sramElementCount()
-                        default: _ = try AttnLab.TileSweep.parse(call.arguments)
-                        }
-                    }
+                    if draw { _ = try figureCommand(call, output: "x.png") } else { try resultCommand(call).validateCheaply() }
                 } catch {
-                    throw LessonError(file: lesson.file, line: call.line, field: field, reason: describe(error, AttnLab.self))
+                    throw LessonError(file: lesson.file, line: call.line, field: field, reason: describe(error))
                 }
             }
         }
     }
+}
+
+/// A command whose `--json` output a lesson step can use as its values.
+protocol ResultCommand: ParsableCommand {
+    func result() throws -> JSON
+    /// Checks what can be checked without running the engine.
+    func validateCheaply() throws
+}
+
+extension AttnLab.KV: ResultCommand {
+    func validateCheaply() throws { _ = try result() }
+}
+
+extension AttnLab.Params: ResultCommand {
+    func validateCheaply() throws { _ = try result() }
+}
+
+extension AttnLab.Decode: ResultCommand {
+    func validateCheaply() throws { _ = try model.decoderConfig() }
+}
+
+extension AttnLab.TileRun: ResultCommand {
+    func validateCheaply() throws { _ = try flags.sramElementCount() }
+}
+
+extension AttnLab.TileSweep: ResultCommand {
+    func validateCheaply() throws {}
 }
 
 extension AttnLab {
@@ -277,7 +290,7 @@ extension AttnLab {
                 let runner = LessonRunner(language: lang, folder: folder, formats: formatSet)
                 if interactive { try StepThrough(runner: runner, lesson: lesson, colour: StepThrough.wantsColour).run() }
                 let (result, svg, slides) = try runner.run(lesson)
-                try AtomicFile.write(Reports.markdown(result), to: "\(folder)/report.md")
+                try AtomicFile.write(Reports.markdown(result, figureExtension: formatSet.contains("png") ? "png" : "svg"), to: "\(folder)/report.md")
                 try AtomicFile.write(Reports.html(result, svg: svg), to: "\(folder)/report.html")
                 try AtomicFile.write(Reports.trace(result), to: "\(folder)/trace.jsonl")
                 try AtomicFile.write(Reports.traceText(result), to: "\(folder)/trace.txt")

@@ -3,8 +3,8 @@ import AttnTrace
 /// The report files of a lesson run, as text: Markdown for notes, a self-contained HTML page,
 /// and the trace log.
 public enum Reports {
-    /// `report.md`: figures linked as PNG from `figures/`.
-    public static func markdown(_ r: LessonResult) -> String {
+    /// `report.md`: figures linked from `figures/` (PNG, or `figureExtension` when PNGs were not made).
+    public static func markdown(_ r: LessonResult, figureExtension: String = "png") -> String {
         let lang = r.language
         var out = "# \(r.lesson.title.text(lang))\n\n"
         let summary = r.lesson.summary.text(lang)
@@ -17,7 +17,7 @@ public enum Reports {
             if !key.isEmpty {
                 out += "| value | |\n|---|---|\n" + key.map { "| `\($0.name)` | \($0.value) |" }.joined(separator: "\n") + "\n\n"
             }
-            if let f = s.figure { out += "![\(s.step.title.text(lang))](figures/\(f).png)\n\n" }
+            if let f = s.figure { out += "![\(s.step.title.text(lang))](figures/\(f).\(figureExtension))\n\n" }
             for c in s.checks { out += "- \(c.summary)\n" }
             if !s.checks.isEmpty { out += "\n" }
         }
