@@ -280,7 +280,7 @@ extension AttnLab {
             }
             let lessons = try files.map { try LessonLoader.load(file: $0) }
             var failed: [String] = []
-            var index: [(String, String, Bool)] = []
+            var results: [LessonResult] = []
             let interactive = step ?? (isatty(STDIN_FILENO) != 0 && isatty(STDOUT_FILENO) != 0)
             for lesson in lessons {
                 let folder = "\(out)/\(lesson.id)"
@@ -300,13 +300,9 @@ extension AttnLab {
                 say("\(result.passed ? "✓" : "✗") \(lesson.id): \(Format.plural(lesson.steps.count, "step")), \(total - result.failures.count)/\(total) checks → \(folder)/report.html")
                 for (step, check) in result.failures { say("    step \(step + 1): \(check.summary)") }
                 if !result.passed { failed.append(lesson.id) }
-                index.append((lesson.id, lesson.title.text(lang), result.passed))
+                results.append(result)
             }
-            if all {
-                let items = index.map { "<li>\($0.2 ? "✓" : "✗") <a href=\"\($0.0)/report.html\">\(Reports.escapeHTML($0.1))</a></li>" }.joined(separator: "\n")
-                try AtomicFile.write("<!DOCTYPE html>\n<html lang=\"\(lang)\"><head><meta charset=\"utf-8\"><title>AttnLab lessons</title></head>\n<body style=\"font-family: sans-serif; max-width: 50rem; margin: 2rem auto\">\n<h1>AttnLab lessons</h1>\n<ol>\n\(items)\n</ol>\n</body></html>\n",
-                                     to: "\(out)/index.html")
-            }
+            if all { try AtomicFile.write(Reports.index(results, language: lang), to: "\(out)/index.html") }
             if !failed.isEmpty { throw CheckFailure(description: "checks failed in \(failed.joined(separator: ", "))") }
         }
     }

@@ -77,6 +77,37 @@ public enum Reports {
             """
     }
 
+    /// `index.html` of `attnlab run --all`: every lesson with its summary and check status.
+    public static func index(_ results: [LessonResult], language: String) -> String {
+        let items = results.map { r -> String in
+            let total = r.steps.reduce(0) { $0 + $1.checks.count }
+            let status = r.passed ? "<span class=\"ok\">✓ \(total) checks</span>" : "<span class=\"bad\">✗ \(r.failures.count) of \(total) checks failed</span>"
+            return "<li><a href=\"\(escape(r.lesson.id))/report.html\">\(escape(r.lesson.title.text(language)))</a> \(status)"
+                + " · <a href=\"\(escape(r.lesson.id))/slides.pdf\">slides</a><br><span class=\"summary\">\(inline(r.lesson.summary.text(language)))</span></li>"
+        }.joined(separator: "\n")
+        return """
+            <!DOCTYPE html>
+            <html lang="\(language)">
+            <head>
+            <meta charset="utf-8">
+            <title>AttnLab lessons</title>
+            <style>
+            body { font-family: "DejaVu Sans", "Noto Sans CJK JP", sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #1f2328; line-height: 1.5; }
+            li { margin-bottom: 1rem; } a { font-weight: bold; } .summary { color: #57606a; }
+            .ok { color: #1a7f37; } .bad { color: #cf222e; font-weight: bold; }
+            </style>
+            </head>
+            <body>
+            <h1>AttnLab lessons</h1>
+            <ol>
+            \(items)
+            </ol>
+            </body>
+            </html>
+
+            """
+    }
+
     /// `trace.jsonl`: a header, then one `lesson_step` event per step with its commands, values
     /// and checks (schema attnlab.trace/1, docs/trace-format.md).
     public static func trace(_ r: LessonResult) -> [UInt8] {
@@ -113,8 +144,6 @@ public enum Reports {
         }
         return out
     }
-
-    public static func escapeHTML(_ s: String) -> String { escape(s) }
 
     static func escape(_ s: String) -> String {
         s.replacing("&", with: "&amp;").replacing("<", with: "&lt;").replacing(">", with: "&gt;").replacing("\"", with: "&quot;")
