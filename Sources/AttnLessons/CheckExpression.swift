@@ -36,6 +36,16 @@ public struct Comparison: Sendable, Equatable {
     public var names: [String] { left.names + right.names }
 }
 
+extension Expression {
+    /// Parses an arithmetic expression on its own (a narration placeholder such as `a / b`).
+    public static func parse(_ text: String) throws(ParseFailure) -> Expression {
+        var parser = Parser(text)
+        let e = try parser.sum()
+        guard parser.atEnd else { throw ParseFailure("unexpected '\(parser.rest)'") }
+        return e
+    }
+}
+
 public struct ParseFailure: Error, Sendable {
     public let reason: String
     init(_ reason: String) { self.reason = reason }
@@ -69,7 +79,7 @@ public indirect enum Expression: Sendable, Equatable {
         }
     }
 
-    var names: [String] {
+    public var names: [String] {
         switch self {
         case .number: []
         case .name(let n): [n]

@@ -92,6 +92,9 @@ public enum Template {
                 out += try format(v, filter)
             } else if let t = texts[name] {
                 out += t
+            } else if name.contains(where: { "+-*/(".contains($0) }) {
+                // An expression of values: {{ a / b | percent }}.
+                out += try format(try Expression.parse(name).value(values), filter)
             } else {
                 let near = (Array(values.keys) + Array(texts.keys)).sorted().filter { $0.hasSuffix(name.split(separator: ".").last.map(String.init) ?? name) }
                 throw ParseFailure("unknown value '\(name)'" + (near.isEmpty ? "" : " (did you mean \(near.prefix(3).joined(separator: ", "))?)"))
@@ -101,12 +104,14 @@ public enum Template {
         return out + rest
     }
 
-    /// The names placeholders refer to.
+    /// The value names placeholders refer to (inside expressions too).
     public static func names(in text: String) -> [String] {
         var names: [String] = []
         var rest = Substring(text)
         while let open = rest.range(of: "{{"), let close = rest[open.upperBound...].range(of: "}}") {
-            if let name = rest[open.upperBound..<close.lowerBound].split(separator: "|").first { names.append(String(name).trimmingSpaces) }
+            if let inner = rest[open.upperBound..<close.lowerBound].split(separator: "|").first.map({ String($0).trimmingSpaces }) {
+                names += (try? Expression.parse(inner).names) ?? [inner]
+            }
             rest = rest[close.upperBound...]
         }
         return names
@@ -143,7 +148,8 @@ public enum Template {
 }
 
 extension JSON {
-    /// Numbers and strings of a JSON object by dotted path (`forward.reads.Q`); booleans as 0/1.
+    /// Numbers and strings of a JSON object by dotted path (`forward.reads.Q`, `kv_map.3`); list items
+    /// by index; booleans as 0/1.
     public func flattened(prefix: String = "") -> (numbers: [String: Double], texts: [String: String]) {
         var numbers: [String: Double] = [:], texts: [String: String] = [:]
         func walk(_ value: JSON, _ path: String) {
@@ -157,7 +163,8 @@ extension JSON {
             case .bool(let b): numbers[path] = b ? 1 : 0
             case .string(let s): texts[path] = s
             case .object(let fields): for (k, v) in fields { walk(v, path.isEmpty ? k : "\(path).\(k)") }
-            case .null, .array: break
+            case .array(let items): for (i, v) in items.enumerated() { walk(v, path.isEmpty ? String(i) : "\(path).\(i)") }
+            case .null: break
             }
         }
         walk(self, prefix)

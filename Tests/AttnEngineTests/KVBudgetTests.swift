@@ -48,7 +48,8 @@ struct KVBudgetTests {
             let budget = KVBudget(layout: c.attention, kvMap: c.kvMap, dtype: .fp16)
             #expect(budget.bytesPerToken == bytes, "\(name)")
         }
-        // Llama 3 8B: a calculator using query heads over-counts by exactly 8×.
+        // Llama 3 8B: a calculator using query heads instead of K/V heads over-counts by 32/8 = 4×
+        // (the 8× often quoted is Llama 2/3 70B's 64/8).
         let l3 = try #require(Presets.named("llama-3-8b")?.decoder)
         let budget = KVBudget(layout: l3.attention, kvMap: l3.kvMap, dtype: .bf16)
         #expect(budget.mhaBytesPerToken == 4 * budget.bytesPerToken)

@@ -84,15 +84,18 @@ struct CheckTests {
         let text = try Template.render("{{ n | grouped }} B = {{ n | bytes }}, {{ f | percent }}, {{ f | fixed2 }}, {{ s }}, {{ n }}",
                                        values: ["n": 33_554_432, "f": 0.875], texts: ["s": "hi"])
         #expect(text == "33,554,432 B = 33.55 MB, 87.50%, 0.88, hi, 33554432")
+        #expect(try Template.render("{{ n / 1024 | grouped }} KiB, {{ 1 - f | percent }}", values: ["n": 33_554_432, "f": 0.875], texts: [:])
+                == "32,768 KiB, 12.50%")
         #expect(throws: ParseFailure.self) { try Template.render("{{ nope }}", values: [:], texts: [:]) }
         #expect(throws: ParseFailure.self) { try Template.render("{{ n | shout }}", values: ["n": 1], texts: [:]) }
     }
 
     @Test("a command's JSON flattens to dotted names")
     func flatten() {
-        let json = JSON.object([("a", .int(1)), ("b", .object([("c", .double(0.5)), ("d", .string("x"))])), ("e", .bool(true))])
+        let json = JSON.object([("a", .int(1)), ("b", .object([("c", .double(0.5)), ("d", .string("x"))])), ("e", .bool(true)),
+                                ("m", .ints([0, 0, 2]))])
         let (numbers, texts) = json.flattened(prefix: "run")
-        #expect(numbers == ["run.a": 1, "run.b.c": 0.5, "run.e": 1])
+        #expect(numbers == ["run.a": 1, "run.b.c": 0.5, "run.e": 1, "run.m.0": 0, "run.m.1": 0, "run.m.2": 2])
         #expect(texts == ["run.b.d": "x"])
     }
 }
