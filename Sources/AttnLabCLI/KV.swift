@@ -33,13 +33,17 @@ extension AttnLab {
         @Flag(help: "Print JSON.")
         var json = false
 
-        /// What `--json` prints (and what a lesson's `kv` action gives).
-        func result() throws -> JSON {
+        /// The model and its cache sizes at this context and batch (checked for overflow).
+        private func sizes() throws -> (config: DecoderConfig, budget: KVBudget, cacheBytes: Int, mhaCacheBytes: Int, readPerStep: Int) {
             let config = try model.decoderConfig()
             let budget = KVBudget(layout: config.attention, kvMap: config.kvMap, dtype: dtype)
-            let cacheBytes = try budget.cacheBytes(context: context, batch: batch)
-            let mhaCacheBytes = try budget.mhaCacheBytes(context: context, batch: batch)
-            let readPerStep = try budget.bytesReadPerStep(context: context, batch: batch)
+            return (config, budget, try budget.cacheBytes(context: context, batch: batch),
+                    try budget.mhaCacheBytes(context: context, batch: batch), try budget.bytesReadPerStep(context: context, batch: batch))
+        }
+
+        /// What `--json` prints (and what a lesson's `kv` action gives).
+        func result() throws -> JSON {
+            let (config, budget, cacheBytes, mhaCacheBytes, readPerStep) = try sizes()
             let a = config.attention
             var fields: [(String, JSON)] = []
             if let preset = model.preset { fields.append(("preset", .string(preset.lowercased()))) }
@@ -61,11 +65,7 @@ extension AttnLab {
                 say(try result().serialized())
                 return
             }
-            let config = try model.decoderConfig()
-            let budget = KVBudget(layout: config.attention, kvMap: config.kvMap, dtype: dtype)
-            let cacheBytes = try budget.cacheBytes(context: context, batch: batch)
-            let mhaCacheBytes = try budget.mhaCacheBytes(context: context, batch: batch)
-            let readPerStep = try budget.bytesReadPerStep(context: context, batch: batch)
+            let (config, budget, cacheBytes, mhaCacheBytes, readPerStep) = try sizes()
             let a = config.attention
             let name = model.preset.map { "\($0.lowercased()) " } ?? ""
             say("KV cache — \(name)(\(a.name)\(config.kvMap.kvLayers < config.layers ? ", \(config.kvMap.kvLayers) of \(config.layers) layers store K/V" : "")): \(config.layers) layers, \(a.qHeads) query heads → \(Format.plural(a.kvHeads, "KV head")), head_dim \(a.headDim), \(dtype.rawValue)")
