@@ -23,13 +23,14 @@ steps:
     checks: [max_abs_error <= 1e-5]
 YAML
 
-screen() { tmux capture-pane -p -t "$session"; }
-expect() {  # expect TEXT: wait up to 10 s for TEXT on screen
+screen() { tmux capture-pane -p -S - -t "$session"; }   # the whole scrollback
+expect() {  # expect TEXT [N]: wait up to 10 s until TEXT has appeared N times (default 1)
+    local want=${2:-1}
     for _ in $(seq 1 100); do
-        if screen | grep -qF -- "$1"; then return 0; fi
+        if [ "$(screen | grep -cF -- "$1")" -ge "$want" ]; then return 0; fi
         sleep 0.1
     done
-    echo "step-through: expected '$1' on screen; it shows:" >&2
+    echo "step-through: expected '$1' $want time(s); the terminal shows:" >&2
     screen >&2
     exit 1
 }
@@ -41,17 +42,19 @@ expect "⟨kv_bytes_per_token⟩"          # values are not known before the ste
 keys Enter
 expect "stores 131,072 bytes per token"
 expect "✓ kv_bytes_per_token == 131072"
-keys "r" Enter                        # re-run the step
-expect "r re-run"
+keys "r" Enter                        # re-run: the results appear a second time
+expect "✓ kv_bytes_per_token == 131072" 2
 keys "n" Enter
 expect "Step 2/2 · Tiles"
 keys Enter
 expect "tiles (rows i = Q blocks"
 expect "■ ·"                           # causal: blocks above the diagonal skipped
-keys "b" Enter
-expect "Step 1/2 · GQA bytes"
-keys "g 2" Enter
-expect "Step 2/2 · Tiles"
+keys "b" Enter                        # back: step 1 is shown a second time
+expect "Step 1/2 · GQA bytes" 2
+keys "zz" Enter                       # not a command: asked again
+expect "'zz'?"
+keys "g 2" Enter                      # jump: step 2 a second time
+expect "Step 2/2 · Tiles" 2
 keys "q" Enter
 expect "EXIT=0"
 test -f "$work/out/step-through/report.html" || { echo "step-through: no report written" >&2; exit 1; }

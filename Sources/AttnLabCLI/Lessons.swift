@@ -12,7 +12,7 @@ enum LessonFiles {
 
     static func all() throws(ConfigError) -> [String] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else {
-            throw ConfigError("lessons", "no \(folder)/ folder here (run from the repository root, or give a lesson file's path)")
+            throw ConfigError("lessons", "no \(folder)/ folder in \(FileManager.default.currentDirectoryPath) (run from the repository root, or give a lesson file's path)")
         }
         return names.filter { $0.hasSuffix(".yaml") }.sorted().map { "\(folder)/\($0)" }
     }
@@ -21,6 +21,8 @@ enum LessonFiles {
     static func resolve(_ name: String) throws(ConfigError) -> String {
         if FileManager.default.fileExists(atPath: name) { return name }
         for candidate in ["\(folder)/\(name)", "\(folder)/\(name).yaml"] where FileManager.default.fileExists(atPath: candidate) { return candidate }
+        // Otherwise the lesson whose id it is, whatever its file is called.
+        if let files = try? all(), let file = files.first(where: { (try? LessonLoader.load(file: $0))?.id == name }) { return file }
         let known = ((try? all()) ?? []).map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent }
         let near = known.sorted { editDistance($0, name) < editDistance($1, name) }.prefix(3)
         throw ConfigError("LESSON", "no lesson '\(name)'" + (near.isEmpty ? "" : "; did you mean \(near.joined(separator: ", "))?"))
@@ -71,20 +73,28 @@ struct LessonRunner {
             let name = "step-" + (step.index + 1 < 10 ? "0" : "") + String(step.index + 1)
             let figure = try Self.figure(call, lesson, "\(field).\(step.figure == nil ? "action.draw" : "figure").\(call.command)",
                                          folder: "\(folder)/figures", name: name)
+            // The SVG is always kept: report.html inlines it and report.md can link it.
             for ext in ["png", "svg", "pdf"] where formats.contains(ext) || ext == "svg" {
                 try Renderer.write(figure, to: "\(folder)/figures/\(name).\(ext)", field: "\(lesson.file): \(field)")
             }
-            figureSVG = try String(contentsOfFile: "\(folder)/figures/\(name).svg", encoding: .utf8)
-            if !formats.contains("svg") { try? FileManager.default.removeItem(atPath: "\(folder)/figures/\(name).svg") }
+            // Each inlined figure gets its own ids: the glyphs of one must not draw another's text.
+            figureSVG = Renderer.svgForInlining(try String(contentsOfFile: "\(folder)/figures/\(name).svg", encoding: .utf8), prefix: name + "-")
             commands.append(call.commandLine(draw: true))
             figureName = name
             slideFigure = (figure.pages[0], figure.width, figure.height)
         }
-        let narration: String
-        do {
-            narration = try Template.render(step.narration.text(language), values: numbers, texts: texts)
-        } catch {
-            throw LessonError(file: lesson.file, line: step.line, field: "\(field).narration", reason: error.reason)
+        // Every language is rendered, so a broken placeholder in the Japanese text fails an English run too.
+        var narration = ""
+        for lang in step.narration.byLanguage.keys.sorted() {
+            do {
+                let text = try Template.render(step.narration.byLanguage[lang]!, values: numbers, texts: texts)
+                if lang == language { narration = text }
+            } catch {
+                throw LessonError(file: lesson.file, line: step.line, field: "\(field).narration.\(lang)", reason: error.reason)
+            }
+        }
+        if step.narration.byLanguage[language] == nil {
+            narration = (try? Template.render(step.narration.text(language), values: numbers, texts: texts)) ?? ""
         }
         var checks: [CheckResult] = []
         for check in step.checks {
@@ -208,6 +218,7 @@ extension AttnLab {
         var json = false
 
         func run() throws {
+            guard ["en", "ja"].contains(lang) else { throw ConfigError("--lang", "unknown language '\(lang)' (expected en or ja)") }
             let lessons = try LessonFiles.all().map { try LessonLoader.load(file: $0) }
             if json {
                 say(JSON.array(lessons.map { .object([("id", .string($0.id)), ("title", .string($0.title.text(lang))), ("steps", .int($0.steps.count))]) }).serialized())
@@ -226,11 +237,19 @@ extension AttnLab {
         var files: [String]
 
         func run() throws {
+            var bad = 0
             for file in files {
-                let lesson = try LessonLoader.load(file: file)
-                try LessonRunner.dryParse(lesson)
-                say("ok \(file): \(lesson.id), \(Format.plural(lesson.steps.count, "step")), \(Format.plural(lesson.steps.reduce(0) { $0 + $1.checks.count }, "check"))")
+                do {
+                    let lesson = try LessonLoader.load(file: file)
+                    try LessonRunner.dryParse(lesson)
+                    say("ok \(file): \(lesson.id), \(Format.plural(lesson.steps.count, "step")), \(Format.plural(lesson.steps.reduce(0) { $0 + $1.checks.count }, "check"))")
+                } catch {
+                    bad += 1
+                    if files.count == 1 { throw error }
+                    AttnLab.printError("\(error)")
+                }
             }
+            if bad > 0 { throw ExitCode(2) }
         }
     }
 
@@ -278,17 +297,29 @@ extension AttnLab {
             case (let name?, false): files = [try LessonFiles.resolve(name)]
             case (nil, true): files = try LessonFiles.all()
             }
+            guard !out.isEmpty else { throw ConfigError("--out", "is empty; give a folder") }
             let lessons = try files.map { try LessonLoader.load(file: $0) }
+            if let duplicate = Dictionary(grouping: lessons, by: \.id).first(where: { $0.value.count > 1 }) {
+                throw ConfigError("--all", "lesson id '\(duplicate.key)' is used by \(duplicate.value.map(\.file).joined(separator: " and ")); ids name output folders and must differ")
+            }
             var failed: [String] = []
             var results: [LessonResult] = []
             let interactive = step ?? (isatty(STDIN_FILENO) != 0 && isatty(STDOUT_FILENO) != 0)
             for lesson in lessons {
-                let folder = "\(out)/\(lesson.id)"
-                do { try FileManager.default.createDirectory(atPath: "\(folder)/figures", withIntermediateDirectories: true) } catch {
-                    throw ConfigError("--out", "cannot create \(folder) (\(error.localizedDescription))")
+                let final = "\(out)/\(lesson.id)"
+                if interactive {
+                    // Stepping through writes each step's figure where the user will look for it.
+                    try Self.makeFolder("\(final)/figures")
+                    try StepThrough(runner: LessonRunner(language: lang, folder: final, formats: formatSet), lesson: lesson,
+                                    colour: StepThrough.wantsColour).run()
                 }
+                // The run writes into a temporary folder beside the final one and replaces it only
+                // when everything is written: a failed run leaves the previous output as it was.
+                let folder = "\(out)/.\(lesson.id).tmp-\(getpid())"
+                try? FileManager.default.removeItem(atPath: folder)
+                try Self.makeFolder("\(folder)/figures")
+                defer { try? FileManager.default.removeItem(atPath: folder) }
                 let runner = LessonRunner(language: lang, folder: folder, formats: formatSet)
-                if interactive { try StepThrough(runner: runner, lesson: lesson, colour: StepThrough.wantsColour).run() }
                 let (result, svg, slides) = try runner.run(lesson)
                 try AtomicFile.write(Reports.markdown(result, figureExtension: formatSet.contains("png") ? "png" : "svg"), to: "\(folder)/report.md")
                 try AtomicFile.write(Reports.html(result, svg: svg), to: "\(folder)/report.html")
@@ -296,14 +327,27 @@ extension AttnLab {
                 try AtomicFile.write(Reports.traceText(result), to: "\(folder)/trace.txt")
                 try Renderer.write(Slides.deck(title: lesson.title.text(lang), summary: lesson.summary.text(lang), steps: slides, style: Style()),
                                    to: "\(folder)/slides.pdf")
+                try? FileManager.default.removeItem(atPath: final)
+                guard rename(folder, final) == 0 else { throw ConfigError("--out", "cannot move the lesson's output into \(final)") }
                 let total = result.steps.reduce(0) { $0 + $1.checks.count }
-                say("\(result.passed ? "✓" : "✗") \(lesson.id): \(Format.plural(lesson.steps.count, "step")), \(total - result.failures.count)/\(total) checks → \(folder)/report.html")
+                say("\(result.passed ? "✓" : "✗") \(lesson.id): \(Format.plural(lesson.steps.count, "step")), \(total - result.failures.count)/\(total) checks → \(final)/report.html")
                 for (step, check) in result.failures { say("    step \(step + 1): \(check.summary)") }
                 if !result.passed { failed.append(lesson.id) }
                 results.append(result)
             }
             if all { try AtomicFile.write(Reports.index(results, language: lang), to: "\(out)/index.html") }
             if !failed.isEmpty { throw CheckFailure(description: "checks failed in \(failed.joined(separator: ", "))") }
+        }
+
+        static func makeFolder(_ path: String) throws {
+            var isDirectory: ObjCBool = false
+            let parent = URL(fileURLWithPath: path).deletingLastPathComponent().deletingLastPathComponent().path
+            if FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), !isDirectory.boolValue {
+                throw ConfigError("--out", "\(parent) is a file, not a folder")
+            }
+            do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+                throw ConfigError("--out", "cannot create \(path) (\(error.localizedDescription))")
+            }
         }
     }
 }

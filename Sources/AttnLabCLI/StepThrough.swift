@@ -36,12 +36,18 @@ struct StepThrough {
             // Before the run, computed values show as ⟨name⟩.
             print(placeholders(step.narration.text(language)))
             var reply = ask("[Enter] run · b back · g N go to step N · q quit")
+            while !["", "n", "q", "b"].contains(reply) && navigate(reply, index) == nil {
+                reply = ask("'\(reply)'? [Enter] run · b back · g N (1–\(lesson.steps.count)) · q quit")
+            }
             if let moved = navigate(reply, index) { index = moved; continue }
             if reply == "q" { return }
             while true {
                 let (result, _, _) = try runner.run(step, of: lesson)
                 show(result)
                 reply = ask("[Enter/n] next · b back · g N go to step N · r re-run · q quit")
+                while !["", "n", "q", "b", "r"].contains(reply) && navigate(reply, index) == nil {
+                    reply = ask("'\(reply)'? [Enter/n] next · b back · g N (1–\(lesson.steps.count)) · r re-run · q quit")
+                }
                 if reply == "r" { continue }
                 break
             }

@@ -19,6 +19,7 @@ public struct Comparison: Sendable, Equatable {
     /// Evaluates both sides; unknown names are an error naming them.
     public func evaluate(_ values: [String: Double]) throws(ParseFailure) -> (holds: Bool, left: Double, right: Double) {
         let a = try left.value(values), b = try right.value(values)
+        guard a.isFinite, b.isFinite else { throw ParseFailure("a side is \(a.isFinite ? b : a) (a division by zero?)") }
         let holds: Bool
         switch op {
         case .eq: holds = a == b

@@ -79,7 +79,9 @@ private struct Reader {
     }
 
     func string(_ node: Node, _ field: String) throws(LessonError) -> String {
-        guard case .scalar(let s) = node else { throw fail(node, field, "expected text") }
+        guard case .scalar(let s) = node, !(s.style == .plain && ["~", "null", ""].contains(s.string)) else {
+            throw fail(node, field, "expected text")
+        }
         return s.string
     }
 
@@ -120,7 +122,12 @@ private struct Reader {
         for (name, _, value) in try mapping(node, field, allowed: ["title", "narration", "action", "figure", "checks"]) {
             switch name {
             case "title": title = try localized(value, "\(field).title")
-            case "narration": narration = try localized(value, "\(field).narration")
+            case "narration":
+                let text = try localized(value, "\(field).narration")
+                for (lang, body) in text.byLanguage.sorted(by: { $0.key < $1.key }) {
+                    do { try Template.validate(body) } catch { throw fail(value, "\(field).narration.\(lang)", error.reason) }
+                }
+                narration = text
             case "action": action = try self.action(value, "\(field).action")
             case "figure": figure = try drawCall(value, "\(field).figure")
             default:
@@ -155,8 +162,9 @@ private struct Reader {
                 let fields = try mapping(item, itemField, allowed: ["name"] + LessonLoader.actions.filter { !["compare", "draw"].contains($0) })
                 guard let nameNode = fields.first(where: { $0.0 == "name" })?.2 else { throw fail(item, "\(itemField).name", "missing") }
                 let runName = try string(nameNode, "\(itemField).name")
-                guard !runName.isEmpty, runName.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-                    throw fail(nameNode, "\(itemField).name", "'\(runName)' may use only letters, digits and '_' (it prefixes value names)")
+                guard let first = runName.first, first.isLetter || first == "_",
+                      runName.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                    throw fail(nameNode, "\(itemField).name", "'\(runName)' must start with a letter and use only letters, digits and '_' (it prefixes value names)")
                 }
                 guard !runs.contains(where: { $0.0 == runName }) else { throw fail(nameNode, "\(itemField).name", "'\(runName)' is used twice") }
                 let calls = fields.filter { $0.0 != "name" }
@@ -184,6 +192,10 @@ private struct Reader {
         guard let map = node.mapping else { throw fail(node, field, "expected a map of flags, e.g. {preset: llama-3-8b}") }
         for (key, value) in map {
             guard let flag = key.string, !flag.isEmpty, !flag.hasPrefix("-") else { throw fail(key, field, "flags are written without dashes") }
+            // Where results go is the runner's business: a lesson cannot write anywhere else.
+            guard !["o", "output", "trace", "trace-format", "frames", "json", "format", "out"].contains(flag) else {
+                throw fail(key, "\(field).\(flag)", "is set by the runner (results go to the lesson's output folder)")
+            }
             guard case .scalar(let scalar) = value else { throw fail(value, "\(field).\(flag)", "expected a single value") }
             switch scalar.string {
             case "true" where scalar.style == .plain: arguments.append("--\(flag)")

@@ -53,7 +53,10 @@ public struct CheckResult: Sendable {
 
     /// "kv_bytes_per_token == 131072 ✓" or with both values when it failed.
     public var summary: String {
-        passed ? "✓ \(check.text)" : "✗ \(check.text) — left \(Template.plain(left)), right \(Template.plain(right))"
+        guard !passed else { return "✓ \(check.text)" }
+        var (l, r) = (Template.plain(left), Template.plain(right))
+        if l == r { (l, r) = (String(left), String(right)) }  // rounded alike: show every digit
+        return "✗ \(check.text) — left \(l), right \(r)"
     }
 }
 
@@ -104,6 +107,21 @@ public enum Template {
         return out + rest
     }
 
+    /// Checks the placeholders' syntax and filters without values (what `attnlab check` can know).
+    public static func validate(_ text: String) throws(ParseFailure) {
+        var rest = Substring(text)
+        while let open = rest.range(of: "{{") {
+            guard let close = rest[open.upperBound...].range(of: "}}") else { throw ParseFailure("'{{' without '}}'") }
+            let inner = rest[open.upperBound..<close.lowerBound].split(separator: "|", omittingEmptySubsequences: false).map { String($0).trimmingSpaces }
+            guard inner.count <= 2, let name = inner.first, !name.isEmpty else { throw ParseFailure("'{{\(rest[open.upperBound..<close.lowerBound])}}' is not {{ value }} or {{ value | filter }}") }
+            _ = try Expression.parse(name)
+            if inner.count == 2, !filters.contains(inner[1]) {
+                throw ParseFailure("unknown filter '\(inner[1])' (expected one of \(filters.joined(separator: ", ")))")
+            }
+            rest = rest[close.upperBound...]
+        }
+    }
+
     /// The value names placeholders refer to (inside expressions too).
     public static func names(in text: String) -> [String] {
         var names: [String] = []
@@ -118,6 +136,9 @@ public enum Template {
     }
 
     static func format(_ v: Double, _ filter: String?) throws(ParseFailure) -> String {
+        guard v.isFinite else { throw ParseFailure("the value is \(v) (a division by zero?)") }
+        // Integer formats need an integer that fits; beyond 1e15 show the number in scientific form.
+        if abs(v) >= 1e15, filter != nil, filter != "sci" { return Format.scientific(v) }
         switch filter {
         case nil: return plain(v)
         case "grouped": return Format.grouped(Int(v.rounded()))

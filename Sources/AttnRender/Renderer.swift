@@ -111,6 +111,9 @@ public enum Renderer {
         return (w, h, argb)
     }
 
+    /// An SVG's ids made unique to it, for inlining several figures in one HTML page.
+    public static func svgForInlining(_ svg: String, prefix: String) -> String { renumberSVGIDs(svg, prefix: prefix) }
+
     /// One PNG per page into `folder` (created if missing, inside an existing folder):
     /// frame-0001.png, frame-0002.png, …
     public static func writeFrames(_ figure: Figure, to folder: String, scale: Double = 1) throws(RenderError) {
@@ -228,16 +231,18 @@ public enum Renderer {
     }
 
     /// Cairo numbers SVG ids (glyphs, surfaces, clips…) with process-wide counters, so the same
-    /// figure drawn after another gets other ids. Renumber them by order of first appearance.
-    static func renumberSVGIDs(_ svg: String) -> String {
+    /// figure drawn after another gets other ids. Renumber them by order of first appearance,
+    /// optionally after a prefix (so several SVGs can share one HTML page).
+    static func renumberSVGIDs(_ svg: String, prefix: String = "") -> String {
         let token = /(id="|#)([A-Za-z][A-Za-z_]*)([0-9][0-9-]*)/
+        let idPrefix = prefix
         var mapping: [String: String] = [:]
         var counters: [String: Int] = [:]
         for match in svg.matches(of: token) where match.output.1 == "id=\"" {
-            let prefix = String(match.output.2), old = prefix + match.output.3
+            let kind = String(match.output.2), old = kind + match.output.3
             if mapping[old] == nil {
-                counters[prefix, default: 0] += 1
-                mapping[old] = prefix + String(counters[prefix]!)
+                counters[kind, default: 0] += 1
+                mapping[old] = idPrefix + kind + String(counters[kind]!)
             }
         }
         return svg.replacing(token) { match in

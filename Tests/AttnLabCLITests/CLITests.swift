@@ -442,6 +442,10 @@ struct LessonCLITests {
         ("{decode: {layers: 2, tokens: 4", "{decode: {layerz: 2, tokens: 4", "lesson.yaml:17: steps[1].action.decode: Unknown option '--layerz'"),
         ("cla: 2}}\n", "cla: 0}}\n", "lesson.yaml:10: steps[0].action.compare: --cla: the sharing factor must be positive"),
         ("max_abs_diff <= 1e-4", "max_abs_dif <= 1e-4", "steps[1].checks: 'max_abs_dif <= 1e-4': unknown value 'max_abs_dif'"),
+        ("max_abs_diff <= 1e-4", "max_abs_diff / 0 <= 1e-4", "steps[1].checks: 'max_abs_diff / 0 <= 1e-4': a side is"),
+        ("{decode: {layers: 2, tokens: 4", "{decode: {trace: /tmp/x.jsonl, layers: 2, tokens: 4", "lesson.yaml:17: steps[1].action.decode.trace: is set by the runner"),
+        ("{{ max_abs_diff }}", "{{ max_abs_diff | loud }}", "lesson.yaml:16: steps[1].narration.en: unknown filter 'loud'"),
+        ("{{ mqa.kv_bytes_per_token }} バイト", "{{ mqa.kv_bytes_pr_token }} バイト", "steps[0].narration.ja: unknown value 'mqa.kv_bytes_pr_token'"),
     ]
 
     @Test("check and run name the file, line and field of a broken lesson", arguments: brokenLessons)
@@ -455,6 +459,30 @@ struct LessonCLITests {
         }
         #expect(run.status == 2 && run.stderr.contains(message), "\(run.stderr)")
         #expect(run.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test("report.html: every inlined figure has ids of its own (glyphs of one never draw another's text)")
+    func uniqueSVGIDs() throws {
+        let (dir, file) = try write(Self.lesson.replacingOccurrences(of: "checks: [max_abs_diff <= 1e-4]",
+                                                                     with: "figure: {heads: {q-heads: 8, kv-heads: 2}}\n    checks: [max_abs_diff <= 1e-4]"))
+        #expect(try Run(["run", file, "--no-step", "--out", dir.path]).status == 0)
+        let html = try String(contentsOf: dir.appendingPathComponent("cli-test/report.html"), encoding: .utf8)
+        let ids = html.matches(of: /id="([^"]+)"/).map { String($0.output.1) }
+        #expect(ids.count > 10)
+        #expect(Set(ids).count == ids.count)
+    }
+
+    @Test("a run that fails leaves the previous output untouched; --out must name a folder")
+    func failedRunKeepsOutput() throws {
+        let (dir, file) = try write(Self.lesson)
+        #expect(try Run(["run", file, "--no-step", "--out", dir.path]).status == 0)
+        let before = try Data(contentsOf: dir.appendingPathComponent("cli-test/report.md"))
+        try Data(Self.lesson.replacingOccurrences(of: "{{ max_abs_diff }}", with: "{{ nope }}").utf8).write(to: URL(fileURLWithPath: file))
+        let run = try Run(["run", file, "--no-step", "--out", dir.path])
+        #expect(run.status == 2 && run.stderr.contains("unknown value 'nope'"))
+        #expect(try Data(contentsOf: dir.appendingPathComponent("cli-test/report.md")) == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["cli-test", "lesson.yaml"])
+        #expect(try Run(["run", file, "--no-step", "--out", ""]).stderr.contains("--out"))
     }
 
     @Test("the lessons in lessons/ are listed and all pass their checks")
