@@ -51,15 +51,20 @@ struct LessonRunner {
     /// Runs one step: its action, its figure (written to `folder/figures`), its narration and checks.
     func run(_ step: LessonStep, of lesson: Lesson) throws -> (StepResult, svg: String?, slide: Slides.StepSlide) {
         let field = "steps[\(step.index)]"
-        var numbers: [String: Double] = [:], texts: [String: String] = [:], commands: [String] = []
+        var numbers: [String: Double] = [:], texts: [String: String] = [:], commands: [String] = [], traces: [String] = []
         var drawCall: ActionCall? = step.figure
+        let stepName = "step-" + (step.index + 1 < 10 ? "0" : "") + String(step.index + 1)
         switch step.action {
         case .single(let call):
-            (numbers, texts) = try Self.values(call, lesson, "\(field).action.\(call.command)").flattened()
+            let (json, files) = try values(call, lesson, "\(field).action.\(call.command)", traceName: stepName)
+            (numbers, texts) = json.flattened()
+            traces += files
             commands.append(call.commandLine(draw: false))
         case .compare(let runs):
             for (name, call) in runs {
-                let (n, t) = try Self.values(call, lesson, "\(field).action.compare").flattened(prefix: name)
+                let (json, files) = try values(call, lesson, "\(field).action.compare", traceName: "\(stepName)-\(name)")
+                traces += files
+                let (n, t) = json.flattened(prefix: name)
                 numbers.merge(n) { a, _ in a }
                 texts.merge(t) { a, _ in a }
                 commands.append(call.commandLine(draw: false))
@@ -70,7 +75,7 @@ struct LessonRunner {
         var figureName: String? = nil, figureSVG: String? = nil
         var slideFigure: (Page, Double, Double)? = nil
         if let call = drawCall {
-            let name = "step-" + (step.index + 1 < 10 ? "0" : "") + String(step.index + 1)
+            let name = stepName
             let figure = try Self.figure(call, lesson, "\(field).\(step.figure == nil ? "action.draw" : "figure").\(call.command)",
                                          folder: "\(folder)/figures", name: name)
             // The SVG is always kept: report.html inlines it and report.md can link it.
@@ -106,7 +111,7 @@ struct LessonRunner {
             }
         }
         let result = StepResult(step: step, values: numbers, texts: texts, commandLines: commands, narration: narration,
-                                checks: checks, figure: figureName)
+                                checks: checks, figure: figureName, engineTraces: traces)
         let slide = Slides.StepSlide(title: step.title.text(language), figure: slideFigure?.0,
                                      figureSize: (slideFigure?.1 ?? 1600, slideFigure?.2 ?? 900),
                                      lines: result.keyValues.prefix(8).map { "\($0.name) = \($0.value)" } + checks.map(\.summary))
@@ -114,10 +119,18 @@ struct LessonRunner {
     }
 
     /// The --json result of a computing action.
-    static func values(_ call: ActionCall, _ lesson: Lesson, _ field: String) throws -> JSON {
-        do { return try resultCommand(call).result() } catch {
-            throw LessonError(file: lesson.file, line: call.line, field: field, reason: describe(error))
+    /// The --json result of a computing action; its engine trace, if it has one, is written to
+    /// `traces/<name>.jsonl` and `.txt`, whose relative paths are returned.
+    func values(_ call: ActionCall, _ lesson: Lesson, _ field: String, traceName: String) throws -> (JSON, [String]) {
+        let traced: (json: JSON, trace: (jsonl: [UInt8], text: String)?)
+        do { traced = try Self.resultCommand(call).tracedResult() } catch {
+            throw LessonError(file: lesson.file, line: call.line, field: field, reason: Self.describe(error))
         }
+        guard let trace = traced.trace else { return (traced.json, []) }
+        try AttnLab.Run.makeFolder("\(folder)/traces")
+        try AtomicFile.write(trace.jsonl, to: "\(folder)/traces/\(traceName).jsonl")
+        try AtomicFile.write(trace.text, to: "\(folder)/traces/\(traceName).txt")
+        return (traced.json, ["traces/\(traceName).jsonl", "traces/\(traceName).txt"])
     }
 
     static func figure(_ call: ActionCall, _ lesson: Lesson, _ field: String, folder: String, name: String) throws -> Figure {
@@ -183,8 +196,14 @@ struct LessonRunner {
 /// A command whose `--json` output a lesson step can use as its values.
 protocol ResultCommand: ParsableCommand {
     func result() throws -> JSON
+    /// The result and, for commands that trace, the engine trace of the same run (JSONL, text).
+    func tracedResult() throws -> (json: JSON, trace: (jsonl: [UInt8], text: String)?)
     /// Checks what can be checked without running the engine.
     func validateCheaply() throws
+}
+
+extension ResultCommand {
+    func tracedResult() throws -> (json: JSON, trace: (jsonl: [UInt8], text: String)?) { (try result(), nil) }
 }
 
 extension AttnLab.KV: ResultCommand {
@@ -197,10 +216,20 @@ extension AttnLab.Params: ResultCommand {
 
 extension AttnLab.Decode: ResultCommand {
     func validateCheaply() throws { _ = try model.decoderConfig() }
+
+    func tracedResult() throws -> (json: JSON, trace: (jsonl: [UInt8], text: String)?) {
+        let run = try execute()
+        return (DecodeTrace.summary(run), (DecodeTrace.jsonl(run), DecodeTrace.text(run)))
+    }
 }
 
 extension AttnLab.TileRun: ResultCommand {
     func validateCheaply() throws { _ = try flags.sramElementCount() }
+
+    func tracedResult() throws -> (json: JSON, trace: (jsonl: [UInt8], text: String)?) {
+        let result = try execute(record: true)
+        return (TileTrace.summary(result), (TileTrace.jsonl(result), TileTrace.text(result)))
+    }
 }
 
 extension AttnLab.TileSweep: ResultCommand {

@@ -14,9 +14,12 @@ public struct StepResult: Sendable {
     public let checks: [CheckResult]
     /// Base name of the step's figure files (`step-03`), if it drew one.
     public let figure: String?
+    /// The engine traces of the step's decode and tile runs, relative to the lesson folder.
+    public let engineTraces: [String]
 
     public init(step: LessonStep, values: [String: Double], texts: [String: String], commandLines: [String], narration: String,
-                checks: [CheckResult], figure: String?) {
+                checks: [CheckResult], figure: String?, engineTraces: [String] = []) {
+        self.engineTraces = engineTraces
         self.step = step
         self.values = values
         self.texts = texts

@@ -18,6 +18,8 @@ public enum Reports {
                 out += "| value | |\n|---|---|\n" + key.map { "| `\($0.name)` | \($0.value) |" }.joined(separator: "\n") + "\n\n"
             }
             if let f = s.figure { out += "![\(s.step.title.text(lang))](figures/\(f).\(figureExtension))\n\n" }
+            let traces = s.engineTraces.filter { $0.hasSuffix(".txt") }
+            if !traces.isEmpty { out += "Engine trace: " + traces.map { "[\($0)](\($0))" }.joined(separator: ", ") + "\n\n" }
             for c in s.checks { out += "- \(c.summary)\n" }
             if !s.checks.isEmpty { out += "\n" }
         }
@@ -44,6 +46,10 @@ public enum Reports {
             }
             if let f = s.figure, let text = svg[f] {
                 body += "<figure>\(stripProlog(text))</figure>\n"
+            }
+            let traces = s.engineTraces.filter { $0.hasSuffix(".txt") }
+            if !traces.isEmpty {
+                body += "<p class=\"trace\">Engine trace: " + traces.map { "<a href=\"\(escape($0))\">\(escape($0))</a>" }.joined(separator: ", ") + "</p>\n"
             }
             if !s.checks.isEmpty {
                 body += "<ul class=\"checks\">\n" + s.checks.map { "<li class=\"\($0.passed ? "ok" : "bad")\">\(escape($0.summary))</li>" }.joined(separator: "\n") + "\n</ul>\n"
@@ -125,6 +131,7 @@ public enum Reports {
                 ("checks", .array(s.checks.map { .object([("check", .string($0.check.text)), ("passed", .bool($0.passed)),
                                                          ("left", .double($0.left)), ("right", .double($0.right))]) })),
                 ("figure", s.figure.map(JSON.string) ?? .null),
+                ("engine_traces", .array(s.engineTraces.map(JSON.string))),
             ])
             event.write(to: &out)
             out.append(UInt8(ascii: "\n"))
@@ -141,6 +148,7 @@ public enum Reports {
             let rows = s.keyValues.map { [$0.name, $0.value] }
             if !rows.isEmpty { out += Format.table(["value", ""], rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n" }
             for c in s.checks { out += "  \(c.summary)\n" }
+            for t in s.engineTraces where t.hasSuffix(".txt") { out += "  engine trace: \(t)\n" }
         }
         return out
     }
