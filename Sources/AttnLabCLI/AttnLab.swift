@@ -10,15 +10,18 @@ import Foundation
 struct AttnLab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "attnlab",
-        abstract: "Step through how transformers save memory: MHA/GQA/MQA, Cross-Layer Attention, KV caches.",
+        abstract: "Step through how transformers save memory: KV caches, MHA/GQA/MQA, Cross-Layer Attention, FlashAttention.",
         discussion: """
             Every number comes from a real computation: a small Llama-style decoder with a real KV \
-            cache, and exact calculators for published models.
+            cache, exact calculators for published models, and naive vs tiled attention on a modelled \
+            HBM + SRAM. Figures (PNG, SVG, PDF) and lessons are drawn from those runs.
 
             Examples:
-              attnlab decode --q-heads 8 --kv-heads 2 --cla 2 --prompt "the cat" --tokens 8 --verify
+              attnlab run 02-gqa                      step through a lesson (attnlab lessons lists them)
               attnlab kv --preset llama-3-8b --context 8192
-              attnlab params --preset albert-base
+              attnlab decode --q-heads 8 --kv-heads 2 --cla 2 --tokens 8 --verify
+              attnlab tile --algo fa1 --n 1024 --d 64 --sram 96KiB
+              attnlab draw heads --preset llama-3-8b -o output/heads.png
             """,
         subcommands: [Decode.self, KV.self, Params.self, PresetList.self, Tile.self, Draw.self, Gallery.self, LessonList.self, LessonCheckCommand.self, Run.self, Bench.self]
     )
