@@ -17,7 +17,7 @@ struct AttnLab: ParsableCommand {
             HBM + SRAM. Figures (PNG, SVG, PDF) and lessons are drawn from those runs.
 
             Examples:
-              attnlab run 02-gqa                      step through a lesson (attnlab lessons lists them)
+              attnlab lessons && attnlab run 02-gqa
               attnlab kv --preset llama-3-8b --context 8192
               attnlab decode --q-heads 8 --kv-heads 2 --cla 2 --tokens 8 --verify
               attnlab tile --algo fa1 --n 1024 --d 64 --sram 96KiB
