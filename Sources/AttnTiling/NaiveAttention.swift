@@ -112,9 +112,7 @@ enum NaiveAttention {
         var P = [Float](repeating: 0, count: R * C)                                           // HBM [G·N × N]
         let chunk = softmaxRowsPerChunk(sramElements: M, cols: C)
         let segment = max(1, M - 2)
-        var start = 0
-        while start < R {
-            let rows = start..<min(R, start + max(1, chunk))
+        for rows in rowChunks(R, chunk) {
             mem.beginStep("softmax", kvHead: g, i: nil, j: nil, rows: rows, cols: 0..<C)
             if chunk >= 1 {
                 mem.load(.S, rows.count * C)
@@ -150,7 +148,6 @@ enum NaiveAttention {
             mem.store(.P, rows.count * C)
             mem.free(chunk >= 1 ? rows.count * C + 2 * rows.count : 2)
             mem.endStep(watch: watched)
-            start = rows.upperBound
         }
         return P
     }
@@ -178,9 +175,7 @@ enum NaiveAttention {
             // 3. dS = P ∘ (dP − D), D_r = Σ_c P_rc dP_rc (= rowsum(dO ∘ O))
             var dS = [Float](repeating: 0, count: R * C)
             let chunk = dSRowsPerChunk(sramElements: mem.sramElements, cols: C)
-            var start = 0
-            while start < R {
-                let rows = start..<min(R, start + max(1, chunk))
+            for rows in rowChunks(R, chunk) {
                 mem.beginStep("dS = P∘(dP − D)", kvHead: g, i: nil, j: nil, rows: rows, cols: 0..<C)
                 if chunk >= 1 {
                     mem.load(.P, rows.count * C)
@@ -210,8 +205,7 @@ enum NaiveAttention {
                 mem.store(.dS, rows.count * C)
                 mem.free(rows.count)
                 mem.endStep()
-                start = rows.upperBound
-            }
+                }
             dP = []
             blockedProduct("dQ = dS K", p, g: g, blocks: blocks, memory: mem, flops: &flops,
                            matrix: (.dS, dS), outerIsRows: true, operand: (.K, p.k, colsAt), out: (.dQ, rowsAt), scale: tau, into: &grads.dq)
@@ -220,6 +214,11 @@ enum NaiveAttention {
         }
         grads.flops = flops
         return grads
+    }
+
+    /// Row ranges of `chunk` rows (one row when not even one fits, for the multi-pass cases).
+    private static func rowChunks(_ rows: Int, _ chunk: Int) -> [Range<Int>] {
+        stride(from: 0, to: rows, by: max(1, chunk)).map { $0..<min(rows, $0 + max(1, chunk)) }
     }
 
     /// Rows of P and dP (with D) one dS chunk holds: `⌊M / (2C + 1)⌋`; 0 means two passes.
