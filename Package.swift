@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "AttnFigures", targets: ["AttnFigures"]),
         .library(name: "AttnRender", targets: ["AttnRender"]),
         .library(name: "AttnLessons", targets: ["AttnLessons"]),
+        .library(name: "AttnModels", targets: ["AttnModels"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -23,6 +24,9 @@ let package = Package(
         .target(name: "AttnEngine"),
         // Naive and tiled (FlashAttention 1/2) attention on a modelled HBM + SRAM hierarchy.
         .target(name: "AttnTiling", dependencies: ["AttnEngine"]),
+        // Pretrained models from GGUF files: the file reader, dequantization, the byte-level BPE
+        // tokenizer, and the mapping of a Llama GGUF onto the engine's decoder.
+        .target(name: "AttnModels", dependencies: ["AttnEngine"]),
         // Engine results as trace events, and their writers (JSON Lines, text), atomic files.
         .target(name: "AttnTrace", dependencies: ["AttnEngine", "AttnTiling"]),
         // Figures as values (pages of shapes), drawn from models and runs. No Cairo.
@@ -42,6 +46,7 @@ let package = Package(
                 "AttnFigures",
                 "AttnRender",
                 "AttnLessons",
+                "AttnModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -51,6 +56,7 @@ let package = Package(
         .testTarget(name: "AttnTilingTests", dependencies: ["AttnEngine", "AttnTiling"]),
         .testTarget(name: "AttnTraceTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace"]),
         .testTarget(name: "AttnRenderTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace", "AttnFigures", "AttnRender"]),
+        .testTarget(name: "AttnModelsTests", dependencies: ["AttnEngine", "AttnModels"]),
         .testTarget(name: "AttnLessonsTests", dependencies: ["AttnLessons"]),
         .testTarget(name: "AttnLabCLITests", dependencies: ["AttnLabCLI"]),
     ]

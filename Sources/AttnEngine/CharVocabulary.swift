@@ -1,12 +1,15 @@
 /// The built-in character vocabulary of the random demo models: one token per character, so a
 /// student can read prompts and traces without a tokenizer.
-public enum CharVocabulary {
+public struct CharVocabulary: Vocabulary {
+    public init() {}
+
     /// Token id → text. Ids past this list (with a larger `--vocab`) print as `⟨id⟩`.
     public static let symbols: [Character] =
         Array(" \n") + Array("abcdefghijklmnopqrstuvwxyz") + Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
         + Array("0123456789") + Array(".,!?'-:;()\"")
 
     public static var count: Int { symbols.count }
+    public var count: Int { Self.count }
 
     private static let ids: [Character: Int] = Dictionary(uniqueKeysWithValues: symbols.enumerated().map { ($1, $0) })
 
@@ -25,10 +28,14 @@ public enum CharVocabulary {
         return tokens
     }
 
-    /// Text of one token id.
-    public static func text(of id: Int) -> String {
-        id >= 0 && id < symbols.count ? String(symbols[id]) : "⟨\(id)⟩"
+    public func encode(_ text: String, field: String) throws(ConfigError) -> [Int] {
+        try Self.encode(text, vocab: Self.count, field: field)
     }
 
-    public static func decode(_ ids: [Int]) -> String { ids.map(text(of:)).joined() }
+    /// Text of one token id.
+    public func text(of id: Int) -> String {
+        id >= 0 && id < Self.symbols.count ? String(Self.symbols[id]) : "⟨\(id)⟩"
+    }
+
+    public func decode(_ ids: [Int]) -> String { ids.map(text(of:)).joined() }
 }

@@ -91,8 +91,8 @@ extension AttnLab {
             var out = "AttnLab decode — \(c.layoutName): \(c.layers) layers, d_model \(c.dModel), \(a.qHeads) query heads → \(Format.plural(a.kvHeads, "KV head")), head_dim \(a.headDim)\n"
             out += "heads      \(DecodeTrace.headGroups(a))\n"
             out += "kv map     \(c.kvMap.source.map(String.init).joined(separator: " ")) (\(c.kvMap.kvLayers) of \(c.layers) layers store K/V)\n"
-            out += "prompt     \"\(CharVocabulary.decode(res.promptTokens).replacing("\n", with: "\\n"))\" (\(res.promptTokens.count) tokens)\n"
-            out += "generated  \"\(CharVocabulary.decode(res.generatedTokens).replacing("\n", with: "\\n"))\" (\(res.generatedTokens.count) tokens, "
+            out += "prompt     \"\(run.vocabulary.decode(res.promptTokens).replacing("\n", with: "\\n"))\" (\(res.promptTokens.count) tokens)\n"
+            out += "generated  \"\(run.vocabulary.decode(res.generatedTokens).replacing("\n", with: "\\n"))\" (\(res.generatedTokens.count) tokens, "
             out += run.temperature == 0 ? "greedy)\n\n" : "temperature \(run.temperature), seed \(run.seed))\n\n"
             let rows = (0..<c.layers).map { l -> [String] in
                 let steps = res.steps.map { $0.record.layers[l] }

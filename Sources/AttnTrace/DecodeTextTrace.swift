@@ -12,12 +12,12 @@ extension DecodeTrace {
         out += "kv map  \(c.kvMap.source.map(String.init).joined(separator: " "))   producers \(c.kvMap.producers.map(String.init).joined(separator: ", ")) → \(c.kvMap.kvLayers) of \(c.layers) layers store K/V\n"
         out += "heads   " + headGroups(a) + "\n"
         out += "cache   \(run.cacheDType.rawValue): \(Format.grouped(budget.bytesPerTokenPerLayer)) B per token per KV layer, \(Format.grouped(budget.bytesPerToken)) B per token\n"
-        out += "prompt  \"\(escape(CharVocabulary.decode(res.promptTokens)))\" (\(res.promptTokens.count) tokens), seed \(run.seed), "
+        out += "prompt  \"\(escape(run.vocabulary.decode(res.promptTokens)))\" (\(res.promptTokens.count) tokens), seed \(run.seed), "
         out += run.temperature == 0 ? "greedy\n" : "temperature \(run.temperature)\n"
         for s in res.steps {
             let r = s.record
-            var title = "\nstep \(s.step)  \(s.phase.rawValue)  position \(r.position)  in '\(escape(CharVocabulary.text(of: r.token)))'"
-            if let next = s.nextToken { title += "  → '\(escape(CharVocabulary.text(of: next)))'" }
+            var title = "\nstep \(s.step)  \(s.phase.rawValue)  position \(r.position)  in '\(escape(run.vocabulary.text(of: r.token)))'"
+            if let next = s.nextToken { title += "  → '\(escape(run.vocabulary.text(of: next)))'" }
             out += title + "\n"
             let rows = r.layers.map { ls -> [String] in
                 [String(ls.layer),
@@ -41,7 +41,7 @@ extension DecodeTrace {
                 }
             }
         }
-        out += "\ntotal   \(res.steps.count) steps, generated \"\(escape(CharVocabulary.decode(res.generatedTokens)))\"\n"
+        out += "\ntotal   \(res.steps.count) steps, generated \"\(escape(run.vocabulary.decode(res.generatedTokens)))\"\n"
         out += "        cache \(Format.grouped(res.cache.bytes)) B (\(res.cache.tokens) tokens), written \(Format.grouped(res.kvBytesWritten)) B, read \(Format.grouped(res.kvBytesRead)) B\n"
         if let diff = run.maxAbsDiff { out += "verify  max |cached − recomputed| logit = \(diff)\n" }
         return out

@@ -10,9 +10,16 @@ public struct DecodeRun: Sendable {
     public let result: DecodeResult
     /// Largest |cached − recomputed| over every logit of every step, when `--verify` ran.
     public let maxAbsDiff: Float?
+    /// How token ids read as text: the built-in characters, or a pretrained model's tokenizer.
+    public let vocabulary: any Vocabulary
+    /// The pretrained model's name (`smollm2-135m`), or nil for seeded random weights.
+    public let model: String?
 
     public init(config: DecoderConfig, seed: UInt64, temperature: Double, cacheDType: DType,
-                detail: RecordDetail, result: DecodeResult, maxAbsDiff: Float?) {
+                detail: RecordDetail, result: DecodeResult, maxAbsDiff: Float?,
+                vocabulary: any Vocabulary = CharVocabulary(), model: String? = nil) {
+        self.vocabulary = vocabulary
+        self.model = model
         self.config = config
         self.seed = seed
         self.temperature = temperature
@@ -37,6 +44,7 @@ public enum DecodeTrace {
             ("type", .string("header")),
             ("schema", .string(schema)),
             ("kind", .string("decode")),
+            ("model", run.model.map(JSON.string) ?? .null),
             ("config", .object([
                 ("layers", .int(c.layers)), ("d_model", .int(c.dModel)),
                 ("q_heads", .int(a.qHeads)), ("kv_heads", .int(a.kvHeads)), ("head_dim", .int(a.headDim)),
@@ -52,7 +60,7 @@ public enum DecodeTrace {
             ("temperature", .double(run.temperature)),
             ("detail", .string(run.detail.rawValue)),
             ("prompt_tokens", .ints(run.result.promptTokens)),
-            ("prompt_text", .string(CharVocabulary.decode(run.result.promptTokens))),
+            ("prompt_text", .string(run.vocabulary.decode(run.result.promptTokens))),
         ])
     }
 
@@ -90,9 +98,9 @@ public enum DecodeTrace {
             }
             events.append(.object([
                 ("type", .string("step")), ("step", .int(s.step)), ("phase", .string(s.phase.rawValue)),
-                ("position", .int(r.position)), ("token", .int(r.token)), ("text", .string(CharVocabulary.text(of: r.token))),
+                ("position", .int(r.position)), ("token", .int(r.token)), ("text", .string(run.vocabulary.text(of: r.token))),
                 ("next_token", s.nextToken.map(JSON.int) ?? .null),
-                ("next_text", s.nextToken.map { .string(CharVocabulary.text(of: $0)) } ?? .null),
+                ("next_text", s.nextToken.map { .string(run.vocabulary.text(of: $0)) } ?? .null),
                 ("bytes_written", .int(r.layers.reduce(0) { $0 + $1.bytesWritten })),
                 ("bytes_read", .int(r.layers.reduce(0) { $0 + $1.bytesRead })),
                 ("cache_tokens", .int(r.position + 1)), ("cache_bytes", .int(r.cacheBytes)),
@@ -118,7 +126,7 @@ public enum DecodeTrace {
             ("kv_bytes_written", .int(res.kvBytesWritten)),
             ("kv_bytes_read", .int(res.kvBytesRead)),
             ("generated_tokens", .ints(res.generatedTokens)),
-            ("generated_text", .string(CharVocabulary.decode(res.generatedTokens))),
+            ("generated_text", .string(run.vocabulary.decode(res.generatedTokens))),
         ]
         if let diff = run.maxAbsDiff { fields.append(("max_abs_diff", .double(Double(diff)))) }
         return .object(fields)
