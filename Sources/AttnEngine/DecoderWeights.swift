@@ -7,6 +7,14 @@ public struct AttentionWeights: Sendable {
     public var wk: [Float]?                                         // [kv_heads·head_dim × d_model]
     public var wv: [Float]?                                         // [kv_heads·head_dim × d_model]
     public var wo: [Float]                                          // [d_model × q_heads·head_dim]
+
+    public init(norm: [Float], wq: [Float], wk: [Float]?, wv: [Float]?, wo: [Float]) {
+        self.norm = norm
+        self.wq = wq
+        self.wk = wk
+        self.wv = wv
+        self.wo = wo
+    }
 }
 
 /// SwiGLU FFN weights of one layer: down(silu(gate·x) ∘ up·x).
@@ -15,6 +23,13 @@ public struct FFNWeights: Sendable {
     public var w1: [Float]                                          // gate [ffn × d_model]
     public var w3: [Float]                                          // up   [ffn × d_model]
     public var w2: [Float]                                          // down [d_model × ffn]
+
+    public init(norm: [Float], w1: [Float], w3: [Float], w2: [Float]) {
+        self.norm = norm
+        self.w1 = w1
+        self.w3 = w3
+        self.w2 = w2
+    }
 }
 
 /// All parameters of a decoder, drawn from a documented seeded init.
@@ -30,6 +45,15 @@ public struct DecoderWeights: Sendable {
     public var finalNorm: [Float]                                   // [d_model]
     /// nil when the embeddings are tied: the LM head is then the embedding matrix.
     public var lmHead: [Float]?                                     // [vocab × d_model]
+
+    /// Weights loaded from elsewhere (a pretrained model); shapes must match the config they run with.
+    public init(embedding: [Float], attention: [AttentionWeights], ffn: [FFNWeights], finalNorm: [Float], lmHead: [Float]?) {
+        self.embedding = embedding
+        self.attention = attention
+        self.ffn = ffn
+        self.finalNorm = finalNorm
+        self.lmHead = lmHead
+    }
 
     public init(config c: DecoderConfig, seed: UInt64) {
         // Tensors are named first and drawn afterwards, in parallel: each has its own stream, so the

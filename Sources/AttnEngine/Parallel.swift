@@ -2,25 +2,25 @@ import Dispatch
 
 /// Splitting work across the machine's cores. Used only where each worker computes its own output
 /// from its own inputs, so the result is the same whatever the number of cores.
-enum Parallel {
-    static func forEach(_ count: Int, _ body: @Sendable (Int) -> Void) {
+package enum Parallel {
+    package static func forEach(_ count: Int, _ body: @Sendable (Int) -> Void) {
         DispatchQueue.concurrentPerform(iterations: count, execute: body)
     }
 }
 
 /// One result slot per parallel task; each task writes only its own slot. The slots live in one
 /// buffer allocated up front, so concurrent writes never touch shared array storage.
-final class TensorSlots: @unchecked Sendable {
+package final class TensorSlots: @unchecked Sendable {
     private let slots: UnsafeMutableBufferPointer<[Float]>
 
-    init(count: Int) {
+    package init(count: Int) {
         slots = .allocate(capacity: count)
         slots.initialize(repeating: [])
     }
 
-    func set(_ i: Int, _ value: [Float]) { slots[i] = value }
+    package func set(_ i: Int, _ value: [Float]) { slots[i] = value }
 
-    var values: [[Float]] { Array(slots) }
+    package var values: [[Float]] { Array(slots) }
 
     deinit {
         slots.deinitialize()
