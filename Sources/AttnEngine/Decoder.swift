@@ -31,35 +31,48 @@ public struct StepRecord: Sendable {
 public enum RecordDetail: String, Sendable, CaseIterable { case summary, full }
 
 /// A decoder running token by token with a real KV cache.
+///
+/// `forward` takes several tokens at once (a prompt, or a window of text for perplexity): each weight
+/// row is then read once per block instead of once per token, and every token's numbers are the same
+/// bits as if it had been stepped alone — the same dot products in the same order, and a token reads
+/// only cache rows at or before its own position.
 public final class Decoder {
     public let config: DecoderConfig
     public let weights: DecoderWeights
     public private(set) var cache: KVCache
+    /// Tokens `forward` pushes through each layer together.
+    public let blockTokens: Int
     private let rope: RoPE
-    // Workspace, allocated once: a step allocates nothing per element.
-    private var x: [Float], h: [Float], q: [Float], kNew: [Float], vNew: [Float]
-    private var attnOut: [Float], proj: [Float], scores: [Float], gate: [Float], up: [Float]
+    // Workspace for one block, allocated once: a step allocates nothing per element.
+    private var x: [Float], h: [Float], proj: [Float]                 // [block × d_model]
+    private var q: [Float], attnOut: [Float]                         // [block × q_heads·head_dim]
+    private var kNew: [Float], vNew: [Float]                         // [block × kv_heads·head_dim]
+    private var gate: [Float], up: [Float]                           // [block × ffn]
+    private var scores: [Float]                                      // [capacity]
 
     /// - Parameters:
     ///   - capacityTokens: the most tokens the cache will hold.
     ///   - cacheDType: the type K and V are rounded to when stored (fp32, bf16 or fp16).
-    public init(config: DecoderConfig, weights: DecoderWeights, capacityTokens: Int, cacheDType: DType = .fp32) {
+    ///   - blockTokens: tokens per block in `forward` (more reuses each weight row more; 1 is plain stepping).
+    public init(config: DecoderConfig, weights: DecoderWeights, capacityTokens: Int, cacheDType: DType = .fp32, blockTokens: Int = 32) {
         precondition(cacheDType.isStorableByDecoder, "the decoder stores K/V only as fp32, bf16 or fp16")
+        precondition(blockTokens >= 1)
         self.config = config
         self.weights = weights
-        let a = config.attention
+        let a = config.attention, b = max(1, min(blockTokens, capacityTokens))
+        self.blockTokens = b
         cache = KVCache(layout: a, producers: config.kvMap.producers, capacityTokens: capacityTokens, dtype: cacheDType)
         rope = RoPE(headDim: a.headDim, positions: capacityTokens, base: config.ropeBase)
-        x = .init(repeating: 0, count: config.dModel)
+        x = .init(repeating: 0, count: b * config.dModel)
         h = x
         proj = x
-        q = .init(repeating: 0, count: a.qElements)
+        q = .init(repeating: 0, count: b * a.qElements)
         attnOut = q
-        kNew = .init(repeating: 0, count: a.kvElements)
+        kNew = .init(repeating: 0, count: b * a.kvElements)
         vNew = kNew
-        scores = .init(repeating: 0, count: capacityTokens)
-        gate = .init(repeating: 0, count: config.ffn)
+        gate = .init(repeating: 0, count: b * config.ffn)
         up = gate
+        scores = .init(repeating: 0, count: capacityTokens)
     }
 
     /// The position the next token will take (= tokens in the cache).
@@ -67,80 +80,129 @@ public final class Decoder {
 
     /// Runs `token` through the model at the next position, writing one cache row per producer layer.
     public func step(token: Int, detail: RecordDetail = .summary) -> StepRecord {
-        precondition(token >= 0 && token < config.vocab, "token \(token) outside the vocabulary")
-        precondition(position < cache.capacityTokens, "the cache is full")
-        let c = config, a = c.attention, d = c.dModel, p = position
+        forward([token], detail: detail)[0]
+    }
+
+    /// Runs `tokens` through the model at the next positions, one block at a time; one record per token.
+    public func forward(_ tokens: [Int], detail: RecordDetail = .summary) -> [StepRecord] {
+        var records: [StepRecord] = []
+        records.reserveCapacity(tokens.count)
+        var start = 0
+        while start < tokens.count {
+            let end = min(tokens.count, start + blockTokens)
+            records += block(tokens[start..<end], detail: detail)
+            start = end
+        }
+        return records
+    }
+
+    private func block(_ tokens: ArraySlice<Int>, detail: RecordDetail) -> [StepRecord] {
+        let c = config, a = c.attention, d = c.dModel, p = position, B = tokens.count
+        precondition(tokens.allSatisfy { $0 >= 0 && $0 < c.vocab }, "token outside the vocabulary")
+        precondition(p + B <= cache.capacityTokens, "the cache is full")
         let scale = 1 / Float(a.headDim).squareRoot()
         let bytesPerRow = cache.bytesPerTokenPerLayer
-        var layerSteps: [LayerStep] = []
-        layerSteps.reserveCapacity(c.layers)
+        var layerSteps = [[LayerStep]](repeating: [], count: B)
 
         weights.embedding.withUnsafeBufferPointer { e in
-            for i in 0..<d { x[i] = e[token * d + i] }
+            for (i, token) in tokens.enumerated() {
+                for j in 0..<d { x[i * d + j] = e[token * d + j] }
+            }
         }
         for l in 0..<c.layers {
             let aw = weights.attention[c.weightSharing.attentionSet(layer: l)]
             let src = c.kvMap.source[l]
-            Kernels.rmsNorm(x, gain: aw.norm, d, eps: c.normEps, &h)
-            Kernels.matvec(aw.wq, rows: a.qElements, cols: d, h, &q)                  // [q_heads × head_dim]
-            rope.apply(&q, heads: a.qHeads, position: p)
-            var writtenK: [Float]? = nil, writtenV: [Float]? = nil
+            rmsNormRows(gain: aw.norm, B)
+            Kernels.matmul(aw.wq, rows: a.qElements, cols: d, h, count: B, &q)         // [B × q_heads·head_dim]
+            q.withUnsafeMutableBufferPointer { qb in
+                for i in 0..<B { rope.apply(qb.baseAddress! + i * a.qElements, heads: a.qHeads, position: p + i) }
+            }
+            var writtenK = [[Float]?](repeating: nil, count: B), writtenV = writtenK
             if src == l {
-                Kernels.matvec(aw.wk!, rows: a.kvElements, cols: d, h, &kNew)        // [kv_heads × head_dim]
-                Kernels.matvec(aw.wv!, rows: a.kvElements, cols: d, h, &vNew)
-                rope.apply(&kNew, heads: a.kvHeads, position: p)
-                cache.write(producer: l, position: p, k: kNew, v: vNew)
+                Kernels.matmul(aw.wk!, rows: a.kvElements, cols: d, h, count: B, &kNew)  // [B × kv_heads·head_dim]
+                Kernels.matmul(aw.wv!, rows: a.kvElements, cols: d, h, count: B, &vNew)
+                kNew.withUnsafeMutableBufferPointer { kb in
+                    vNew.withUnsafeBufferPointer { vb in
+                        for i in 0..<B {
+                            rope.apply(kb.baseAddress! + i * a.kvElements, heads: a.kvHeads, position: p + i)
+                            cache.write(producer: l, position: p + i, k: kb.baseAddress! + i * a.kvElements, v: vb.baseAddress! + i * a.kvElements)
+                        }
+                    }
+                }
                 if detail == .full {
-                    writtenK = (0..<a.kvHeads).flatMap { Array(cache.row(.k, layer: l, kvHead: $0, position: p)) }
-                    writtenV = (0..<a.kvHeads).flatMap { Array(cache.row(.v, layer: l, kvHead: $0, position: p)) }
+                    for i in 0..<B {
+                        writtenK[i] = (0..<a.kvHeads).flatMap { Array(cache.row(.k, layer: l, kvHead: $0, position: p + i)) }
+                        writtenV[i] = (0..<a.kvHeads).flatMap { Array(cache.row(.v, layer: l, kvHead: $0, position: p + i)) }
+                    }
                 }
             }
-            let tokens = p + 1
-            var weightsRecord: [Float]? = detail == .full ? [] : nil
-            weightsRecord?.reserveCapacity(a.qHeads * tokens)
             let b = cache.bufferIndex(ofLayer: src), cap = cache.capacityTokens, hd = a.headDim
-            cache.k[b].withUnsafeBufferPointer { kb in
-                cache.v[b].withUnsafeBufferPointer { vb in
-                    q.withUnsafeBufferPointer { qb in
-                        attnOut.withUnsafeMutableBufferPointer { ob in
-                            scores.withUnsafeMutableBufferPointer { sb in
-                                for hq in 0..<a.qHeads {
-                                    let g = a.kvHead(forQueryHead: hq)
-                                    let kHead = kb.baseAddress! + g * cap * hd, vHead = vb.baseAddress! + g * cap * hd
-                                    let qHead = qb.baseAddress! + hq * hd, out = ob.baseAddress! + hq * hd
-                                    for t in 0..<tokens { sb[t] = Kernels.dot(qHead, kHead + t * hd, hd) * scale }
-                                    Kernels.softmax(sb.baseAddress!, tokens)
-                                    for j in 0..<hd { out[j] = 0 }
-                                    for t in 0..<tokens { Kernels.axpy(sb[t], vHead + t * hd, out, hd) }
-                                    weightsRecord?.append(contentsOf: sb[0..<tokens])
+            for i in 0..<B {
+                // Token i sees the cache up to its own position, never the block's later rows.
+                let tokensRead = p + i + 1
+                var weightsRecord: [Float]? = detail == .full ? [] : nil
+                weightsRecord?.reserveCapacity(a.qHeads * tokensRead)
+                cache.k[b].withUnsafeBufferPointer { kb in
+                    cache.v[b].withUnsafeBufferPointer { vb in
+                        q.withUnsafeBufferPointer { qb in
+                            attnOut.withUnsafeMutableBufferPointer { ob in
+                                scores.withUnsafeMutableBufferPointer { sb in
+                                    for hq in 0..<a.qHeads {
+                                        let g = a.kvHead(forQueryHead: hq)
+                                        let kHead = kb.baseAddress! + g * cap * hd, vHead = vb.baseAddress! + g * cap * hd
+                                        let qHead = qb.baseAddress! + i * a.qElements + hq * hd
+                                        let out = ob.baseAddress! + i * a.qElements + hq * hd
+                                        for t in 0..<tokensRead { sb[t] = Kernels.dot(qHead, kHead + t * hd, hd) * scale }
+                                        Kernels.softmax(sb.baseAddress!, tokensRead)
+                                        for j in 0..<hd { out[j] = 0 }
+                                        for t in 0..<tokensRead { Kernels.axpy(sb[t], vHead + t * hd, out, hd) }
+                                        weightsRecord?.append(contentsOf: sb[0..<tokensRead])
+                                    }
                                 }
                             }
                         }
                     }
                 }
+                layerSteps[i].append(LayerStep(
+                    layer: l, sourceLayer: src,
+                    writtenPosition: src == l ? p + i : nil, bytesWritten: src == l ? bytesPerRow : 0,
+                    tokensRead: tokensRead, bytesRead: tokensRead * bytesPerRow,
+                    writtenK: writtenK[i], writtenV: writtenV[i], attention: weightsRecord
+                ))
             }
-            Kernels.matvec(aw.wo, rows: d, cols: a.qElements, attnOut, &proj)
-            for i in 0..<d { x[i] += proj[i] }
+            Kernels.matmul(aw.wo, rows: d, cols: a.qElements, attnOut, count: B, &proj)
+            for j in 0..<(B * d) { x[j] += proj[j] }
 
             let fw = weights.ffn[c.weightSharing.ffnSet(layer: l)]
-            Kernels.rmsNorm(x, gain: fw.norm, d, eps: c.normEps, &h)
-            Kernels.matvec(fw.w1, rows: c.ffn, cols: d, h, &gate)
-            Kernels.matvec(fw.w3, rows: c.ffn, cols: d, h, &up)
-            Kernels.swiglu(&gate, up, c.ffn)
-            Kernels.matvec(fw.w2, rows: d, cols: c.ffn, gate, &proj)
-            for i in 0..<d { x[i] += proj[i] }
-
-            layerSteps.append(LayerStep(
-                layer: l, sourceLayer: src,
-                writtenPosition: src == l ? p : nil, bytesWritten: src == l ? bytesPerRow : 0,
-                tokensRead: tokens, bytesRead: tokens * bytesPerRow,
-                writtenK: writtenK, writtenV: writtenV, attention: weightsRecord
-            ))
+            rmsNormRows(gain: fw.norm, B)
+            Kernels.matmul(fw.w1, rows: c.ffn, cols: d, h, count: B, &gate)
+            Kernels.matmul(fw.w3, rows: c.ffn, cols: d, h, count: B, &up)
+            gate.withUnsafeMutableBufferPointer { g in
+                up.withUnsafeBufferPointer { u in
+                    for i in 0..<B { Kernels.swiglu(g.baseAddress! + i * c.ffn, u.baseAddress! + i * c.ffn, c.ffn) }
+                }
+            }
+            Kernels.matmul(fw.w2, rows: d, cols: c.ffn, gate, count: B, &proj)
+            for j in 0..<(B * d) { x[j] += proj[j] }
         }
-        cache.advance(to: p + 1)
-        Kernels.rmsNorm(x, gain: weights.finalNorm, d, eps: c.normEps, &h)
-        var logits = [Float](repeating: 0, count: c.vocab)
-        Kernels.matvec(weights.lmHead ?? weights.embedding, rows: c.vocab, cols: d, h, &logits)
-        return StepRecord(position: p, token: token, layers: layerSteps, logits: logits, cacheBytes: cache.bytes)
+        cache.advance(to: p + B)
+        rmsNormRows(gain: weights.finalNorm, B)
+        var logits = [Float](repeating: 0, count: B * c.vocab)                        // [B × vocab]
+        Kernels.matmul(weights.lmHead ?? weights.embedding, rows: c.vocab, cols: d, h, count: B, &logits)
+        return tokens.enumerated().map { i, token in
+            StepRecord(position: p + i, token: token, layers: layerSteps[i],
+                       logits: Array(logits[(i * c.vocab)..<((i + 1) * c.vocab)]),
+                       cacheBytes: c.kvMap.kvLayers * (p + i + 1) * bytesPerRow)
+        }
+    }
+
+    /// h[i] = RMSNorm(x[i]) · gain for the block's rows.
+    private func rmsNormRows(gain: [Float], _ rows: Int) {
+        let d = config.dModel, eps = config.normEps
+        x.withUnsafeBufferPointer { xb in
+            h.withUnsafeMutableBufferPointer { hb in
+                for i in 0..<rows { Kernels.rmsNorm(xb.baseAddress! + i * d, gain: gain, d, eps: eps, hb.baseAddress! + i * d) }
+            }
+        }
     }
 }

@@ -24,23 +24,28 @@ public struct DecodeResult: Sendable {
 }
 
 extension Decoder {
-    /// Reads `prompt` one token per step, then generates `tokens` new tokens with `sampler`.
+    /// Reads `prompt` one token per step, then generates `tokens` new tokens with `sampler`, or fewer
+    /// when it generates `stop` (a pretrained model's end-of-turn token; it is kept in the output).
     ///
     /// Steps = prompt + tokens − 1: the last generated token is the output of the last step, not an
     /// input, so the cache ends with prompt + tokens − 1 rows.
-    public func generate(prompt: [Int], tokens: Int, sampler: inout Sampler, detail: RecordDetail = .summary) -> DecodeResult {
+    public func generate(prompt: [Int], tokens: Int, sampler: inout Sampler, detail: RecordDetail = .summary, stop: Int? = nil) -> DecodeResult {
         precondition(!prompt.isEmpty && tokens >= 1)
-        var steps: [DecodeStep] = []
-        var generated: [Int] = []
-        var input = prompt[0]
-        while generated.count < tokens {
+        let first = position
+        // The prompt goes through in blocks; each of its records is what a single step would give.
+        let prefill = forward(prompt, detail: detail)
+        var steps = prefill.enumerated().map { i, record in
+            DecodeStep(step: first + i, phase: .prefill, record: record, nextToken: nil)
+        }
+        var next = sampler.next(prefill.last!.logits)
+        steps[steps.count - 1] = DecodeStep(step: first + prompt.count - 1, phase: .prefill, record: prefill.last!, nextToken: next)
+        var generated = [next]
+        while generated.count < tokens && next != stop {
             let s = position
-            let record = step(token: input, detail: detail)
-            let inPrompt = s + 1 < prompt.count
-            let next: Int? = inPrompt ? nil : sampler.next(record.logits)
-            steps.append(DecodeStep(step: s, phase: s < prompt.count ? .prefill : .generate, record: record, nextToken: next))
-            if let next { generated.append(next) }
-            input = inPrompt ? prompt[s + 1] : (next ?? 0)
+            let record = step(token: next, detail: detail)
+            next = sampler.next(record.logits)
+            steps.append(DecodeStep(step: s, phase: .generate, record: record, nextToken: next))
+            generated.append(next)
         }
         return DecodeResult(steps: steps, promptTokens: prompt, generatedTokens: generated, cache: cache)
     }

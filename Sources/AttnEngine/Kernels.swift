@@ -45,15 +45,40 @@ public enum Kernels {
     }
 
     /// y[r] = Σ_c W[r, c]·x[c] for a row-major W of `rows × cols`.
-    ///
-    /// One core on purpose: a decode step's products are small (256 × 704 for d_model 256) and
-    /// memory-bound; handing rows to a second thread, or blocking four rows per pass of x, was
-    /// measured slower.
     public static func matvec(
         _ W: UnsafePointer<Float>, rows: Int, cols: Int,
         _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>
     ) {
         for r in 0..<rows { y[r] = dot(W + r * cols, x, cols) }
+    }
+
+    /// Y[b, r] = Σ_c W[r, c]·X[b, c] for `count` rows of X: `matvec` on each row, bit for bit, but
+    /// each row of W is used for all rows of X while it is in cache.
+    ///
+    /// Large products split W's rows between two cores (each output is still one `dot`, so the split
+    /// cannot change a bit). Small ones stay on one: for the demo models (d_model 256) handing rows to
+    /// a second thread was measured slower than the product itself.
+    public static func matmul(
+        _ W: UnsafePointer<Float>, rows: Int, cols: Int,
+        _ X: UnsafePointer<Float>, count: Int, _ Y: UnsafeMutablePointer<Float>
+    ) {
+        let w = Shared(W), x = Shared(X), y = Shared(Y)
+        let parts = rows * cols * count >= parallelMultiplies ? 2 : 1
+        Parallel.forEach(parts) { part in
+            for r in (rows * part / parts)..<(rows * (part + 1) / parts) {
+                let row = w.pointer + r * cols
+                for b in 0..<count { y.pointer[b * rows + r] = dot(row, x.pointer + b * cols, cols) }
+            }
+        }
+    }
+
+    /// Multiply-adds above which `matmul` uses both cores.
+    static let parallelMultiplies = 1 << 18
+
+    /// A pointer handed to the worker threads of one `matmul`, which write disjoint outputs.
+    private struct Shared<P>: @unchecked Sendable {
+        let pointer: P
+        init(_ pointer: P) { self.pointer = pointer }
     }
 
     /// out = x / rms(x) · gain, rms(x) = sqrt(mean(x²) + eps) (Zhang & Sennrich 2019, Llama).

@@ -6,7 +6,7 @@ import Foundation
 extension AttnLab {
     struct Decode: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run a random-weight Llama-style decoder token by token with a real KV cache, and trace it.",
+            abstract: "Run a Llama-style decoder (random weights, or a pretrained --model) token by token with a real KV cache, and trace it.",
             discussion: """
                 The prompt is read one token per step (prefill), then --tokens new tokens are chosen \
                 greedily (or sampled with --temperature). Each step every producer layer writes one \
@@ -39,8 +39,8 @@ extension AttnLab {
 
         /// Decodes (and recomputes, with --verify) without printing or writing anything.
         func execute() throws -> DecodeRun {
-            let config = try model.decoderConfig()
-            let (result, weights) = try decoding.decode(config, detail: traceDetail, field: model.preset.map { "--preset \($0)" } ?? "--layers/--d-model")
+            let (run, weights) = try decoding.decode(model, detail: traceDetail)
+            let config = run.config, result = run.result
             var maxAbsDiff: Float? = nil
             if verify {
                 let reference = FullForward.logits(config: config, weights: weights, tokens: result.processedTokens, cacheDType: decoding.dtype)
@@ -53,7 +53,7 @@ extension AttnLab {
                 maxAbsDiff = diff
             }
             return DecodeRun(config: config, seed: decoding.seed, temperature: decoding.temperature, cacheDType: decoding.dtype,
-                             detail: traceDetail, result: result, maxAbsDiff: maxAbsDiff)
+                             detail: traceDetail, result: result, maxAbsDiff: maxAbsDiff, vocabulary: run.vocabulary, model: run.model)
         }
 
         /// What `--json` prints (and what a lesson's `decode` action gives).
@@ -88,7 +88,7 @@ extension AttnLab {
         /// The human summary: what went in and out, and per layer what the cache cost.
         private func report(_ run: DecodeRun) -> String {
             let c = run.config, a = c.attention, res = run.result, budget = run.budget
-            var out = "AttnLab decode — \(c.layoutName): \(c.layers) layers, d_model \(c.dModel), \(a.qHeads) query heads → \(Format.plural(a.kvHeads, "KV head")), head_dim \(a.headDim)\n"
+            var out = "AttnLab decode — \(run.model.map { "\($0), " } ?? "")\(c.layoutName): \(c.layers) layers, d_model \(c.dModel), \(a.qHeads) query heads → \(Format.plural(a.kvHeads, "KV head")), head_dim \(a.headDim)\n"
             out += "heads      \(DecodeTrace.headGroups(a))\n"
             out += "kv map     \(c.kvMap.source.map(String.init).joined(separator: " ")) (\(c.kvMap.kvLayers) of \(c.layers) layers store K/V)\n"
             out += "prompt     \"\(run.vocabulary.decode(res.promptTokens).replacing("\n", with: "\\n"))\" (\(res.promptTokens.count) tokens)\n"
@@ -115,7 +115,7 @@ extension AttnLab {
 
 /// The flags of a decode run, shared by `decode` and `draw cache`.
 struct DecodeFlags: ParsableArguments {
-    @Option(help: "Prompt text over the built-in character vocabulary.")
+    @Option(help: "Prompt text: over the built-in characters for random weights; any UTF-8 text for a pretrained --model.")
     var prompt = "the cat sat"
 
     @Option(name: .customLong("prompt-ids"), help: "Prompt as token ids, e.g. 3,1,4 (instead of --prompt).")
@@ -133,27 +133,45 @@ struct DecodeFlags: ParsableArguments {
     @Option(help: "Element type the cache stores K/V in (values are rounded to it): fp32, bf16, fp16.")
     var dtype: DType = .fp32
 
-    /// Draws the weights and decodes; `field` names the flag that sized the model, for the limit check.
-    func decode(_ config: DecoderConfig, detail: RecordDetail, field: String) throws -> (DecodeResult, DecoderWeights) {
+    @Flag(help: "Wrap the prompt in a pretrained chat model's template (<|im_start|>user … <|im_end|> <|im_start|>assistant), so an instruct model answers it.")
+    var chat = false
+
+    /// Loads (or draws) the model and decodes; returns the run and the weights it used.
+    func decode(_ options: ModelOptions, detail: RecordDetail) throws -> (DecodeRun, DecoderWeights) {
         guard dtype.isStorableByDecoder else {
             throw ConfigError("--dtype", "the decoder stores K/V as fp32, bf16 or fp16; \(dtype.rawValue) is available in `attnlab kv`")
         }
         guard tokens > 0 else { throw ConfigError("--tokens", "must be positive, got \(tokens)") }
         guard temperature >= 0, temperature.isFinite else { throw ConfigError("--temperature", "must be 0 or positive, got \(temperature)") }
-        let promptTokens = try promptTokenIDs(vocab: config.vocab)
+        let config = try options.decoderConfig()
+        // Sizes are checked before a model is loaded or drawn.
+        if promptIds == nil && options.pretrained == nil {
+            _ = try CharVocabulary.encode(prompt, vocab: config.vocab)
+        }
+        try Limits.check(config, tokens: tokens, field: options.sizeField)
+        let model = try options.load(seed: seed)
+        let promptTokens = try promptTokenIDs(model)
         let capacity = promptTokens.count + tokens - 1
-        try Limits.check(config, tokens: capacity, field: field)
-        let weights = DecoderWeights(config: config, seed: seed)
-        let decoder = Decoder(config: config, weights: weights, capacityTokens: capacity, cacheDType: dtype)
+        try Limits.check(config, tokens: capacity, field: options.sizeField)
+        let decoder = Decoder(config: config, weights: model.weights, capacityTokens: capacity, cacheDType: dtype)
         var sampler = Sampler(temperature: temperature, seed: seed)
-        return (decoder.generate(prompt: promptTokens, tokens: tokens, sampler: &sampler, detail: detail), weights)
+        let result = decoder.generate(prompt: promptTokens, tokens: tokens, sampler: &sampler, detail: detail, stop: model.endToken)
+        return (DecodeRun(config: config, seed: seed, temperature: temperature, cacheDType: dtype, detail: detail, result: result,
+                          maxAbsDiff: nil, vocabulary: model.vocabulary, model: model.name), model.weights)
     }
 
-    private func promptTokenIDs(vocab: Int) throws(ConfigError) -> [Int] {
+    private func promptTokenIDs(_ model: LoadedModel) throws(ConfigError) -> [Int] {
+        let vocab = model.config.vocab
         guard let promptIds else {
             guard !prompt.isEmpty else { throw ConfigError("--prompt", "is empty; give at least one character") }
-            return try CharVocabulary.encode(prompt, vocab: vocab)
+            guard model.name != nil else {
+                if chat { throw ConfigError("--chat", "needs a pretrained --model (the built-in vocabulary has no chat template)") }
+                return try CharVocabulary.encode(prompt, vocab: vocab)
+            }
+            let text = chat ? "<|im_start|>user\n\(prompt)<|im_end|>\n<|im_start|>assistant\n" : prompt
+            return try model.vocabulary.encode(text, field: "--prompt")
         }
+        if chat { throw ConfigError("--chat", "applies to --prompt text, not --prompt-ids") }
         var ids: [Int] = []
         for part in promptIds.split(separator: ",", omittingEmptySubsequences: false) {
             guard let id = Int(part.filter { $0 != " " }) else { throw ConfigError("--prompt-ids", "'\(part)' is not a token id") }

@@ -1,11 +1,18 @@
 import ArgumentParser
 import AttnEngine
+import AttnModels
 
 /// The model flags every verb shares. A `--preset` gives all of them; any flag given next to it
 /// overrides that one field (e.g. `--preset llama-3-8b --cla 2` asks what CLA2 would do to Llama 3).
 struct ModelOptions: ParsableArguments {
     @Option(help: "A published configuration (see `attnlab presets`), e.g. llama-3-8b, cla1b-h128-mqa-cla2.")
     var preset: String?
+
+    @Option(name: .customLong("model"), help: "A pretrained model instead of random weights: smollm2-135m (`attnlab model fetch` gets it) or a path to a Llama .gguf file. The file sets the shape; --kv-heads, --cla, --kv-pattern or --kv-map then retrofit K/V sharing onto it without training.")
+    var pretrained: String?
+
+    @Option(name: .customLong("models-dir"), help: "Folder of pretrained models. (default: $ATTNLAB_MODELS_DIR, else models)")
+    var modelsDir: String?
 
     @Option(parsing: .unconditional, help: "Number of transformer layers L. (default: 4)")
     var layers: Int?
@@ -83,6 +90,10 @@ struct ModelOptions: ParsableArguments {
 
     /// The decoder these flags describe.
     func decoderConfig() throws(ConfigError) -> DecoderConfig {
+        if let pretrained {
+            let (path, _) = try ModelStore.path(of: pretrained, directory: ModelStore.directory(modelsDir))
+            return try retrofitted(try PretrainedModel.config(of: try GGUFFile(path: path)))
+        }
         let base = try namedPreset()
         if let base, base.decoder == nil {
             throw ConfigError("--preset", "'\(base.name)' is an encoder (BERT/ALBERT); this command needs a decoder")
@@ -118,6 +129,48 @@ struct ModelOptions: ParsableArguments {
             kvMap: kvMap, weightSharing: try sharing() ?? b?.weightSharing ?? .none,
             tiedEmbeddings: b?.tiedEmbeddings ?? false, ropeBase: b?.ropeBase ?? 10_000)
     }
+
+    /// The pretrained model's config with the K/V flags applied as a retrofit (or as it is without them).
+    func retrofitted(_ base: DecoderConfig) throws(ConfigError) -> DecoderConfig {
+        let shapeFlags: [(String, Bool)] = [
+            ("--preset", preset != nil), ("--layers", layers != nil), ("--d-model", dModel != nil), ("--q-heads", qHeads != nil),
+            ("--head-dim", headDim != nil), ("--ffn", ffn != nil), ("--vocab", vocab != nil),
+            ("--share-weights", shareWeights), ("--weight-sharing", weightSharing != nil),
+        ]
+        if let (flag, _) = shapeFlags.first(where: \.1) {
+            throw ConfigError(flag, "cannot be combined with --model: the model file sets the shape (only --kv-heads, --cla, --kv-pattern and --kv-map retrofit it)")
+        }
+        let pattern = try pattern()
+        guard kvHeads != nil || pattern != nil else { return base }
+        let kvMap = try pattern.map { (p, field) throws(ConfigError) in try p.map(layers: base.layers, field: field) } ?? base.kvMap
+        return try Retrofit.config(base, kvHeads: kvHeads ?? base.attention.kvHeads, kvMap: kvMap, field: kvHeads != nil ? "--kv-heads" : pattern!.1)
+    }
+
+    /// The model to run: the pretrained one (retrofitted as the flags say) with its tokenizer, or
+    /// seeded random weights with the built-in characters.
+    func load(seed: UInt64) throws(ConfigError) -> LoadedModel {
+        let config = try decoderConfig()
+        guard let pretrained else {
+            return LoadedModel(config: config, weights: DecoderWeights(config: config, seed: seed), vocabulary: CharVocabulary(), name: nil, endToken: nil)
+        }
+        let model = try ModelStore.load(pretrained, directory: ModelStore.directory(modelsDir))
+        let weights = config == model.config ? model.weights : Retrofit.weights(model.weights, from: model.config, to: config)
+        return LoadedModel(config: config, weights: weights, vocabulary: model.tokenizer, name: model.name, endToken: model.eosToken)
+    }
+
+    /// The flag that chose the model's size, for limit errors.
+    var sizeField: String { pretrained.map { "--model \($0)" } ?? preset.map { "--preset \($0)" } ?? "--layers/--d-model" }
+}
+
+/// A model ready to decode.
+struct LoadedModel {
+    let config: DecoderConfig
+    let weights: DecoderWeights
+    let vocabulary: any Vocabulary
+    /// The pretrained model's name, nil for random weights.
+    let name: String?
+    /// The token that ends a turn (generation stops there), for pretrained models.
+    let endToken: Int?
 }
 
 extension DType: ExpressibleByArgument {}

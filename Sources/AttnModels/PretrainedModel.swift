@@ -1,0 +1,126 @@
+import AttnEngine
+
+/// A pretrained Llama-architecture model read from a GGUF file, as the engine runs it: the same
+/// `DecoderConfig`, `DecoderWeights`, `Decoder`, KV cache and trace as the random models, with the
+/// weights dequantized to Float32 and the model's own tokenizer.
+///
+/// The GGUF metadata drives everything: `llama.block_count`, `llama.embedding_length`,
+/// `llama.feed_forward_length`, `llama.attention.head_count(_kv)`, `llama.rope.freq_base`,
+/// `llama.attention.layer_norm_rms_epsilon`. There is no `output.weight` when the embeddings are
+/// tied, and the LM head is then the token embedding.
+///
+/// Rotary layout: llama.cpp's converter permutes the rows of W_Q and W_K from Hugging Face's
+/// "rotate half" order back into Meta's original order, where RoPE rotates the adjacent pairs
+/// (2i, 2i+1) of each head (llama.cpp's `LLAMA_ROPE_TYPE_NORM`) — the engine's `RoPE` — so the
+/// weights are used as stored.
+public struct PretrainedModel: Sendable {
+    /// Short name (`smollm2-135m`) or the file's name.
+    public let name: String
+    /// `general.name` from the file.
+    public let title: String
+    public let config: DecoderConfig
+    public let weights: DecoderWeights
+    public let tokenizer: BPETokenizer
+    /// The token that ends a turn or a document, if the file names one.
+    public let eosToken: Int?
+    /// The context length the model was trained for (`llama.context_length`).
+    public let contextTokens: Int
+    /// Count of the file's tensors by type, e.g. ["Q4_1": 210, "F32": 61, "Q8_0": 1].
+    public let tensorTypes: [(type: String, tensors: Int)]
+
+    /// Reads a Llama GGUF; every error names the file and what is wrong.
+    public init(file f: GGUFFile, name: String) throws(ConfigError) {
+        let path = f.path
+        let config = try Self.config(of: f)
+        let d = config.dModel, attention = config.attention, ffn = config.ffn, vocab = config.vocab
+        let layers = config.layers, tied = config.tiedEmbeddings
+
+        // Every tensor the architecture needs, with the shape it must have ([cols, rows] in GGUF's
+        // fastest-first order), dequantized in parallel.
+        var wanted: [(name: String, dims: [Int])] = [("token_embd.weight", [d, vocab]), ("output_norm.weight", [d])]
+        if !tied { wanted.append(("output.weight", [d, vocab])) }
+        for l in 0..<layers {
+            wanted += [
+                ("blk.\(l).attn_norm.weight", [d]), ("blk.\(l).attn_q.weight", [d, attention.qElements]),
+                ("blk.\(l).attn_k.weight", [d, attention.kvElements]), ("blk.\(l).attn_v.weight", [d, attention.kvElements]),
+                ("blk.\(l).attn_output.weight", [attention.qElements, d]), ("blk.\(l).ffn_norm.weight", [d]),
+                ("blk.\(l).ffn_gate.weight", [d, ffn]), ("blk.\(l).ffn_up.weight", [d, ffn]), ("blk.\(l).ffn_down.weight", [ffn, d]),
+            ]
+        }
+        var infos: [GGUFTensorInfo] = []
+        for w in wanted {
+            guard let t = f.tensor(w.name) else { throw ConfigError(path, "tensor '\(w.name)' is missing") }
+            guard t.dims == w.dims else { throw ConfigError(path, "tensor '\(w.name)' has shape \(t.dims), expected \(w.dims)") }
+            infos.append(t)
+        }
+        let slots = TensorSlots(count: infos.count)
+        let list = infos
+        Parallel.forEach(list.count) { i in slots.set(i, f.floats(list[i])) }
+        let tensors = slots.values
+        var next = 0
+        func take() -> [Float] {
+            defer { next += 1 }
+            return tensors[next]
+        }
+        let embedding = take(), finalNorm = take(), lmHead = tied ? nil : take()
+        var attentionWeights: [AttentionWeights] = [], ffnWeights: [FFNWeights] = []
+        for _ in 0..<layers {
+            attentionWeights.append(AttentionWeights(norm: take(), wq: take(), wk: take(), wv: take(), wo: take()))
+            ffnWeights.append(FFNWeights(norm: take(), w1: take(), w3: take(), w2: take()))
+        }
+
+        guard let tokens = f.value("tokenizer.ggml.tokens")?.array?.compactMap(\.string), tokens.count == vocab else {
+            throw ConfigError(path, "metadata 'tokenizer.ggml.tokens' is missing or does not hold \(vocab) strings")
+        }
+        guard f.value("tokenizer.ggml.model")?.string == "gpt2" else {
+            throw ConfigError(path, "tokenizer '\(f.value("tokenizer.ggml.model")?.string ?? "none")' is not supported (byte-level BPE, 'gpt2', is)")
+        }
+        let types = f.value("tokenizer.ggml.token_type")?.array?.compactMap { $0.int.map(Int32.init) } ?? []
+        let merges = f.value("tokenizer.ggml.merges")?.array?.compactMap(\.string) ?? []
+
+        self.name = name
+        title = f.value("general.name")?.string ?? name
+        self.config = config
+        weights = DecoderWeights(embedding: embedding, attention: attentionWeights, ffn: ffnWeights, finalNorm: finalNorm, lmHead: lmHead)
+        tokenizer = try BPETokenizer(tokens: tokens, tokenTypes: types, merges: merges, field: path)
+        eosToken = f.value("tokenizer.ggml.eos_token_id")?.int.flatMap { $0 < vocab ? $0 : nil }
+        contextTokens = f.value("llama.context_length")?.int ?? 2048
+        var counts: [String: Int] = [:]
+        for t in f.tensors { counts[t.type.description, default: 0] += 1 }
+        tensorTypes = counts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { ($0.key, $0.value) }
+    }
+    /// The model's shape from the file's metadata alone (no tensor is read).
+    public static func config(of f: GGUFFile) throws(ConfigError) -> DecoderConfig {
+        let path = f.path
+        func int(_ key: String) throws(ConfigError) -> Int {
+            guard let v = f.value(key)?.int else { throw ConfigError(path, "metadata '\(key)' is missing or not an integer") }
+            return v
+        }
+        guard let arch = f.value("general.architecture")?.string else { throw ConfigError(path, "metadata 'general.architecture' is missing") }
+        guard arch == "llama" else { throw ConfigError(path, "architecture '\(arch)' is not supported (AttnLab runs llama)") }
+        if let scaling = f.value("llama.rope.scaling.type")?.string, scaling != "none" {
+            throw ConfigError(path, "RoPE scaling '\(scaling)' is not supported")
+        }
+        let layers = try int("llama.block_count"), d = try int("llama.embedding_length")
+        let qHeads = try int("llama.attention.head_count")
+        let kvHeads = f.value("llama.attention.head_count_kv")?.int ?? qHeads
+        let ffn = try int("llama.feed_forward_length")
+        guard qHeads > 0, d % qHeads == 0 else { throw ConfigError(path, "embedding_length \(d) is not divisible by head_count \(qHeads)") }
+        let headDim = d / qHeads
+        if let ropeDims = f.value("llama.rope.dimension_count")?.int, ropeDims != headDim {
+            throw ConfigError(path, "RoPE on \(ropeDims) of \(headDim) head dimensions is not supported (AttnLab rotates the whole head)")
+        }
+        guard let embeddingInfo = f.tensor("token_embd.weight"), embeddingInfo.dims.count == 2, embeddingInfo.dims[0] == d else {
+            throw ConfigError(path, "tensor 'token_embd.weight' is missing or not [\(d), vocab]")
+        }
+        do {
+            return try DecoderConfig(
+                layers: layers, dModel: d, attention: try AttentionLayout(qHeads: qHeads, kvHeads: kvHeads, headDim: headDim),
+                ffn: ffn, vocab: embeddingInfo.dims[1], tiedEmbeddings: f.tensor("output.weight") == nil,
+                ropeBase: f.value("llama.rope.freq_base")?.double ?? 10_000,
+                normEps: Float(f.value("llama.attention.layer_norm_rms_epsilon")?.double ?? 1e-5))
+        } catch {
+            throw ConfigError(path, "\(error.field): \(error.reason)")
+        }
+    }
+}
