@@ -52,7 +52,7 @@ let package = Package(
         ),
 
         // MARK: - Tests
-        .testTarget(name: "AttnEngineTests", dependencies: ["AttnEngine"]),
+        .testTarget(name: "AttnEngineTests", dependencies: ["AttnEngine", "AttnModels"]),
         .testTarget(name: "AttnTilingTests", dependencies: ["AttnEngine", "AttnTiling"]),
         .testTarget(name: "AttnTraceTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace"]),
         .testTarget(name: "AttnRenderTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace", "AttnFigures", "AttnRender"]),

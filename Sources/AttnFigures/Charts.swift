@@ -118,34 +118,72 @@ public enum Charts {
     /// The CLA paper's design space: KV bytes per token (computed) against validation perplexity
     /// (published), with the Pareto frontier.
     public static func tradeoff(_ presets: [Preset], style: Style) throws(FigureError) -> Figure {
-        let points: [(name: String, bytes: Int, ppl: Double, family: Int)] = presets.compactMap { p in
+        let points = presets.compactMap { p -> TradeoffPoint? in
             guard let c = p.decoder, let ppl = p.publishedValPerplexity else { return nil }
-            let b = KVBudget(layout: c.attention, kvMap: c.kvMap, dtype: .bf16).bytesPerToken
-            let name = p.label
-            let family = c.kvMap.kvLayers == c.layers ? 0 : name.contains("Dense") || name.contains("Keep") ? 3 : name.contains("CLA2") ? 1 : 2
-            return (name, b, ppl, family)
+            return TradeoffPoint(name: p.label, bytesPerToken: KVBudget(layout: c.attention, kvMap: c.kvMap, dtype: .bf16).bytesPerToken,
+                                 perplexity: ppl, family: tradeoffFamily(c))
         }
         guard points.count >= 2 else { throw FigureError("--preset", "needs at least two models with published perplexities") }
+        return try tradeoff(points, title: "Cross-Layer Attention: cache size vs quality",
+                            subtitle: "1B models of Brandon et al. 2024, Table 1 (LR 3e-4): bytes/token computed by attnlab (bf16), perplexity as published",
+                            yLabel: "validation perplexity (lower is better)",
+                            footnote: "Source: Brandon, Mishra, Nrusimha, Panda, Ragan-Kelley, Reducing Transformer Key-Value Cache Size with Cross-Layer Attention, arXiv 2405.12981, Table 1.",
+                            style: style)
+    }
+
+    /// The legend group of a K/V layout: 0 every layer has its own K/V (MHA/GQA/MQA), 1 CLA2, 2 CLA
+    /// with S > 2, 3 any other map.
+    public static func tradeoffFamily(_ c: DecoderConfig) -> Int {
+        guard c.kvMap.kvLayers < c.layers else { return 0 }
+        let name = c.layoutName
+        return name.contains("-CLA2") ? 1 : name.contains("-CLA") ? 2 : 3
+    }
+
+    /// KV bytes per token against perplexity for any set of models, with the Pareto frontier (the
+    /// models no other beats on both). The perplexity axis turns logarithmic when the values span
+    /// more than a factor of 3, as a retrofit without training can.
+    /// - Parameter guess: a horizontal reference line, e.g. ("uniform guess", vocabulary size): the
+    ///   perplexity of a model that knows nothing.
+    public static func tradeoff(_ points: [TradeoffPoint], title: String, subtitle: String, yLabel: String, footnote: String,
+                                guess: (label: String, perplexity: Double)? = nil, style: Style) throws(FigureError) -> Figure {
+        guard points.count >= 2 else { throw FigureError("--to", "needs at least two models to compare") }
+        guard points.allSatisfy({ $0.perplexity.isFinite && $0.perplexity > 0 && $0.bytesPerToken > 0 }) else {
+            throw FigureError("--to", "a perplexity or size is not a positive finite number")
+        }
         try style.requireLegible()
         var c = Canvas(style: style)
         let u = style.unit
-        let top = c.header("Cross-Layer Attention: cache size vs quality",
-                           subtitle: "1B models of Brandon et al. 2024, Table 1 (LR 3e-4): bytes/token computed by attnlab (bf16), perplexity as published")
-        let xs = points.map { Double($0.bytes) }, ys = points.map(\.ppl)
+        let top = c.header(title, subtitle: subtitle)
+        let xs = points.map { Double($0.bytesPerToken) }, ys = points.map(\.perplexity) + (guess.map { [$0.perplexity] } ?? [])
+        let logY = ys.max()! / ys.min()! > 3
+        let pad = logY ? 1.0 : 0.1
         let plot = Plot(frame: Rect(150 * u, top + 30 * u, style.width * 0.66, style.height - top - 150 * u),
                         x: Axis(min: xs.min()! / 1.6, max: xs.max()! * 1.4, log: true, label: "KV cache bytes per token (log scale)", format: Ticks.count),
-                        y: Axis(min: (ys.min()! - 0.1), max: ys.max()! + 0.1, log: false, label: "validation perplexity (lower is better)",
-                                format: { Format.fixed($0, 1) }))
+                        y: Axis(min: logY ? ys.min()! / 1.25 : ys.min()! - pad, max: logY ? ys.max()! * 1.25 : ys.max()! + pad, log: logY,
+                                label: yLabel + (logY ? " (log scale)" : ""),
+                                format: { $0 >= 100 ? Format.grouped(Int($0.rounded())) : Format.fixed($0, 1) }))
         plot.drawAxes(&c)
+        if let guess {
+            let y = plot.point(plot.x.min, guess.perplexity).y
+            c.line([Point(plot.frame.x, y), Point(plot.frame.maxX, y)], color: c.theme.highlight, width: 2 * u, dash: [3 * u, 5 * u], role: "guess")
+            c.text("\(guess.label): \(Format.grouped(Int(guess.perplexity.rounded())))", Point(plot.frame.maxX - 8 * u, y - 14 * u),
+                   size: style.smallSize * 0.8, color: c.theme.highlight, anchor: .end, role: "guess-label")
+        }
         // Pareto frontier: no other model is both smaller and better.
-        let frontier = points.filter { p in !points.contains { q in q.bytes <= p.bytes && q.ppl <= p.ppl && (q.bytes < p.bytes || q.ppl < p.ppl) } }
-            .sorted { $0.bytes < $1.bytes }
-        c.line(frontier.map { plot.point(Double($0.bytes), $0.ppl) }, color: c.theme.foreground.withAlpha(0.5), width: 2.5 * u,
+        let frontier = points.filter { p in
+            !points.contains { q in
+                q.bytesPerToken <= p.bytesPerToken && q.perplexity <= p.perplexity && (q.bytesPerToken < p.bytesPerToken || q.perplexity < p.perplexity)
+            }
+        }.sorted { $0.bytesPerToken < $1.bytesPerToken }
+        c.line(frontier.map { plot.point(Double($0.bytesPerToken), $0.perplexity) }, color: c.theme.foreground.withAlpha(0.5), width: 2.5 * u,
                dash: [8 * u, 6 * u], role: "frontier")
         var placer = LabelPlacer(bounds: plot.frame)
-        for p in points { placer.placed.append(Rect(plot.point(Double(p.bytes), p.ppl).x - 8 * u, plot.point(Double(p.bytes), p.ppl).y - 8 * u, 16 * u, 16 * u)) }
-        for p in points.sorted(by: { $0.bytes < $1.bytes }) {
-            let at = plot.point(Double(p.bytes), p.ppl), color = c.theme.group(p.family)
+        for p in points {
+            let at = plot.point(Double(p.bytesPerToken), p.perplexity)
+            placer.placed.append(Rect(at.x - 8 * u, at.y - 8 * u, 16 * u, 16 * u))
+        }
+        for p in points.sorted(by: { $0.bytesPerToken < $1.bytesPerToken }) {
+            let at = plot.point(Double(p.bytesPerToken), p.perplexity), color = c.theme.group(p.family)
             let onFrontier = frontier.contains { $0.name == p.name }
             c.circle(at, radius: (onFrontier ? 9 : 7) * u, fill: color, stroke: onFrontier ? c.theme.foreground : nil, lineWidth: 2 * u, role: "model")
             if let (pos, anchor) = placer.place(p.name, at: at, size: style.smallSize * 0.8, gap: 14 * u) {
@@ -161,7 +199,23 @@ public enum Charts {
         }
         c.line([Point(legendX, legendY), Point(legendX + 18 * u, legendY)], color: c.theme.foreground.withAlpha(0.5), width: 2.5 * u, dash: [8 * u, 6 * u])
         c.text("Pareto frontier", Point(legendX + 26 * u, legendY), size: style.smallSize)
-        c.footnote("Source: Brandon, Mishra, Nrusimha, Panda, Ragan-Kelley, Reducing Transformer Key-Value Cache Size with Cross-Layer Attention, arXiv 2405.12981, Table 1.")
-        return Figure(style: style, pages: [c.page], title: "CLA trade-off")
+        c.footnote(footnote)
+        return Figure(style: style, pages: [c.page], title: title)
+    }
+}
+
+/// One model on a trade-off chart.
+public struct TradeoffPoint: Sendable, Equatable {
+    public let name: String
+    public let bytesPerToken: Int
+    public let perplexity: Double
+    /// Legend group, from `Charts.tradeoffFamily`.
+    public let family: Int
+
+    public init(name: String, bytesPerToken: Int, perplexity: Double, family: Int) {
+        self.name = name
+        self.bytesPerToken = bytesPerToken
+        self.perplexity = perplexity
+        self.family = family
     }
 }
