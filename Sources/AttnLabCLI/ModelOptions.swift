@@ -91,8 +91,7 @@ struct ModelOptions: ParsableArguments {
     /// The decoder these flags describe.
     func decoderConfig() throws(ConfigError) -> DecoderConfig {
         if let pretrained {
-            let (path, _) = try ModelStore.path(of: pretrained, directory: ModelStore.directory(modelsDir))
-            return try retrofitted(try PretrainedModel.config(of: try GGUFFile(path: path)))
+            return try retrofitted(try ModelStore.config(of: pretrained, directory: ModelStore.directory(modelsDir)))
         }
         let base = try namedPreset()
         if let base, base.decoder == nil {

@@ -58,10 +58,20 @@ public enum ModelStore {
     /// Loads a model by name or path. A file that is there but broken gets the reader's error and how
     /// to fetch a fresh copy.
     public static func load(_ model: String, directory: String) throws(ConfigError) -> PretrainedModel {
+        try opening(model, directory: directory) { f, name throws(ConfigError) in try PretrainedModel(file: f, name: name) }
+    }
+
+    /// A model's shape from its file's header, with the same checks and hints as `load`.
+    public static func config(of model: String, directory: String) throws(ConfigError) -> DecoderConfig {
+        try opening(model, directory: directory) { f, _ throws(ConfigError) in try PretrainedModel.config(of: f) }
+    }
+
+    private static func opening<T>(_ model: String, directory: String,
+                                   _ body: (GGUFFile, String) throws(ConfigError) -> T) throws(ConfigError) -> T {
         let (path, name) = try path(of: model, directory: directory)
         do {
             if let k = known(name) { try checkSize(path, k) }
-            return try PretrainedModel(file: try GGUFFile(path: path), name: name)
+            return try body(try GGUFFile(path: path), name)
         } catch {
             let hint = known(name).map { " — fetch a fresh copy with `attnlab model fetch --force\(directory == "models" ? "" : " --models-dir \(directory)") --model \($0.name)`" } ?? ""
             throw ConfigError(error.field, error.reason + hint)

@@ -74,6 +74,17 @@ struct CLITests {
         (["kv", "--preset", "llama-3-70b", "--context", "9223372036854775807"], "--context"),
         (["params", "--embedding", "128"], "--embedding"),
         (["params", "--frobnicate"], "--frobnicate"),
+        (["decode", "--model", "smollm2-135m", "--models-dir", "/nonexistent-models"], "--model"),
+        (["decode", "--model", "nosuch"], "--model"),
+        (["decode", "--model", "/nonexistent/x.gguf"], "--model"),
+        (["decode", "--chat"], "--chat"),
+        (["ppl", "--text", "README.md", "--window", "1"], "--window"),
+        (["ppl", "--text", "/nonexistent.txt"], "--text"),
+        (["ppl", "--text", "README.md"], "--text README.md"),
+        (["retrofit", "--text", "README.md", "--to", "gqa:3"], "--to"),
+        (["retrofit", "--text", "README.md", "--to", "mha"], "--to"),
+        (["retrofit", "--text", "README.md", "--to", "cla:2+shuffle"], "--to"),
+        (["model", "fetch", "--model", "gpt-5"], "--model"),
     ]
 
     @Test("bad input: one line on stderr naming the flag, exit 2, nothing on stdout", arguments: badInputs)
@@ -85,6 +96,20 @@ struct CLITests {
         #expect(lines.count == 1, "\(arguments): \(run.stderr)")
         #expect(run.stderr.hasPrefix("attnlab: error: "))
         #expect(run.stderr.contains(flag), "\(arguments): \(run.stderr)")
+    }
+
+    @Test("a broken model file is refused naming the file, with how to fetch a fresh copy")
+    func brokenModel() throws {
+        let folder = try temporaryFolder()
+        let known = folder.appendingPathComponent("SmolLM2-135M-Instruct.Q4_1.gguf")
+        try Data("GGUF but not really".utf8).write(to: known)
+        var run = try Run(["decode", "--model", "smollm2-135m", "--models-dir", folder.path])
+        #expect(run.status == 2 && run.stderr.split(separator: "\n").count == 1)
+        #expect(run.stderr.contains(known.path) && run.stderr.contains("attnlab model fetch --force"))
+        let other = folder.appendingPathComponent("other.gguf")
+        try Data(repeating: 0x41, count: 4096).write(to: other)
+        run = try Run(["ppl", "--model", other.path, "--text", "README.md"])
+        #expect(run.status == 2 && run.stderr.contains("bad magic"))
     }
 
     @Test("an unknown preset lists the near matches")
@@ -517,5 +542,47 @@ struct LessonCLITests {
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "\(output)")
+    }
+}
+
+/// The fetched SmolLM2 model (see Tests/AttnEngineTests/SmolLM2Tests.swift): skipped when absent on
+/// a developer's machine, required under CI.
+enum FetchedModel {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("models").path
+    static let runs = FileManager.default.fileExists(atPath: directory + "/SmolLM2-135M-Instruct.Q4_1.gguf")
+        || (ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty && $0 != "false" } ?? false)
+}
+
+@Suite("attnlab with the real SmolLM2 model", .enabled(if: FetchedModel.runs, "the model is not fetched (attnlab model fetch)"))
+struct RealModelCLITests {
+    @Test("decode --model writes real text, and the trace shows 3 KV heads serving 9 query heads in every layer")
+    func decode() throws {
+        let trace = try temporaryFolder().appendingPathComponent("t.jsonl").path
+        let run = try Run(["decode", "--model", "smollm2-135m", "--models-dir", FetchedModel.directory,
+                           "--prompt", "The capital of France is", "--tokens", "4", "--json", "--trace", trace])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect((try run.json()["generated_text"] as? String)?.hasPrefix(" Paris") == true)
+        let lines = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
+        let header = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        let config = try #require(header["config"] as? [String: Any])
+        #expect(header["model"] as? String == "smollm2-135m")
+        #expect(config["q_heads"] as? Int == 9 && config["kv_heads"] as? Int == 3 && config["layers"] as? Int == 30)
+        #expect(config["head_map"] as? [Int] == [0, 0, 0, 1, 1, 1, 2, 2, 2])
+        let writes = lines.filter { $0.contains("\"type\":\"kv_write\"") }
+        // 5 prompt tokens + 3 fed-back tokens, each written by all 30 layers: 2 × 3 × 64 × 4 bytes.
+        #expect(writes.count == 8 * 30)
+        #expect(writes.allSatisfy { $0.contains("\"bytes\":1536") })
+    }
+
+    @Test("retrofit --to gqa:3 reproduces the original perplexity exactly; mqa costs more")
+    func retrofit() throws {
+        let run = try Run(["retrofit", "--model", "smollm2-135m", "--models-dir", FetchedModel.directory, "--text", "README.md",
+                           "--max-tokens", "96", "--to", "gqa:3", "--to", "mqa", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let variants = try #require(try run.json()["variants"] as? [[String: Any]])
+        let ppl = variants.map { $0["perplexity"] as! Double }
+        #expect(ppl[1] == ppl[0] && ppl[2] > ppl[0])
+        #expect(variants.map { $0["kv_bytes_per_token"] as! Int } == [23040, 23040, 7680])
     }
 }
