@@ -42,6 +42,8 @@ public final class Decoder {
     public private(set) var cache: KVCache
     /// Tokens `forward` pushes through each layer together.
     public let blockTokens: Int
+    /// 32 rows of activations (74 KB for d_model 576) stay in L2 while each weight row is reused.
+    public static let defaultBlockTokens = 32
     private let rope: RoPE
     // Workspace for one block, allocated once: a step allocates nothing per element.
     private var x: [Float], h: [Float], proj: [Float]                 // [block × d_model]
@@ -54,7 +56,7 @@ public final class Decoder {
     ///   - capacityTokens: the most tokens the cache will hold.
     ///   - cacheDType: the type K and V are rounded to when stored (fp32, bf16 or fp16).
     ///   - blockTokens: tokens per block in `forward` (more reuses each weight row more; 1 is plain stepping).
-    public init(config: DecoderConfig, weights: DecoderWeights, capacityTokens: Int, cacheDType: DType = .fp32, blockTokens: Int = 32) {
+    public init(config: DecoderConfig, weights: DecoderWeights, capacityTokens: Int, cacheDType: DType = .fp32, blockTokens: Int = defaultBlockTokens) {
         precondition(cacheDType.isStorableByDecoder, "the decoder stores K/V only as fp32, bf16 or fp16")
         precondition(blockTokens >= 1)
         self.config = config

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AttnEngine
+import AttnModels
 import AttnTiling
 import AttnTrace
 import Foundation
@@ -13,10 +14,26 @@ extension AttnLab {
                 NumPy alike. "counting" is the cost of the memory model's bookkeeping: the same run with \
                 every load/store/allocate call returning at once. Build in release mode first.
 
-                Example:
+                With --model, times a pretrained model instead: loading (parse + dequantize), prompt \
+                processing (the prompt pushed through in blocks) and decoding (one token per step, trace off).
+
+                Examples:
                   swift build -c release && .build/release/attnlab bench
+                  .build/release/attnlab bench --model smollm2-135m
                 """
         )
+
+        @Option(help: "Time this pretrained model (e.g. smollm2-135m) instead of the attention kernels.")
+        var model: String?
+
+        @Option(name: .customLong("models-dir"), help: "Folder of pretrained models. (default: $ATTNLAB_MODELS_DIR, else models)")
+        var modelsDir: String?
+
+        @Option(name: .customLong("prompt-tokens"), parsing: .unconditional, help: "With --model: prompt length to process.")
+        var promptTokens = 256
+
+        @Option(parsing: .unconditional, help: "With --model: tokens to decode after the prompt.")
+        var tokens = 128
 
         @Option(help: "Sequence lengths.")
         var n = "1024,2048,4096"
@@ -37,8 +54,9 @@ extension AttnLab {
         var noNumpy = false
 
         func run() throws {
-            let sizes = try parseList(n, field: "--n")
             guard repeats > 0 else { throw ConfigError("--repeat", "must be positive, got \(repeats)") }
+            if let model { return try benchModel(model) }
+            let sizes = try parseList(n, field: "--n")
             if !noNumpy && !FileManager.default.fileExists(atPath: numpyScript) {
                 throw ConfigError("--numpy-script", "\(numpyScript) not found (run from the repository root, give its path, or --no-numpy)")
             }
@@ -62,6 +80,42 @@ extension AttnLab {
             say("Attention forward, d = \(d), M = \(Format.grouped(sramElements)) elements, one core, fastest of \(repeats)\n")
             print(Format.table(header, rows, rightAligned: [0, 2, 3, 4, 5, 6]), terminator: "")
             if let info = numpyInfo { say("\nNumPy \(info) (naive attention: S, softmax, PV in float32)") }
+        }
+
+        /// Load, prompt and decode rates of a pretrained model; the fastest of the repeats counts.
+        private func benchModel(_ name: String) throws {
+            guard promptTokens >= 1 && tokens >= 1 && promptTokens + tokens <= Limits.maxTokens else {
+                throw ConfigError("--prompt-tokens", "prompt + tokens must be in 2...\(Limits.maxTokens)")
+            }
+            let clock = ContinuousClock()
+            func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
+            var load = Double.infinity, prefill = Double.infinity, decode = Double.infinity
+            var m: PretrainedModel? = nil
+            for _ in 0..<repeats {
+                let start = clock.now
+                m = try ModelStore.load(name, directory: ModelStore.directory(modelsDir))
+                load = min(load, seconds(clock.now - start))
+            }
+            let model = m!
+            // A fixed, deterministic prompt: the ids cycle through the ordinary vocabulary.
+            let prompt = (0..<promptTokens).map { 256 + ($0 * 7919) % (model.config.vocab - 256) }
+            for _ in 0..<repeats {
+                let decoder = Decoder(config: model.config, weights: model.weights, capacityTokens: promptTokens + tokens)
+                var start = clock.now
+                var next = Sampler.argmax(decoder.forward(prompt).last!.logits)
+                prefill = min(prefill, seconds(clock.now - start))
+                start = clock.now
+                for _ in 0..<tokens { next = Sampler.argmax(decoder.step(token: next).logits) }
+                decode = min(decode, seconds(clock.now - start))
+            }
+            let c = model.config
+            say("\(model.name) (\(c.layoutName), \(Format.grouped(c.paramCount.total)) parameters as Float32), \(ProcessInfo.processInfo.activeProcessorCount) cores, fastest of \(repeats)\n")
+            print(Format.table(["phase", "tokens", "seconds", "tokens/s"], [
+                ["load (parse + dequantize)", "—", Format.fixed(load, 3), "—"],
+                ["prompt (blocks of \(Decoder.defaultBlockTokens))", Format.grouped(promptTokens),
+                 Format.fixed(prefill, 3), Format.fixed(Double(promptTokens) / prefill, 1)],
+                ["decode (one token per step)", Format.grouped(tokens), Format.fixed(decode, 3), Format.fixed(Double(tokens) / decode, 1)],
+            ], rightAligned: [1, 2, 3]), terminator: "")
         }
 
         private func time(_ p: TileProblem, _ algo: TileAlgorithm, counting: Bool) throws -> Double {
