@@ -88,8 +88,9 @@ extension AttnLab {
                   attnlab draw heads --q-heads 32 --kv-heads 8 -o output/heads.svg
                   attnlab draw layers --layers 10 --cla 3 -o output/layers.png
                   attnlab draw tiles --algo fa2 --n 256 --d 64 --sram-elements 8192 -o output/tiles.pdf
+                  attnlab draw attention --q-heads 8 --kv-heads 2 --prompt "the cat sat on the mat" -o output/attention.png
                 """,
-            subcommands: [DrawHeads.self, DrawLayers.self, DrawTiles.self, DrawCache.self, DrawKVChart.self, DrawIOChart.self, DrawTradeoff.self]
+            subcommands: [DrawHeads.self, DrawLayers.self, DrawTiles.self, DrawCache.self, DrawAttention.self, DrawKVChart.self, DrawIOChart.self, DrawTradeoff.self]
         )
     }
 
@@ -173,11 +174,31 @@ extension AttnLab {
         @OptionGroup var figure: FigureOptions
 
         func makeFigure() throws -> Figure {
-            let config = try model.decoderConfig()
-            let (result, _) = try decoding.decode(config, detail: .summary, field: model.preset.map { "--preset \($0)" } ?? "--layers/--d-model")
-            let run = DecodeRun(config: config, seed: decoding.seed, temperature: decoding.temperature, cacheDType: decoding.dtype,
-                                detail: .summary, result: result, maxAbsDiff: nil)
-            return try CacheDiagram.figure(run, step: step ?? result.steps.count - 1, style: try figure.style())
+            let (run, _) = try decoding.decode(model, detail: .summary)
+            return try CacheDiagram.figure(run, step: step ?? run.result.steps.count - 1, style: try figure.style())
+        }
+    }
+
+    struct DrawAttention: FigureCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "attention",
+            abstract: "Every query head's causal attention weights at one layer of a decode, grouped by the K/V head they share.",
+            discussion: """
+                Decodes with full detail and draws, per query head, the weights of each query position (row) over \
+                the key positions (columns) it can see, framed by the K/V head it reads: the last \
+                \(AttentionDiagram.maxPositions) positions at most (24 or 16 when many heads must fit), and for many \
+                heads the first and last of each group.
+                Example: attnlab draw attention --q-heads 9 --kv-heads 3 --d-model 72 --layer 1 -o output/attention.png
+                """)
+        @OptionGroup var model: ModelOptions
+        @OptionGroup var decoding: DecodeFlags
+        @Option(parsing: .unconditional, help: "The layer to show, 0-based. (default: the last)")
+        var layer: Int?
+        @OptionGroup var figure: FigureOptions
+
+        func makeFigure() throws -> Figure {
+            let (run, _) = try decoding.decode(model, detail: .full)
+            return try AttentionDiagram.figure(run, layer: layer ?? run.config.layers - 1, style: try figure.style())
         }
     }
 
@@ -264,8 +285,9 @@ extension AttnLab {
             let prompt = try CharVocabulary.encode("the cat sat on the mat", vocab: small.vocab)
             let decoder = Decoder(config: small, weights: DecoderWeights(config: small, seed: 1), capacityTokens: prompt.count + 5)
             var sampler = Sampler(temperature: 0, seed: 1)
-            let decode = DecodeRun(config: small, seed: 1, temperature: 0, cacheDType: .fp32, detail: .summary,
-                                   result: decoder.generate(prompt: prompt, tokens: 6, sampler: &sampler), maxAbsDiff: nil)
+            // Full detail keeps the attention weights for the attention figure; the cache figure ignores them.
+            let decode = DecodeRun(config: small, seed: 1, temperature: 0, cacheDType: .fp32, detail: .full,
+                                   result: decoder.generate(prompt: prompt, tokens: 6, sampler: &sampler, detail: .full), maxAbsDiff: nil)
             var tileOptions = TileOptions(algorithm: .fa2, sramElements: 8192)
             tileOptions.recordSteps = true
             tileOptions.watchRow = 255
@@ -277,6 +299,7 @@ extension AttnLab {
                 ("layers", try LayersDiagram.figure(cla3, dtype: .bf16, style: style)),
                 ("tiles", try TilesDiagram.figure(tiles, steps: false, style: style)),
                 ("cache", try CacheDiagram.figure(decode, step: decode.result.steps.count - 1, style: style)),
+                ("attention", try AttentionDiagram.figure(decode, layer: small.layers - 1, style: style)),
                 ("kv-chart", try Charts.kvChart(Charts.kvSeries(for: llama3, name: "Llama 3 8B", dtype: .bf16), contexts: [1024, 8192, 32768, 65536, 131072],
                                                 logY: false, subtitle: "Llama 3 8B: 32 layers, 32 query heads × 128, bf16, batch 1", style: style)),
                 ("io-chart", try Charts.ioChart(ioRuns, over: .sram, subtitle: "N = 1024, d = 64, forward pass; every count from a real run", style: style)),

@@ -158,6 +158,7 @@ struct LessonRunner {
         case "layers": try AttnLab.DrawLayers.parse(args)
         case "tiles": try AttnLab.DrawTiles.parse(args)
         case "cache": try AttnLab.DrawCache.parse(args)
+        case "attention": try AttnLab.DrawAttention.parse(args)
         case "kv-chart": try AttnLab.DrawKVChart.parse(args)
         case "io-chart": try AttnLab.DrawIOChart.parse(args)
         default: try AttnLab.DrawTradeoff.parse(args)

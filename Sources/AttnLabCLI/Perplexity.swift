@@ -15,7 +15,7 @@ struct EvalFlags: ParsableArguments {
     var window = 512
 
     @Option(name: .customLong("max-tokens"), parsing: .unconditional, help: "Use at most this many tokens from the start of the text (0 = all).")
-    var maxTokens = 2048
+    var maxTokens = 1024
 
     @Option(help: "Element type the cache stores K/V in while scoring, and the unit of bytes/token: fp32, bf16, fp16.")
     var dtype: DType = .bf16

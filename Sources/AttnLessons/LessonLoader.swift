@@ -6,7 +6,7 @@ import Yams
 public enum LessonLoader {
     /// Actions a step may run, and the figure kinds `draw` and `figure` take.
     public static let actions = ["decode", "kv", "params", "tile", "sweep", "compare", "draw"]
-    public static let figures = ["heads", "layers", "tiles", "cache", "kv-chart", "io-chart", "tradeoff"]
+    public static let figures = ["heads", "layers", "tiles", "cache", "attention", "kv-chart", "io-chart", "tradeoff"]
     static let languages = ["en", "ja"]
 
     public static func load(file path: String) throws(LessonError) -> Lesson {

@@ -42,7 +42,21 @@ func allFigures(_ style: Style = Style()) throws -> [(String, Figure)] {
                                         logY: false, subtitle: "", style: style)),
         ("io-chart", try Charts.ioChart(io, over: .sram, subtitle: "", style: style)),
         ("tradeoff", try Charts.tradeoff(Presets.all.filter { $0.name.hasPrefix("cla1b-") }, style: style)),
+        ("attention", try AttentionDiagram.figure(try fullRun(small, prompt), layer: 3, style: style)),
+        ("retrofit", try Charts.tradeoff([TradeoffPoint(name: "original", bytesPerToken: 23040, perplexity: 12.5, family: 0),
+                                          TradeoffPoint(name: "mqa", bytesPerToken: 7680, perplexity: 900, family: 0),
+                                          TradeoffPoint(name: "cla:2", bytesPerToken: 11520, perplexity: 4000, family: 1)],
+                                         title: "Retrofit", subtitle: "", yLabel: "perplexity", footnote: "",
+                                         guess: ("uniform guess", 49152), style: style)),
     ]
+}
+
+/// A decode that recorded every head's attention weights.
+private func fullRun(_ config: DecoderConfig, _ prompt: [Int]) throws -> DecodeRun {
+    let decoder = Decoder(config: config, weights: DecoderWeights(config: config, seed: 1), capacityTokens: prompt.count + 3)
+    var sampler = Sampler(temperature: 0, seed: 1)
+    return DecodeRun(config: config, seed: 1, temperature: 0, cacheDType: .fp32, detail: .full,
+                     result: decoder.generate(prompt: prompt, tokens: 4, sampler: &sampler, detail: .full), maxAbsDiff: nil)
 }
 
 @Suite("Figures as display lists")
