@@ -67,7 +67,7 @@ extension AttnLab {
             }
             let (config, budget, cacheBytes, mhaCacheBytes, readPerStep) = try sizes()
             let a = config.attention
-            let name = model.preset.map { "\($0.lowercased()) " } ?? ""
+            let name = (model.pretrained ?? model.preset).map { "\($0.lowercased()) " } ?? ""
             say("KV cache — \(name)(\(a.name)\(config.kvMap.kvLayers < config.layers ? ", \(config.kvMap.kvLayers) of \(config.layers) layers store K/V" : "")): \(config.layers) layers, \(a.qHeads) query heads → \(Format.plural(a.kvHeads, "KV head")), head_dim \(a.headDim), \(dtype.rawValue)")
             let bytesPerElement = dtype.bits % 8 == 0 ? "\(dtype.bits / 8) B" : "\(dtype.bits) bits"
             let rows: [[String]] = [

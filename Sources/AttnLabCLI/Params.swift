@@ -65,7 +65,7 @@ extension AttnLab {
             guard embedding == nil else { throw ConfigError("--embedding", "applies to encoders; add --encoder") }
             let config = try model.decoderConfig()
             let a = config.attention
-            let title = (preset?.name ?? "decoder") + ": \(config.layers) layers, d_model \(config.dModel), \(a.qHeads) query / \(a.kvHeads) KV heads × \(a.headDim), FFN \(config.ffn), vocab \(config.vocab), W_K/W_V in \(config.kvMap.kvLayers) of \(config.layers) layers, weight sharing \(config.weightSharing.rawValue)"
+            let title = (model.pretrained ?? preset?.name ?? "decoder") + ": \(config.layers) layers, d_model \(config.dModel), \(a.qHeads) query / \(a.kvHeads) KV heads × \(a.headDim), FFN \(config.ffn), vocab \(config.vocab), W_K/W_V in \(config.kvMap.kvLayers) of \(config.layers) layers, weight sharing \(config.weightSharing.rawValue)"
             return (title, config.paramCount)
         }
     }
