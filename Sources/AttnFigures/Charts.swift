@@ -192,7 +192,9 @@ public enum Charts {
         }
         var legendY = plot.frame.y + 10 * u
         let legendX = plot.frame.maxX + 36 * u
-        for (k, label) in ["MHA / GQA / MQA", "… + CLA2", "… + CLA3, CLA4", "CLA2, non-uniform"].enumerated() {
+        // Only the groups that are on the chart.
+        let families = Set(points.map(\.family))
+        for (k, label) in ["MHA / GQA / MQA", "… + CLA2", "… + CLA3, CLA4", "CLA2, non-uniform"].enumerated() where families.contains(k) {
             c.circle(Point(legendX + 8 * u, legendY), radius: 7 * u, fill: c.theme.group(k))
             c.text(label, Point(legendX + 26 * u, legendY), size: style.smallSize)
             legendY += 34 * u
