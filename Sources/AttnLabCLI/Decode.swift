@@ -143,13 +143,8 @@ struct DecodeFlags: ParsableArguments {
         }
         guard tokens > 0 else { throw ConfigError("--tokens", "must be positive, got \(tokens)") }
         guard temperature >= 0, temperature.isFinite else { throw ConfigError("--temperature", "must be 0 or positive, got \(temperature)") }
-        let config = try options.decoderConfig()
-        // Sizes are checked before a model is loaded or drawn.
-        if promptIds == nil && options.pretrained == nil {
-            _ = try CharVocabulary.encode(prompt, vocab: config.vocab)
-        }
-        try Limits.check(config, tokens: tokens, field: options.sizeField)
-        let model = try options.load(seed: seed)
+        let model = try options.load(seed: seed, tokens: tokens)
+        let config = model.config
         let promptTokens = try promptTokenIDs(model)
         let capacity = promptTokens.count + tokens - 1
         try Limits.check(config, tokens: capacity, field: options.sizeField)

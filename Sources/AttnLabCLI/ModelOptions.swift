@@ -146,13 +146,17 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// The model to run: the pretrained one (retrofitted as the flags say) with its tokenizer, or
-    /// seeded random weights with the built-in characters.
-    func load(seed: UInt64) throws(ConfigError) -> LoadedModel {
-        let config = try decoderConfig()
+    /// seeded random weights with the built-in characters. Its size is checked against the limits for
+    /// `tokens` cache rows before any weight is drawn, and the model file is read once.
+    func load(seed: UInt64, tokens: Int) throws(ConfigError) -> LoadedModel {
         guard let pretrained else {
+            let config = try decoderConfig()
+            try Limits.check(config, tokens: tokens, field: sizeField)
             return LoadedModel(config: config, weights: DecoderWeights(config: config, seed: seed), vocabulary: CharVocabulary(), name: nil, endToken: nil)
         }
         let model = try ModelStore.load(pretrained, directory: ModelStore.directory(modelsDir))
+        let config = try retrofitted(model.config)
+        try Limits.check(config, tokens: tokens, field: sizeField)
         let weights = config == model.config ? model.weights : Retrofit.weights(model.weights, from: model.config, to: config)
         return LoadedModel(config: config, weights: weights, vocabulary: model.tokenizer, name: model.name, endToken: model.eosToken)
     }

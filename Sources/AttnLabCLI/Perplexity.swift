@@ -85,9 +85,8 @@ extension AttnLab {
 
         func execute() throws -> (row: EvalRow, textTokens: Int) {
             try eval.check()
-            let config = try model.decoderConfig()
-            try Limits.check(config, tokens: eval.window, field: model.sizeField)
-            let loaded = try model.load(seed: seed)
+            let loaded = try model.load(seed: seed, tokens: eval.window)
+            let config = loaded.config
             let tokens = try eval.tokens(loaded.vocabulary)
             let result = Perplexity.evaluate(config: config, weights: loaded.weights, tokens: tokens, windowTokens: eval.window, cacheDType: eval.dtype)
             let bytes = KVBudget(layout: config.attention, kvMap: config.kvMap, dtype: eval.dtype).bytesPerToken
@@ -168,8 +167,7 @@ extension AttnLab {
             let base = try model.decoderConfig()
             let specs = variants.isEmpty ? ["mqa", "cla:2", "cla:3", "mqa+cla:2"] : variants
             let configs = try specs.map { spec throws(ConfigError) in (spec, try Self.config(spec, base: base)) }
-            try Limits.check(base, tokens: eval.window, field: model.sizeField)
-            let loaded = try model.load(seed: seed)
+            let loaded = try model.load(seed: seed, tokens: eval.window)
             let tokens = try eval.tokens(loaded.vocabulary)
             func measure(_ name: String, _ c: DecoderConfig, _ w: DecoderWeights) -> EvalRow {
                 EvalRow(name: name, config: c, bytesPerToken: KVBudget(layout: c.attention, kvMap: c.kvMap, dtype: eval.dtype).bytesPerToken,
