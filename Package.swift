@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "AttnRender", targets: ["AttnRender"]),
         .library(name: "AttnLessons", targets: ["AttnLessons"]),
         .library(name: "AttnModels", targets: ["AttnModels"]),
+        .library(name: "AttnExperiments", targets: ["AttnExperiments"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -34,8 +35,12 @@ let package = Package(
         // The only module that knows Cairo: figures to PNG, SVG and PDF.
         .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
         .target(name: "AttnRender", dependencies: ["AttnFigures", "CCairo"]),
-        // Lessons as data: the file format, checks, narration templates and reports. No Cairo.
-        .target(name: "AttnLessons", dependencies: ["AttnEngine", "AttnTrace", .product(name: "Yams", package: "Yams")]),
+        // Experiments as typed values: every action and figure kind a teacher can run, read from flags,
+        // run to a typed result (its values, its trace, the figures drawn from that run). One registry.
+        .target(name: "AttnExperiments", dependencies: ["AttnEngine", "AttnTiling", "AttnModels", "AttnTrace", "AttnFigures"]),
+        // Lessons as data: the file format, checks, narration templates, the runner and its reports.
+        // It renders figures through AttnRender, so it never sees Cairo itself.
+        .target(name: "AttnLessons", dependencies: ["AttnEngine", "AttnTrace", "AttnFigures", "AttnRender", "AttnExperiments", .product(name: "Yams", package: "Yams")]),
         // The `attnlab` command on top of everything else.
         .executableTarget(
             name: "AttnLabCLI",
@@ -47,6 +52,7 @@ let package = Package(
                 "AttnRender",
                 "AttnLessons",
                 "AttnModels",
+                "AttnExperiments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -57,7 +63,8 @@ let package = Package(
         .testTarget(name: "AttnTraceTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace"]),
         .testTarget(name: "AttnRenderTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace", "AttnFigures", "AttnRender"]),
         .testTarget(name: "AttnModelsTests", dependencies: ["AttnEngine", "AttnModels"]),
-        .testTarget(name: "AttnLessonsTests", dependencies: ["AttnLessons"]),
+        .testTarget(name: "AttnExperimentsTests", dependencies: ["AttnEngine", "AttnExperiments", "AttnTrace"]),
+        .testTarget(name: "AttnLessonsTests", dependencies: ["AttnLessons", "AttnExperiments"]),
         .testTarget(name: "AttnLabCLITests", dependencies: ["AttnLabCLI"]),
     ]
 )

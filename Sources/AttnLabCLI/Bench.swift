@@ -1,5 +1,6 @@
 import ArgumentParser
 import AttnEngine
+import AttnExperiments
 import AttnModels
 import AttnTiling
 import AttnTrace
@@ -26,8 +27,7 @@ extension AttnLab {
         @Option(help: "Time this pretrained model (e.g. smollm2-135m) instead of the attention kernels.")
         var model: String?
 
-        @Option(name: .customLong("models-dir"), help: "Folder of pretrained models. (default: $ATTNLAB_MODELS_DIR, else models)")
-        var modelsDir: String?
+        @OptionGroup var models: ModelsDirOption
 
         @Option(name: .customLong("prompt-tokens"), parsing: .unconditional, help: "With --model: prompt length to process.")
         var promptTokens = 256
@@ -93,7 +93,7 @@ extension AttnLab {
             var m: PretrainedModel? = nil
             for _ in 0..<repeats {
                 let start = clock.now
-                m = try ModelStore.load(name, directory: ModelStore.directory(modelsDir))
+                m = try ModelStore.load(name, directory: ModelStore.directory(models.dir))
                 load = min(load, seconds(clock.now - start))
             }
             let model = m!

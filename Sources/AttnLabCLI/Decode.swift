@@ -1,5 +1,6 @@
 import ArgumentParser
 import AttnEngine
+import AttnExperiments
 import AttnTrace
 import Foundation
 
@@ -29,7 +30,7 @@ extension AttnLab {
         var trace: String?
 
         @Option(name: .customLong("trace-format"), help: "jsonl or text. (default: text for a .txt file, else jsonl)")
-        var traceFormat: String?
+        var traceFormat: TraceFormat?
 
         @Option(name: .customLong("trace-detail"), help: "summary (slots and bytes) or full (also K/V rows written and attention weights).")
         var traceDetail: RecordDetail = .summary
@@ -37,52 +38,38 @@ extension AttnLab {
         @Flag(help: "Print the summary as JSON.")
         var json = false
 
-        /// Decodes (and recomputes, with --verify) without printing or writing anything.
-        func execute() throws -> DecodeRun {
-            let (run, weights) = try decoding.decode(model, detail: traceDetail)
-            let config = run.config, result = run.result
-            var maxAbsDiff: Float? = nil
-            if verify {
-                let reference = FullForward.logits(config: config, weights: weights, tokens: result.processedTokens, cacheDType: decoding.dtype)
-                var diff: Float = 0
-                for s in result.steps {
-                    for (i, logit) in s.record.logits.enumerated() {
-                        diff = max(diff, abs(logit - reference[s.step * config.vocab + i]))
-                    }
-                }
-                maxAbsDiff = diff
-            }
-            return DecodeRun(config: config, seed: decoding.seed, temperature: decoding.temperature, cacheDType: decoding.dtype,
-                             detail: traceDetail, result: result, maxAbsDiff: maxAbsDiff, vocabulary: run.vocabulary, model: run.model)
+        var experiment: DecodeExperiment {
+            var e = DecodeExperiment()
+            (e.model, e.decoding, e.verify, e.detail) = (model.spec, decoding.spec, verify, traceDetail)
+            return e
         }
 
-        /// What `--json` prints (and what a lesson's `decode` action gives).
-        func result() throws -> JSON { DecodeTrace.summary(try execute()) }
-
         func run() throws {
-            let format = try traceFormatName()
+            let format = try traceFormatChosen()
             if let trace {
                 do { try AtomicFile.checkWritable(trace) } catch { throw ConfigError("--trace", error.description) }
             }
-            let decoded = try execute()
+            let output = try experiment.run()
+            let decoded = output.run
             if let trace {
-                if format == "text" { try AtomicFile.write(DecodeTrace.text(decoded), to: trace) } else { try AtomicFile.write(DecodeTrace.jsonl(decoded), to: trace) }
+                switch format {
+                case .text: try AtomicFile.write(DecodeTrace.text(decoded), to: trace)
+                case .jsonl, .chrome: try AtomicFile.write(DecodeTrace.jsonl(decoded), to: trace)
+                }
             }
-            say(json ? DecodeTrace.summary(decoded).serialized() : report(decoded))
-            if let maxAbsDiff = decoded.maxAbsDiff, !(maxAbsDiff <= 1e-4) {
-                throw CheckFailure(description: "--verify: cached decode differs from recomputation by \(maxAbsDiff) (> 1e-4)")
+            say(json ? output.json.serialized() : report(decoded))
+            if output.verified == false {
+                throw CheckFailure(description: "--verify: cached decode differs from recomputation by \(decoded.maxAbsDiff!) (> \(DecodeExperiment.verifyTolerance))")
             }
         }
 
-        private func traceFormatName() throws(ConfigError) -> String {
+        private func traceFormatChosen() throws(ConfigError) -> TraceFormat {
             if let traceFormat {
-                guard ["jsonl", "text"].contains(traceFormat) else {
-                    throw ConfigError("--trace-format", "unknown format '\(traceFormat)' (expected jsonl or text)")
-                }
+                guard traceFormat != .chrome else { throw ConfigError("--trace-format", "chrome traces are for tile runs (expected jsonl or text)") }
                 guard trace != nil else { throw ConfigError("--trace-format", "needs --trace FILE") }
                 return traceFormat
             }
-            return trace?.hasSuffix(".txt") == true ? "text" : "jsonl"
+            return trace?.hasSuffix(".txt") == true ? .text : .jsonl
         }
 
         /// The human summary: what went in and out, and per layer what the cache cost.
@@ -136,45 +123,9 @@ struct DecodeFlags: ParsableArguments {
     @Flag(help: "Wrap the prompt in a pretrained chat model's template (<|im_start|>user … <|im_end|> <|im_start|>assistant), so an instruct model answers it.")
     var chat = false
 
-    /// Loads (or draws) the model and decodes; returns the run and the weights it used.
-    func decode(_ options: ModelOptions, detail: RecordDetail) throws -> (DecodeRun, DecoderWeights) {
-        guard dtype.isStorableByDecoder else {
-            throw ConfigError("--dtype", "the decoder stores K/V as fp32, bf16 or fp16; \(dtype.rawValue) is available in `attnlab kv`")
-        }
-        guard tokens > 0 else { throw ConfigError("--tokens", "must be positive, got \(tokens)") }
-        guard temperature >= 0, temperature.isFinite else { throw ConfigError("--temperature", "must be 0 or positive, got \(temperature)") }
-        let model = try options.load(seed: seed, tokens: tokens)
-        let config = model.config
-        let promptTokens = try promptTokenIDs(model)
-        let capacity = promptTokens.count + tokens - 1
-        try Limits.check(config, tokens: capacity, field: options.sizeField)
-        let decoder = Decoder(config: config, weights: model.weights, capacityTokens: capacity, cacheDType: dtype)
-        var sampler = Sampler(temperature: temperature, seed: seed)
-        let result = decoder.generate(prompt: promptTokens, tokens: tokens, sampler: &sampler, detail: detail, stop: model.endToken)
-        return (DecodeRun(config: config, seed: seed, temperature: temperature, cacheDType: dtype, detail: detail, result: result,
-                          maxAbsDiff: nil, vocabulary: model.vocabulary, model: model.name), model.weights)
+    var spec: DecodeSpec {
+        var d = DecodeSpec()
+        (d.prompt, d.promptIds, d.tokens, d.seed, d.temperature, d.dtype, d.chat) = (prompt, promptIds, tokens, seed, temperature, dtype, chat)
+        return d
     }
-
-    private func promptTokenIDs(_ model: LoadedModel) throws(ConfigError) -> [Int] {
-        let vocab = model.config.vocab
-        guard let promptIds else {
-            guard !prompt.isEmpty else { throw ConfigError("--prompt", "is empty; give at least one character") }
-            guard model.name != nil else {
-                if chat { throw ConfigError("--chat", "needs a pretrained --model (the built-in vocabulary has no chat template)") }
-                return try CharVocabulary.encode(prompt, vocab: vocab)
-            }
-            let text = chat ? "<|im_start|>user\n\(prompt)<|im_end|>\n<|im_start|>assistant\n" : prompt
-            return try model.vocabulary.encode(text, field: "--prompt")
-        }
-        if chat { throw ConfigError("--chat", "applies to --prompt text, not --prompt-ids") }
-        var ids: [Int] = []
-        for part in promptIds.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let id = Int(part.filter { $0 != " " }) else { throw ConfigError("--prompt-ids", "'\(part)' is not a token id") }
-            guard id >= 0 && id < vocab else { throw ConfigError("--prompt-ids", "token \(id) is outside the vocabulary 0..<\(vocab)") }
-            ids.append(id)
-        }
-        guard !ids.isEmpty else { throw ConfigError("--prompt-ids", "is empty") }
-        return ids
-    }
-
 }

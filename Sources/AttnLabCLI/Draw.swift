@@ -1,5 +1,6 @@
 import ArgumentParser
 import AttnEngine
+import AttnExperiments
 import AttnFigures
 import AttnRender
 import AttnTiling
@@ -54,11 +55,12 @@ struct FigureOptions: ParsableArguments {
     }
 }
 
-/// A `draw` verb: it makes a figure from its flags; `run()` checks the output path first, then
-/// writes. Lessons call `makeFigure()` and render it themselves.
+/// A `draw` verb: a figure experiment built from its flags; `run()` checks the output path first,
+/// then draws and writes.
 protocol FigureCommand: ParsableCommand {
+    associatedtype Experiment: FigureExperiment
     var figure: FigureOptions { get }
-    func makeFigure() throws -> Figure
+    var experiment: Experiment { get throws }
 }
 
 extension FigureCommand {
@@ -66,17 +68,11 @@ extension FigureCommand {
         try figure.checkOutput()
         try figure.write(try makeFigure())
     }
-}
 
-/// A `draw` verb whose figure is a function of the model flags alone.
-protocol ModelFigureCommand: FigureCommand {
-    static var diagram: @Sendable (DecoderConfig, DType, Style) throws(FigureError) -> Figure { get }
-    var model: ModelOptions { get }
-    var dtype: DType { get }
-}
-
-extension ModelFigureCommand {
-    func makeFigure() throws -> Figure { try Self.diagram(try model.decoderConfig(), dtype, try figure.style()) }
+    /// The figure, with a page per step when the output is a PDF.
+    func makeFigure(allPages: Bool? = nil) throws -> Figure {
+        try experiment.draw(try figure.style(), allPages: allPages ?? figure.output.lowercased().hasSuffix(".pdf"), runs: Runs())
+    }
 }
 
 extension AttnLab {
@@ -94,22 +90,32 @@ extension AttnLab {
         )
     }
 
-    struct DrawHeads: ModelFigureCommand {
+    struct DrawHeads: FigureCommand {
         static let configuration = CommandConfiguration(commandName: "heads", abstract: "Query heads grouped onto K/V heads: MHA, GQA, MQA side by side.")
-        static let diagram = HeadsDiagram.figure
         @OptionGroup var model: ModelOptions
         @OptionGroup var figure: FigureOptions
         @Option(help: "Element type of the cache, for bytes per token.")
         var dtype: DType = .bf16
+
+        var experiment: HeadsFigure {
+            var e = HeadsFigure()
+            (e.model, e.dtype) = (model.spec, dtype)
+            return e
+        }
     }
 
-    struct DrawLayers: ModelFigureCommand {
+    struct DrawLayers: FigureCommand {
         static let configuration = CommandConfiguration(commandName: "layers", abstract: "The layer stack's K/V cache slots (CLA) beside ALBERT's shared weights.")
-        static let diagram = LayersDiagram.figure
         @OptionGroup var model: ModelOptions
         @OptionGroup var figure: FigureOptions
         @Option(help: "Element type of the cache, for bytes per token.")
         var dtype: DType = .bf16
+
+        var experiment: LayersFigure {
+            var e = LayersFigure()
+            (e.model, e.dtype) = (model.spec, dtype)
+            return e
+        }
     }
 
     struct DrawTiles: FigureCommand {
@@ -123,6 +129,8 @@ extension AttnLab {
         var br: Int?
         @Option(parsing: .unconditional, help: "Key columns per block (Bc).")
         var bc: Int?
+        @Flag(name: .customLong("fit-sram"), help: "Use the blocks with the least HBM traffic whose working set fits in M.")
+        var fitSram = false
         @Option(help: "Also write one PNG per step into this folder (frame-0001.png …).")
         var frames: String?
         @OptionGroup var figure: FigureOptions
@@ -139,7 +147,7 @@ extension AttnLab {
                     throw ConfigError("--frames", "folder \(parent) does not exist")
                 }
             }
-            let fig = try makeFigure()
+            let fig = try makeFigure(allPages: figure.output.lowercased().hasSuffix(".pdf") || frames != nil)
             try figure.write(fig)
             if let frames {
                 try Renderer.writeFrames(fig, to: frames, scale: figure.scale)
@@ -147,20 +155,10 @@ extension AttnLab {
             }
         }
 
-        /// The overview, plus a page per step when the output is a PDF or frames are asked for.
-        func makeFigure() throws -> Figure {
-            let problem = try flags.problem()
-            var options = TileOptions(algorithm: algo, sramElements: try flags.sramElementCount())
-            if br != nil || bc != nil {
-                let defaults = IOModel.defaultBlocks(algo, R: problem.rows, C: problem.n, d: problem.d, sramElements: options.sramElements)
-                options.blocks = BlockSizes(br: br ?? defaults.br, bc: bc ?? defaults.bc)
-            }
-            options.recordSteps = true
-            options.watchRow = problem.n - 1
-            options.dtype = flags.dtype
-            let result = try TiledAttention.run(problem, options)
-            let steps = figure.output.lowercased().hasSuffix(".pdf") || frames != nil
-            return try TilesDiagram.figure(result, steps: steps, style: try figure.style())
+        var experiment: TilesFigure {
+            var t = TileExperiment()
+            (t.algorithm, t.tile, t.br, t.bc, t.fitSram) = (algo, flags.spec, br, bc, fitSram)
+            return TilesFigure(t)
         }
     }
 
@@ -173,9 +171,10 @@ extension AttnLab {
         var step: Int?
         @OptionGroup var figure: FigureOptions
 
-        func makeFigure() throws -> Figure {
-            let (run, _) = try decoding.decode(model, detail: .summary)
-            return try CacheDiagram.figure(run, step: step ?? run.result.steps.count - 1, style: try figure.style())
+        var experiment: CacheFigure {
+            var d = DecodeExperiment()
+            (d.model, d.decoding) = (model.spec, decoding.spec)
+            return CacheFigure(d, step: step)
         }
     }
 
@@ -196,9 +195,10 @@ extension AttnLab {
         var layer: Int?
         @OptionGroup var figure: FigureOptions
 
-        func makeFigure() throws -> Figure {
-            let (run, _) = try decoding.decode(model, detail: .full)
-            return try AttentionDiagram.figure(run, layer: layer ?? run.config.layers - 1, style: try figure.style())
+        var experiment: AttentionFigure {
+            var d = DecodeExperiment()
+            (d.model, d.decoding) = (model.spec, decoding.spec)
+            return AttentionFigure(d, layer: layer)
         }
     }
 
@@ -214,13 +214,13 @@ extension AttnLab {
         var logY = false
         @OptionGroup var figure: FigureOptions
 
-        func makeFigure() throws -> Figure {
-            let config = try model.decoderConfig()
-            let list = try parseList(contexts, field: "--contexts", minimum: 2)
-            let name = model.preset ?? "this model"
-            let subtitle = "\(name): \(config.layers) layers, \(config.attention.qHeads) query heads × \(config.attention.headDim), \(dtype.rawValue), batch 1"
-            return try Charts.kvChart(Charts.kvSeries(for: config, name: name, dtype: dtype), contexts: list, logY: logY,
-                                                subtitle: subtitle, style: try figure.style())
+        var experiment: KVChartFigure {
+            get throws {
+                var e = KVChartFigure()
+                (e.model, e.dtype, e.logY) = (model.spec, dtype, logY)
+                e.contexts = try parseList(contexts, field: "--contexts", minimum: 2)
+                return e
+            }
         }
     }
 
@@ -234,16 +234,13 @@ extension AttnLab {
         var values: String?
         @OptionGroup var figure: FigureOptions
 
-        func makeFigure() throws -> Figure {
-            let list = try values.map { try parseList($0, field: "--values", minimum: 2) } ?? over.defaultValues
-            if over == .sram && (flags.sramElements != nil || flags.sram != nil) {
-                throw ConfigError("--sram-elements", "the SRAM size is what --over sram varies; give the sizes with --values")
+        var experiment: IOChartFigure {
+            get throws {
+                var e = SweepExperiment()
+                (e.axis, e.tile) = (over, flags.spec)
+                e.values = try values.map { text throws(ConfigError) in try parseList(text, field: "--values", minimum: 2) }
+                return IOChartFigure(e)
             }
-            let points = try Sweep.run(over: over, values: list, sramElements: try flags.sramElementCount(), dtype: flags.dtype,
-                                       backward: false, problem: flags.problem(n:), n: flags.n)
-            let fixed = over == .n ? "d = \(flags.d)" : "N = \(flags.n), d = \(flags.d)"
-            return try Charts.ioChart(points, over: over, subtitle: "\(fixed)\(flags.causal ? ", causal" : ""), forward pass; every count from a real run",
-                                                style: try figure.style())
         }
     }
 
@@ -252,9 +249,7 @@ extension AttnLab {
             commandName: "tradeoff", abstract: "The CLA paper's Table 1: KV bytes per token against validation perplexity, with the Pareto frontier.")
         @OptionGroup var figure: FigureOptions
 
-        func makeFigure() throws -> Figure {
-            return try Charts.tradeoff(Presets.all.filter { $0.name.hasPrefix("cla1b-") }, style: try figure.style())
-        }
+        var experiment: TradeoffFigure { TradeoffFigure() }
     }
 }
 
@@ -277,38 +272,11 @@ extension AttnLab {
             }
             var style = Style()
             style.theme = t
-            let llama3 = Presets.named("llama-3-8b")!.decoder!
-            let cla3 = try DecoderConfig(layers: 10, dModel: 512, attention: AttentionLayout(qHeads: 8, kvHeads: 2, headDim: 64), ffn: 1376,
-                                         vocab: 32000, kvMap: KVPattern.cla(3).map(layers: 10))
-            let small = try DecoderConfig(layers: 4, dModel: 64, attention: AttentionLayout(qHeads: 4, kvHeads: 2, headDim: 16), ffn: 192,
-                                          vocab: CharVocabulary.count, kvMap: KVPattern.cla(2).map(layers: 4))
-            let prompt = try CharVocabulary.encode("the cat sat on the mat", vocab: small.vocab)
-            let decoder = Decoder(config: small, weights: DecoderWeights(config: small, seed: 1), capacityTokens: prompt.count + 5)
-            var sampler = Sampler(temperature: 0, seed: 1)
-            // Full detail keeps the attention weights for the attention figure; the cache figure ignores them.
-            let decode = DecodeRun(config: small, seed: 1, temperature: 0, cacheDType: .fp32, detail: .full,
-                                   result: decoder.generate(prompt: prompt, tokens: 6, sampler: &sampler, detail: .full), maxAbsDiff: nil)
-            var tileOptions = TileOptions(algorithm: .fa2, sramElements: 8192)
-            tileOptions.recordSteps = true
-            tileOptions.watchRow = 255
-            let tiles = try TiledAttention.run(try TileProblem(n: 256, d: 64, causal: true), tileOptions)
-            let ioRuns = try Sweep.run(over: .sram, values: SweepAxis.sram.defaultValues, sramElements: 0, dtype: .fp32, backward: false,
-                                       problem: { n throws(ConfigError) in try TileProblem(n: n, d: 64) }, n: 1024)
-            let figures: [(String, Figure)] = [
-                ("heads", try HeadsDiagram.figure(llama3, dtype: .bf16, style: style)),
-                ("layers", try LayersDiagram.figure(cla3, dtype: .bf16, style: style)),
-                ("tiles", try TilesDiagram.figure(tiles, steps: false, style: style)),
-                ("cache", try CacheDiagram.figure(decode, step: decode.result.steps.count - 1, style: style)),
-                ("attention", try AttentionDiagram.figure(decode, layer: small.layers - 1, style: style)),
-                ("kv-chart", try Charts.kvChart(Charts.kvSeries(for: llama3, name: "Llama 3 8B", dtype: .bf16), contexts: [1024, 8192, 32768, 65536, 131072],
-                                                logY: false, subtitle: "Llama 3 8B: 32 layers, 32 query heads × 128, bf16, batch 1", style: style)),
-                ("io-chart", try Charts.ioChart(ioRuns, over: .sram, subtitle: "N = 1024, d = 64, forward pass; every count from a real run", style: style)),
-                ("tradeoff", try Charts.tradeoff(Presets.all.filter { $0.name.hasPrefix("cla1b-") }, style: style)),
-            ]
+            let figures = try GalleryFigures.all(style: style)
             for (name, figure) in figures {
                 for ext in ["png", "svg"] { try Renderer.write(figure, to: "\(out)/\(name).\(ext)") }
             }
-            try Renderer.write(try TilesDiagram.figure(tiles, steps: true, style: style), to: "\(out)/tiles-steps.pdf")
+            try Renderer.write(try GalleryFigures.tileSteps(style: style), to: "\(out)/tiles-steps.pdf")
             say("wrote \(figures.count) figures × PNG, SVG and tiles-steps.pdf to \(out)")
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AttnEngine
+import AttnExperiments
 import AttnTrace
 
 extension AttnLab {
@@ -33,39 +34,16 @@ extension AttnLab {
         @Flag(help: "Print JSON.")
         var json = false
 
-        /// The model and its cache sizes at this context and batch (checked for overflow).
-        private func sizes() throws -> (config: DecoderConfig, budget: KVBudget, cacheBytes: Int, mhaCacheBytes: Int, readPerStep: Int) {
-            let config = try model.decoderConfig()
-            let budget = KVBudget(layout: config.attention, kvMap: config.kvMap, dtype: dtype)
-            return (config, budget, try budget.cacheBytes(context: context, batch: batch),
-                    try budget.mhaCacheBytes(context: context, batch: batch), try budget.bytesReadPerStep(context: context, batch: batch))
-        }
-
-        /// What `--json` prints (and what a lesson's `kv` action gives).
-        func result() throws -> JSON {
-            let (config, budget, cacheBytes, mhaCacheBytes, readPerStep) = try sizes()
-            let a = config.attention
-            var fields: [(String, JSON)] = []
-            if let preset = model.preset { fields.append(("preset", .string(preset.lowercased()))) }
-            fields += [
-                ("layers", .int(config.layers)), ("q_heads", .int(a.qHeads)), ("kv_heads", .int(a.kvHeads)),
-                ("head_dim", .int(a.headDim)), ("attention", .string(a.name)), ("dtype", .string(dtype.rawValue)),
-                ("kv_map", .ints(config.kvMap.source)), ("kv_layers", .int(budget.kvLayers)),
-                ("kv_bytes_per_token", .int(budget.bytesPerToken)),
-                ("context", .int(context)), ("batch", .int(batch)), ("kv_cache_bytes", .int(cacheBytes)),
-                ("mha_kv_bytes_per_token", .int(budget.mhaBytesPerToken)), ("mha_kv_cache_bytes", .int(mhaCacheBytes)),
-                ("reduction_vs_mha", .double(budget.reductionVsMHA)),
-                ("bytes_read_per_step", .int(readPerStep)),
-            ]
-            return .object(fields)
+        var experiment: KVExperiment {
+            var e = KVExperiment()
+            (e.model, e.dtype, e.contextTokens, e.batch) = (model.spec, dtype, context, batch)
+            return e
         }
 
         func run() throws {
-            if json {
-                say(try result().serialized())
-                return
-            }
-            let (config, budget, cacheBytes, mhaCacheBytes, readPerStep) = try sizes()
+            let r = try experiment.run()
+            if json { return say(r.json.serialized()) }
+            let (config, budget, cacheBytes, mhaCacheBytes, readPerStep) = (r.config, r.budget, r.cacheBytes, r.mhaCacheBytes, r.bytesReadPerStep)
             let a = config.attention
             let name = (model.pretrained ?? model.preset).map { "\($0.lowercased()) " } ?? ""
             say("KV cache — \(name)(\(a.name)\(config.kvMap.kvLayers < config.layers ? ", \(config.kvMap.kvLayers) of \(config.layers) layers store K/V" : "")): \(config.layers) layers, \(a.qHeads) query heads → \(Format.plural(a.kvHeads, "KV head")), head_dim \(a.headDim), \(dtype.rawValue)")

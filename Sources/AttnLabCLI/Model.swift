@@ -25,8 +25,7 @@ extension AttnLab {
             @Option(help: "Which model. (default: smollm2-135m)")
             var model = "smollm2-135m"
 
-            @Option(name: .customLong("models-dir"), help: "Folder of pretrained models. (default: $ATTNLAB_MODELS_DIR, else models)")
-            var modelsDir: String?
+            @OptionGroup var models: ModelsDirOption
 
             @Flag(help: "Fetch again even if a valid copy is there.")
             var force = false
@@ -35,7 +34,7 @@ extension AttnLab {
                 guard let known = ModelStore.known(model) else {
                     throw ConfigError("--model", "unknown model '\(model)' (known: \(ModelStore.known.map(\.name).joined(separator: ", ")))")
                 }
-                let (path, fetched) = try ModelStore.fetch(known, directory: ModelStore.directory(modelsDir), force: force) { say("model fetch: \($0)") }
+                let (path, fetched) = try ModelStore.fetch(known, directory: ModelStore.directory(models.dir), force: force) { say("model fetch: \($0)") }
                 say(fetched ? "fetched \(known.name) → \(path) (\(Format.grouped(known.fileBytes)) bytes, checked)"
                             : "\(known.name) is already in \(path) (\(Format.grouped(known.fileBytes)) bytes, checked)")
             }
@@ -44,11 +43,10 @@ extension AttnLab {
         struct List: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "The models AttnLab can fetch, and whether each is in the models folder.")
 
-            @Option(name: .customLong("models-dir"), help: "Folder of pretrained models. (default: $ATTNLAB_MODELS_DIR, else models)")
-            var modelsDir: String?
+            @OptionGroup var models: ModelsDirOption
 
             func run() throws {
-                let dir = ModelStore.directory(modelsDir)
+                let dir = ModelStore.directory(models.dir)
                 let rows = ModelStore.known.map { k -> [String] in
                     let here = (try? ModelStore.path(of: k.name, directory: dir)) != nil
                     return [k.name, k.requirement, here ? "\(dir)/\(k.fileName)" : "not fetched (attnlab model fetch)", k.summary]
@@ -63,11 +61,10 @@ extension AttnLab {
             @Option(help: "A model name or a path to a .gguf file.")
             var model = "smollm2-135m"
 
-            @Option(name: .customLong("models-dir"), help: "Folder of pretrained models. (default: $ATTNLAB_MODELS_DIR, else models)")
-            var modelsDir: String?
+            @OptionGroup var models: ModelsDirOption
 
             func run() throws {
-                let m = try ModelStore.load(model, directory: ModelStore.directory(modelsDir))
+                let m = try ModelStore.load(model, directory: ModelStore.directory(models.dir))
                 let c = m.config, a = c.attention
                 let budget = KVBudget(layout: a, kvMap: c.kvMap, dtype: .fp16)
                 var out = "\(m.name): \(m.title)\n"

@@ -1,6 +1,6 @@
 import ArgumentParser
 import AttnEngine
-import AttnModels
+import AttnExperiments
 
 /// The model flags every verb shares. A `--preset` gives all of them; any flag given next to it
 /// overrides that one field (e.g. `--preset llama-3-8b --cla 2` asks what CLA2 would do to Llama 3).
@@ -11,8 +11,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("model"), help: "A pretrained model instead of random weights: smollm2-135m (`attnlab model fetch` gets it) or a path to a Llama .gguf file. The file sets the shape; --kv-heads, --cla, --kv-pattern or --kv-map then retrofit K/V sharing onto it without training.")
     var pretrained: String?
 
-    @Option(name: .customLong("models-dir"), help: "Folder of pretrained models. (default: $ATTNLAB_MODELS_DIR, else models)")
-    var modelsDir: String?
+    @OptionGroup var models: ModelsDirOption
 
     @Option(parsing: .unconditional, help: "Number of transformer layers L. (default: 4)")
     var layers: Int?
@@ -48,133 +47,25 @@ struct ModelOptions: ParsableArguments {
     var shareWeights = false
 
     @Option(name: .customLong("weight-sharing"), help: "Cross-layer weight sharing: none, all, attention, ffn.")
-    var weightSharing: String?
+    var weightSharing: WeightSharing?
 
-    /// The K/V pattern the flags ask for, if any (at most one of --cla, --kv-pattern, --kv-map), with
-    /// the flag that gave it.
-    func pattern() throws(ConfigError) -> (KVPattern, String)? {
-        let given = [cla != nil, kvPattern != nil, kvMap != nil].filter { $0 }.count
-        guard given <= 1 else { throw ConfigError("--cla/--kv-pattern/--kv-map", "give at most one of them") }
-        if let cla {
-            guard cla > 0 else { throw ConfigError("--cla", "the sharing factor must be positive, got \(cla)") }
-            return (.cla(cla), "--cla")
-        }
-        if let kvPattern { return (try KVPattern.parse(kvPattern), "--kv-pattern") }
-        if let kvMap {
-            let p = try KVPattern.parse(kvMap, field: "--kv-map")
-            guard case .explicit = p else { throw ConfigError("--kv-map", "expects a comma-separated list such as 0,0,2,2; use --kv-pattern for named patterns") }
-            return (p, "--kv-map")
-        }
-        return nil
+    /// The same flags as the experiments layer reads them.
+    var spec: ModelSpec {
+        var m = ModelSpec()
+        (m.preset, m.pretrained, m.modelsDir) = (preset, pretrained, models.dir)
+        (m.layers, m.dModel, m.qHeads, m.kvHeads, m.headDim, m.ffn, m.vocab) = (layers, dModel, qHeads, kvHeads, headDim, ffn, vocab)
+        (m.cla, m.kvPattern, m.kvMap) = (cla, kvPattern, kvMap)
+        (m.shareWeights, m.weightSharing) = (shareWeights, weightSharing)
+        return m
     }
-
-    func sharing() throws(ConfigError) -> WeightSharing? {
-        if let weightSharing {
-            guard let s = WeightSharing(rawValue: weightSharing.lowercased()) else {
-                throw ConfigError("--weight-sharing", "unknown value '\(weightSharing)' (expected none, all, attention or ffn)")
-            }
-            if shareWeights && s != .all { throw ConfigError("--share-weights", "contradicts --weight-sharing \(s.rawValue)") }
-            return s
-        }
-        return shareWeights ? .all : nil
-    }
-
-    /// The named preset, or an error listing the nearest names.
-    func namedPreset() throws(ConfigError) -> Preset? {
-        guard let preset else { return nil }
-        guard let p = Presets.named(preset) else {
-            throw ConfigError("--preset", "unknown preset '\(preset)'; did you mean \(Presets.nearMatches(preset).joined(separator: ", "))? (`attnlab presets` lists all)")
-        }
-        return p
-    }
-
-    /// The decoder these flags describe.
-    func decoderConfig() throws(ConfigError) -> DecoderConfig {
-        if let pretrained {
-            return try retrofitted(try ModelStore.config(of: pretrained, directory: ModelStore.directory(modelsDir)))
-        }
-        let base = try namedPreset()
-        if let base, base.decoder == nil {
-            throw ConfigError("--preset", "'\(base.name)' is an encoder (BERT/ALBERT); this command needs a decoder")
-        }
-        let b = base?.decoder
-        let layers = self.layers ?? b?.layers ?? 4
-        let dModel = self.dModel ?? b?.dModel ?? 64
-        let qHeads = self.qHeads ?? b?.attention.qHeads ?? 4
-        let kvHeads = self.kvHeads ?? (self.qHeads == nil ? b?.attention.kvHeads : nil) ?? qHeads
-        // Checked before anything is derived from them, so an error names the flag that was given.
-        try ConfigError.requireSize(layers, atMost: Limits.maxLayers, "--layers")
-        try ConfigError.requireSize(dModel, atMost: Limits.maxDModel, "--d-model")
-        try ConfigError.requireSize(qHeads, atMost: Limits.maxHeads, "--q-heads")
-        let presetHeadDim = self.qHeads == nil && self.dModel == nil ? b?.attention.headDim : nil
-        if self.headDim == nil && presetHeadDim == nil && dModel % qHeads != 0 {
-            throw ConfigError("--q-heads", "d_model \(dModel) is not divisible by \(qHeads) query heads; give --head-dim")
-        }
-        let headDim = self.headDim ?? presetHeadDim ?? dModel / qHeads
-        let layout = try AttentionLayout(qHeads: qHeads, kvHeads: kvHeads, headDim: headDim)
-        let kvMap: KVSourceMap
-        if let (p, field) = try pattern() {
-            kvMap = try p.map(layers: layers, field: field)
-        } else if let base, let b, let p = base.kvPattern {
-            // A preset's named pattern follows a --layers override (CLA2 stays CLA2).
-            kvMap = b.layers == layers ? b.kvMap : try p.map(layers: layers, field: "--layers")
-        } else {
-            kvMap = .unshared(layers: layers)
-        }
-        return try DecoderConfig(
-            layers: layers, dModel: dModel, attention: layout,
-            ffn: ffn ?? (self.dModel == nil ? b?.ffn : nil) ?? DecoderConfig.llamaFFN(dModel: dModel),
-            vocab: vocab ?? b?.vocab ?? CharVocabulary.count,
-            kvMap: kvMap, weightSharing: try sharing() ?? b?.weightSharing ?? .none,
-            tiedEmbeddings: b?.tiedEmbeddings ?? false, ropeBase: b?.ropeBase ?? 10_000)
-    }
-
-    /// The pretrained model's config with the K/V flags applied as a retrofit (or as it is without them).
-    func retrofitted(_ base: DecoderConfig) throws(ConfigError) -> DecoderConfig {
-        let shapeFlags: [(String, Bool)] = [
-            ("--preset", preset != nil), ("--layers", layers != nil), ("--d-model", dModel != nil), ("--q-heads", qHeads != nil),
-            ("--head-dim", headDim != nil), ("--ffn", ffn != nil), ("--vocab", vocab != nil),
-            ("--share-weights", shareWeights), ("--weight-sharing", weightSharing != nil),
-        ]
-        if let (flag, _) = shapeFlags.first(where: \.1) {
-            throw ConfigError(flag, "cannot be combined with --model: the model file sets the shape (only --kv-heads, --cla, --kv-pattern and --kv-map retrofit it)")
-        }
-        let pattern = try pattern()
-        guard kvHeads != nil || pattern != nil else { return base }
-        let kvMap = try pattern.map { (p, field) throws(ConfigError) in try p.map(layers: base.layers, field: field) } ?? base.kvMap
-        return try Retrofit.config(base, kvHeads: kvHeads ?? base.attention.kvHeads, kvMap: kvMap, field: kvHeads != nil ? "--kv-heads" : pattern!.1)
-    }
-
-    /// The model to run: the pretrained one (retrofitted as the flags say) with its tokenizer, or
-    /// seeded random weights with the built-in characters. Its size is checked against the limits for
-    /// `tokens` cache rows before any weight is drawn, and the model file is read once.
-    func load(seed: UInt64, tokens: Int) throws(ConfigError) -> LoadedModel {
-        guard let pretrained else {
-            let config = try decoderConfig()
-            try Limits.check(config, tokens: tokens, field: sizeField)
-            return LoadedModel(config: config, weights: DecoderWeights(config: config, seed: seed), vocabulary: CharVocabulary(), name: nil, endToken: nil)
-        }
-        let model = try ModelStore.load(pretrained, directory: ModelStore.directory(modelsDir))
-        let config = try retrofitted(model.config)
-        try Limits.check(config, tokens: tokens, field: sizeField)
-        let weights = config == model.config ? model.weights : Retrofit.weights(model.weights, from: model.config, to: config)
-        return LoadedModel(config: config, weights: weights, vocabulary: model.tokenizer, name: model.name, endToken: model.eosToken)
-    }
-
-    /// The flag that chose the model's size, for limit errors.
-    var sizeField: String { pretrained.map { "--model \($0)" } ?? preset.map { "--preset \($0)" } ?? "--layers/--d-model" }
 }
 
-/// A model ready to decode.
-struct LoadedModel {
-    let config: DecoderConfig
-    let weights: DecoderWeights
-    let vocabulary: any Vocabulary
-    /// The pretrained model's name, nil for random weights.
-    let name: String?
-    /// The token that ends a turn (generation stops there), for pretrained models.
-    let endToken: Int?
+/// `--models-dir`, for every verb that reads pretrained models.
+struct ModelsDirOption: ParsableArguments {
+    @Option(name: .customLong("models-dir"), help: "Folder of pretrained models. (default: $ATTNLAB_MODELS_DIR, else models)")
+    var dir: String?
 }
 
 extension DType: ExpressibleByArgument {}
 extension RecordDetail: ExpressibleByArgument {}
+extension WeightSharing: ExpressibleByArgument {}

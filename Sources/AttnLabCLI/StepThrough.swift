@@ -42,7 +42,7 @@ struct StepThrough {
             if let moved = navigate(reply, index) { index = moved; continue }
             if reply == "q" { return }
             while true {
-                let (result, _, _) = try runner.run(step, of: lesson)
+                let result = try runner.run(step, of: lesson).result
                 show(result)
                 reply = ask("[Enter/n] next · b back · g N go to step N · r re-run · q quit")
                 while !["", "n", "q", "b", "r"].contains(reply) && navigate(reply, index) == nil {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AttnEngine
+import AttnExperiments
 import AttnTiling
 import AttnTrace
 import Foundation
@@ -33,57 +34,17 @@ struct TileFlags: ParsableArguments {
     @Option(parsing: .unconditional, help: "Seed of Q, K, V and dO.")
     var seed: UInt64 = 1
 
-    /// M in elements from --sram-elements or --sram (default 16,384 elements = 64 KiB of fp32).
-    func sramElementCount() throws(ConfigError) -> Int {
-        switch (sramElements, sram) {
-        case (_?, _?): throw ConfigError("--sram", "give either --sram or --sram-elements, not both")
-        case (let m?, nil):
-            guard m > 0 else { throw ConfigError("--sram-elements", "must be positive, got \(m)") }
-            return m
-        case (nil, let size?):
-            let bytes = try parseSize(size)
-            let elements = bytes * 8 / dtype.bits
-            guard elements > 0 else { throw ConfigError("--sram", "\(size) holds no \(dtype.rawValue) element") }
-            return elements
-        case (nil, nil): return 16_384
-        }
-    }
-
-    func problem() throws(ConfigError) -> TileProblem { try problem(n: n) }
-
-    /// The problem with another sequence length (for sweeps over N).
-    func problem(n: Int) throws(ConfigError) -> TileProblem {
-        try TileProblem(n: n, d: d, qHeads: qHeads, kvHeads: kvHeads ?? qHeads, causal: causal, seed: seed)
-    }
-
-    /// "96KiB" → 98304, "192KB" → 192000, "4096" → 4096 bytes.
-    private func parseSize(_ text: String) throws(ConfigError) -> Int {
-        let units: [(String, Int)] = [("kib", 1024), ("mib", 1 << 20), ("kb", 1000), ("mb", 1_000_000), ("b", 1)]
-        let t = text.lowercased().filter { $0 != " " }
-        for (suffix, scale) in units where t.hasSuffix(suffix) {
-            guard let value = Int(t.dropLast(suffix.count)), value > 0 else { break }
-            return value * scale
-        }
-        if let value = Int(t), value > 0 { return value }
-        throw ConfigError("--sram", "'\(text)' is not a size (examples: 96KiB, 192KB, 65536)")
+    /// The same flags as the experiments layer reads them.
+    var spec: TileSpec {
+        var t = TileSpec()
+        (t.n, t.d, t.sramElements, t.sram, t.dtype, t.causal, t.qHeads, t.kvHeads, t.seed) = (n, d, sramElements, sram, dtype, causal, qHeads, kvHeads, seed)
+        return t
     }
 }
 
 extension TileAlgorithm: ExpressibleByArgument {}
 extension SweepAxis: ExpressibleByArgument {}
-
-/// "1024,2048" → [1024, 2048], each positive, at least `minimum` of them.
-func parseList(_ text: String, field: String, minimum: Int = 1) throws(ConfigError) -> [Int] {
-    var list: [Int] = []
-    for part in text.split(separator: ",") {
-        guard let v = Int(part.filter { $0 != " " }), v > 0 else { throw ConfigError(field, "'\(part)' is not a positive integer") }
-        list.append(v)
-    }
-    guard list.count >= minimum else {
-        throw ConfigError(field, minimum == 2 ? "a sweep needs at least two values" : "needs at least \(minimum) value\(minimum == 1 ? "" : "s")")
-    }
-    return list
-}
+extension TraceFormat: ExpressibleByArgument {}
 
 extension AttnLab {
     struct Tile: ParsableCommand {
@@ -133,62 +94,37 @@ extension AttnLab {
         var trace: String?
 
         @Option(name: .customLong("trace-format"), help: "jsonl, text or chrome. (default: text for .txt, chrome for .chrome.json, else jsonl)")
-        var traceFormat: String?
+        var traceFormat: TraceFormat?
 
         @Flag(help: "Print the result as JSON.")
         var json = false
 
-        /// Runs the simulation (recording steps when `record`) without printing or writing anything.
-        func execute(record: Bool) throws -> TileResult {
-            let problem = try flags.problem()
-            var options = TileOptions(algorithm: algo, sramElements: try flags.sramElementCount())
-            options.dtype = flags.dtype
-            options.backward = backward
-            options.fitSram = fitSram
-            if br != nil || bc != nil {
-                guard !fitSram else { throw ConfigError("--fit-sram", "chooses the blocks itself; drop --br/--bc") }
-                let defaults = IOModel.defaultBlocks(algo, R: problem.rows, C: problem.n, d: problem.d, sramElements: options.sramElements)
-                options.blocks = BlockSizes(br: br ?? defaults.br, bc: bc ?? defaults.bc)
-            }
-            options.watchRow = watchRow ?? problem.n - 1
-            options.recordSteps = record
-            return try TiledAttention.run(problem, options)
+        var experiment: TileExperiment {
+            var e = TileExperiment()
+            (e.algorithm, e.tile, e.backward, e.br, e.bc, e.fitSram, e.watchRow) = (algo, flags.spec, backward, br, bc, fitSram, watchRow)
+            e.recordSteps = trace != nil
+            return e
         }
 
-        /// What `--json` prints (and what a lesson's `tile` action gives).
-        func result() throws -> JSON { TileTrace.summary(try execute(record: false)) }
-
         func run() throws {
-            let format = try traceFormatName()
+            if traceFormat != nil && trace == nil { throw ConfigError("--trace-format", "needs --trace FILE") }
             if let trace {
                 do { try AtomicFile.checkWritable(trace) } catch { throw ConfigError("--trace", error.description) }
             }
-            let result = try execute(record: trace != nil)
+            let output = try experiment.run()
+            let result = output.result
             if let trace {
-                switch format {
-                case "text": try AtomicFile.write(TileTrace.text(result), to: trace)
-                case "chrome": try AtomicFile.write(TileTrace.chrome(result), to: trace)
-                default: try AtomicFile.write(TileTrace.jsonl(result), to: trace)
+                switch traceFormat ?? TraceFormat.implied(by: trace) {
+                case .text: try AtomicFile.write(TileTrace.text(result), to: trace)
+                case .chrome: try AtomicFile.write(TileTrace.chrome(result), to: trace)
+                case .jsonl: try AtomicFile.write(TileTrace.jsonl(result), to: trace)
                 }
             }
-            say(json ? TileTrace.summary(result).serialized() : report(result))
-            if let e = result.maxAbsError, !(e <= 1e-5) || (result.maxAbsGradError.map { !($0 <= 1e-4) } ?? false) {
-                throw CheckFailure(description: "check: max |O − O_ref| = \(e), gradients \(result.maxAbsGradError.map { "\($0)" } ?? "—") exceed the tolerance (1e-5, 1e-4)")
+            say(json ? output.json.serialized() : report(result))
+            if !output.checked {
+                let t = TileExperiment.tolerance
+                throw CheckFailure(description: "check: max |O − O_ref| = \(result.maxAbsError.map { "\($0)" } ?? "—"), gradients \(result.maxAbsGradError.map { "\($0)" } ?? "—") exceed the tolerance (\(t.output), \(t.gradients))")
             }
-        }
-
-        private func traceFormatName() throws(ConfigError) -> String {
-            if let traceFormat {
-                guard ["jsonl", "text", "chrome"].contains(traceFormat) else {
-                    throw ConfigError("--trace-format", "unknown format '\(traceFormat)' (expected jsonl, text or chrome)")
-                }
-                guard trace != nil else { throw ConfigError("--trace-format", "needs --trace FILE") }
-                return traceFormat
-            }
-            guard let trace else { return "jsonl" }
-            if trace.hasSuffix(".txt") { return "text" }
-            if trace.hasSuffix(".chrome.json") { return "chrome" }
-            return "jsonl"
         }
 
         private func report(_ r: TileResult) -> String {

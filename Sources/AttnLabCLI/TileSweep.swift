@@ -1,5 +1,6 @@
 import ArgumentParser
 import AttnEngine
+import AttnExperiments
 import AttnTiling
 import AttnTrace
 
@@ -33,37 +34,26 @@ extension AttnLab {
         var backward = false
 
         @Option(help: "table, csv or json.")
-        var format = "table"
+        var format: OutputFormat = .table
 
         func run() throws {
-            guard ["table", "csv", "json"].contains(format) else { throw ConfigError("--format", "unknown '\(format)' (expected table, csv or json)") }
-            let (rows, exponents) = try sweep()
+            let output = try experiment.run()
             switch format {
-            case "csv": print(csv(rows), terminator: "")
-            case "json": say(json(rows, exponents).serialized())
-            default: say(table(rows, exponents))
+            case .csv: print(csv(output.rows), terminator: "")
+            case .json: say(output.json.serialized())
+            case .table: say(table(output.rows, output.exponents))
             }
         }
 
-        /// What `--format json` prints (and what a lesson's `sweep` action gives).
-        func result() throws -> JSON {
-            let (rows, exponents) = try sweep()
-            return json(rows, exponents)
-        }
+        enum OutputFormat: String, CaseIterable, ExpressibleByArgument { case table, csv, json }
 
-        private func sweep() throws -> ([SweepPoint], [(TileAlgorithm, Double)]) {
-            let list = try parseValues()
-            if over == .sram && (flags.sramElements != nil || flags.sram != nil) {
-                throw ConfigError("--sram-elements", "the SRAM size is what --over sram varies; give the sizes with --values")
+        var experiment: SweepExperiment {
+            get throws {
+                var e = SweepExperiment()
+                (e.axis, e.tile, e.backward) = (over, flags.spec, backward)
+                e.values = try values.map { text throws(ConfigError) in try parseList(text, field: "--values", minimum: 2) }
+                return e
             }
-            let rows = try Sweep.run(over: over, values: list, sramElements: try flags.sramElementCount(), dtype: flags.dtype,
-                                     backward: backward, problem: flags.problem(n:), n: flags.n)
-            return (rows, TileAlgorithm.allCases.map { ($0, Sweep.exponent(rows, $0)) })
-        }
-
-        private func parseValues() throws(ConfigError) -> [Int] {
-            guard let values else { return over.defaultValues }
-            return try parseList(values, field: "--values", minimum: 2)
         }
 
         private var theory: [TileAlgorithm: String] {
@@ -74,7 +64,7 @@ extension AttnLab {
             }
         }
 
-        private func table(_ rows: [SweepPoint], _ exponents: [(TileAlgorithm, Double)]) -> String {
+        private func table(_ rows: [SweepPoint], _ exponents: [(algorithm: TileAlgorithm, exponent: Double)]) -> String {
             let label = [SweepAxis.sram: "M", .n: "N", .bc: "Bc"][over]!
             let cells = rows.map { row -> [String] in
                 let r = row.result
@@ -100,20 +90,6 @@ extension AttnLab {
                 out += "\(row.value),\(r.algorithm.rawValue),\(r.blocks.br),\(r.blocks.bc),\(r.sramElements),\(r.hbmReads),\(r.hbmWrites),\(r.hbmAccesses),\(r.peakSram),\(r.flops.total)\n"
             }
             return out
-        }
-
-        private func json(_ rows: [SweepPoint], _ exponents: [(TileAlgorithm, Double)]) -> JSON {
-            .object([
-                ("over", .string(over.rawValue)), ("n", .int(flags.n)), ("d", .int(flags.d)), ("causal", .bool(flags.causal)), ("backward", .bool(backward)),
-                ("rows", .array(rows.map { row in
-                    let r = row.result
-                    return .object([("value", .int(row.value)), ("algo", .string(r.algorithm.rawValue)), ("block_rows", .int(r.blocks.br)),
-                                    ("block_cols", .int(r.blocks.bc)), ("sram_elements", .int(r.sramElements)), ("hbm_reads", .int(r.hbmReads)),
-                                    ("hbm_writes", .int(r.hbmWrites)), ("hbm_accesses", .int(r.hbmAccesses)), ("peak_sram", .int(r.peakSram)),
-                                    ("flops", .int(r.flops.total))])
-                })),
-                ("exponents", .object(exponents.map { ($0.0.rawValue, .double(($0.1 * 1000).rounded() / 1000)) })),
-            ])
         }
     }
 }

@@ -1,3 +1,10 @@
+import AttnExperiments
+
+/// The languages lessons are written in.
+public enum Language: String, CaseIterable, Sendable {
+    case en, ja
+}
+
 /// Text in one or more languages; `en` is the fallback.
 public struct LocalizedText: Sendable, Equatable {
     public var byLanguage: [String: String]
@@ -7,30 +14,42 @@ public struct LocalizedText: Sendable, Equatable {
     public func text(_ language: String) -> String { byLanguage[language] ?? byLanguage["en"] ?? byLanguage.values.sorted().first ?? "" }
 }
 
-/// One command a step runs: `kv`, `decode`, `params`, `tile`, `sweep`, or a figure (`draw`), with
-/// its flags as command-line arguments.
+/// One action a step runs (`kv`, `decode`, `tile`, …) with its flags, as the lesson file gives them.
 public struct ActionCall: Sendable, Equatable {
-    /// The action's name (`kv`) or, for `draw`, the figure kind (`heads`).
-    public let command: String
-    /// Flags as `attnlab` takes them: `["--preset", "llama-3-8b", "--context", "8192"]`.
-    public let arguments: [String]
+    public let kind: ActionKind
+    public let flags: Flags
     /// Where it stands in the file, for errors.
     public let line: Int
 
-    public init(command: String, arguments: [String], line: Int) {
-        self.command = command
-        self.arguments = arguments
+    public init(kind: ActionKind, flags: Flags, line: Int) {
+        self.kind = kind
+        self.flags = flags
         self.line = line
     }
 
     /// The equivalent command line, shown in reports.
-    public func commandLine(draw: Bool) -> String {
-        let verb: String
-        switch command {
-        case "sweep": verb = "tile sweep"
-        default: verb = draw ? "draw \(command)" : command
-        }
-        return (["attnlab", verb] + arguments.map { $0.contains(" ") || $0.isEmpty ? "\"\($0)\"" : $0 }).joined(separator: " ")
+    public var commandLine: String { LessonCommandLine.format(kind.verb, flags) }
+}
+
+/// One figure a step draws (`heads`, `tiles`, …) with its flags.
+public struct FigureCall: Sendable, Equatable {
+    public let kind: FigureKind
+    public let flags: Flags
+    public let line: Int
+
+    public init(kind: FigureKind, flags: Flags, line: Int) {
+        self.kind = kind
+        self.flags = flags
+        self.line = line
+    }
+
+    /// The equivalent `attnlab draw` command line, shown in reports.
+    public var commandLine: String { LessonCommandLine.format("draw \(kind.rawValue)", flags) }
+}
+
+enum LessonCommandLine {
+    static func format(_ verb: String, _ flags: Flags) -> String {
+        (["attnlab", verb] + flags.arguments.map { $0.contains(" ") || $0.isEmpty ? "\"\($0)\"" : $0 }).joined(separator: " ")
     }
 }
 
@@ -40,11 +59,12 @@ public enum LessonAction: Sendable, Equatable {
     /// Several runs whose values are prefixed with their names.
     case compare([(name: String, call: ActionCall)])
     /// A figure only.
-    case draw(ActionCall)
+    case draw(FigureCall)
 
     public static func == (a: LessonAction, b: LessonAction) -> Bool {
         switch (a, b) {
-        case let (.single(x), .single(y)), let (.draw(x), .draw(y)): x == y
+        case let (.single(x), .single(y)): x == y
+        case let (.draw(x), .draw(y)): x == y
         case let (.compare(x), .compare(y)): x.elementsEqual(y) { $0.name == $1.name && $0.call == $1.call }
         default: false
         }
@@ -64,7 +84,7 @@ public struct LessonStep: Sendable {
     public let narration: LocalizedText
     public let action: LessonAction
     /// A figure drawn beside a computing action.
-    public let figure: ActionCall?
+    public let figure: FigureCall?
     public let checks: [LessonCheck]
     public let line: Int
 }

@@ -1,13 +1,14 @@
 import AttnEngine
+import AttnExperiments
 import Foundation
 import Yams
 
 /// Reads lesson files, with errors that name the file, line and field.
 public enum LessonLoader {
     /// Actions a step may run, and the figure kinds `draw` and `figure` take.
-    public static let actions = ["decode", "kv", "params", "tile", "sweep", "compare", "draw"]
-    public static let figures = ["heads", "layers", "tiles", "cache", "attention", "kv-chart", "io-chart", "tradeoff"]
-    static let languages = ["en", "ja"]
+    public static let actions = ActionKind.allCases.map(\.rawValue) + ["compare", "draw"]
+    public static let figures = FigureKind.allCases.map(\.rawValue)
+    static let languages = Language.allCases.map(\.rawValue)
 
     public static func load(file path: String) throws(LessonError) -> Lesson {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -118,7 +119,7 @@ private struct Reader {
 
     func step(_ node: Node, index: Int) throws(LessonError) -> LessonStep {
         let field = "steps[\(index)]"
-        var title: LocalizedText?, narration: LocalizedText?, action: LessonAction?, figure: ActionCall?, checks: [LessonCheck] = []
+        var title: LocalizedText?, narration: LocalizedText?, action: LessonAction?, figure: FigureCall?, checks: [LessonCheck] = []
         for (name, _, value) in try mapping(node, field, allowed: ["title", "narration", "action", "figure", "checks"]) {
             switch name {
             case "title": title = try localized(value, "\(field).title")
@@ -169,26 +170,32 @@ private struct Reader {
                 guard !runs.contains(where: { $0.0 == runName }) else { throw fail(nameNode, "\(itemField).name", "'\(runName)' is used twice") }
                 let calls = fields.filter { $0.0 != "name" }
                 guard calls.count == 1, let (command, _, flags) = calls.first else { throw fail(item, itemField, "give exactly one action besides 'name'") }
-                runs.append((runName, try call(command, flags, "\(itemField).\(command)")))
+                runs.append((runName, try actionCall(command, flags, "\(itemField).\(command)")))
             }
             return .compare(runs)
         default:
-            return .single(try call(name, value, "\(field).\(name)"))
+            return .single(try actionCall(name, value, "\(field).\(name)"))
         }
     }
 
-    func drawCall(_ node: Node, _ field: String) throws(LessonError) -> ActionCall {
+    func drawCall(_ node: Node, _ field: String) throws(LessonError) -> FigureCall {
         let pairs = try mapping(node, field, allowed: LessonLoader.figures)
-        guard pairs.count == 1, let (kind, _, flags) = pairs.first else { throw fail(node, field, "give exactly one figure kind") }
-        return try call(kind, flags, "\(field).\(kind)")
+        guard pairs.count == 1, let (name, _, flagsNode) = pairs.first, let kind = FigureKind(rawValue: name) else {
+            throw fail(node, field, "give exactly one figure kind")
+        }
+        return FigureCall(kind: kind, flags: try flags(flagsNode, "\(field).\(name)"), line: flagsNode.mark?.line ?? 0)
     }
 
-    /// Flags map → command-line arguments; `true` is a bare flag, `false` leaves it out.
-    func call(_ command: String, _ node: Node, _ field: String) throws(LessonError) -> ActionCall {
-        var arguments: [String] = []
-        if case .scalar(let s) = node, s.string.isEmpty || s.string == "~" || s.string == "null" {
-            return ActionCall(command: command, arguments: [], line: node.mark?.line ?? 0)
-        }
+    /// `mapping(allowed:)` has already checked the name against `LessonLoader.actions`.
+    func actionCall(_ name: String, _ node: Node, _ field: String) throws(LessonError) -> ActionCall {
+        guard let kind = ActionKind(rawValue: name) else { throw fail(node, field, "unknown action '\(name)'") }
+        return ActionCall(kind: kind, flags: try flags(node, field), line: node.mark?.line ?? 0)
+    }
+
+    /// A flags map, in the file's order; `true` is a bare switch, `false` leaves the flag out.
+    func flags(_ node: Node, _ field: String) throws(LessonError) -> Flags {
+        var flags = Flags()
+        if case .scalar(let s) = node, s.string.isEmpty || s.string == "~" || s.string == "null" { return flags }
         guard let map = node.mapping else { throw fail(node, field, "expected a map of flags, e.g. {preset: llama-3-8b}") }
         for (key, value) in map {
             guard let flag = key.string, !flag.isEmpty, !flag.hasPrefix("-") else { throw fail(key, field, "flags are written without dashes") }
@@ -198,11 +205,11 @@ private struct Reader {
             }
             guard case .scalar(let scalar) = value else { throw fail(value, "\(field).\(flag)", "expected a single value") }
             switch scalar.string {
-            case "true" where scalar.style == .plain: arguments.append("--\(flag)")
+            case "true" where scalar.style == .plain: flags.list.append(.init(flag, nil))
             case "false" where scalar.style == .plain: break
-            default: arguments += ["--\(flag)", scalar.string]
+            default: flags.list.append(.init(flag, scalar.string))
             }
         }
-        return ActionCall(command: command, arguments: arguments, line: node.mark?.line ?? 0)
+        return flags
     }
 }

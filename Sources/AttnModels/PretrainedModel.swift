@@ -23,6 +23,8 @@ public struct PretrainedModel: Sendable {
     public let tokenizer: BPETokenizer
     /// The token that ends a turn or a document, if the file names one.
     public let eosToken: Int?
+    /// How a user's turn is wrapped for the model to answer it, nil when its vocabulary has no chat tokens.
+    public var chatTemplate: ChatTemplate? { ChatTemplate.detect(tokenizer) }
     /// The context length the model was trained for (`llama.context_length`).
     public let contextTokens: Int
     /// Count of the file's tensors by type, e.g. ["Q4_1": 210, "F32": 61, "Q8_0": 1].

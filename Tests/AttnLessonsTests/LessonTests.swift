@@ -1,3 +1,4 @@
+import AttnExperiments
 import AttnLessons
 import AttnTrace
 import Foundation
@@ -25,7 +26,7 @@ struct LessonFileTests {
         #expect(lesson.id == "99-test")
         #expect(lesson.title.text("ja") == "テスト" && lesson.title.text("fr") == "Test")
         let step = try #require(lesson.steps.first)
-        #expect(step.action == .single(ActionCall(command: "kv", arguments: ["--preset", "llama-3-8b", "--context", "8192", "--verify"], line: 9)))
+        #expect(step.action == .single(ActionCall(kind: .kv, flags: Flags([.init("preset", "llama-3-8b"), .init("context", "8192"), .init("verify", nil)]), line: 9)))
         #expect(step.checks.map(\.text) == ["kv_bytes_per_token == 131072"])
         #expect(step.checks[0].line == 11)
     }

@@ -1,0 +1,129 @@
+import AttnEngine
+import AttnModels
+import AttnTrace
+
+/// The prompt and sampling of a decode, shared by `decode`, `draw cache` and `draw attention`.
+public struct DecodeSpec: Sendable, Hashable {
+    /// Prompt text: over the built-in characters for random weights, any UTF-8 for a pretrained model.
+    public var prompt = "the cat sat"
+    /// The prompt as token ids, e.g. "3,1,4" (instead of `prompt`).
+    public var promptIds: String?
+    /// Tokens to generate.
+    public var tokens = 16
+    /// Seed of the weights and of sampling.
+    public var seed: UInt64 = 1
+    /// 0 = greedy; above 0, sample from softmax(logits / T).
+    public var temperature = 0.0
+    /// The type the cache stores K/V in (values are rounded to it).
+    public var dtype: DType = .fp32
+    /// Wrap the prompt in the pretrained model's chat template.
+    public var chat = false
+
+    public init() {}
+
+    public init(_ r: inout FlagReader) throws(ConfigError) {
+        prompt = try r.string("prompt") ?? prompt
+        promptIds = try r.string("prompt-ids")
+        tokens = try r.int("tokens") ?? tokens
+        seed = try r.uint64("seed") ?? seed
+        temperature = try r.double("temperature") ?? temperature
+        dtype = try r.choice("dtype") ?? dtype
+        chat = try r.flag("chat")
+    }
+
+    /// Loads (or draws) the model and decodes; returns the run and the weights it used.
+    public func decode(_ model: ModelSpec, detail: RecordDetail) throws(ConfigError) -> (DecodeRun, DecoderWeights) {
+        guard dtype.isStorableByDecoder else {
+            throw ConfigError("--dtype", "the decoder stores K/V as fp32, bf16 or fp16; \(dtype.rawValue) is available in `attnlab kv`")
+        }
+        guard tokens > 0 else { throw ConfigError("--tokens", "must be positive, got \(tokens)") }
+        guard temperature >= 0, temperature.isFinite else { throw ConfigError("--temperature", "must be 0 or positive, got \(temperature)") }
+        let loaded = try model.load(seed: seed, tokens: tokens)
+        let config = loaded.config
+        let promptTokens = try promptTokenIDs(loaded)
+        let capacity = promptTokens.count + tokens - 1
+        try Limits.check(config, tokens: capacity, field: model.sizeField)
+        let decoder = Decoder(config: config, weights: loaded.weights, capacityTokens: capacity, cacheDType: dtype)
+        var sampler = Sampler(temperature: temperature, seed: seed)
+        let result = decoder.generate(prompt: promptTokens, tokens: tokens, sampler: &sampler, detail: detail, stop: loaded.endToken)
+        return (DecodeRun(config: config, seed: seed, temperature: temperature, cacheDType: dtype, detail: detail, result: result,
+                          maxAbsDiff: nil, vocabulary: loaded.vocabulary, model: loaded.name), loaded.weights)
+    }
+
+    private func promptTokenIDs(_ model: LoadedModel) throws(ConfigError) -> [Int] {
+        let vocab = model.config.vocab
+        guard let promptIds else {
+            guard !prompt.isEmpty else { throw ConfigError("--prompt", "is empty; give at least one character") }
+            guard model.name != nil else {
+                if chat { throw ConfigError("--chat", "needs a pretrained --model (the built-in vocabulary has no chat template)") }
+                return try CharVocabulary.encode(prompt, vocab: vocab)
+            }
+            guard chat else { return try model.vocabulary.encode(prompt, field: "--prompt") }
+            guard let template = model.chatTemplate else { throw ConfigError("--chat", "\(model.name!) has no chat template (no <|im_start|>/<|im_end|> tokens)") }
+            return try model.vocabulary.encode(template.userTurn(prompt), field: "--prompt")
+        }
+        if chat { throw ConfigError("--chat", "applies to --prompt text, not --prompt-ids") }
+        var ids: [Int] = []
+        for part in promptIds.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let id = Int(part.filter { $0 != " " }) else { throw ConfigError("--prompt-ids", "'\(part)' is not a token id") }
+            guard id >= 0 && id < vocab else { throw ConfigError("--prompt-ids", "token \(id) is outside the vocabulary 0..<\(vocab)") }
+            ids.append(id)
+        }
+        guard !ids.isEmpty else { throw ConfigError("--prompt-ids", "is empty") }
+        return ids
+    }
+}
+
+/// A decode with a real KV cache, traced per step and layer (`attnlab decode`).
+public struct DecodeExperiment: Experiment {
+    public var model = ModelSpec()
+    public var decoding = DecodeSpec()
+    /// Recompute every step by one full causal forward pass without the cache and record the largest
+    /// logit difference.
+    public var verify = false
+    /// What each step records: summary, or full (K/V rows written and attention weights).
+    public var detail: RecordDetail = .summary
+
+    /// The largest |cached − recomputed| logit `verify` accepts.
+    public static let verifyTolerance: Float = 1e-4
+
+    public init() {}
+
+    public init(_ r: inout FlagReader) throws(ConfigError) {
+        model = try ModelSpec(&r)
+        decoding = try DecodeSpec(&r)
+        verify = try r.flag("verify")
+        detail = try r.choice("trace-detail") ?? detail
+    }
+
+    public func validate() throws { _ = try model.decoderConfig() }
+
+    public func run() throws(ConfigError) -> DecodeOutput {
+        let (decoded, weights) = try decoding.decode(model, detail: detail)
+        let config = decoded.config, result = decoded.result
+        var maxAbsDiff: Float? = nil
+        if verify {
+            // One uncached causal pass gives every step's logits at once: position t sees only tokens ≤ t.
+            let reference = FullForward.logits(config: config, weights: weights, tokens: result.processedTokens, cacheDType: decoding.dtype)
+            var diff: Float = 0
+            for s in result.steps {
+                for (i, logit) in s.record.logits.enumerated() {
+                    diff = max(diff, abs(logit - reference[s.step * config.vocab + i]))
+                }
+            }
+            maxAbsDiff = diff
+        }
+        return DecodeOutput(run: DecodeRun(config: config, seed: decoding.seed, temperature: decoding.temperature, cacheDType: decoding.dtype,
+                                           detail: detail, result: result, maxAbsDiff: maxAbsDiff, vocabulary: decoded.vocabulary,
+                                           model: decoded.model))
+    }
+}
+
+public struct DecodeOutput: ExperimentOutput {
+    public let run: DecodeRun
+
+    public var json: JSON { DecodeTrace.summary(run) }
+    public var trace: EngineTrace? { EngineTrace(jsonl: DecodeTrace.jsonl(run), text: DecodeTrace.text(run)) }
+    /// Whether `verify` ran and found the cached logits within `DecodeExperiment.verifyTolerance`.
+    public var verified: Bool? { run.maxAbsDiff.map { $0 <= DecodeExperiment.verifyTolerance } }
+}

@@ -1,0 +1,83 @@
+import AttnEngine
+import AttnFigures
+
+/// Query heads grouped onto K/V heads: MHA, GQA, MQA side by side (`draw heads`).
+public struct HeadsFigure: FigureExperiment {
+    public var model = ModelSpec()
+    /// Element type of the cache, for bytes per token.
+    public var dtype: DType = .bf16
+
+    public init() {}
+
+    public init(_ r: inout FlagReader) throws(ConfigError) {
+        model = try ModelSpec(&r)
+        dtype = try r.choice("dtype") ?? dtype
+    }
+
+    public func validate() throws { _ = try model.decoderConfig() }
+
+    public func draw(_ style: Style, allPages: Bool, runs: Runs) throws -> Figure {
+        try HeadsDiagram.figure(try model.decoderConfig(), dtype: dtype, style: style)
+    }
+}
+
+/// The layer stack's K/V cache slots (CLA) beside ALBERT's shared weights (`draw layers`).
+public struct LayersFigure: FigureExperiment {
+    public var model = ModelSpec()
+    /// Element type of the cache, for bytes per token.
+    public var dtype: DType = .bf16
+
+    public init() {}
+
+    public init(_ r: inout FlagReader) throws(ConfigError) {
+        model = try ModelSpec(&r)
+        dtype = try r.choice("dtype") ?? dtype
+    }
+
+    public func validate() throws { _ = try model.decoderConfig() }
+
+    public func draw(_ style: Style, allPages: Bool, runs: Runs) throws -> Figure {
+        try LayersDiagram.figure(try model.decoderConfig(), dtype: dtype, style: style)
+    }
+}
+
+/// KV-cache bytes against context length for the model's layout, MHA, MQA and CLA2 (`draw kv-chart`).
+public struct KVChartFigure: FigureExperiment {
+    public var model = ModelSpec()
+    public var dtype: DType = .bf16
+    /// Context lengths in tokens.
+    public var contexts = [1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072]
+    /// A logarithmic bytes axis.
+    public var logY = false
+
+    public init() {}
+
+    public init(_ r: inout FlagReader) throws(ConfigError) {
+        model = try ModelSpec(&r)
+        dtype = try r.choice("dtype") ?? dtype
+        contexts = try r.string("contexts").map { text throws(ConfigError) in try parseList(text, field: "--contexts", minimum: 2) } ?? contexts
+        logY = try r.flag("log")
+    }
+
+    public func validate() throws { _ = try model.decoderConfig() }
+
+    public func draw(_ style: Style, allPages: Bool, runs: Runs) throws -> Figure {
+        let config = try model.decoderConfig()
+        let name = model.preset ?? "this model"
+        let subtitle = "\(name): \(config.layers) layers, \(config.attention.qHeads) query heads × \(config.attention.headDim), \(dtype.rawValue), batch 1"
+        return try Charts.kvChart(Charts.kvSeries(for: config, name: name, dtype: dtype), contexts: contexts, logY: logY,
+                                  subtitle: subtitle, style: style)
+    }
+}
+
+/// The CLA paper's Table 1: KV bytes per token against validation perplexity, with the Pareto
+/// frontier (`draw tradeoff`).
+public struct TradeoffFigure: FigureExperiment {
+    public init() {}
+
+    public init(_ r: inout FlagReader) throws(ConfigError) {}
+
+    public func draw(_ style: Style, allPages: Bool, runs: Runs) throws -> Figure {
+        try Charts.tradeoff(Presets.all.filter { $0.name.hasPrefix("cla1b-") }, style: style)
+    }
+}

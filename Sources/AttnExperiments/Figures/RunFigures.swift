@@ -1,0 +1,109 @@
+import AttnEngine
+import AttnFigures
+import AttnTiling
+
+/// The score matrix as tiles in visit order, and with `allPages` one page per step (`draw tiles`).
+public struct TilesFigure: FigureExperiment {
+    /// The run it shows: always recorded, watching the last query row.
+    public var tiles: TileExperiment
+
+    public init(_ tiles: TileExperiment) {
+        self.tiles = tiles
+        self.tiles.recordSteps = true
+    }
+
+    public init(_ r: inout FlagReader) throws(ConfigError) {
+        var t = TileExperiment()
+        t.algorithm = try r.choice("algo") ?? t.algorithm
+        t.tile = try TileSpec(&r)
+        t.br = try r.int("br")
+        t.bc = try r.int("bc")
+        t.fitSram = try r.flag("fit-sram")
+        self.init(t)
+    }
+
+    public func validate() throws { try tiles.validate() }
+
+    public func draw(_ style: Style, allPages: Bool, runs: Runs) throws -> Figure {
+        try TilesDiagram.figure(try runs.run(tiles).result, steps: allPages, style: style)
+    }
+}
+
+/// Heatmaps of every producer layer's K and V cache at a decode step (`draw cache`).
+public struct CacheFigure: FigureExperiment {
+    public var decode: DecodeExperiment
+    /// The decode step shown; nil for the last.
+    public var step: Int?
+
+    public init(_ decode: DecodeExperiment, step: Int? = nil) {
+        self.decode = decode
+        self.decode.verify = false
+        self.step = step
+    }
+
+    public init(_ r: inout FlagReader) throws(ConfigError) {
+        var d = DecodeExperiment()
+        d.model = try ModelSpec(&r)
+        d.decoding = try DecodeSpec(&r)
+        self.init(d, step: try r.int("step"))
+    }
+
+    public func validate() throws { try decode.validate() }
+
+    public func draw(_ style: Style, allPages: Bool, runs: Runs) throws -> Figure {
+        let run = try runs.run(decode).run
+        return try CacheDiagram.figure(run, step: step ?? run.result.steps.count - 1, style: style)
+    }
+}
+
+/// Every query head's causal attention weights at one layer of a decode, grouped by the K/V head
+/// they share (`draw attention`).
+public struct AttentionFigure: FigureExperiment {
+    /// The decode it shows, with full detail (the weights are recorded only then).
+    public var decode: DecodeExperiment
+    /// The layer shown, 0-based; nil for the last.
+    public var layer: Int?
+
+    public init(_ decode: DecodeExperiment, layer: Int? = nil) {
+        self.decode = decode
+        self.decode.verify = false
+        self.decode.detail = .full
+        self.layer = layer
+    }
+
+    public init(_ r: inout FlagReader) throws(ConfigError) {
+        var d = DecodeExperiment()
+        d.model = try ModelSpec(&r)
+        d.decoding = try DecodeSpec(&r)
+        self.init(d, layer: try r.int("layer"))
+    }
+
+    public func validate() throws { try decode.validate() }
+
+    public func draw(_ style: Style, allPages: Bool, runs: Runs) throws -> Figure {
+        let run = try runs.run(decode).run
+        return try AttentionDiagram.figure(run, layer: layer ?? run.config.layers - 1, style: style)
+    }
+}
+
+/// HBM accesses of naive, fa1 and fa2 against SRAM size, N or block size, from real runs (`draw io-chart`).
+public struct IOChartFigure: FigureExperiment {
+    public var sweep: SweepExperiment
+
+    public init(_ sweep: SweepExperiment) { self.sweep = sweep }
+
+    public init(_ r: inout FlagReader) throws(ConfigError) {
+        var s = SweepExperiment()
+        s.tile = try TileSpec(&r)
+        s.axis = try r.choice("over") ?? s.axis
+        s.values = try r.string("values").map { text throws(ConfigError) in try parseList(text, field: "--values", minimum: 2) }
+        self.init(s)
+    }
+
+    public func draw(_ style: Style, allPages: Bool, runs: Runs) throws -> Figure {
+        let t = sweep.tile
+        let fixed = sweep.axis == .n ? "d = \(t.d)" : "N = \(t.n), d = \(t.d)"
+        return try Charts.ioChart(try runs.run(sweep).rows, over: sweep.axis,
+                                  subtitle: "\(fixed)\(t.causal ? ", causal" : ""), forward pass; every count from a real run", style: style)
+    }
+}

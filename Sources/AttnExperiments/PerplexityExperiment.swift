@@ -1,0 +1,216 @@
+import AttnEngine
+import AttnFigures
+import AttnTrace
+import Foundation
+
+/// The text a perplexity is measured on, and how it is cut into windows.
+public struct EvalSpec: Sendable, Hashable {
+    /// The UTF-8 text file to score.
+    public var text = ""
+    /// Tokens per window; each window starts with an empty cache and its first token is context only.
+    public var windowTokens = 512
+    /// At most this many tokens from the start of the text (0 = all).
+    public var maxTokens = 1024
+    /// The type the cache stores K/V in while scoring, and the unit of bytes per token.
+    public var dtype: DType = .bf16
+
+    public init() {}
+
+    public init(_ r: inout FlagReader) throws(ConfigError) {
+        text = try r.string("text") ?? ""
+        windowTokens = try r.int("window") ?? windowTokens
+        maxTokens = try r.int("max-tokens") ?? maxTokens
+        dtype = try r.choice("dtype") ?? dtype
+    }
+
+    public func check() throws(ConfigError) {
+        guard !text.isEmpty else { throw ConfigError("--text", "is missing; give a UTF-8 text file to score") }
+        guard windowTokens >= 2 && windowTokens <= Limits.maxTokens else { throw ConfigError("--window", "must be in 2...\(Limits.maxTokens), got \(windowTokens)") }
+        guard maxTokens >= 0 else { throw ConfigError("--max-tokens", "must be 0 (all) or positive, got \(maxTokens)") }
+        guard dtype.isStorableByDecoder else { throw ConfigError("--dtype", "the decoder stores K/V as fp32, bf16 or fp16, not \(dtype.rawValue)") }
+    }
+
+    /// The text's tokens (at most `maxTokens`).
+    public func tokens(_ vocabulary: any Vocabulary) throws(ConfigError) -> [Int] {
+        guard let data = FileManager.default.contents(atPath: text) else { throw ConfigError("--text", "cannot read \(text)") }
+        guard let string = String(data: data, encoding: .utf8) else { throw ConfigError("--text", "\(text) is not UTF-8 text") }
+        var ids = try vocabulary.encode(string, field: "--text \(text)")
+        if maxTokens > 0 && ids.count > maxTokens { ids = Array(ids.prefix(maxTokens)) }
+        guard ids.count >= 2 else { throw ConfigError("--text", "\(text) has \(ids.count) token(s); perplexity needs at least 2") }
+        return ids
+    }
+
+    /// "README.md: 2,048 tokens in 4 windows of 512".
+    public func describe(_ r: PerplexityResult, textTokens: Int) -> String {
+        "\(text): \(Format.grouped(textTokens)) tokens in \(Format.plural(r.windows, "window")) of ≤ \(r.windowTokens), \(Format.grouped(r.scoredTokens)) predicted"
+    }
+
+    /// One model's perplexity on these tokens, with its cache size.
+    func measure(_ name: String, _ config: DecoderConfig, _ weights: DecoderWeights, tokens: [Int]) -> EvalRow {
+        EvalRow(name: name, config: config, bytesPerToken: KVBudget(layout: config.attention, kvMap: config.kvMap, dtype: dtype).bytesPerToken,
+                result: Perplexity.evaluate(config: config, weights: weights, tokens: tokens, windowTokens: windowTokens, cacheDType: dtype))
+    }
+}
+
+/// One measured model: its layout, cache size and perplexity.
+public struct EvalRow: Sendable {
+    public let name: String
+    public let config: DecoderConfig
+    public let bytesPerToken: Int
+    public let result: PerplexityResult
+
+    public func json(base: EvalRow?) -> JSON {
+        var fields: [(String, JSON)] = [
+            ("name", .string(name)), ("layout", .string(config.layoutName)),
+            ("kv_heads", .int(config.attention.kvHeads)), ("kv_layers", .int(config.kvMap.kvLayers)),
+            ("kv_map", .ints(config.kvMap.source)), ("kv_bytes_per_token", .int(bytesPerToken)),
+            ("scored_tokens", .int(result.scoredTokens)), ("windows", .int(result.windows)),
+            ("mean_nll", .double(result.meanNLL)), ("perplexity", .double(result.perplexity)),
+        ]
+        if let base {
+            fields.append(("kv_bytes_vs_original", .double(Double(bytesPerToken) / Double(base.bytesPerToken))))
+            fields.append(("perplexity_vs_original", .double(result.perplexity / base.result.perplexity)))
+        }
+        return .object(fields)
+    }
+}
+
+/// A model's perplexity on a text: exp of the mean negative log-likelihood of each next token (`attnlab ppl`).
+public struct PerplexityExperiment: Experiment {
+    public var model = ModelSpec()
+    public var eval = EvalSpec()
+    /// Seed of random weights (models without `model`).
+    public var seed: UInt64 = 1
+
+    public init() {}
+
+    public init(_ r: inout FlagReader) throws(ConfigError) {
+        model = try ModelSpec(&r)
+        eval = try EvalSpec(&r)
+        seed = try r.uint64("seed") ?? seed
+    }
+
+    public func validate() throws {
+        try eval.check()
+        _ = try model.decoderConfig()
+    }
+
+    public func run() throws(ConfigError) -> PerplexityOutput {
+        try eval.check()
+        let loaded = try model.load(seed: seed, tokens: eval.windowTokens)
+        let tokens = try eval.tokens(loaded.vocabulary)
+        let row = eval.measure(loaded.name ?? "random seed \(seed)", loaded.config, loaded.weights, tokens: tokens)
+        return PerplexityOutput(eval: eval, row: row, textTokens: tokens.count)
+    }
+}
+
+public struct PerplexityOutput: ExperimentOutput {
+    public let eval: EvalSpec
+    public let row: EvalRow
+    public let textTokens: Int
+
+    public var json: JSON {
+        guard case .object(var fields) = row.json(base: nil) else { return row.json(base: nil) }
+        fields += [("text", .string(eval.text)), ("text_tokens", .int(textTokens)), ("window_tokens", .int(eval.windowTokens)),
+                   ("cache_dtype", .string(eval.dtype.rawValue))]
+        return .object(fields)
+    }
+}
+
+/// What K/V sharing costs a trained model without retraining: each variant's cache size and
+/// perplexity against the original's, on the same windows of the same text (`attnlab retrofit`).
+public struct RetrofitExperiment: Experiment {
+    public var model = ModelSpec()
+    public var eval = EvalSpec()
+    /// Variants such as `mqa`, `gqa:2`, `cla:2`, `keep-ends`, `mqa+cla:2`.
+    public var variants: [String] = []
+    public var seed: UInt64 = 1
+
+    /// The variants measured when none is given.
+    public static let defaultVariants = ["mqa", "cla:2", "cla:3", "mqa+cla:2"]
+
+    public init() {}
+
+    public init(_ r: inout FlagReader) throws(ConfigError) {
+        model = try ModelSpec(&r)
+        eval = try EvalSpec(&r)
+        // A lesson's map holds one `to`: its variants are separated by spaces (explicit maps use commas).
+        variants = try r.string("to").map { $0.split(separator: " ").map(String.init) } ?? []
+        seed = try r.uint64("seed") ?? seed
+    }
+
+    public func validate() throws {
+        try eval.check()
+        let base = try model.decoderConfig()
+        for spec in variants { _ = try Self.config(spec, base: base) }
+    }
+
+    /// The config a variant names, retrofitted from `base`: `mqa` or `gqa:G` pool the K/V heads (as the
+    /// GQA paper converts a checkpoint before uptraining); a K/V pattern (`cla:S`, `keep-ends`, an
+    /// explicit list) makes layers read another layer's cache; `X+Y` does both.
+    public static func config(_ spec: String, base: DecoderConfig) throws(ConfigError) -> DecoderConfig {
+        var kvHeads = base.attention.kvHeads
+        var kvMap = base.kvMap
+        for part in spec.lowercased().split(separator: "+", omittingEmptySubsequences: false).map(String.init) {
+            if part == "mqa" {
+                kvHeads = 1
+            } else if part.hasPrefix("gqa:") || part.hasPrefix("gqa") && Int(part.dropFirst(3)) != nil {
+                guard let g = Int(part.drop { !$0.isNumber }), g > 0 else { throw ConfigError("--to", "'\(part)' in '\(spec)': expected gqa:G with G a positive integer") }
+                kvHeads = g
+            } else if part == "mha" {
+                throw ConfigError("--to", "mha would need K/V heads the model never trained (it has \(base.attention.kvHeads)); retrofitting can only pool heads")
+            } else {
+                kvMap = try KVPattern.parse(part, field: "--to").map(layers: base.layers, field: "--to")
+            }
+        }
+        return try Retrofit.config(base, kvHeads: kvHeads, kvMap: kvMap, field: "--to \(spec)")
+    }
+
+    public func run() throws(ConfigError) -> RetrofitOutput {
+        try eval.check()
+        let base = try model.decoderConfig()
+        let specs = variants.isEmpty ? Self.defaultVariants : variants
+        let configs = try specs.map { spec throws(ConfigError) in (spec, try Self.config(spec, base: base)) }
+        let loaded = try model.load(seed: seed, tokens: eval.windowTokens)
+        let tokens = try eval.tokens(loaded.vocabulary)
+        var rows = [eval.measure("original", base, loaded.weights, tokens: tokens)]
+        for (spec, c) in configs {
+            rows.append(eval.measure(spec, c, Retrofit.weights(loaded.weights, from: base, to: c), tokens: tokens))
+        }
+        return RetrofitOutput(experiment: self, rows: rows, textTokens: tokens.count)
+    }
+}
+
+public struct RetrofitOutput: ExperimentOutput {
+    public let experiment: RetrofitExperiment
+    /// The original model first, then each variant.
+    public let rows: [EvalRow]
+    public let textTokens: Int
+
+    /// The model in headings: its name, or the seed of its random weights.
+    public var modelName: String { experiment.model.pretrained ?? "random weights (seed \(experiment.seed))" }
+
+    public var json: JSON {
+        let e = experiment
+        return .object([
+            ("model", .string(e.model.pretrained ?? "random seed \(e.seed)")), ("text", .string(e.eval.text)),
+            ("text_tokens", .int(textTokens)), ("window_tokens", .int(e.eval.windowTokens)), ("cache_dtype", .string(e.eval.dtype.rawValue)),
+            ("variants", .array(rows.map { $0.json(base: rows[0]) })),
+        ])
+    }
+
+    /// Bytes per token against perplexity, every point measured by this run.
+    public func figure(style: Style) throws -> Figure {
+        let base = rows[0], eval = experiment.eval
+        return try Charts.tradeoff(
+            rows.enumerated().map { i, r in
+                TradeoffPoint(name: i == 0 ? "original \(r.config.layoutName)" : "\(r.name) (\(r.config.layoutName))",
+                              bytesPerToken: r.bytesPerToken, perplexity: r.result.perplexity, family: Charts.tradeoffFamily(r.config))
+            },
+            title: "Retrofitting K/V sharing onto \(modelName), no retraining",
+            subtitle: "perplexity on \(eval.describe(base.result, textTokens: textTokens)); \(eval.dtype.rawValue) cache",
+            yLabel: "perplexity (lower is better)",
+            footnote: "K/V heads mean-pooled as in Ainslie et al. 2023 (before uptraining); layers share caches as in Brandon et al. 2024 (who train with it). Every point measured by attnlab.",
+            guess: ("uniform guess over \(Format.grouped(base.config.vocab)) tokens", Double(base.config.vocab)), style: style)
+    }
+}

@@ -1,0 +1,221 @@
+import AttnEngine
+import AttnExperiments
+import AttnFigures
+import AttnRender
+import AttnTrace
+import Foundation
+
+/// Finds lessons: an id from `lessons/` or a path to a teacher's own file.
+public enum LessonFiles {
+    public static let folder = "lessons"
+
+    /// Every lesson file in `lessons/`, sorted.
+    public static func all() throws(ConfigError) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else {
+            throw ConfigError("lessons", "no \(folder)/ folder in \(FileManager.default.currentDirectoryPath) (run from the repository root, or give a lesson file's path)")
+        }
+        return names.filter { $0.hasSuffix(".yaml") }.sorted().map { "\(folder)/\($0)" }
+    }
+
+    /// `02-gqa`, `02-gqa.yaml`, `lessons/02-gqa.yaml` or any path to a .yaml file.
+    public static func resolve(_ name: String) throws(ConfigError) -> String {
+        if FileManager.default.fileExists(atPath: name) { return name }
+        for candidate in ["\(folder)/\(name)", "\(folder)/\(name).yaml"] where FileManager.default.fileExists(atPath: candidate) { return candidate }
+        // Otherwise the lesson whose id it is, whatever its file is called.
+        if let files = try? all(), let file = files.first(where: { (try? LessonLoader.load(file: $0))?.id == name }) { return file }
+        let known = ((try? all()) ?? []).map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent }
+        let near = known.sorted { editDistance($0, name) < editDistance($1, name) }.prefix(3)
+        throw ConfigError("LESSON", "no lesson '\(name)'" + (near.isEmpty ? "" : "; did you mean \(near.joined(separator: ", "))?"))
+    }
+}
+
+/// Runs a lesson's steps through the experiments layer: each step's action, its figure (drawn from
+/// the same run when the figure shows the action's run), its narration and checks.
+public struct LessonRunner {
+    public let language: String
+    /// Where figures and traces go (`figures/`, `traces/`).
+    public let folder: String
+    /// Figure formats written besides the SVG that reports inline.
+    public let formats: Set<String>
+
+    public init(language: String, folder: String, formats: Set<String>) {
+        self.language = language
+        self.folder = folder
+        self.formats = formats
+    }
+
+    /// One step's results, its figure as SVG for inlining, and its slide.
+    public struct StepOutput {
+        public let result: StepResult
+        public let svg: String?
+        public let slide: Slides.StepSlide
+    }
+
+    public func run(_ lesson: Lesson) throws -> (LessonResult, svg: [String: String], slides: [Slides.StepSlide]) {
+        var results: [StepResult] = []
+        var svg: [String: String] = [:]
+        var slides: [Slides.StepSlide] = []
+        for step in lesson.steps {
+            let out = try run(step, of: lesson)
+            results.append(out.result)
+            if let name = out.result.figure, let figureSVG = out.svg { svg[name] = figureSVG }
+            slides.append(out.slide)
+        }
+        return (LessonResult(lesson: lesson, language: language, steps: results), svg, slides)
+    }
+
+    /// Runs one step: its action, its figure (written to `folder/figures`), its narration and checks.
+    public func run(_ step: LessonStep, of lesson: Lesson) throws -> StepOutput {
+        let field = "steps[\(step.index)]"
+        let runs = Runs()
+        var numbers: [String: Double] = [:], texts: [String: String] = [:], commands: [String] = [], traces: [String] = []
+        var figureCall: FigureCall? = step.figure
+        let stepName = "step-" + (step.index + 1 < 10 ? "0" : "") + String(step.index + 1)
+        switch step.action {
+        case .single(let call):
+            let (json, files) = try values(call, lesson, "\(field).action.\(call.kind.rawValue)", traceName: stepName, runs: runs)
+            (numbers, texts) = json.flattened()
+            traces += files
+            commands.append(call.commandLine)
+        case .compare(let list):
+            for (name, call) in list {
+                let (json, files) = try values(call, lesson, "\(field).action.compare", traceName: "\(stepName)-\(name)", runs: runs)
+                traces += files
+                let (n, t) = json.flattened(prefix: name)
+                numbers.merge(n) { a, _ in a }
+                texts.merge(t) { a, _ in a }
+                commands.append(call.commandLine)
+            }
+        case .draw(let call):
+            figureCall = call
+        }
+        var figureName: String? = nil, figureSVG: String? = nil
+        var slideFigure: (Page, Double, Double)? = nil
+        if let call = figureCall {
+            let name = stepName
+            let figure = try Self.figure(call, lesson, "\(field).\(step.figure == nil ? "action.draw" : "figure").\(call.kind.rawValue)", runs: runs)
+            // The SVG is always kept: report.html inlines it and report.md can link it.
+            for ext in ["png", "svg", "pdf"] where formats.contains(ext) || ext == "svg" {
+                try Renderer.write(figure, to: "\(folder)/figures/\(name).\(ext)", field: "\(lesson.file): \(field)")
+            }
+            // Each inlined figure gets its own ids: the glyphs of one must not draw another's text.
+            figureSVG = Renderer.svgForInlining(try String(contentsOfFile: "\(folder)/figures/\(name).svg", encoding: .utf8), prefix: name + "-")
+            commands.append(call.commandLine)
+            figureName = name
+            slideFigure = (figure.pages[0], figure.width, figure.height)
+        }
+        // Every language is rendered, so a broken placeholder in the Japanese text fails an English run too.
+        var narration = ""
+        for lang in step.narration.byLanguage.keys.sorted() {
+            do {
+                let text = try Template.render(step.narration.byLanguage[lang]!, values: numbers, texts: texts)
+                if lang == language { narration = text }
+            } catch {
+                throw LessonError(file: lesson.file, line: step.line, field: "\(field).narration.\(lang)", reason: error.reason)
+            }
+        }
+        if step.narration.byLanguage[language] == nil {
+            narration = (try? Template.render(step.narration.text(language), values: numbers, texts: texts)) ?? ""
+        }
+        var checks: [CheckResult] = []
+        for check in step.checks {
+            do {
+                let (holds, left, right) = try check.expression.evaluate(numbers)
+                checks.append(CheckResult(check: check, passed: holds, left: left, right: right))
+            } catch {
+                throw LessonError(file: lesson.file, line: check.line, field: "\(field).checks", reason: "'\(check.text)': \(error.reason)")
+            }
+        }
+        let result = StepResult(step: step, values: numbers, texts: texts, commandLines: commands, narration: narration,
+                                checks: checks, figure: figureName, engineTraces: traces)
+        let slide = Slides.StepSlide(title: step.title.text(language), figure: slideFigure?.0,
+                                     figureSize: (slideFigure?.1 ?? 1600, slideFigure?.2 ?? 900),
+                                     lines: result.keyValues.prefix(8).map { "\($0.name) = \($0.value)" } + checks.map(\.summary))
+        return StepOutput(result: result, svg: figureSVG, slide: slide)
+    }
+
+    /// The values of a computing action; its engine trace, if it has one, is written to
+    /// `traces/<name>.jsonl` and `.txt`, whose relative paths are returned.
+    func values(_ call: ActionCall, _ lesson: Lesson, _ field: String, traceName: String, runs: Runs) throws -> (JSON, [String]) {
+        let output: any ExperimentOutput
+        do { output = try runs.output(of: try call.kind.experiment(call.flags)) } catch {
+            throw LessonError(file: lesson.file, line: call.line, field: field, reason: Self.describe(error))
+        }
+        guard let trace = output.trace else { return (output.json, []) }
+        try LessonOutput.makeFolder("\(folder)/traces")
+        try AtomicFile.write(trace.jsonl, to: "\(folder)/traces/\(traceName).jsonl")
+        try AtomicFile.write(trace.text, to: "\(folder)/traces/\(traceName).txt")
+        return (output.json, ["traces/\(traceName).jsonl", "traces/\(traceName).txt"])
+    }
+
+    static func figure(_ call: FigureCall, _ lesson: Lesson, _ field: String, runs: Runs) throws -> Figure {
+        do { return try call.kind.figure(call.flags).draw(Style(), allPages: false, runs: runs) } catch {
+            throw LessonError(file: lesson.file, line: call.line, field: field, reason: describe(error))
+        }
+    }
+
+    /// One line for any error an experiment can throw.
+    static func describe(_ error: Error) -> String {
+        "\(error)".split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
+    }
+
+    /// Every action and figure reads its flags and passes the checks that need no engine run — what
+    /// `attnlab check` adds to the file checks.
+    public static func check(_ lesson: Lesson) throws(LessonError) {
+        for step in lesson.steps {
+            var actions: [(ActionCall, String)] = [], figures: [(FigureCall, String)] = []
+            switch step.action {
+            case .single(let c): actions.append((c, "steps[\(step.index)].action.\(c.kind.rawValue)"))
+            case .compare(let list): actions += list.map { ($0.call, "steps[\(step.index)].action.compare") }
+            case .draw(let c): figures.append((c, "steps[\(step.index)].action.draw.\(c.kind.rawValue)"))
+            }
+            if let f = step.figure { figures.append((f, "steps[\(step.index)].figure.\(f.kind.rawValue)")) }
+            for (call, field) in actions {
+                do { try call.kind.experiment(call.flags).validate() } catch {
+                    throw LessonError(file: lesson.file, line: call.line, field: field, reason: describe(error))
+                }
+            }
+            for (call, field) in figures {
+                do { try call.kind.figure(call.flags).validate() } catch {
+                    throw LessonError(file: lesson.file, line: call.line, field: field, reason: describe(error))
+                }
+            }
+        }
+    }
+}
+
+/// Writes a lesson's whole output folder: report.md/html, traces, figures and slides.
+public enum LessonOutput {
+    /// Runs `lesson` into `out/<id>`. The run writes into a staging folder beside the final one and
+    /// replaces it only when everything is written: a failed run leaves the previous output as it was.
+    public static func write(_ lesson: Lesson, language: String, formats: Set<String>, out: String) throws -> LessonResult {
+        let final = "\(out)/\(lesson.id)"
+        let folder = "\(out)/.\(lesson.id).tmp-\(getpid())"
+        try? FileManager.default.removeItem(atPath: folder)
+        try makeFolder("\(folder)/figures")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let runner = LessonRunner(language: language, folder: folder, formats: formats)
+        let (result, svg, slides) = try runner.run(lesson)
+        try AtomicFile.write(Reports.markdown(result, figureExtension: formats.contains("png") ? "png" : "svg"), to: "\(folder)/report.md")
+        try AtomicFile.write(Reports.html(result, svg: svg), to: "\(folder)/report.html")
+        try AtomicFile.write(Reports.trace(result), to: "\(folder)/trace.jsonl")
+        try AtomicFile.write(Reports.traceText(result), to: "\(folder)/trace.txt")
+        try Renderer.write(Slides.deck(title: lesson.title.text(language), summary: lesson.summary.text(language), steps: slides, style: Style()),
+                           to: "\(folder)/slides.pdf")
+        try? FileManager.default.removeItem(atPath: final)
+        guard rename(folder, final) == 0 else { throw ConfigError("--out", "cannot move the lesson's output into \(final)") }
+        return result
+    }
+
+    /// Creates a folder (and its parents), refusing a file where the output folder should be.
+    public static func makeFolder(_ path: String) throws(ConfigError) {
+        var isDirectory: ObjCBool = false
+        let parent = URL(fileURLWithPath: path).deletingLastPathComponent().deletingLastPathComponent().path
+        if FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw ConfigError("--out", "\(parent) is a file, not a folder")
+        }
+        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+            throw ConfigError("--out", "cannot create \(path) (\(error.localizedDescription))")
+        }
+    }
+}
