@@ -9,15 +9,15 @@ public struct AttentionLayout: Equatable, Hashable, Sendable, Codable {
     public let headDim: Int
 
     public init(qHeads: Int, kvHeads: Int, headDim: Int) throws(ConfigError) {
-        try ConfigError.requireSize(qHeads, atMost: Limits.maxHeads, "--q-heads")
-        try ConfigError.requireSize(kvHeads, atMost: Limits.maxHeads, "--kv-heads")
-        try ConfigError.requireSize(headDim, atMost: Limits.maxHeadDim, "--head-dim")
+        try ConfigError.requireSize(qHeads, atMost: Limits.maxHeads, .qHeads)
+        try ConfigError.requireSize(kvHeads, atMost: Limits.maxHeads, .kvHeads)
+        try ConfigError.requireSize(headDim, atMost: Limits.maxHeadDim, .headDim)
         guard qHeads * headDim <= Limits.maxDModel else {
-            throw ConfigError("--head-dim", "q_heads × head_dim = \(qHeads * headDim) is above AttnLab's limit of \(Limits.maxDModel)")
+            throw ConfigError(.headDim, "q_heads × head_dim = \(qHeads * headDim) is above AttnLab's limit of \(Limits.maxDModel)")
         }
         guard kvHeads <= qHeads, qHeads % kvHeads == 0 else {
             throw ConfigError(
-                "--kv-heads",
+                .kvHeads,
                 "\(kvHeads) KV heads cannot be shared evenly by \(qHeads) query heads (q_heads must be a multiple of kv_heads)"
             )
         }

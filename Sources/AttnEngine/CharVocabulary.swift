@@ -14,7 +14,7 @@ public struct CharVocabulary: Vocabulary {
     private static let ids: [Character: Int] = Dictionary(uniqueKeysWithValues: symbols.enumerated().map { ($1, $0) })
 
     /// Token ids of `text`, or an error naming the first character the vocabulary lacks.
-    public static func encode(_ text: String, vocab: Int, field: String = "--prompt") throws(ConfigError) -> [Int] {
+    public static func encode(_ text: String, vocab: Int, field: Field = .prompt) throws(ConfigError) -> [Int] {
         var tokens: [Int] = []
         for ch in text {
             guard let id = ids[ch] else {
@@ -28,7 +28,7 @@ public struct CharVocabulary: Vocabulary {
         return tokens
     }
 
-    public func encode(_ text: String, field: String) throws(ConfigError) -> [Int] {
+    public func encode(_ text: String, field: Field) throws(ConfigError) -> [Int] {
         try Self.encode(text, vocab: Self.count, field: field)
     }
 

@@ -19,16 +19,16 @@ public struct DecoderConfig: Equatable, Hashable, Sendable {
         kvMap: KVSourceMap? = nil, weightSharing: WeightSharing = .none, tiedEmbeddings: Bool = false,
         ropeBase: Double = 10_000, normEps: Float = 1e-5
     ) throws(ConfigError) {
-        try ConfigError.requireSize(layers, atMost: Limits.maxLayers, "--layers")
-        try ConfigError.requireSize(dModel, atMost: Limits.maxDModel, "--d-model")
-        try ConfigError.requireSize(ffn, atMost: Limits.maxFFN, "--ffn")
-        try ConfigError.requireSize(vocab, atMost: Limits.maxVocab, "--vocab")
+        try ConfigError.requireSize(layers, atMost: Limits.maxLayers, .layers)
+        try ConfigError.requireSize(dModel, atMost: Limits.maxDModel, .dModel)
+        try ConfigError.requireSize(ffn, atMost: Limits.maxFFN, .ffn)
+        try ConfigError.requireSize(vocab, atMost: Limits.maxVocab, .vocab)
         guard attention.headDim % 2 == 0 else {
-            throw ConfigError("--head-dim", "must be even for RoPE (it rotates pairs of dimensions), got \(attention.headDim)")
+            throw ConfigError(.headDim, "must be even for RoPE (it rotates pairs of dimensions), got \(attention.headDim)")
         }
         let map = kvMap ?? .unshared(layers: layers)
         guard map.layers == layers else {
-            throw ConfigError("--kv-map", "has \(map.layers) entries but the model has \(layers) layers")
+            throw ConfigError(.kvMap, "has \(map.layers) entries but the model has \(layers) layers")
         }
         self.layers = layers
         self.dModel = dModel

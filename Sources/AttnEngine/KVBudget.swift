@@ -54,11 +54,11 @@ public struct KVBudget: Equatable, Sendable {
     }
 
     private static func scaled(_ perToken: Int, context: Int, batch: Int) throws(ConfigError) -> Int {
-        guard context > 0 else { throw ConfigError("--context", "must be positive, got \(context)") }
-        guard batch > 0 else { throw ConfigError("--batch", "must be positive, got \(batch)") }
+        guard context > 0 else { throw ConfigError(.context, "must be positive, got \(context)") }
+        guard batch > 0 else { throw ConfigError(.batch, "must be positive, got \(batch)") }
         let (perSeq, o1) = perToken.multipliedReportingOverflow(by: context)
         let (total, o2) = perSeq.multipliedReportingOverflow(by: batch)
-        guard !o1, !o2 else { throw ConfigError("--context", "\(context) tokens × batch \(batch) overflow 64-bit byte counts") }
+        guard !o1, !o2 else { throw ConfigError(.context, "\(context) tokens × batch \(batch) overflow 64-bit byte counts") }
         return total
     }
 }

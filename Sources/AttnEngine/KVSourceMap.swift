@@ -10,7 +10,7 @@ public struct KVSourceMap: Equatable, Hashable, Sendable {
 
     /// Checks an explicit map: it must start with a producer, never point forward, and point only at
     /// producers (a consumer's cache does not exist).
-    public init(source: [Int], field: String = "--kv-map") throws(ConfigError) {
+    public init(source: [Int], field: Field = .kvMap) throws(ConfigError) {
         guard !source.isEmpty else { throw ConfigError(field, "the map is empty") }
         for (l, s) in source.enumerated() {
             guard s >= 0 else { throw ConfigError(field, "layer \(l) points at layer \(s), which does not exist") }
@@ -66,7 +66,7 @@ public enum KVPattern: Equatable, Hashable, Sendable, CustomStringConvertible {
     public static let names = ["none", "cla:S", "keep-ends", "dense-front", "dense-back"]
 
     /// Parses `none`, `cla:S` (or `claS`), `keep-ends`, `dense-front`, `dense-back`, or a comma list.
-    public static func parse(_ text: String, field: String = "--kv-pattern") throws(ConfigError) -> KVPattern {
+    public static func parse(_ text: String, field: Field = .kvPattern) throws(ConfigError) -> KVPattern {
         let t = text.lowercased()
         switch t {
         case "none", "mha", "off": return .none
@@ -107,8 +107,8 @@ public enum KVPattern: Equatable, Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The layer → source map of this pattern for `layers` layers.
-    public func map(layers: Int, field: String = "--kv-pattern") throws(ConfigError) -> KVSourceMap {
-        guard layers > 0 else { throw ConfigError("--layers", "must be positive, got \(layers)") }
+    public func map(layers: Int, field: Field = .kvPattern) throws(ConfigError) -> KVSourceMap {
+        guard layers > 0 else { throw ConfigError(.layers, "must be positive, got \(layers)") }
         switch self {
         case .none:
             return .unshared(layers: layers)
@@ -137,9 +137,9 @@ public enum KVPattern: Equatable, Hashable, Sendable, CustomStringConvertible {
             return try KVSourceMap(source: source, field: field)
         case .explicit(let list):
             guard list.count == layers else {
-                throw ConfigError("--kv-map", "has \(list.count) entries but the model has \(layers) layers")
+                throw ConfigError(.kvMap, "has \(list.count) entries but the model has \(layers) layers")
             }
-            return try KVSourceMap(source: list, field: "--kv-map")
+            return try KVSourceMap(source: list, field: .kvMap)
         }
     }
 

@@ -18,18 +18,18 @@ public enum Limits {
     public static let maxTokens = 1 << 16
 
     /// Checks that a decoder of `config` with `tokens` cache rows fits the limits.
-    /// - Parameter field: the flag that chose the model's size, for the error.
-    public static func check(_ config: DecoderConfig, tokens: Int, field: String) throws(ConfigError) {
+    /// - Parameter sizeFields: the inputs that chose the model's size, for the error.
+    public static func check(_ config: DecoderConfig, tokens: Int, sizeFields: [Field]) throws(ConfigError) {
         let params = config.paramCount.total
         guard params <= maxModelElements else {
-            throw ConfigError(field, "the model has \(params) parameters (\(params / (1 << 18)) MiB as Float32), above the simulator's limit of \(maxModelElements) (1 GiB); `attnlab kv` and `attnlab params` handle full-size models")
+            throw ConfigError(.fields(sizeFields), "the model has \(params) parameters (\(params / (1 << 18)) MiB as Float32), above the simulator's limit of \(maxModelElements) (1 GiB); `attnlab kv` and `attnlab params` handle full-size models")
         }
         guard tokens <= maxTokens else {
-            throw ConfigError("--tokens", "prompt + generated tokens = \(tokens), above the simulator's limit of \(maxTokens)")
+            throw ConfigError(.tokens, "prompt + generated tokens = \(tokens), above the simulator's limit of \(maxTokens)")
         }
         let cache = 2 * config.kvMap.kvLayers * config.attention.kvElements * tokens
         guard cache <= maxCacheElements else {
-            throw ConfigError("--tokens", "the cache would hold \(cache) values, above the simulator's limit of \(maxCacheElements) (1 GiB)")
+            throw ConfigError(.tokens, "the cache would hold \(cache) values, above the simulator's limit of \(maxCacheElements) (1 GiB)")
         }
     }
 }

@@ -11,7 +11,7 @@
 /// The result is an ordinary config and weights, run by the same decoder as every other model.
 public enum Retrofit {
     /// The config of `base` with `kvHeads` K/V heads and `kvMap`, everything else kept.
-    public static func config(_ base: DecoderConfig, kvHeads: Int, kvMap: KVSourceMap, field: String) throws(ConfigError) -> DecoderConfig {
+    public static func config(_ base: DecoderConfig, kvHeads: Int, kvMap: KVSourceMap, field: Field) throws(ConfigError) -> DecoderConfig {
         let a = base.attention
         guard kvHeads > 0, a.kvHeads % kvHeads == 0 else {
             throw ConfigError(field, "\(kvHeads) K/V heads cannot be pooled from \(a.kvHeads) (it must divide \(a.kvHeads): pooling merges whole groups)")

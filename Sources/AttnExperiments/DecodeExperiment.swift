@@ -22,27 +22,27 @@ public struct DecodeSpec: Sendable, Hashable {
     public init() {}
 
     public init(_ r: inout FlagReader) throws(ConfigError) {
-        prompt = try r.string("prompt") ?? prompt
-        promptIds = try r.string("prompt-ids")
-        tokens = try r.int("tokens") ?? tokens
-        seed = try r.uint64("seed") ?? seed
-        temperature = try r.double("temperature") ?? temperature
-        dtype = try r.choice("dtype") ?? dtype
-        chat = try r.flag("chat")
+        prompt = try r.string(.prompt) ?? prompt
+        promptIds = try r.string(.promptIds)
+        tokens = try r.int(.tokens) ?? tokens
+        seed = try r.uint64(.seed) ?? seed
+        temperature = try r.double(.temperature) ?? temperature
+        dtype = try r.choice(.dtype) ?? dtype
+        chat = try r.flag(.chat)
     }
 
     /// Loads (or draws) the model and decodes; returns the run and the weights it used.
     public func decode(_ model: ModelSpec, detail: RecordDetail) throws(ConfigError) -> (DecodeRun, DecoderWeights) {
         guard dtype.isStorableByDecoder else {
-            throw ConfigError("--dtype", "the decoder stores K/V as fp32, bf16 or fp16; \(dtype.rawValue) is available in `attnlab kv`")
+            throw ConfigError(.dtype, "the decoder stores K/V as fp32, bf16 or fp16; \(dtype.rawValue) is available in `attnlab kv`")
         }
-        guard tokens > 0 else { throw ConfigError("--tokens", "must be positive, got \(tokens)") }
-        guard temperature >= 0, temperature.isFinite else { throw ConfigError("--temperature", "must be 0 or positive, got \(temperature)") }
+        guard tokens > 0 else { throw ConfigError(.tokens, "must be positive, got \(tokens)") }
+        guard temperature >= 0, temperature.isFinite else { throw ConfigError(.temperature, "must be 0 or positive, got \(temperature)") }
         let loaded = try model.load(seed: seed, tokens: tokens)
         let config = loaded.config
         let promptTokens = try promptTokenIDs(loaded)
         let capacity = promptTokens.count + tokens - 1
-        try Limits.check(config, tokens: capacity, field: model.sizeField)
+        try Limits.check(config, tokens: capacity, sizeFields: model.sizeFields)
         let decoder = Decoder(config: config, weights: loaded.weights, capacityTokens: capacity, cacheDType: dtype)
         var sampler = Sampler(temperature: temperature, seed: seed)
         let result = decoder.generate(prompt: promptTokens, tokens: tokens, sampler: &sampler, detail: detail, stop: loaded.endToken)
@@ -53,23 +53,23 @@ public struct DecodeSpec: Sendable, Hashable {
     private func promptTokenIDs(_ model: LoadedModel) throws(ConfigError) -> [Int] {
         let vocab = model.config.vocab
         guard let promptIds else {
-            guard !prompt.isEmpty else { throw ConfigError("--prompt", "is empty; give at least one character") }
+            guard !prompt.isEmpty else { throw ConfigError(.prompt, "is empty; give at least one character") }
             guard model.name != nil else {
-                if chat { throw ConfigError("--chat", "needs a pretrained --model (the built-in vocabulary has no chat template)") }
+                if chat { throw ConfigError(.chat, "needs a pretrained --model (the built-in vocabulary has no chat template)") }
                 return try CharVocabulary.encode(prompt, vocab: vocab)
             }
-            guard chat else { return try model.vocabulary.encode(prompt, field: "--prompt") }
-            guard let template = model.chatTemplate else { throw ConfigError("--chat", "\(model.name!) has no chat template (no <|im_start|>/<|im_end|> tokens)") }
-            return try model.vocabulary.encode(template.userTurn(prompt), field: "--prompt")
+            guard chat else { return try model.vocabulary.encode(prompt, field: .prompt) }
+            guard let template = model.chatTemplate else { throw ConfigError(.chat, "\(model.name!) has no chat template (no <|im_start|>/<|im_end|> tokens)") }
+            return try model.vocabulary.encode(template.userTurn(prompt), field: .prompt)
         }
-        if chat { throw ConfigError("--chat", "applies to --prompt text, not --prompt-ids") }
+        if chat { throw ConfigError(.chat, "applies to --prompt text, not --prompt-ids") }
         var ids: [Int] = []
         for part in promptIds.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let id = Int(part.filter { $0 != " " }) else { throw ConfigError("--prompt-ids", "'\(part)' is not a token id") }
-            guard id >= 0 && id < vocab else { throw ConfigError("--prompt-ids", "token \(id) is outside the vocabulary 0..<\(vocab)") }
+            guard let id = Int(part.filter { $0 != " " }) else { throw ConfigError(.promptIds, "'\(part)' is not a token id") }
+            guard id >= 0 && id < vocab else { throw ConfigError(.promptIds, "token \(id) is outside the vocabulary 0..<\(vocab)") }
             ids.append(id)
         }
-        guard !ids.isEmpty else { throw ConfigError("--prompt-ids", "is empty") }
+        guard !ids.isEmpty else { throw ConfigError(.promptIds, "is empty") }
         return ids
     }
 }
@@ -92,8 +92,8 @@ public struct DecodeExperiment: Experiment {
     public init(_ r: inout FlagReader) throws(ConfigError) {
         model = try ModelSpec(&r)
         decoding = try DecodeSpec(&r)
-        verify = try r.flag("verify")
-        detail = try r.choice("trace-detail") ?? detail
+        verify = try r.flag(.verify)
+        detail = try r.choice(.traceDetail) ?? detail
     }
 
     public func validate() throws { _ = try model.decoderConfig() }

@@ -21,67 +21,67 @@ public struct Flags: Sendable, Equatable {
     public var arguments: [String] { list.flatMap { ["--\($0.name)"] + ($0.value.map { [$0] } ?? []) } }
 }
 
-/// Reads typed values out of `Flags`. Every name asked for is remembered, so that `finish()` can refuse
-/// a flag nobody asked for and suggest the nearest known one — the set of flags an action takes is
-/// whatever its `init(flags:)` reads, declared once.
+/// Reads typed values out of `Flags` by `Field`. Every field asked for is remembered, so that
+/// `finish()` can refuse a flag nobody asked for and suggest the nearest known one: the flags an
+/// action takes are whatever its `init` reads, declared once, spelled by `Field.flagName`.
 public struct FlagReader {
     private var given: [String: String?] = [:]
     private var order: [String] = []
-    /// Every flag name the action asked for, in order.
-    public private(set) var known: [String] = []
+    /// Every field the action asked for, in order.
+    public private(set) var known: [Field] = []
 
     public init(_ flags: Flags) throws(ConfigError) {
         for flag in flags.list {
-            guard given[flag.name] == nil else { throw ConfigError("--\(flag.name)", "is given twice; give it once") }
+            guard given[flag.name] == nil else { throw ConfigError(.named(flag.name), "is given twice; give it once") }
             given[flag.name] = flag.value
             order.append(flag.name)
         }
     }
 
-    private mutating func take(_ name: String) -> String?? {
-        if !known.contains(name) { known.append(name) }
-        return given.removeValue(forKey: name)
+    private mutating func take(_ field: Field) -> String?? {
+        if !known.contains(field) { known.append(field) }
+        return given.removeValue(forKey: field.flagName)
     }
 
     /// A value flag's text, nil when absent.
-    public mutating func string(_ name: String) throws(ConfigError) -> String? {
-        guard let value = take(name) else { return nil }
-        guard let value else { throw ConfigError("--\(name)", "needs a value") }
+    public mutating func string(_ field: Field) throws(ConfigError) -> String? {
+        guard let value = take(field) else { return nil }
+        guard let value else { throw ConfigError(field, "needs a value") }
         return value
     }
 
     /// A whole number (negative numbers are read too, so the range checks can name them).
-    public mutating func int(_ name: String) throws(ConfigError) -> Int? {
-        guard let text = try string(name) else { return nil }
-        guard let v = Int(text) else { throw ConfigError("--\(name)", "'\(text)' is not a whole number") }
+    public mutating func int(_ field: Field) throws(ConfigError) -> Int? {
+        guard let text = try string(field) else { return nil }
+        guard let v = Int(text) else { throw ConfigError(field, "'\(text)' is not a whole number") }
         return v
     }
 
-    public mutating func uint64(_ name: String) throws(ConfigError) -> UInt64? {
-        guard let text = try string(name) else { return nil }
-        guard let v = UInt64(text) else { throw ConfigError("--\(name)", "'\(text)' is not a non-negative whole number") }
+    public mutating func uint64(_ field: Field) throws(ConfigError) -> UInt64? {
+        guard let text = try string(field) else { return nil }
+        guard let v = UInt64(text) else { throw ConfigError(field, "'\(text)' is not a non-negative whole number") }
         return v
     }
 
-    public mutating func double(_ name: String) throws(ConfigError) -> Double? {
-        guard let text = try string(name) else { return nil }
-        guard let v = Double(text) else { throw ConfigError("--\(name)", "'\(text)' is not a number") }
+    public mutating func double(_ field: Field) throws(ConfigError) -> Double? {
+        guard let text = try string(field) else { return nil }
+        guard let v = Double(text) else { throw ConfigError(field, "'\(text)' is not a number") }
         return v
     }
 
     /// A bare switch: present or not.
-    public mutating func flag(_ name: String) throws(ConfigError) -> Bool {
-        guard let value = take(name) else { return false }
-        guard value == nil else { throw ConfigError("--\(name)", "is a switch and takes no value") }
+    public mutating func flag(_ field: Field) throws(ConfigError) -> Bool {
+        guard let value = take(field) else { return false }
+        guard value == nil else { throw ConfigError(field, "is a switch and takes no value") }
         return true
     }
 
     /// One of a closed set of names (an enum whose raw values are the flag's spellings).
-    public mutating func choice<T: RawRepresentable & CaseIterable>(_ name: String, _: T.Type = T.self) throws(ConfigError) -> T?
+    public mutating func choice<T: RawRepresentable & CaseIterable>(_ field: Field, _: T.Type = T.self) throws(ConfigError) -> T?
     where T.RawValue == String {
-        guard let text = try string(name) else { return nil }
+        guard let text = try string(field) else { return nil }
         guard let v = T(rawValue: text) else {
-            throw ConfigError("--\(name)", "unknown value '\(text)' (expected \(T.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw ConfigError(field, "unknown value '\(text)' (expected \(T.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         return v
     }
@@ -89,9 +89,9 @@ public struct FlagReader {
     /// Refuses the flags nobody asked for, naming the nearest known flag.
     public func finish() throws(ConfigError) {
         guard let name = order.first(where: { given[$0] != nil }) else { return }
-        let near = known.min { editDistance($0, name) < editDistance($1, name) }
+        let near = known.map(\.flagName).min { editDistance($0, name) < editDistance($1, name) }
         let hint = near.map { editDistance($0, name) <= 3 ? " — did you mean '\($0)'?" : "" } ?? ""
-        throw ConfigError("--\(name)", "unknown flag for this action\(hint)")
+        throw ConfigError(.named(name), "unknown flag for this action\(hint)")
     }
 
     /// Builds a value from flags and checks that every flag was used.
@@ -104,7 +104,7 @@ public struct FlagReader {
 }
 
 /// "1024,2048" → [1024, 2048], each positive, at least `minimum` of them.
-public func parseList(_ text: String, field: String, minimum: Int = 1) throws(ConfigError) -> [Int] {
+public func parseList(_ text: String, field: Field, minimum: Int = 1) throws(ConfigError) -> [Int] {
     var list: [Int] = []
     for part in text.split(separator: ",") {
         guard let v = Int(part.filter { $0 != " " }), v > 0 else { throw ConfigError(field, "'\(part)' is not a positive integer") }

@@ -13,9 +13,9 @@ public struct KVExperiment: Experiment {
 
     public init(_ r: inout FlagReader) throws(ConfigError) {
         model = try ModelSpec(&r)
-        dtype = try r.choice("dtype") ?? dtype
-        contextTokens = try r.int("context") ?? contextTokens
-        batch = try r.int("batch") ?? batch
+        dtype = try r.choice(.dtype) ?? dtype
+        contextTokens = try r.int(.context) ?? contextTokens
+        batch = try r.int(.batch) ?? batch
     }
 
     public func validate() throws { _ = try run() }

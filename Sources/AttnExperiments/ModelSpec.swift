@@ -25,37 +25,37 @@ public struct ModelSpec: Sendable, Hashable {
 
     /// Reads the shared model flags (`preset`, `model`, `layers`, `d-model`, …).
     public init(_ r: inout FlagReader) throws(ConfigError) {
-        preset = try r.string("preset")
-        pretrained = try r.string("model")
-        modelsDir = try r.string("models-dir")
-        layers = try r.int("layers")
-        dModel = try r.int("d-model")
-        qHeads = try r.int("q-heads")
-        kvHeads = try r.int("kv-heads")
-        headDim = try r.int("head-dim")
-        ffn = try r.int("ffn")
-        vocab = try r.int("vocab")
-        cla = try r.int("cla")
-        kvPattern = try r.string("kv-pattern")
-        kvMap = try r.string("kv-map")
-        shareWeights = try r.flag("share-weights")
-        weightSharing = try r.choice("weight-sharing")
+        preset = try r.string(.preset)
+        pretrained = try r.string(.model)
+        modelsDir = try r.string(.modelsDir)
+        layers = try r.int(.layers)
+        dModel = try r.int(.dModel)
+        qHeads = try r.int(.qHeads)
+        kvHeads = try r.int(.kvHeads)
+        headDim = try r.int(.headDim)
+        ffn = try r.int(.ffn)
+        vocab = try r.int(.vocab)
+        cla = try r.int(.cla)
+        kvPattern = try r.string(.kvPattern)
+        kvMap = try r.string(.kvMap)
+        shareWeights = try r.flag(.shareWeights)
+        weightSharing = try r.choice(.weightSharing)
     }
 
     /// The K/V pattern the flags ask for, if any (at most one of --cla, --kv-pattern, --kv-map), with
     /// the flag that gave it.
-    public func pattern() throws(ConfigError) -> (KVPattern, String)? {
+    public func pattern() throws(ConfigError) -> (KVPattern, Field)? {
         let given = [cla != nil, kvPattern != nil, kvMap != nil].filter { $0 }.count
-        guard given <= 1 else { throw ConfigError("--cla/--kv-pattern/--kv-map", "give at most one of them") }
+        guard given <= 1 else { throw ConfigError(.fields([.cla, .kvPattern, .kvMap]), "give at most one of them") }
         if let cla {
-            guard cla > 0 else { throw ConfigError("--cla", "the sharing factor must be positive, got \(cla)") }
-            return (.cla(cla), "--cla")
+            guard cla > 0 else { throw ConfigError(.cla, "the sharing factor must be positive, got \(cla)") }
+            return (.cla(cla), .cla)
         }
-        if let kvPattern { return (try KVPattern.parse(kvPattern), "--kv-pattern") }
+        if let kvPattern { return (try KVPattern.parse(kvPattern), .kvPattern) }
         if let kvMap {
-            let p = try KVPattern.parse(kvMap, field: "--kv-map")
-            guard case .explicit = p else { throw ConfigError("--kv-map", "expects a comma-separated list such as 0,0,2,2; use --kv-pattern for named patterns") }
-            return (p, "--kv-map")
+            let p = try KVPattern.parse(kvMap, field: .kvMap)
+            guard case .explicit = p else { throw ConfigError(.kvMap, "expects a comma-separated list such as 0,0,2,2; use --kv-pattern for named patterns") }
+            return (p, .kvMap)
         }
         return nil
     }
@@ -63,7 +63,7 @@ public struct ModelSpec: Sendable, Hashable {
     /// The weight sharing asked for (`share-weights` is `weight-sharing: all`), nil for the default.
     public func sharing() throws(ConfigError) -> WeightSharing? {
         if let weightSharing {
-            if shareWeights && weightSharing != .all { throw ConfigError("--share-weights", "contradicts --weight-sharing \(weightSharing.rawValue)") }
+            if shareWeights && weightSharing != .all { throw ConfigError(.shareWeights, "contradicts --weight-sharing \(weightSharing.rawValue)") }
             return weightSharing
         }
         return shareWeights ? .all : nil
@@ -73,7 +73,7 @@ public struct ModelSpec: Sendable, Hashable {
     public func namedPreset() throws(ConfigError) -> Preset? {
         guard let preset else { return nil }
         guard let p = Presets.named(preset) else {
-            throw ConfigError("--preset", "unknown preset '\(preset)'; did you mean \(Presets.nearMatches(preset).joined(separator: ", "))? (`attnlab presets` lists all)")
+            throw ConfigError(.preset, "unknown preset '\(preset)'; did you mean \(Presets.nearMatches(preset).joined(separator: ", "))? (`attnlab presets` lists all)")
         }
         return p
     }
@@ -85,7 +85,7 @@ public struct ModelSpec: Sendable, Hashable {
         }
         let base = try namedPreset()
         if let base, base.decoder == nil {
-            throw ConfigError("--preset", "'\(base.name)' is an encoder (BERT/ALBERT); this command needs a decoder")
+            throw ConfigError(.preset, "'\(base.name)' is an encoder (BERT/ALBERT); this command needs a decoder")
         }
         let b = base?.decoder
         let layers = self.layers ?? b?.layers ?? 4
@@ -93,12 +93,12 @@ public struct ModelSpec: Sendable, Hashable {
         let qHeads = self.qHeads ?? b?.attention.qHeads ?? 4
         let kvHeads = self.kvHeads ?? (self.qHeads == nil ? b?.attention.kvHeads : nil) ?? qHeads
         // Checked before anything is derived from them, so an error names the flag that was given.
-        try ConfigError.requireSize(layers, atMost: Limits.maxLayers, "--layers")
-        try ConfigError.requireSize(dModel, atMost: Limits.maxDModel, "--d-model")
-        try ConfigError.requireSize(qHeads, atMost: Limits.maxHeads, "--q-heads")
+        try ConfigError.requireSize(layers, atMost: Limits.maxLayers, .layers)
+        try ConfigError.requireSize(dModel, atMost: Limits.maxDModel, .dModel)
+        try ConfigError.requireSize(qHeads, atMost: Limits.maxHeads, .qHeads)
         let presetHeadDim = self.qHeads == nil && self.dModel == nil ? b?.attention.headDim : nil
         if self.headDim == nil && presetHeadDim == nil && dModel % qHeads != 0 {
-            throw ConfigError("--q-heads", "d_model \(dModel) is not divisible by \(qHeads) query heads; give --head-dim")
+            throw ConfigError(.qHeads, "d_model \(dModel) is not divisible by \(qHeads) query heads; give --head-dim")
         }
         let headDim = self.headDim ?? presetHeadDim ?? dModel / qHeads
         let layout = try AttentionLayout(qHeads: qHeads, kvHeads: kvHeads, headDim: headDim)
@@ -107,7 +107,7 @@ public struct ModelSpec: Sendable, Hashable {
             kvMap = try p.map(layers: layers, field: field)
         } else if let base, let b, let p = base.kvPattern {
             // A preset's named pattern follows a --layers override (CLA2 stays CLA2).
-            kvMap = b.layers == layers ? b.kvMap : try p.map(layers: layers, field: "--layers")
+            kvMap = b.layers == layers ? b.kvMap : try p.map(layers: layers, field: .layers)
         } else {
             kvMap = .unshared(layers: layers)
         }
@@ -121,18 +121,18 @@ public struct ModelSpec: Sendable, Hashable {
 
     /// The pretrained model's config with the K/V flags applied as a retrofit (or as it is without them).
     public func retrofitted(_ base: DecoderConfig) throws(ConfigError) -> DecoderConfig {
-        let shapeFlags: [(String, Bool)] = [
-            ("--preset", preset != nil), ("--layers", layers != nil), ("--d-model", dModel != nil), ("--q-heads", qHeads != nil),
-            ("--head-dim", headDim != nil), ("--ffn", ffn != nil), ("--vocab", vocab != nil),
-            ("--share-weights", shareWeights), ("--weight-sharing", weightSharing != nil),
+        let shapeFields: [(Field, Bool)] = [
+            (.preset, preset != nil), (.layers, layers != nil), (.dModel, dModel != nil), (.qHeads, qHeads != nil),
+            (.headDim, headDim != nil), (.ffn, ffn != nil), (.vocab, vocab != nil),
+            (.shareWeights, shareWeights), (.weightSharing, weightSharing != nil),
         ]
-        if let (flag, _) = shapeFlags.first(where: \.1) {
-            throw ConfigError(flag, "cannot be combined with --model: the model file sets the shape (only --kv-heads, --cla, --kv-pattern and --kv-map retrofit it)")
+        if let (field, _) = shapeFields.first(where: \.1) {
+            throw ConfigError(.fields([field, .model]), "cannot be combined: the model file sets the shape (only kv-heads, cla, kv-pattern and kv-map retrofit it)")
         }
         let pattern = try pattern()
         guard kvHeads != nil || pattern != nil else { return base }
         let kvMap = try pattern.map { (p, field) throws(ConfigError) in try p.map(layers: base.layers, field: field) } ?? base.kvMap
-        return try Retrofit.config(base, kvHeads: kvHeads ?? base.attention.kvHeads, kvMap: kvMap, field: kvHeads != nil ? "--kv-heads" : pattern!.1)
+        return try Retrofit.config(base, kvHeads: kvHeads ?? base.attention.kvHeads, kvMap: kvMap, field: kvHeads != nil ? .kvHeads : pattern!.1)
     }
 
     /// The model to run: the pretrained one (retrofitted as the flags say) with its tokenizer, or
@@ -141,19 +141,19 @@ public struct ModelSpec: Sendable, Hashable {
     public func load(seed: UInt64, tokens: Int) throws(ConfigError) -> LoadedModel {
         guard let pretrained else {
             let config = try decoderConfig()
-            try Limits.check(config, tokens: tokens, field: sizeField)
+            try Limits.check(config, tokens: tokens, sizeFields: sizeFields)
             return LoadedModel(config: config, weights: DecoderWeights(config: config, seed: seed), vocabulary: CharVocabulary(), name: nil, endToken: nil)
         }
         let model = try ModelStore.load(pretrained, directory: ModelStore.directory(modelsDir))
         let config = try retrofitted(model.config)
-        try Limits.check(config, tokens: tokens, field: sizeField)
+        try Limits.check(config, tokens: tokens, sizeFields: sizeFields)
         let weights = config == model.config ? model.weights : Retrofit.weights(model.weights, from: model.config, to: config)
         return LoadedModel(config: config, weights: weights, vocabulary: model.tokenizer, name: model.name, endToken: model.eosToken,
                            chatTemplate: model.chatTemplate)
     }
 
-    /// The flag that chose the model's size, for limit errors.
-    public var sizeField: String { pretrained.map { "--model \($0)" } ?? preset.map { "--preset \($0)" } ?? "--layers/--d-model" }
+    /// The inputs that chose the model's size, for limit errors.
+    public var sizeFields: [Field] { pretrained != nil ? [.model] : preset != nil ? [.preset] : [.layers, .dModel] }
 
     /// The model's name in headings: the pretrained model, else the preset, else nil.
     public var name: String? { (pretrained ?? preset).map { $0.lowercased() } }

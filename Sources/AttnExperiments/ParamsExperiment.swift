@@ -13,8 +13,8 @@ public struct ParamsExperiment: Experiment {
 
     public init(_ r: inout FlagReader) throws(ConfigError) {
         model = try ModelSpec(&r)
-        encoder = try r.flag("encoder")
-        embedding = try r.int("embedding")
+        encoder = try r.flag(.encoder)
+        embedding = try r.int(.embedding)
     }
 
     public func validate() throws { _ = try run() }
@@ -33,7 +33,7 @@ public struct ParamsExperiment: Experiment {
             let title = (preset?.name ?? "encoder") + ": \(config.layers) layers, H \(config.hidden), E \(config.embedding), FFN \(config.ffn), vocab \(config.vocab), weight sharing \(config.weightSharing.rawValue)"
             return ParamsResult(title: title, count: config.paramCount)
         }
-        guard embedding == nil else { throw ConfigError("--embedding", "applies to encoders; add --encoder") }
+        guard embedding == nil else { throw ConfigError(.embedding, "applies to encoders; add --encoder") }
         let config = try model.decoderConfig()
         let a = config.attention
         let title = (model.pretrained ?? preset?.name ?? "decoder") + ": \(config.layers) layers, d_model \(config.dModel), \(a.qHeads) query / \(a.kvHeads) KV heads × \(a.headDim), FFN \(config.ffn), vocab \(config.vocab), W_K/W_V in \(config.kvMap.kvLayers) of \(config.layers) layers, weight sharing \(config.weightSharing.rawValue)"

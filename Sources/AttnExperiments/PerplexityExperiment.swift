@@ -17,26 +17,27 @@ public struct EvalSpec: Sendable, Hashable {
     public init() {}
 
     public init(_ r: inout FlagReader) throws(ConfigError) {
-        text = try r.string("text") ?? ""
-        windowTokens = try r.int("window") ?? windowTokens
-        maxTokens = try r.int("max-tokens") ?? maxTokens
-        dtype = try r.choice("dtype") ?? dtype
+        text = try r.string(.text) ?? ""
+        windowTokens = try r.int(.window) ?? windowTokens
+        maxTokens = try r.int(.maxTokens) ?? maxTokens
+        dtype = try r.choice(.dtype) ?? dtype
     }
 
     public func check() throws(ConfigError) {
-        guard !text.isEmpty else { throw ConfigError("--text", "is missing; give a UTF-8 text file to score") }
-        guard windowTokens >= 2 && windowTokens <= Limits.maxTokens else { throw ConfigError("--window", "must be in 2...\(Limits.maxTokens), got \(windowTokens)") }
-        guard maxTokens >= 0 else { throw ConfigError("--max-tokens", "must be 0 (all) or positive, got \(maxTokens)") }
-        guard dtype.isStorableByDecoder else { throw ConfigError("--dtype", "the decoder stores K/V as fp32, bf16 or fp16, not \(dtype.rawValue)") }
+        guard !text.isEmpty else { throw ConfigError(.text, "is missing; give a UTF-8 text file to score") }
+        guard windowTokens >= 2 && windowTokens <= Limits.maxTokens else { throw ConfigError(.window, "must be in 2...\(Limits.maxTokens), got \(windowTokens)") }
+        guard maxTokens >= 0 else { throw ConfigError(.maxTokens, "must be 0 (all) or positive, got \(maxTokens)") }
+        guard dtype.isStorableByDecoder else { throw ConfigError(.dtype, "the decoder stores K/V as fp32, bf16 or fp16, not \(dtype.rawValue)") }
     }
 
     /// The text's tokens (at most `maxTokens`).
     public func tokens(_ vocabulary: any Vocabulary) throws(ConfigError) -> [Int] {
-        guard let data = FileManager.default.contents(atPath: text) else { throw ConfigError("--text", "cannot read \(text)") }
-        guard let string = String(data: data, encoding: .utf8) else { throw ConfigError("--text", "\(text) is not UTF-8 text") }
-        var ids = try vocabulary.encode(string, field: "--text \(text)")
+        guard let data = FileManager.default.contents(atPath: text) else { throw ConfigError(.text, "cannot read \(text)") }
+        guard let string = String(data: data, encoding: .utf8) else { throw ConfigError(.text, "\(text) is not UTF-8 text") }
+        var ids: [Int]
+        do { ids = try vocabulary.encode(string, field: .text) } catch { throw ConfigError(.text, "\(text): \(error.reason)") }
         if maxTokens > 0 && ids.count > maxTokens { ids = Array(ids.prefix(maxTokens)) }
-        guard ids.count >= 2 else { throw ConfigError("--text", "\(text) has \(ids.count) token(s); perplexity needs at least 2") }
+        guard ids.count >= 2 else { throw ConfigError(.text, "\(text) has \(ids.count) token(s); perplexity needs at least 2") }
         return ids
     }
 
@@ -87,7 +88,7 @@ public struct PerplexityExperiment: Experiment {
     public init(_ r: inout FlagReader) throws(ConfigError) {
         model = try ModelSpec(&r)
         eval = try EvalSpec(&r)
-        seed = try r.uint64("seed") ?? seed
+        seed = try r.uint64(.seed) ?? seed
     }
 
     public func validate() throws {
@@ -135,8 +136,8 @@ public struct RetrofitExperiment: Experiment {
         model = try ModelSpec(&r)
         eval = try EvalSpec(&r)
         // A lesson's map holds one `to`: its variants are separated by spaces (explicit maps use commas).
-        variants = try r.string("to").map { $0.split(separator: " ").map(String.init) } ?? []
-        seed = try r.uint64("seed") ?? seed
+        variants = try r.string(.variants).map { $0.split(separator: " ").map(String.init) } ?? []
+        seed = try r.uint64(.seed) ?? seed
     }
 
     public func validate() throws {
@@ -155,15 +156,17 @@ public struct RetrofitExperiment: Experiment {
             if part == "mqa" {
                 kvHeads = 1
             } else if part.hasPrefix("gqa:") || part.hasPrefix("gqa") && Int(part.dropFirst(3)) != nil {
-                guard let g = Int(part.drop { !$0.isNumber }), g > 0 else { throw ConfigError("--to", "'\(part)' in '\(spec)': expected gqa:G with G a positive integer") }
+                guard let g = Int(part.drop { !$0.isNumber }), g > 0 else { throw ConfigError(.variants, "'\(part)' in '\(spec)': expected gqa:G with G a positive integer") }
                 kvHeads = g
             } else if part == "mha" {
-                throw ConfigError("--to", "mha would need K/V heads the model never trained (it has \(base.attention.kvHeads)); retrofitting can only pool heads")
+                throw ConfigError(.variants, "mha would need K/V heads the model never trained (it has \(base.attention.kvHeads)); retrofitting can only pool heads")
             } else {
-                kvMap = try KVPattern.parse(part, field: "--to").map(layers: base.layers, field: "--to")
+                kvMap = try KVPattern.parse(part, field: .variants).map(layers: base.layers, field: .variants)
             }
         }
-        return try Retrofit.config(base, kvHeads: kvHeads, kvMap: kvMap, field: "--to \(spec)")
+        do { return try Retrofit.config(base, kvHeads: kvHeads, kvMap: kvMap, field: .variants) } catch {
+            throw ConfigError(error.subject, "'\(spec)': \(error.reason)")
+        }
     }
 
     public func run() throws(ConfigError) -> RetrofitOutput {

@@ -15,17 +15,17 @@ public struct SweepExperiment: Experiment {
     public init() {}
 
     public init(_ r: inout FlagReader) throws(ConfigError) {
-        axis = try r.choice("over") ?? axis
-        values = try r.string("values").map { text throws(ConfigError) in try parseList(text, field: "--values", minimum: 2) }
+        axis = try r.choice(.sweepAxis) ?? axis
+        values = try r.string(.values).map { text throws(ConfigError) in try parseList(text, field: .values, minimum: 2) }
         tile = try TileSpec(&r)
-        backward = try r.flag("backward")
+        backward = try r.flag(.backward)
     }
 
     public func validate() throws {}
 
     public func run() throws(ConfigError) -> SweepOutput {
         if axis == .sram && (tile.sramElements != nil || tile.sram != nil) {
-            throw ConfigError("--sram-elements", "the SRAM size is what --over sram varies; give the sizes with --values")
+            throw ConfigError(.sramElements, "the SRAM size is what --over sram varies; give the sizes with --values")
         }
         let rows = try Sweep.run(over: axis, values: values ?? axis.defaultValues, sramElements: try tile.sramElementCount(), dtype: tile.dtype,
                                  backward: backward, problem: tile.problem(n:), n: tile.n)

@@ -27,28 +27,28 @@ public struct TileSpec: Sendable, Hashable {
     public init() {}
 
     public init(_ r: inout FlagReader) throws(ConfigError) {
-        n = try r.int("n") ?? n
-        d = try r.int("d") ?? d
-        sramElements = try r.int("sram-elements")
-        sram = try r.string("sram")
-        dtype = try r.choice("dtype") ?? dtype
-        causal = try r.flag("causal")
-        qHeads = try r.int("q-heads") ?? qHeads
-        kvHeads = try r.int("kv-heads")
-        seed = try r.uint64("seed") ?? seed
+        n = try r.int(.n) ?? n
+        d = try r.int(.d) ?? d
+        sramElements = try r.int(.sramElements)
+        sram = try r.string(.sram)
+        dtype = try r.choice(.dtype) ?? dtype
+        causal = try r.flag(.causal)
+        qHeads = try r.int(.qHeads) ?? qHeads
+        kvHeads = try r.int(.kvHeads)
+        seed = try r.uint64(.seed) ?? seed
     }
 
     /// M in elements.
     public func sramElementCount() throws(ConfigError) -> Int {
         switch (sramElements, sram) {
-        case (_?, _?): throw ConfigError("--sram", "give either --sram or --sram-elements, not both")
+        case (_?, _?): throw ConfigError(.sram, "give either --sram or --sram-elements, not both")
         case (let m?, nil):
-            guard m > 0 else { throw ConfigError("--sram-elements", "must be positive, got \(m)") }
+            guard m > 0 else { throw ConfigError(.sramElements, "must be positive, got \(m)") }
             return m
         case (nil, let size?):
             let bytes = try Self.parseSize(size)
             let elements = bytes * 8 / dtype.bits
-            guard elements > 0 else { throw ConfigError("--sram", "\(size) holds no \(dtype.rawValue) element") }
+            guard elements > 0 else { throw ConfigError(.sram, "\(size) holds no \(dtype.rawValue) element") }
             return elements
         case (nil, nil): return Self.defaultSramElements
         }
@@ -70,7 +70,7 @@ public struct TileSpec: Sendable, Hashable {
             return value * scale
         }
         if let value = Int(t), value > 0 { return value }
-        throw ConfigError("--sram", "'\(text)' is not a size (examples: 96KiB, 192KB, 65536)")
+        throw ConfigError(.sram, "'\(text)' is not a size (examples: 96KiB, 192KB, 65536)")
     }
 }
 
@@ -97,13 +97,13 @@ public struct TileExperiment: Experiment {
 
     /// Reads the flags; a run read from flags (a lesson's) records its steps, so its trace is kept.
     public init(_ r: inout FlagReader) throws(ConfigError) {
-        algorithm = try r.choice("algo") ?? algorithm
+        algorithm = try r.choice(.algorithm) ?? algorithm
         tile = try TileSpec(&r)
-        backward = try r.flag("backward")
-        br = try r.int("br")
-        bc = try r.int("bc")
-        fitSram = try r.flag("fit-sram")
-        watchRow = try r.int("watch-row")
+        backward = try r.flag(.backward)
+        br = try r.int(.br)
+        bc = try r.int(.bc)
+        fitSram = try r.flag(.fitSram)
+        watchRow = try r.int(.watchRow)
         recordSteps = true
     }
 
@@ -116,7 +116,7 @@ public struct TileExperiment: Experiment {
         options.backward = backward
         options.fitSram = fitSram
         if br != nil || bc != nil {
-            guard !fitSram else { throw ConfigError("--fit-sram", "chooses the blocks itself; drop --br/--bc") }
+            guard !fitSram else { throw ConfigError(.fitSram, "chooses the blocks itself; drop --br/--bc") }
             let defaults = IOModel.defaultBlocks(algorithm, R: problem.rows, C: problem.n, d: problem.d, sramElements: options.sramElements)
             options.blocks = BlockSizes(br: br ?? defaults.br, bc: bc ?? defaults.bc)
         }

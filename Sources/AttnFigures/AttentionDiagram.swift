@@ -30,10 +30,10 @@ public enum AttentionDiagram {
         try style.requireLegible()
         let config = run.config, a = config.attention, steps = run.result.steps, T = steps.count
         guard (0..<config.layers).contains(layer) else {
-            throw FigureError("--layer", "layer \(layer) is outside 0..<\(config.layers) (the model has \(Format.plural(config.layers, "layer")))")
+            throw FigureError(.layer, "layer \(layer) is outside 0..<\(config.layers) (the model has \(Format.plural(config.layers, "layer")))")
         }
         guard run.detail == .full, T > 0, steps.allSatisfy({ $0.record.layers[layer].attention != nil }) else {
-            throw FigureError("--trace-detail", "the run was recorded with summary detail, which keeps no attention weights; decode with --trace-detail full")
+            throw FigureError(.traceDetail, "the run was recorded with summary detail, which keeps no attention weights; decode with --trace-detail full")
         }
         let u = style.unit, m = Metrics(u: u)
         var c = Canvas(style: style)
@@ -73,7 +73,7 @@ public enum AttentionDiagram {
             }
         }
         guard let (blocks, layout) = chosen else {
-            throw FigureError("--size", "\(Format.plural(a.qHeads, "query head")) do not fit legibly in \(Int(style.width))×\(Int(style.height)); try --size 1600x900 or larger")
+            throw FigureError(.size, "\(Format.plural(a.qHeads, "query head")) do not fit legibly in \(Int(style.width))×\(Int(style.height)); try --size 1600x900 or larger")
         }
         let first = T - layout.shown
         // Label every k-th position, k the smallest that gives text of at least 10 units (a line per cell).

@@ -12,11 +12,11 @@ public enum CacheDiagram {
         try style.requireLegible()
         let res = run.result, c0 = run.config, a = c0.attention
         guard (0..<res.steps.count).contains(step) else {
-            throw FigureError("--step", "step \(step) is outside 0..<\(res.steps.count)")
+            throw FigureError(.step, "step \(step) is outside 0..<\(res.steps.count)")
         }
         let producers = c0.kvMap.producers
         guard producers.count <= 8 else {
-            throw FigureError("--layers", "\(producers.count) caches are too many for one slide (at most 8); use --cla or fewer --layers")
+            throw FigureError(.layers, "\(producers.count) caches are too many for one slide (at most 8); use --cla or fewer --layers")
         }
         var c = Canvas(style: style)
         let u = style.unit
@@ -40,7 +40,7 @@ public enum CacheDiagram {
         let columns = (1...min(producers.count, 4)).max { layout($0).cell < layout($1).cell }!
         let (panelW, panelH, cell) = layout(columns)
         guard cell >= 1.5 * u else {
-            throw FigureError("--size", "\(shownRows) tokens × \(shownCols) values per cache do not fit legibly; try a larger --size")
+            throw FigureError(.size, "\(shownRows) tokens × \(shownCols) values per cache do not fit legibly; try a larger --size")
         }
         var scale: Float = 1e-6
         for p in producers {

@@ -39,7 +39,7 @@ public enum Charts {
 
     public static func kvChart(_ series: [KVSeries], contexts: [Int], logY: Bool, subtitle: String, style: Style) throws(FigureError) -> Figure {
         guard contexts.count >= 2, let lo = contexts.min(), let hi = contexts.max(), lo > 0, hi > lo else {
-            throw FigureError("--contexts", "needs at least two different positive context lengths")
+            throw FigureError(.contexts, "needs at least two different positive context lengths")
         }
         try style.requireLegible()
         var c = Canvas(style: style)
@@ -48,7 +48,7 @@ public enum Charts {
         let gb = { (b: Int) in Double(b) / 1e9 }
         for s in series {
             guard (try? s.budget.cacheBytes(context: hi)) != nil else {
-                throw FigureError("--contexts", "\(hi) tokens overflow 64-bit byte counts")
+                throw FigureError(.contexts, "\(hi) tokens overflow 64-bit byte counts")
             }
         }
         let values = series.flatMap { s in contexts.map { gb(s.budget.bytesPerToken * $0) } }
@@ -78,7 +78,7 @@ public enum Charts {
     /// HBM accesses of the three algorithms against the swept variable (log-log).
     public static func ioChart(_ points: [SweepPoint], over axis: SweepAxis, subtitle: String, style: Style) throws(FigureError) -> Figure {
         let sizes = Set(points.map(\.value)).sorted()
-        guard sizes.count >= 2 else { throw FigureError("--values", "needs at least two values") }
+        guard sizes.count >= 2 else { throw FigureError(.values, "needs at least two values") }
         let runs = points.map(\.result)
         try style.requireLegible()
         var c = Canvas(style: style)
@@ -123,7 +123,7 @@ public enum Charts {
             return TradeoffPoint(name: p.label, bytesPerToken: KVBudget(layout: c.attention, kvMap: c.kvMap, dtype: .bf16).bytesPerToken,
                                  perplexity: ppl, family: tradeoffFamily(c))
         }
-        guard points.count >= 2 else { throw FigureError("--preset", "needs at least two models with published perplexities") }
+        guard points.count >= 2 else { throw FigureError(.preset, "needs at least two models with published perplexities") }
         return try tradeoff(points, title: "Cross-Layer Attention: cache size vs quality",
                             subtitle: "1B models of Brandon et al. 2024, Table 1 (LR 3e-4): bytes/token computed by attnlab (bf16), perplexity as published",
                             yLabel: "validation perplexity (lower is better)",
@@ -146,9 +146,9 @@ public enum Charts {
     ///   perplexity of a model that knows nothing.
     public static func tradeoff(_ points: [TradeoffPoint], title: String, subtitle: String, yLabel: String, footnote: String,
                                 guess: (label: String, perplexity: Double)? = nil, style: Style) throws(FigureError) -> Figure {
-        guard points.count >= 2 else { throw FigureError("--to", "needs at least two models to compare") }
+        guard points.count >= 2 else { throw FigureError(.variants, "needs at least two models to compare") }
         guard points.allSatisfy({ $0.perplexity.isFinite && $0.perplexity > 0 && $0.bytesPerToken > 0 }) else {
-            throw FigureError("--to", "a perplexity or size is not a positive finite number")
+            throw FigureError(.variants, "a perplexity or size is not a positive finite number")
         }
         try style.requireLegible()
         var c = Canvas(style: style)

@@ -1,3 +1,4 @@
+import AttnEngine
 /// Figures as values: pages of shapes in canvas units (1 unit = 1 px at scale 1). Diagrams build
 /// them as pure functions of a model or a run; only AttnRender turns them into pixels or vectors.
 
@@ -78,9 +79,10 @@ public struct Figure: Sendable {
 }
 
 /// Something a figure cannot show at the requested size, with what to do instead.
-public struct FigureError: Error, CustomStringConvertible, Sendable {
-    public let field: String
+public struct FigureError: AttnLabError, CustomStringConvertible {
+    public let subject: Subject
     public let reason: String
-    public init(_ field: String, _ reason: String) { self.field = field; self.reason = reason }
-    public var description: String { "\(field): \(reason)" }
+    public init(_ field: Field, _ reason: String) { self.init(.fields([field]), reason) }
+    public init(_ subject: Subject, _ reason: String) { self.subject = subject; self.reason = reason }
+    public var description: String { "\(subject): \(reason)" }
 }

@@ -19,7 +19,7 @@ public enum HeadsDiagram {
         let panelWidth = (style.width - 80 * u - panelGap * Double(kvCounts.count - 1)) / Double(kvCounts.count)
         let panelTop = top + 20 * u, panelHeight = style.height - panelTop - 70 * u
         guard panelWidth > 260 * u, panelHeight > 300 * u else {
-            throw FigureError("--size", "\(Int(style.width))×\(Int(style.height)) is too small for \(kvCounts.count) panels of heads; try --size 1600x900")
+            throw FigureError(.size, "\(Int(style.width))×\(Int(style.height)) is too small for \(kvCounts.count) panels of heads; try --size 1600x900")
         }
         let mha = KVBudget(layout: try! AttentionLayout(qHeads: q, kvHeads: q, headDim: hd), kvMap: config.kvMap, dtype: dtype)
         for (p, kv) in kvCounts.enumerated() {
@@ -45,7 +45,7 @@ public enum HeadsDiagram {
         let qSlots = slots(count: layout.qHeads, groups: layout.kvHeads, width: inner.w, minBox: 14 * u)
         let kvSlots = slots(count: layout.kvHeads, groups: layout.kvHeads, width: inner.w, minBox: 14 * u)
         let qBox = min(44 * u, inner.w / Double(qSlots.count) * 0.8), kvBox = min(44 * u, inner.w / Double(kvSlots.count) * 0.8)
-        guard qBox >= 10 * u else { throw FigureError("--size", "the panel is too narrow for \(layout.qHeads) query heads; try a wider --size") }
+        guard qBox >= 10 * u else { throw FigureError(.size, "the panel is too narrow for \(layout.qHeads) query heads; try a wider --size") }
         func x(_ slot: Int, of count: Int) -> Double { inner.x + inner.w * (Double(slot) + 0.5) / Double(count) }
         // Connectors first, so the boxes sit on top.
         for (slot, head) in qSlots.enumerated() {

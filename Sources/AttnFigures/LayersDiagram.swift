@@ -18,7 +18,7 @@ public enum LayersDiagram {
         let rowHeight = (rowsBottom - rowsTop) / Double(L)
         guard rowHeight >= 12 * u else {
             let need = Int((Double(L) * 12 * u + (style.height - (rowsBottom - rowsTop))) / u) + 1
-            throw FigureError("--size", "\(L) layers do not fit legibly in \(Int(style.height)) px of height; try --size \(Int(style.width))x\(need)")
+            throw FigureError(.size, "\(L) layers do not fit legibly in \(Int(style.height)) px of height; try --size \(Int(style.width))x\(need)")
         }
         let budget = KVBudget(layout: config.attention, kvMap: map, dtype: dtype)
         let unshared = KVBudget(layout: config.attention, kvMap: .unshared(layers: L), dtype: dtype)

@@ -52,7 +52,7 @@ public struct Style: Sendable {
     /// Refuses canvases whose smallest text would be under ~9 px.
     public func requireLegible() throws(FigureError) {
         guard unit >= 0.6 else {
-            throw FigureError("--size", "\(Int(width))x\(Int(height)) is too small for legible text (at least 960x540; slides use 1600x900)")
+            throw FigureError(.size, "\(Int(width))x\(Int(height)) is too small for legible text (at least 960x540; slides use 1600x900)")
         }
     }
 }

@@ -13,17 +13,17 @@ public enum TilesDiagram {
     public static func figure(_ r: TileResult, steps: Bool, style: Style) throws(FigureError) -> Figure {
         try style.requireLegible()
         let R = r.rows, C = r.n
-        guard !r.steps.isEmpty else { throw FigureError("tiles", "the run recorded no steps (set TileOptions.recordSteps)") }
+        precondition(!r.steps.isEmpty, "the tiles figure needs a run that recorded its steps (TileOptions.recordSteps)")
         let Tr = (R + r.blocks.br - 1) / r.blocks.br, Tc = (C + r.blocks.bc - 1) / r.blocks.bc
         guard Tr <= 96, Tc <= 96 else {
-            throw FigureError("--n", "\(Tr) × \(Tc) tiles are too many to draw legibly; use larger blocks (--sram-elements, --br/--bc) or a smaller --n")
+            throw FigureError(.n, "\(Tr) × \(Tc) tiles are too many to draw legibly; use larger blocks (--sram-elements, --br/--bc) or a smaller --n")
         }
         let tileSteps = r.steps.filter { $0.phase == "forward" || $0.phase == "S = QKᵀ" }
         var order: [Int: Int] = [:]                      // i·Tc + j → first visit number
         for s in tileSteps { if let i = s.i, let j = s.j, order[i * Tc + j] == nil { order[i * Tc + j] = order.count + 1 } }
         let forwardSteps = r.steps.prefix { !$0.phase.hasPrefix("d") && $0.phase != "backward" }
         if steps && forwardSteps.count + 1 > maxPages {
-            throw FigureError("--n", "\(forwardSteps.count) steps would make \(forwardSteps.count + 1) pages (at most \(maxPages)); use larger blocks or a smaller --n")
+            throw FigureError(.n, "\(forwardSteps.count) steps would make \(forwardSteps.count + 1) pages (at most \(maxPages)); use larger blocks or a smaller --n")
         }
         var pages = [overview(r, order: order, Tr: Tr, Tc: Tc, style: style)]
         if steps {

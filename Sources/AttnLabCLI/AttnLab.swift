@@ -1,5 +1,6 @@
 import ArgumentParser
 import AttnEngine
+import AttnExperiments
 import AttnFigures
 import AttnLessons
 import AttnRender
@@ -35,9 +36,8 @@ struct AttnLab: ParsableCommand {
         } catch let failure as CheckFailure {
             printError(failure.description)
             Foundation.exit(1)
-        } catch let error where error is ConfigError || error is AtomicFile.WriteError || error is FigureError || error is RenderError || error is LessonError {
-            // Each of these describes itself as "<flag or file>: <reason>".
-            printError("\(error)")
+        } catch let error as any AttnLabError {
+            printError("\(spelled(error.subject)): \(error.reason)")
             Foundation.exit(2)
         } catch {
             // Help and --version print as ArgumentParser does; a parse error becomes one line.
@@ -46,6 +46,26 @@ struct AttnLab: ParsableCommand {
                 .filter { !$0.isEmpty }.joined(separator: " ")
             printError(message)
             Foundation.exit(2)
+        }
+    }
+
+    /// What an error is about, as the command line spells it: a flag, a file, a place in a lesson.
+    static func spelled(_ subject: Subject) -> String {
+        switch subject {
+        case .fields(let fields): fields.map(flag).joined(separator: "/")
+        case .file(let path): path
+        case .named(let name): "--\(name)"
+        case .system(let what): what
+        case .lesson(let file, let line, let path): "\(file)\(line.map { ":\($0)" } ?? ""): \(path)"
+        }
+    }
+
+    /// A field's flag: `--d-model`; `-o` for the output and `LESSON` for run's argument.
+    static func flag(_ field: Field) -> String {
+        switch field {
+        case .output: "-o"
+        case .lesson: "LESSON"
+        default: "--\(field.flagName)"
         }
     }
 

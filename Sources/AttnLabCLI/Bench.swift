@@ -54,11 +54,11 @@ extension AttnLab {
         var noNumpy = false
 
         func run() throws {
-            guard repeats > 0 else { throw ConfigError("--repeat", "must be positive, got \(repeats)") }
+            guard repeats > 0 else { throw ConfigError(.repeats, "must be positive, got \(repeats)") }
             if let model { return try benchModel(model) }
-            let sizes = try parseList(n, field: "--n")
+            let sizes = try parseList(n, field: .n)
             if !noNumpy && !FileManager.default.fileExists(atPath: numpyScript) {
-                throw ConfigError("--numpy-script", "\(numpyScript) not found (run from the repository root, give its path, or --no-numpy)")
+                throw ConfigError(.numpyScript, "\(numpyScript) not found (run from the repository root, give its path, or --no-numpy)")
             }
             let (numpy, numpyInfo) = noNumpy ? ([:], nil) : try runNumPy(sizes)
             var rows: [[String]] = []
@@ -85,7 +85,7 @@ extension AttnLab {
         /// Load, prompt and decode rates of a pretrained model; the fastest of the repeats counts.
         private func benchModel(_ name: String) throws {
             guard promptTokens >= 1 && tokens >= 1 && promptTokens + tokens <= Limits.maxTokens else {
-                throw ConfigError("--prompt-tokens", "prompt + tokens must be in 2...\(Limits.maxTokens)")
+                throw ConfigError(.promptTokens, "prompt + tokens must be in 2...\(Limits.maxTokens)")
             }
             let clock = ContinuousClock()
             func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
@@ -149,7 +149,7 @@ extension AttnLab {
             let data = pipe.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             guard process.terminationStatus == 0 else {
-                throw ConfigError("--numpy-script", "python3 \(numpyScript) failed (status \(process.terminationStatus)); is NumPy installed? (or --no-numpy)")
+                throw ConfigError(.numpyScript, "python3 \(numpyScript) failed (status \(process.terminationStatus)); is NumPy installed? (or --no-numpy)")
             }
             var result: [Int: Double] = [:], info: String? = nil
             for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {

@@ -47,7 +47,7 @@ extension AttnLab {
         func run() throws {
             let format = try traceFormatChosen()
             if let trace {
-                do { try AtomicFile.checkWritable(trace) } catch { throw ConfigError("--trace", error.description) }
+                do { try AtomicFile.checkWritable(trace) } catch { throw ConfigError(.trace, error.description) }
             }
             let output = try experiment.run()
             let decoded = output.run
@@ -65,8 +65,8 @@ extension AttnLab {
 
         private func traceFormatChosen() throws(ConfigError) -> TraceFormat {
             if let traceFormat {
-                guard traceFormat != .chrome else { throw ConfigError("--trace-format", "chrome traces are for tile runs (expected jsonl or text)") }
-                guard trace != nil else { throw ConfigError("--trace-format", "needs --trace FILE") }
+                guard traceFormat != .chrome else { throw ConfigError(.traceFormat, "chrome traces are for tile runs (expected jsonl or text)") }
+                guard trace != nil else { throw ConfigError(.traceFormat, "needs --trace FILE") }
                 return traceFormat
             }
             return trace?.hasSuffix(".txt") == true ? .text : .jsonl

@@ -28,13 +28,13 @@ struct FigureOptions: ParsableArguments {
         var style = Style()
         let parts = size.lowercased().split(separator: "x")
         guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0, w <= 10_000, h <= 10_000 else {
-            throw ConfigError("--size", "'\(size)' is not WxH in whole pixels up to 10000x10000 (e.g. 1600x900)")
+            throw ConfigError(.size, "'\(size)' is not WxH in whole pixels up to 10000x10000 (e.g. 1600x900)")
         }
-        guard let t = Theme.named(theme) else { throw ConfigError("--theme", "unknown theme '\(theme)' (expected light or dark)") }
-        guard scale > 0, scale <= 8 else { throw ConfigError("--scale", "must be in (0, 8], got \(scale)") }
+        guard let t = Theme.named(theme) else { throw ConfigError(.theme, "unknown theme '\(theme)' (expected light or dark)") }
+        guard scale > 0, scale <= 8 else { throw ConfigError(.scale, "must be in (0, 8], got \(scale)") }
         // Cairo's image surfaces stop at 32767 pixels a side.
         guard Double(max(w, h)) * scale <= 32_767 || !output.lowercased().hasSuffix(".png") else {
-            throw ConfigError("--scale", "\(w)x\(h) at scale \(scale) is over 32767 pixels a side, Cairo's limit for PNG")
+            throw ConfigError(.scale, "\(w)x\(h) at scale \(scale) is over 32767 pixels a side, Cairo's limit for PNG")
         }
         style.width = Double(w)
         style.height = Double(h)
@@ -45,8 +45,8 @@ struct FigureOptions: ParsableArguments {
 
     /// Checks the output before any work: known extension, writable folder.
     func checkOutput() throws {
-        do { _ = try Renderer.kind(of: output) } catch { throw ConfigError("-o", error.reason) }
-        do { try AtomicFile.checkWritable(output) } catch { throw ConfigError("-o", error.description) }
+        do { _ = try Renderer.kind(of: output) } catch { throw ConfigError(.output, error.reason) }
+        do { try AtomicFile.checkWritable(output) } catch { throw ConfigError(.output, error.description) }
     }
 
     func write(_ figure: Figure) throws {
@@ -140,11 +140,11 @@ extension AttnLab {
             if let frames {
                 var isDirectory: ObjCBool = false
                 if FileManager.default.fileExists(atPath: frames, isDirectory: &isDirectory), !isDirectory.boolValue {
-                    throw ConfigError("--frames", "\(frames) is a file, not a folder")
+                    throw ConfigError(.frames, "\(frames) is a file, not a folder")
                 }
                 let parent = URL(fileURLWithPath: frames).deletingLastPathComponent().path
                 guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
-                    throw ConfigError("--frames", "folder \(parent) does not exist")
+                    throw ConfigError(.frames, "folder \(parent) does not exist")
                 }
             }
             let fig = try makeFigure(allPages: figure.output.lowercased().hasSuffix(".pdf") || frames != nil)
@@ -218,7 +218,7 @@ extension AttnLab {
             get throws {
                 var e = KVChartFigure()
                 (e.model, e.dtype, e.logY) = (model.spec, dtype, logY)
-                e.contexts = try parseList(contexts, field: "--contexts", minimum: 2)
+                e.contexts = try parseList(contexts, field: .contexts, minimum: 2)
                 return e
             }
         }
@@ -238,7 +238,7 @@ extension AttnLab {
             get throws {
                 var e = SweepExperiment()
                 (e.axis, e.tile) = (over, flags.spec)
-                e.values = try values.map { text throws(ConfigError) in try parseList(text, field: "--values", minimum: 2) }
+                e.values = try values.map { text throws(ConfigError) in try parseList(text, field: .values, minimum: 2) }
                 return IOChartFigure(e)
             }
         }
@@ -266,9 +266,9 @@ extension AttnLab {
         var theme = "light"
 
         func run() throws {
-            guard let t = Theme.named(theme) else { throw ConfigError("--theme", "unknown theme '\(theme)' (expected light or dark)") }
+            guard let t = Theme.named(theme) else { throw ConfigError(.theme, "unknown theme '\(theme)' (expected light or dark)") }
             do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
-                throw ConfigError("--out", "cannot create \(out) (\(error.localizedDescription))")
+                throw ConfigError(.out, "cannot create \(out) (\(error.localizedDescription))")
             }
             var style = Style()
             style.theme = t

@@ -87,19 +87,19 @@ extension AttnLab {
         func run() throws {
             let formatSet = Set(formats.split(separator: ",").map(String.init))
             guard !formatSet.isEmpty, formatSet.isSubset(of: ["png", "svg", "pdf"]) else {
-                throw ConfigError("--formats", "'\(formats)' (expected a list of png, svg, pdf)")
+                throw ConfigError(.formats, "'\(formats)' (expected a list of png, svg, pdf)")
             }
             let files: [String]
             switch (lesson, all) {
-            case (nil, false): throw ConfigError("LESSON", "give a lesson id or file, or --all")
-            case (_?, true): throw ConfigError("--all", "give either a lesson or --all")
+            case (nil, false): throw ConfigError(.lesson, "give a lesson id or file, or --all")
+            case (_?, true): throw ConfigError(.all, "give either a lesson or --all")
             case (let name?, false): files = [try LessonFiles.resolve(name)]
             case (nil, true): files = try LessonFiles.all()
             }
-            guard !out.isEmpty else { throw ConfigError("--out", "is empty; give a folder") }
+            guard !out.isEmpty else { throw ConfigError(.out, "is empty; give a folder") }
             let lessons = try files.map { try LessonLoader.load(file: $0) }
             if let duplicate = Dictionary(grouping: lessons, by: \.id).first(where: { $0.value.count > 1 }) {
-                throw ConfigError("--all", "lesson id '\(duplicate.key)' is used by \(duplicate.value.map(\.file).joined(separator: " and ")); ids name output folders and must differ")
+                throw ConfigError(.all, "lesson id '\(duplicate.key)' is used by \(duplicate.value.map(\.file).joined(separator: " and ")); ids name output folders and must differ")
             }
             var failed: [String] = []
             var results: [LessonResult] = []

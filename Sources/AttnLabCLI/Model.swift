@@ -32,7 +32,7 @@ extension AttnLab {
 
             func run() throws {
                 guard let known = ModelStore.known(model) else {
-                    throw ConfigError("--model", "unknown model '\(model)' (known: \(ModelStore.known.map(\.name).joined(separator: ", ")))")
+                    throw ConfigError(.model, "unknown model '\(model)' (known: \(ModelStore.known.map(\.name).joined(separator: ", ")))")
                 }
                 let (path, fetched) = try ModelStore.fetch(known, directory: ModelStore.directory(models.dir), force: force) { say("model fetch: \($0)") }
                 say(fetched ? "fetched \(known.name) → \(path) (\(Format.grouped(known.fileBytes)) bytes, checked)"

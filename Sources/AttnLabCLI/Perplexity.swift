@@ -98,8 +98,8 @@ extension AttnLab {
 
         func run() throws {
             if let output {
-                do { _ = try Renderer.kind(of: output) } catch { throw ConfigError("-o", error.reason) }
-                do { try AtomicFile.checkWritable(output) } catch { throw ConfigError("-o", error.description) }
+                do { _ = try Renderer.kind(of: output) } catch { throw ConfigError(.output, error.reason) }
+                do { try AtomicFile.checkWritable(output) } catch { throw ConfigError(.output, error.description) }
             }
             let result = try experiment.run()
             if json { return say(result.json.serialized()) }

@@ -107,9 +107,9 @@ extension AttnLab {
         }
 
         func run() throws {
-            if traceFormat != nil && trace == nil { throw ConfigError("--trace-format", "needs --trace FILE") }
+            if traceFormat != nil && trace == nil { throw ConfigError(.traceFormat, "needs --trace FILE") }
             if let trace {
-                do { try AtomicFile.checkWritable(trace) } catch { throw ConfigError("--trace", error.description) }
+                do { try AtomicFile.checkWritable(trace) } catch { throw ConfigError(.trace, error.description) }
             }
             let output = try experiment.run()
             let result = output.result

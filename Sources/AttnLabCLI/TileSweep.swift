@@ -51,7 +51,7 @@ extension AttnLab {
             get throws {
                 var e = SweepExperiment()
                 (e.axis, e.tile, e.backward) = (over, flags.spec, backward)
-                e.values = try values.map { text throws(ConfigError) in try parseList(text, field: "--values", minimum: 2) }
+                e.values = try values.map { text throws(ConfigError) in try parseList(text, field: .values, minimum: 2) }
                 return e
             }
         }

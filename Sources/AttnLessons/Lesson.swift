@@ -1,3 +1,4 @@
+import AttnEngine
 import AttnExperiments
 
 /// The languages lessons are written in.
@@ -99,9 +100,10 @@ public struct Lesson: Sendable {
 }
 
 /// A problem in a lesson file: `lessons/03-cla.yaml:41: steps[3].action: unknown action 'decod'`.
-public struct LessonError: Error, CustomStringConvertible, Sendable {
+public struct LessonError: AttnLabError, CustomStringConvertible {
     public let file: String
     public let line: Int?
+    /// The path of the field at fault: `steps[1].action.decode.layers`.
     public let field: String
     public let reason: String
 
@@ -111,6 +113,24 @@ public struct LessonError: Error, CustomStringConvertible, Sendable {
         self.field = field
         self.reason = reason
     }
+
+    /// An error an action or figure threw, placed in the lesson: a field it names becomes the key
+    /// under `path` that the lesson spells it with (`steps[1].action.decode` + `layers`).
+    public init(file: String, line: Int?, path: String, _ error: any Error) {
+        guard let e = error as? any AttnLabError else {
+            self.init(file: file, line: line, field: path, reason: "\(error)")
+            return
+        }
+        switch e.subject {
+        case .fields(let fields): self.init(file: file, line: line, field: "\(path).\(fields.map(\.flagName).joined(separator: "/"))", reason: e.reason)
+        case .named(let name): self.init(file: file, line: line, field: "\(path).\(name)", reason: e.reason)
+        case .file(let f): self.init(file: file, line: line, field: path, reason: "\(f): \(e.reason)")
+        case .system(let s): self.init(file: file, line: line, field: path, reason: "\(s): \(e.reason)")
+        case .lesson(let f, let l, let p): self.init(file: f, line: l, field: p, reason: e.reason)
+        }
+    }
+
+    public var subject: Subject { .lesson(file: file, line: line, path: field) }
 
     public var description: String { "\(file)\(line.map { ":\($0)" } ?? ""): \(field): \(reason)" }
 }

@@ -12,7 +12,7 @@ public enum LessonFiles {
     /// Every lesson file in `lessons/`, sorted.
     public static func all() throws(ConfigError) -> [String] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else {
-            throw ConfigError("lessons", "no \(folder)/ folder in \(FileManager.default.currentDirectoryPath) (run from the repository root, or give a lesson file's path)")
+            throw ConfigError(.lesson, "no \(folder)/ folder in \(FileManager.default.currentDirectoryPath) (run from the repository root, or give a lesson file's path)")
         }
         return names.filter { $0.hasSuffix(".yaml") }.sorted().map { "\(folder)/\($0)" }
     }
@@ -25,7 +25,7 @@ public enum LessonFiles {
         if let files = try? all(), let file = files.first(where: { (try? LessonLoader.load(file: $0))?.id == name }) { return file }
         let known = ((try? all()) ?? []).map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent }
         let near = known.sorted { editDistance($0, name) < editDistance($1, name) }.prefix(3)
-        throw ConfigError("LESSON", "no lesson '\(name)'" + (near.isEmpty ? "" : "; did you mean \(near.joined(separator: ", "))?"))
+        throw ConfigError(.lesson, "no lesson '\(name)'" + (near.isEmpty ? "" : "; did you mean \(near.joined(separator: ", "))?"))
     }
 }
 
@@ -96,7 +96,7 @@ public struct LessonRunner {
             let figure = try Self.figure(call, lesson, "\(field).\(step.figure == nil ? "action.draw" : "figure").\(call.kind.rawValue)", runs: runs)
             // The SVG is always kept: report.html inlines it and report.md can link it.
             for ext in ["png", "svg", "pdf"] where formats.contains(ext) || ext == "svg" {
-                try Renderer.write(figure, to: "\(folder)/figures/\(name).\(ext)", field: "\(lesson.file): \(field)")
+                try Renderer.write(figure, to: "\(folder)/figures/\(name).\(ext)", subject: .lesson(file: lesson.file, line: step.line, path: field))
             }
             // Each inlined figure gets its own ids: the glyphs of one must not draw another's text.
             figureSVG = Renderer.svgForInlining(try String(contentsOfFile: "\(folder)/figures/\(name).svg", encoding: .utf8), prefix: name + "-")
@@ -139,7 +139,7 @@ public struct LessonRunner {
     func values(_ call: ActionCall, _ lesson: Lesson, _ field: String, traceName: String, runs: Runs) throws -> (JSON, [String]) {
         let output: any ExperimentOutput
         do { output = try runs.output(of: try call.kind.experiment(call.flags)) } catch {
-            throw LessonError(file: lesson.file, line: call.line, field: field, reason: Self.describe(error))
+            throw LessonError(file: lesson.file, line: call.line, path: field, error)
         }
         guard let trace = output.trace else { return (output.json, []) }
         try LessonOutput.makeFolder("\(folder)/traces")
@@ -150,13 +150,8 @@ public struct LessonRunner {
 
     static func figure(_ call: FigureCall, _ lesson: Lesson, _ field: String, runs: Runs) throws -> Figure {
         do { return try call.kind.figure(call.flags).draw(Style(), allPages: false, runs: runs) } catch {
-            throw LessonError(file: lesson.file, line: call.line, field: field, reason: describe(error))
+            throw LessonError(file: lesson.file, line: call.line, path: field, error)
         }
-    }
-
-    /// One line for any error an experiment can throw.
-    static func describe(_ error: Error) -> String {
-        "\(error)".split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
     }
 
     /// Every action and figure reads its flags and passes the checks that need no engine run — what
@@ -172,12 +167,12 @@ public struct LessonRunner {
             if let f = step.figure { figures.append((f, "steps[\(step.index)].figure.\(f.kind.rawValue)")) }
             for (call, field) in actions {
                 do { try call.kind.experiment(call.flags).validate() } catch {
-                    throw LessonError(file: lesson.file, line: call.line, field: field, reason: describe(error))
+                    throw LessonError(file: lesson.file, line: call.line, path: field, error)
                 }
             }
             for (call, field) in figures {
                 do { try call.kind.figure(call.flags).validate() } catch {
-                    throw LessonError(file: lesson.file, line: call.line, field: field, reason: describe(error))
+                    throw LessonError(file: lesson.file, line: call.line, path: field, error)
                 }
             }
         }
@@ -203,7 +198,7 @@ public enum LessonOutput {
         try Renderer.write(Slides.deck(title: lesson.title.text(language), summary: lesson.summary.text(language), steps: slides, style: Style()),
                            to: "\(folder)/slides.pdf")
         try? FileManager.default.removeItem(atPath: final)
-        guard rename(folder, final) == 0 else { throw ConfigError("--out", "cannot move the lesson's output into \(final)") }
+        guard rename(folder, final) == 0 else { throw ConfigError(.out, "cannot move the lesson's output into \(final)") }
         return result
     }
 
@@ -212,10 +207,10 @@ public enum LessonOutput {
         var isDirectory: ObjCBool = false
         let parent = URL(fileURLWithPath: path).deletingLastPathComponent().deletingLastPathComponent().path
         if FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), !isDirectory.boolValue {
-            throw ConfigError("--out", "\(parent) is a file, not a folder")
+            throw ConfigError(.out, "\(parent) is a file, not a folder")
         }
         do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
-            throw ConfigError("--out", "cannot create \(path) (\(error.localizedDescription))")
+            throw ConfigError(.out, "cannot create \(path) (\(error.localizedDescription))")
         }
     }
 }

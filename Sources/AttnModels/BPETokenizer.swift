@@ -47,23 +47,23 @@ public struct BPETokenizer: Vocabulary {
     ///   - tokenTypes: `tokenizer.ggml.token_type`, one per token (1 normal, 3 control,
     ///     4 user-defined, …).
     ///   - merges: `tokenizer.ggml.merges`, two tokens separated by a space ("Ġ t"), rank 0 first.
-    ///   - field: the source, named in errors (the file name).
-    /// - Throws: `ConfigError` naming `field` if the vocabulary is empty, has an empty or repeated
+    ///   - file: the source, named in errors.
+    /// - Throws: `ConfigError` naming `file` if the vocabulary is empty, has an empty or repeated
     ///   token, or a merge that is not two tokens whose concatenation is a token.
-    public init(tokens: [String], tokenTypes: [Int32], merges: [String], field: String) throws(ConfigError) {
-        guard !tokens.isEmpty else { throw ConfigError(field, "the vocabulary has no tokens") }
+    public init(tokens: [String], tokenTypes: [Int32], merges: [String], file: String) throws(ConfigError) {
+        guard !tokens.isEmpty else { throw ConfigError(file: file, "the vocabulary has no tokens") }
         guard tokens.count < Int32.max else {
-            throw ConfigError(field, "\(tokens.count) tokens is above the tokenizer's limit of \(Int32.max - 1)")
+            throw ConfigError(file: file, "\(tokens.count) tokens is above the tokenizer's limit of \(Int32.max - 1)")
         }
         guard tokenTypes.count == tokens.count else {
-            throw ConfigError(field, "\(tokens.count) tokens but \(tokenTypes.count) token types")
+            throw ConfigError(file: file, "\(tokens.count) tokens but \(tokenTypes.count) token types")
         }
         var ids: [String: Int] = [:]
         ids.reserveCapacity(tokens.count)
         for (id, token) in tokens.enumerated() {
-            guard !token.isEmpty else { throw ConfigError(field, "token \(id) is empty") }
+            guard !token.isEmpty else { throw ConfigError(file: file, "token \(id) is empty") }
             if let first = ids.updateValue(id, forKey: token) {
-                throw ConfigError(field, "token \(Self.quoted(token)) appears twice, as ids \(first) and \(id)")
+                throw ConfigError(file: file, "token \(Self.quoted(token)) appears twice, as ids \(first) and \(id)")
             }
         }
 
@@ -73,11 +73,11 @@ public struct BPETokenizer: Vocabulary {
             // The two tokens part at the first space after the first byte, as llama.cpp reads
             // them; a byte-level token never contains a space ("Ġ" stands for it).
             guard let space = merge.utf8.dropFirst().firstIndex(of: UInt8(ascii: " ")) else {
-                throw ConfigError(field, "merge \(rank) \(Self.quoted(merge)) is not two tokens separated by a space")
+                throw ConfigError(file: file, "merge \(rank) \(Self.quoted(merge)) is not two tokens separated by a space")
             }
             func id(_ token: String, _ role: String) throws(ConfigError) -> Int32 {
                 guard let id = ids[token] else {
-                    throw ConfigError(field, "merge \(rank) \(Self.quoted(merge)) \(role) \(Self.quoted(token)), which is not a token")
+                    throw ConfigError(file: file, "merge \(rank) \(Self.quoted(merge)) \(role) \(Self.quoted(token)), which is not a token")
                 }
                 return Int32(id)
             }
@@ -126,7 +126,7 @@ public struct BPETokenizer: Vocabulary {
     ///
     /// - Throws: `ConfigError` naming `field` if `text` has a byte the vocabulary has no token
     ///   for (SmolLM2 lacks a few control characters, such as U+0004).
-    public func encode(_ text: String, field: String) throws(ConfigError) -> [Int] {
+    public func encode(_ text: String, field: Field) throws(ConfigError) -> [Int] {
         let scalars = Array(text.unicodeScalars)
         var output: [Int] = []
         // Prose repeats its pieces ("Ġthe", "Ġof"), so each distinct piece is merged once per call.
@@ -194,7 +194,7 @@ public struct BPETokenizer: Vocabulary {
 
     /// Appends the tokens of text that holds no literal token: pre-tokenized, then BPE per piece.
     private func encodeOrdinary(
-        _ text: ArraySlice<Unicode.Scalar>, into output: inout [Int], cache: inout [[UInt8]: [Int]], field: String
+        _ text: ArraySlice<Unicode.Scalar>, into output: inout [Int], cache: inout [[UInt8]: [Int]], field: Field
     ) throws(ConfigError) {
         for piece in PreTokenizer.pieces(of: text) {
             var pieceBytes: [UInt8] = []

@@ -31,22 +31,22 @@ public final class GGUFFile: @unchecked Sendable {
     public init(path: String) throws(ConfigError) {
         self.path = path
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw ConfigError(path, "cannot open (\(String(cString: strerror(errno))))") }
+        guard fd >= 0 else { throw ConfigError(file: path, "cannot open (\(String(cString: strerror(errno))))") }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw ConfigError(path, "cannot stat (\(String(cString: strerror(errno))))") }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw ConfigError(path, "is not a regular file") }
+        guard fstat(fd, &info) == 0 else { throw ConfigError(file: path, "cannot stat (\(String(cString: strerror(errno))))") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw ConfigError(file: path, "is not a regular file") }
         let size = Int(info.st_size)
-        guard size >= 24 else { throw ConfigError(path, "is \(size) bytes, too short for a GGUF header (24 bytes)") }
+        guard size >= 24 else { throw ConfigError(file: path, "is \(size) bytes, too short for a GGUF header (24 bytes)") }
         guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
-            throw ConfigError(path, "cannot map (\(String(cString: strerror(errno))))")
+            throw ConfigError(file: path, "cannot map (\(String(cString: strerror(errno))))")
         }
         let parsed: Parsed
         do {
             parsed = try Parsed(UnsafeRawBufferPointer(start: mapped, count: size))
         } catch {
             munmap(mapped, size)
-            throw ConfigError(path, error.reason)
+            throw ConfigError(file: path, error.reason)
         }
         base = UnsafeRawPointer(mapped)
         fileBytes = size

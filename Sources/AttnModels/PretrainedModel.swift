@@ -51,8 +51,8 @@ public struct PretrainedModel: Sendable {
         }
         var infos: [GGUFTensorInfo] = []
         for w in wanted {
-            guard let t = f.tensor(w.name) else { throw ConfigError(path, "tensor '\(w.name)' is missing") }
-            guard t.dims == w.dims else { throw ConfigError(path, "tensor '\(w.name)' has shape \(t.dims), expected \(w.dims)") }
+            guard let t = f.tensor(w.name) else { throw ConfigError(file: path, "tensor '\(w.name)' is missing") }
+            guard t.dims == w.dims else { throw ConfigError(file: path, "tensor '\(w.name)' has shape \(t.dims), expected \(w.dims)") }
             infos.append(t)
         }
         let slots = TensorSlots(count: infos.count)
@@ -72,10 +72,10 @@ public struct PretrainedModel: Sendable {
         }
 
         guard let tokens = f.value("tokenizer.ggml.tokens")?.array?.compactMap(\.string), tokens.count == vocab else {
-            throw ConfigError(path, "metadata 'tokenizer.ggml.tokens' is missing or does not hold \(vocab) strings")
+            throw ConfigError(file: path, "metadata 'tokenizer.ggml.tokens' is missing or does not hold \(vocab) strings")
         }
         guard f.value("tokenizer.ggml.model")?.string == "gpt2" else {
-            throw ConfigError(path, "tokenizer '\(f.value("tokenizer.ggml.model")?.string ?? "none")' is not supported (byte-level BPE, 'gpt2', is)")
+            throw ConfigError(file: path, "tokenizer '\(f.value("tokenizer.ggml.model")?.string ?? "none")' is not supported (byte-level BPE, 'gpt2', is)")
         }
         let types = f.value("tokenizer.ggml.token_type")?.array?.compactMap { $0.int.map(Int32.init) } ?? []
         let merges = f.value("tokenizer.ggml.merges")?.array?.compactMap(\.string) ?? []
@@ -84,7 +84,7 @@ public struct PretrainedModel: Sendable {
         title = f.value("general.name")?.string ?? name
         self.config = config
         weights = DecoderWeights(embedding: embedding, attention: attentionWeights, ffn: ffnWeights, finalNorm: finalNorm, lmHead: lmHead)
-        tokenizer = try BPETokenizer(tokens: tokens, tokenTypes: types, merges: merges, field: path)
+        tokenizer = try BPETokenizer(tokens: tokens, tokenTypes: types, merges: merges, file: path)
         eosToken = f.value("tokenizer.ggml.eos_token_id")?.int.flatMap { $0 < vocab ? $0 : nil }
         contextTokens = f.value("llama.context_length")?.int ?? 2048
         var counts: [String: Int] = [:]
@@ -95,25 +95,25 @@ public struct PretrainedModel: Sendable {
     public static func config(of f: GGUFFile) throws(ConfigError) -> DecoderConfig {
         let path = f.path
         func int(_ key: String) throws(ConfigError) -> Int {
-            guard let v = f.value(key)?.int else { throw ConfigError(path, "metadata '\(key)' is missing or not an integer") }
+            guard let v = f.value(key)?.int else { throw ConfigError(file: path, "metadata '\(key)' is missing or not an integer") }
             return v
         }
-        guard let arch = f.value("general.architecture")?.string else { throw ConfigError(path, "metadata 'general.architecture' is missing") }
-        guard arch == "llama" else { throw ConfigError(path, "architecture '\(arch)' is not supported (AttnLab runs llama)") }
+        guard let arch = f.value("general.architecture")?.string else { throw ConfigError(file: path, "metadata 'general.architecture' is missing") }
+        guard arch == "llama" else { throw ConfigError(file: path, "architecture '\(arch)' is not supported (AttnLab runs llama)") }
         if let scaling = f.value("llama.rope.scaling.type")?.string, scaling != "none" {
-            throw ConfigError(path, "RoPE scaling '\(scaling)' is not supported")
+            throw ConfigError(file: path, "RoPE scaling '\(scaling)' is not supported")
         }
         let layers = try int("llama.block_count"), d = try int("llama.embedding_length")
         let qHeads = try int("llama.attention.head_count")
         let kvHeads = f.value("llama.attention.head_count_kv")?.int ?? qHeads
         let ffn = try int("llama.feed_forward_length")
-        guard qHeads > 0, d % qHeads == 0 else { throw ConfigError(path, "embedding_length \(d) is not divisible by head_count \(qHeads)") }
+        guard qHeads > 0, d % qHeads == 0 else { throw ConfigError(file: path, "embedding_length \(d) is not divisible by head_count \(qHeads)") }
         let headDim = d / qHeads
         if let ropeDims = f.value("llama.rope.dimension_count")?.int, ropeDims != headDim {
-            throw ConfigError(path, "RoPE on \(ropeDims) of \(headDim) head dimensions is not supported (AttnLab rotates the whole head)")
+            throw ConfigError(file: path, "RoPE on \(ropeDims) of \(headDim) head dimensions is not supported (AttnLab rotates the whole head)")
         }
         guard let embeddingInfo = f.tensor("token_embd.weight"), embeddingInfo.dims.count == 2, embeddingInfo.dims[0] == d else {
-            throw ConfigError(path, "tensor 'token_embd.weight' is missing or not [\(d), vocab]")
+            throw ConfigError(file: path, "tensor 'token_embd.weight' is missing or not [\(d), vocab]")
         }
         do {
             return try DecoderConfig(
@@ -122,7 +122,7 @@ public struct PretrainedModel: Sendable {
                 ropeBase: f.value("llama.rope.freq_base")?.double ?? 10_000,
                 normEps: Float(f.value("llama.attention.layer_norm_rms_epsilon")?.double ?? 1e-5))
         } catch {
-            throw ConfigError(path, "\(error.field): \(error.reason)")
+            throw ConfigError(file: path, "its shape is not one AttnLab runs: \(error.reason)")
         }
     }
 }

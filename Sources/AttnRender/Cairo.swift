@@ -1,17 +1,18 @@
+import AttnEngine
 import CCairo
 
 /// A Cairo failure, with the status Cairo reported.
-public struct RenderError: Error, CustomStringConvertible, Sendable {
-    public let field: String
+public struct RenderError: AttnLabError, CustomStringConvertible {
+    public let subject: Subject
     public let reason: String
-    public init(_ field: String, _ reason: String) { self.field = field; self.reason = reason }
-    public var description: String { "\(field): \(reason)" }
+    public init(_ subject: Subject, _ reason: String) { self.subject = subject; self.reason = reason }
+    public var description: String { "\(subject): \(reason)" }
 }
 
 /// Turns a Cairo status into a thrown error.
 func check(_ status: cairo_status_t, _ what: String) throws(RenderError) {
     guard status == CAIRO_STATUS_SUCCESS else {
-        throw RenderError(what, String(cString: cairo_status_to_string(status)))
+        throw RenderError(.system("Cairo \(what)"), String(cString: cairo_status_to_string(status)))
     }
 }
 
@@ -20,7 +21,7 @@ final class Surface {
     let pointer: OpaquePointer
 
     private init(_ pointer: OpaquePointer?, _ what: String) throws(RenderError) {
-        guard let pointer else { throw RenderError(what, "Cairo returned no surface") }
+        guard let pointer else { throw RenderError(.system("Cairo \(what)"), "Cairo returned no surface") }
         self.pointer = pointer
         do { try check(cairo_surface_status(pointer), what) } catch {
             cairo_surface_destroy(pointer)
@@ -66,7 +67,7 @@ final class Context {
     let surface: Surface  // keeps the surface alive while drawing
 
     init(_ surface: Surface) throws(RenderError) {
-        guard let cr = cairo_create(surface.pointer) else { throw RenderError("context", "Cairo returned no context") }
+        guard let cr = cairo_create(surface.pointer) else { throw RenderError(.system("Cairo context"), "Cairo returned no context") }
         self.cr = cr
         self.surface = surface
         do { try check(cairo_status(cr), "context") } catch {

@@ -1,3 +1,4 @@
+import AttnEngine
 import AttnFigures
 import CCairo
 import Foundation
@@ -9,10 +10,10 @@ public enum Renderer {
     public enum Kind: String, Sendable { case png, svg, pdf }
 
     /// The output kind of `path`, or an error naming the extension.
-    public static func kind(of path: String, field: String = "-o") throws(RenderError) -> Kind {
+    public static func kind(of path: String, subject: Subject = .fields([.output])) throws(RenderError) -> Kind {
         let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
         guard let kind = Kind(rawValue: ext) else {
-            throw RenderError(field, "unknown extension '.\(ext)' of \(path) (expected .png, .svg or .pdf)")
+            throw RenderError(subject, "unknown extension '.\(ext)' of \(path) (expected .png, .svg or .pdf)")
         }
         return kind
     }
@@ -25,19 +26,19 @@ public enum Renderer {
     /// silently substitute another one).
     public static func checkFonts(for figure: Figure) throws(RenderError) {
         guard FileManager.default.fileExists(atPath: latinFont.1) else {
-            throw RenderError("fonts", "\(latinFont.0) is not installed (apt-get install \(latinFont.2))")
+            throw RenderError(.system("fonts"), "\(latinFont.0) is not installed (apt-get install \(latinFont.2))")
         }
         let needsCJK = figure.pages.contains { $0.items.contains { if case .text(let s, _, _, _, _, _, _) = $0.shape { isCJK(s) } else { false } } }
         if needsCJK && !FileManager.default.fileExists(atPath: cjkFont.1) {
-            throw RenderError("fonts", "\(cjkFont.0) is not installed, needed for Japanese text (apt-get install \(cjkFont.2))")
+            throw RenderError(.system("fonts"), "\(cjkFont.0) is not installed, needed for Japanese text (apt-get install \(cjkFont.2))")
         }
     }
 
     /// Renders page 0 (PNG, SVG) or every page (PDF) of `figure` to `path`.
-    public static func write(_ figure: Figure, to path: String, scale: Double = 1, field: String = "-o") throws(RenderError) {
-        let kind = try kind(of: path, field: field)
+    public static func write(_ figure: Figure, to path: String, scale: Double = 1, subject: Subject = .fields([.output])) throws(RenderError) {
+        let kind = try kind(of: path, subject: subject)
         try checkFonts(for: figure)
-        try checkFolder(path, field: field)
+        try checkFolder(path, subject: subject)
         let temp = temporaryPath(for: path)
         defer { try? FileManager.default.removeItem(atPath: temp) }
         switch kind {
@@ -55,10 +56,10 @@ public enum Renderer {
                 try draw(figure.pages[0], figure, context)
                 try surface.finish()
             }
-            guard let text = try? String(contentsOfFile: temp, encoding: .utf8) else { throw RenderError(path, "Cairo wrote no SVG") }
+            guard let text = try? String(contentsOfFile: temp, encoding: .utf8) else { throw RenderError(.file(path), "Cairo wrote no SVG") }
             try? FileManager.default.removeItem(atPath: temp)
             do { try Data(renumberSVGIDs(text).utf8).write(to: URL(fileURLWithPath: temp)) } catch {
-                throw RenderError(path, "cannot write (\(error.localizedDescription))")
+                throw RenderError(.file(path), "cannot write (\(error.localizedDescription))")
             }
         case .pdf:
             do {
@@ -72,7 +73,7 @@ public enum Renderer {
                 try surface.finish()
             }
         }
-        guard rename(temp, path) == 0 else { throw RenderError(path, "cannot rename into place (\(String(cString: strerror(errno))))") }
+        guard rename(temp, path) == 0 else { throw RenderError(.file(path), "cannot rename into place (\(String(cString: strerror(errno))))") }
     }
 
     /// Page `page` of `figure` rasterized: `width × height` pixels, each 0xAARRGGBB (premultiplied
@@ -86,7 +87,7 @@ public enum Renderer {
         try draw(figure.pages[page], figure, context)
         cairo_surface_flush(surface.pointer)
         let stride = Int(cairo_image_surface_get_stride(surface.pointer))
-        guard let data = cairo_image_surface_get_data(surface.pointer) else { throw RenderError("png", "Cairo returned no pixels") }
+        guard let data = cairo_image_surface_get_data(surface.pointer) else { throw RenderError(.system("Cairo PNG"), "Cairo returned no pixels") }
         var argb = [UInt32](repeating: 0, count: w * h)
         for y in 0..<h {
             let row = UnsafeRawPointer(data + y * stride)
@@ -97,12 +98,12 @@ public enum Renderer {
 
     /// The pixels of a PNG file, read back through Cairo (for checking what was written).
     public static func pixels(ofPNG path: String) throws(RenderError) -> (width: Int, height: Int, argb: [UInt32]) {
-        guard let pointer = cairo_image_surface_create_from_png(path) else { throw RenderError(path, "Cairo returned no surface") }
+        guard let pointer = cairo_image_surface_create_from_png(path) else { throw RenderError(.file(path), "Cairo returned no surface") }
         defer { cairo_surface_destroy(pointer) }
         try check(cairo_surface_status(pointer), path)
         let w = Int(cairo_image_surface_get_width(pointer)), h = Int(cairo_image_surface_get_height(pointer))
         let stride = Int(cairo_image_surface_get_stride(pointer))
-        guard let data = cairo_image_surface_get_data(pointer) else { throw RenderError(path, "Cairo returned no pixels") }
+        guard let data = cairo_image_surface_get_data(pointer) else { throw RenderError(.file(path), "Cairo returned no pixels") }
         var argb = [UInt32](repeating: 0, count: w * h)
         for y in 0..<h {
             let row = UnsafeRawPointer(data + y * stride)
@@ -119,22 +120,22 @@ public enum Renderer {
     public static func writeFrames(_ figure: Figure, to folder: String, scale: Double = 1) throws(RenderError) {
         do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false) } catch CocoaError.fileWriteFileExists {
         } catch {
-            throw RenderError("--frames", "cannot create \(folder) (\(error.localizedDescription))")
+            throw RenderError(.fields([.frames]), "cannot create \(folder) (\(error.localizedDescription))")
         }
         for (i, page) in figure.pages.enumerated() {
             let one = Figure(width: figure.width, height: figure.height, background: figure.background, pages: [page], title: figure.title)
             let name = "frame-" + String(repeating: "0", count: max(0, 4 - String(i + 1).count)) + String(i + 1) + ".png"
-            try write(one, to: (folder as NSString).appendingPathComponent(name), scale: scale, field: "--frames")
+            try write(one, to: (folder as NSString).appendingPathComponent(name), scale: scale, subject: .fields([.frames]))
         }
     }
 
-    private static func checkFolder(_ path: String, field: String) throws(RenderError) {
+    private static func checkFolder(_ path: String, subject: Subject) throws(RenderError) {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw RenderError(field, "folder \(folder) of \(path) does not exist")
+            throw RenderError(subject, "folder \(folder) of \(path) does not exist")
         }
-        guard access(folder, W_OK) == 0 else { throw RenderError(field, "folder \(folder) is not writable") }
+        guard access(folder, W_OK) == 0 else { throw RenderError(subject, "folder \(folder) is not writable") }
     }
 
     private static func temporaryPath(for path: String) -> String {

@@ -27,10 +27,10 @@ public enum Sweep {
     ///   - sramElements: M when it is not the swept variable.
     public static func run(over axis: SweepAxis, values: [Int], sramElements: Int, dtype: DType, backward: Bool,
                            problem: (Int) throws(ConfigError) -> TileProblem, n: Int) throws(ConfigError) -> [SweepPoint] {
-        guard Set(values).count == values.count else { throw ConfigError("--values", "\(values.map(String.init).joined(separator: ",")) repeats a value") }
-        guard values.count >= 2 else { throw ConfigError("--values", "a sweep needs at least two values") }
+        guard Set(values).count == values.count else { throw ConfigError(.values, "\(values.map(String.init).joined(separator: ",")) repeats a value") }
+        guard values.count >= 2 else { throw ConfigError(.values, "a sweep needs at least two values") }
         if axis == .bc, let big = values.first(where: { $0 > n }) {
-            throw ConfigError("--values", "block size \(big) exceeds N = \(n)")
+            throw ConfigError(.values, "block size \(big) exceeds N = \(n)")
         }
         var points: [SweepPoint] = []
         for value in values {

@@ -38,17 +38,17 @@ public struct TileProblem: Sendable {
     public let dO: [Float]                                          // [q_heads × N × d]
 
     public init(n: Int, d: Int, qHeads: Int = 1, kvHeads: Int = 1, causal: Bool = false, seed: UInt64 = 1) throws(ConfigError) {
-        try ConfigError.requireSize(n, atMost: 1 << 16, "--n")
-        try ConfigError.requireSize(d, atMost: 1 << 12, "--d")
-        try ConfigError.requireSize(qHeads, atMost: 256, "--q-heads")
+        try ConfigError.requireSize(n, atMost: 1 << 16, .n)
+        try ConfigError.requireSize(d, atMost: 1 << 12, .d)
+        try ConfigError.requireSize(qHeads, atMost: 256, .qHeads)
         layout = try AttentionLayout(qHeads: qHeads, kvHeads: kvHeads, headDim: d)
         // Q, K, V, dO and O live in memory; the products take N²·d multiply-adds per head.
         guard qHeads * n * d <= Self.maxElements else {
-            throw ConfigError("--n", "\(qHeads) heads × N \(n) × d \(d) = \(qHeads * n * d) values per tensor, above the simulator's limit of \(Self.maxElements)")
+            throw ConfigError(.n, "\(qHeads) heads × N \(n) × d \(d) = \(qHeads * n * d) values per tensor, above the simulator's limit of \(Self.maxElements)")
         }
         let work = qHeads * n * n * d
         guard work <= Self.maxMultiplyAdds else {
-            throw ConfigError("--n", "N² · d · heads = \(work) multiply-adds per product, above the simulator's limit of \(Self.maxMultiplyAdds) (about a minute); use a smaller --n or --d")
+            throw ConfigError(.n, "N² · d · heads = \(work) multiply-adds per product, above the simulator's limit of \(Self.maxMultiplyAdds) (about a minute); use a smaller --n or --d")
         }
         self.n = n
         self.d = d

@@ -78,21 +78,21 @@ public enum TiledAttention {
 
     public static func run(_ p: TileProblem, _ o: TileOptions) throws(ConfigError) -> TileResult {
         let M = o.sramElements, R = p.rows, C = p.n, d = p.d
-        guard M > 0 else { throw ConfigError("--sram-elements", "must be positive, got \(M)") }
-        guard d <= M else { throw ConfigError("--d", "head dimension \(d) exceeds SRAM M = \(M) elements: not even one row of Q fits (FlashAttention assumes d ≤ M)") }
+        guard M > 0 else { throw ConfigError(.sramElements, "must be positive, got \(M)") }
+        guard d <= M else { throw ConfigError(.d, "head dimension \(d) exceeds SRAM M = \(M) elements: not even one row of Q fits (FlashAttention assumes d ≤ M)") }
         if o.algorithm == .naive {
             let (size, overflow) = R.multipliedReportingOverflow(by: C)
             guard !overflow, size <= maxMatrixElements else {
-                throw ConfigError("--n", "naive attention materializes a \(R)×\(C) matrix, above the simulator's limit of \(maxMatrixElements) elements (1 GiB as fp32); use --algo fa1 or fa2, which never store it")
+                throw ConfigError(.n, "naive attention materializes a \(R)×\(C) matrix, above the simulator's limit of \(maxMatrixElements) elements (1 GiB as fp32); use --algo fa1 or fa2, which never store it")
             }
         }
         if let w = o.watchRow, !(0..<p.n).contains(w) {
-            throw ConfigError("--watch-row", "row \(w) is outside 0..<\(p.n)")
+            throw ConfigError(.watchRow, "row \(w) is outside 0..<\(p.n)")
         }
         let (blocks, source) = try chooseBlocks(p, o)
         let tiles = ((p.rows + blocks.br - 1) / blocks.br) * ((p.n + blocks.bc - 1) / blocks.bc) * p.layout.kvHeads
         guard tiles <= maxTiles else {
-            throw ConfigError("--sram-elements", "\(blocks) makes \(tiles) tiles, above the simulator's limit of \(maxTiles); give more SRAM, larger blocks or a smaller --n")
+            throw ConfigError(.sramElements, "\(blocks) makes \(tiles) tiles, above the simulator's limit of \(maxTiles); give more SRAM, larger blocks or a smaller --n")
         }
 
         let forwardMemory = MemoryHierarchy(sramElements: M, recordsSteps: o.recordSteps, counting: o.counting)
@@ -167,15 +167,15 @@ public enum TiledAttention {
         let smallest = max(IOModel.peakSram(algo, backward: false, R: R, C: C, d: d, blocks: minimal, sramElements: M),
                            o.backward ? IOModel.peakSram(algo, backward: true, R: R, C: C, d: d, blocks: minimal, sramElements: M) : 0)
         guard smallest <= M else {
-            throw ConfigError("--sram-elements", "M = \(M) is below the smallest working set of \(algo.rawValue)\(o.backward ? " with --backward" : "") (\(smallest) elements with Br = Bc = 1 at d = \(d))")
+            throw ConfigError(.sramElements, "M = \(M) is below the smallest working set of \(algo.rawValue)\(o.backward ? " with --backward" : "") (\(smallest) elements with Br = Bc = 1 at d = \(d))")
         }
         if let b = o.blocks {
-            guard b.br > 0, b.bc > 0 else { throw ConfigError("--br/--bc", "block sizes must be positive, got Br = \(b.br), Bc = \(b.bc)") }
+            guard b.br > 0, b.bc > 0 else { throw ConfigError(.fields([.br, .bc]), "block sizes must be positive, got Br = \(b.br), Bc = \(b.bc)") }
             let given = BlockSizes(br: min(b.br, R), bc: min(b.bc, C))
             let need = max(IOModel.peakSram(algo, backward: false, R: R, C: C, d: d, blocks: given, sramElements: M),
                            o.backward ? IOModel.peakSram(algo, backward: true, R: R, C: C, d: d, blocks: given, sramElements: M) : 0)
             guard need <= M else {
-                throw ConfigError("--br/--bc", "\(given) needs a working set of \(need) elements, more than SRAM M = \(M); smaller blocks or --fit-sram")
+                throw ConfigError(.fields([.br, .bc]), "\(given) needs a working set of \(need) elements, more than SRAM M = \(M); smaller blocks or --fit-sram")
             }
             return (given, "given")
         }

@@ -1,11 +1,13 @@
+import AttnEngine
 import Foundation
 
 /// Writes files whole or not at all: into a temporary file beside the target, then `rename(2)`, so
 /// a failure never leaves a half-written file behind.
 public enum AtomicFile {
-    public struct WriteError: Error, CustomStringConvertible {
+    public struct WriteError: AttnLabError, CustomStringConvertible {
         public let path: String
         public let reason: String
+        public var subject: Subject { .file(path) }
         public var description: String { "\(path): \(reason)" }
     }
 

@@ -21,7 +21,7 @@ struct RetrofitTests {
         let tokens = try CharVocabulary.encode("the cat sat on the mat", vocab: base.vocab)
         let original = FullForward.logits(config: base, weights: w, tokens: tokens)
         for kvHeads in [2, 1] {
-            let c = try Retrofit.config(base, kvHeads: kvHeads, kvMap: base.kvMap, field: "test")
+            let c = try Retrofit.config(base, kvHeads: kvHeads, kvMap: base.kvMap, field: .variants)
             let pooled = Retrofit.weights(w, from: base, to: c)
             #expect(pooled.attention[0].wk!.count == kvHeads * headElements)
             #expect(maxAbsDiff(FullForward.logits(config: c, weights: pooled, tokens: tokens), original) < 1e-5)
@@ -32,7 +32,7 @@ struct RetrofitTests {
     func poolingIsTheMean() throws {
         let base = try smallConfig(qHeads: 4, kvHeads: 4)
         let w = DecoderWeights(config: base, seed: 5)
-        let c = try Retrofit.config(base, kvHeads: 2, kvMap: base.kvMap, field: "test")
+        let c = try Retrofit.config(base, kvHeads: 2, kvMap: base.kvMap, field: .variants)
         let pooled = Retrofit.weights(w, from: base, to: c)
         let n = base.attention.headDim * base.dModel
         for l in 0..<base.layers {
@@ -49,7 +49,7 @@ struct RetrofitTests {
     func claRetrofit() throws {
         let base = try smallConfig(qHeads: 4, kvHeads: 2)
         let w = DecoderWeights(config: base, seed: 9)
-        let c = try Retrofit.config(base, kvHeads: 2, kvMap: KVPattern.cla(2).map(layers: 4), field: "test")
+        let c = try Retrofit.config(base, kvHeads: 2, kvMap: KVPattern.cla(2).map(layers: 4), field: .variants)
         let r = Retrofit.weights(w, from: base, to: c)
         #expect(r.attention.map { $0.wk != nil } == [true, false, true, false])
         let tokens = try CharVocabulary.encode("the cat", vocab: base.vocab)
@@ -63,10 +63,10 @@ struct RetrofitTests {
     @Test("retrofits that cannot be done are refused, naming the flag")
     func refused() throws {
         let base = try smallConfig(qHeads: 4, kvHeads: 2)
-        #expect(throws: ConfigError.self) { try Retrofit.config(base, kvHeads: 4, kvMap: base.kvMap, field: "--to") }
-        #expect(throws: ConfigError.self) { try Retrofit.config(base, kvHeads: 3, kvMap: base.kvMap, field: "--to") }
+        #expect(throws: ConfigError.self) { try Retrofit.config(base, kvHeads: 4, kvMap: base.kvMap, field: .variants) }
+        #expect(throws: ConfigError.self) { try Retrofit.config(base, kvHeads: 3, kvMap: base.kvMap, field: .variants) }
         let shared = try smallConfig(qHeads: 4, kvHeads: 2, sharing: .all)
-        #expect(throws: ConfigError.self) { try Retrofit.config(shared, kvHeads: 1, kvMap: shared.kvMap, field: "--to") }
+        #expect(throws: ConfigError.self) { try Retrofit.config(shared, kvHeads: 1, kvMap: shared.kvMap, field: .variants) }
     }
 
     @Test("perplexity equals exp of the mean float64 negative log-likelihood of the recomputed logits")

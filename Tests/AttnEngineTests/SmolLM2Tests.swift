@@ -23,7 +23,7 @@ enum RealModel {
 
     /// Greedy continuation of `prompt`.
     static func continuation(_ m: PretrainedModel, _ prompt: String, tokens: Int) throws -> String {
-        let ids = try m.tokenizer.encode(prompt, field: "prompt")
+        let ids = try m.tokenizer.encode(prompt, field: .prompt)
         let decoder = Decoder(config: m.config, weights: m.weights, capacityTokens: ids.count + tokens)
         var sampler = Sampler(temperature: 0, seed: 1)
         return m.tokenizer.decode(decoder.generate(prompt: ids, tokens: tokens, sampler: &sampler).generatedTokens)
@@ -60,7 +60,7 @@ struct SmolLM2Tests {
     ])
     func tokenIDs(text: String, ids: [Int]) throws {
         let t = try RealModel.load().tokenizer
-        #expect(try t.encode(text, field: "text") == ids)
+        #expect(try t.encode(text, field: .text) == ids)
         #expect(t.decode(ids) == text)
     }
 
@@ -69,14 +69,14 @@ struct SmolLM2Tests {
         let t = try RealModel.load().tokenizer
         for text in ["キャッシュを共有すると、メモリが減ります。", "KV キャッシュ 23,040 B/token", "naïve café — ½ × π ≈ 1.57",
                      "emoji 🧠🔥 and\r\nCRLF\ttabs", "   leading and trailing   ", "日本語と English を混ぜる"] {
-            #expect(t.decode(try t.encode(text, field: "text")) == text)
+            #expect(t.decode(try t.encode(text, field: .text)) == text)
         }
     }
 
     @Test("the engine's logits equal an independent float64 decoder on the real weights")
     func float64Reference() throws {
         let m = try RealModel.load()
-        let tokens = try m.tokenizer.encode("The capital of France is", field: "prompt")
+        let tokens = try m.tokenizer.encode("The capital of France is", field: .prompt)
         let reference = ReferenceDecoder.logits(config: m.config, weights: m.weights, tokens: tokens)
         let decoder = Decoder(config: m.config, weights: m.weights, capacityTokens: tokens.count, blockTokens: 1)
         for (t, token) in tokens.enumerated() {
@@ -89,7 +89,7 @@ struct SmolLM2Tests {
     @Test("cached decode equals recomputation, and blocks of tokens equal single steps bit for bit")
     func cachedEqualsRecomputed() throws {
         let m = try RealModel.load()
-        let tokens = try m.tokenizer.encode("Cross-layer attention shares one KV cache between adjacent layers.", field: "prompt")
+        let tokens = try m.tokenizer.encode("Cross-layer attention shares one KV cache between adjacent layers.", field: .prompt)
         let stepped = Decoder(config: m.config, weights: m.weights, capacityTokens: tokens.count, blockTokens: 1)
         let steps = tokens.map { stepped.step(token: $0).logits }
         let recomputed = FullForward.logits(config: m.config, weights: m.weights, tokens: tokens)
@@ -114,16 +114,16 @@ struct SmolLM2Tests {
     func retrofit() throws {
         let m = try RealModel.load()
         let text = "The KV cache stores the keys and values of every token, so the model does not recompute them at each step."
-        let tokens = try m.tokenizer.encode(text, field: "text")
+        let tokens = try m.tokenizer.encode(text, field: .text)
         let original = Perplexity.evaluate(config: m.config, weights: m.weights, tokens: tokens, windowTokens: 64)
-        let same = try Retrofit.config(m.config, kvHeads: 3, kvMap: m.config.kvMap, field: "test")
+        let same = try Retrofit.config(m.config, kvHeads: 3, kvMap: m.config.kvMap, field: .variants)
         #expect(same == m.config)
         let sameResult = Perplexity.evaluate(config: same, weights: Retrofit.weights(m.weights, from: m.config, to: same), tokens: tokens, windowTokens: 64)
         #expect(sameResult == original)
         #expect(original.perplexity > 1 && original.perplexity < 100)
 
         for (kvHeads, pattern) in [(1, KVPattern.none), (3, .cla(2))] {
-            let c = try Retrofit.config(m.config, kvHeads: kvHeads, kvMap: pattern.map(layers: 30), field: "test")
+            let c = try Retrofit.config(m.config, kvHeads: kvHeads, kvMap: pattern.map(layers: 30), field: .variants)
             let w = Retrofit.weights(m.weights, from: m.config, to: c)
             #expect(w.attention.allSatisfy { ($0.wk?.count ?? 0) == c.attention.kvElements * 576 || $0.wk == nil })
             let r = Perplexity.evaluate(config: c, weights: w, tokens: tokens, windowTokens: 64)

@@ -58,7 +58,7 @@ struct CLITests {
         (["kv", "--preset", "llama-2-70b", "--context", "2147483648", "--batch", "2000"], "--context"),
         (["params", "--layers", "100000"], "--layers"),
         (["decode", "--preset", "llama-3-8"], "--preset"),
-        (["decode", "--preset", "llama-2-70b"], "--preset llama-2-70b"),
+        (["decode", "--preset", "llama-2-70b"], "--preset: the model has 68976648192 parameters"),
         (["decode", "--preset", "bert-base"], "--preset"),
         (["decode", "--d-model", "65536", "--layers", "64"], "--layers/--d-model"),
         (["decode", "--tokens", "70000"], "--tokens"),
@@ -80,7 +80,7 @@ struct CLITests {
         (["decode", "--chat"], "--chat"),
         (["ppl", "--text", "README.md", "--window", "1"], "--window"),
         (["ppl", "--text", "/nonexistent.txt"], "--text"),
-        (["ppl", "--text", "README.md"], "--text README.md"),
+        (["ppl", "--text", "README.md"], "--text: README.md: character '#'"),
         (["retrofit", "--text", "README.md", "--to", "gqa:3"], "--to"),
         (["retrofit", "--text", "README.md", "--to", "mha"], "--to"),
         (["retrofit", "--text", "README.md", "--to", "cla:2+shuffle"], "--to"),
@@ -471,8 +471,8 @@ struct LessonCLITests {
 
     static let brokenLessons: [(String, String, String)] = [
         ("{decode: {layers: 2", "{decod: {layers: 2", "lesson.yaml:17: steps[1].action.decod: unknown field 'decod' — did you mean 'decode'?"),
-        ("{decode: {layers: 2, tokens: 4", "{decode: {layerz: 2, tokens: 4", "lesson.yaml:17: steps[1].action.decode: Unknown option '--layerz'"),
-        ("cla: 2}}\n", "cla: 0}}\n", "lesson.yaml:10: steps[0].action.compare: --cla: the sharing factor must be positive"),
+        ("{decode: {layers: 2, tokens: 4", "{decode: {layerz: 2, tokens: 4", "lesson.yaml:17: steps[1].action.decode.layerz: unknown flag for this action — did you mean 'layers'?"),
+        ("cla: 2}}\n", "cla: 0}}\n", "lesson.yaml:10: steps[0].action.compare.cla: the sharing factor must be positive"),
         ("max_abs_diff <= 1e-4", "max_abs_dif <= 1e-4", "steps[1].checks: 'max_abs_dif <= 1e-4': unknown value 'max_abs_dif'"),
         ("max_abs_diff <= 1e-4", "max_abs_diff / 0 <= 1e-4", "steps[1].checks: 'max_abs_diff / 0 <= 1e-4': a side is"),
         ("{decode: {layers: 2, tokens: 4", "{decode: {trace: /tmp/x.jsonl, layers: 2, tokens: 4", "lesson.yaml:17: steps[1].action.decode.trace: is set by the runner"),

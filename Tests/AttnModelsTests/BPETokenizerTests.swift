@@ -23,12 +23,12 @@ private func tokenizer(merges: [String], literals: [(String, Int32)] = []) throw
         if !tokens.contains(merged) { tokens.append(merged) }
     }
     let types = [Int32](repeating: 1, count: 256) + literals.map(\.1) + [Int32](repeating: 1, count: tokens.count - 256 - literals.count)
-    return try BPETokenizer(tokens: tokens, tokenTypes: types, merges: merges, field: "test.gguf")
+    return try BPETokenizer(tokens: tokens, tokenTypes: types, merges: merges, file: "test.gguf")
 }
 
 /// The tokens of `text`, each as `text(of:)` shows it.
 private func pieces(_ tokenizer: BPETokenizer, _ text: String) throws -> [String] {
-    try tokenizer.encode(text, field: "--prompt").map(tokenizer.text(of:))
+    try tokenizer.encode(text, field: .prompt).map(tokenizer.text(of:))
 }
 
 /// The error `body` throws, or nil.
@@ -74,7 +74,7 @@ struct BPETokenizerTests {
     @Test("merges build a word with its leading space: ' the' → one token Ġthe")
     func wordWithSpace() throws {
         let bpe = try tokenizer(merges: ["Ġ t", "h e", "Ġt he"])
-        let ids = try bpe.encode("the the", field: "--prompt")
+        let ids = try bpe.encode("the the", field: .prompt)
         #expect(ids.map(bpe.text(of:)) == ["t", "he", " the"])
         #expect(bpe.id(of: "Ġthe") == ids[2])
     }
@@ -103,7 +103,7 @@ struct BPETokenizerTests {
     @Test("a character without merges falls back to its UTF-8 bytes, shown as <0x..> alone")
     func byteFallback() throws {
         let bpe = try tokenizer(merges: [])
-        let ids = try bpe.encode("é", field: "--prompt")
+        let ids = try bpe.encode("é", field: .prompt)
         #expect(ids == [0xC3, 0xA9])
         #expect(ids.map(bpe.text(of:)) == ["<0xC3>", "<0xA9>"])
         #expect(bpe.decode(ids) == "é")
@@ -138,13 +138,13 @@ struct BPETokenizerTests {
             literals: [("<|im", 3), ("<|im_start|>", 3), ("<|im_end|>", 3), ("<user>", 4), ("<plain>", 1)]
         )
         let start = try #require(bpe.id(of: "<|im_start|>")), end = try #require(bpe.id(of: "<|im_end|>"))
-        let ids = try bpe.encode("<|im_start|>user\nHi<|im_end|>", field: "--prompt")
+        let ids = try bpe.encode("<|im_start|>user\nHi<|im_end|>", field: .prompt)
         #expect(ids.first == start && ids.last == end)
         #expect(ids.map(bpe.text(of:)) == ["<|im_start|>", "u", "s", "e", "r", "\n", "Hi", "<|im_end|>"])
         #expect(try pieces(bpe, "<|im_sta") == ["<|im", "_", "s", "t", "a"])
         let user = try #require(bpe.id(of: "<user>"))
-        #expect(try bpe.encode("a<user>", field: "--prompt") == [Int(UInt8(ascii: "a")), user])
-        #expect(try bpe.encode("<plain>", field: "--prompt").count == 7, "a normal token is not matched in the text")
+        #expect(try bpe.encode("a<user>", field: .prompt) == [Int(UInt8(ascii: "a")), user])
+        #expect(try bpe.encode("<plain>", field: .prompt).count == 7, "a normal token is not matched in the text")
         #expect(bpe.decode(ids) == "<|im_start|>user\nHi<|im_end|>")
     }
 
@@ -158,7 +158,7 @@ struct BPETokenizerTests {
     )
     func roundTrip(text: String) throws {
         let bpe = try tokenizer(merges: ["Ġ t", "h e", "Ġt he", "ã Ĥ", "Ġ Ġ", "Ċ Ċ"], literals: [("<|im_start|>", 3), ("<|im_end|>", 3)])
-        #expect(bpe.decode(try bpe.encode(text, field: "--prompt")) == text)
+        #expect(bpe.decode(try bpe.encode(text, field: .prompt)) == text)
     }
 
     @Test("ids outside the vocabulary decode as ⟨id⟩ instead of trapping")
@@ -171,10 +171,10 @@ struct BPETokenizerTests {
 
     @Test("a byte the vocabulary has no token for is an error naming the field and the character")
     func missingByte() throws {
-        let bpe = try BPETokenizer(tokens: ["a", "b"], tokenTypes: [1, 1], merges: [], field: "tiny.gguf")
-        #expect(try bpe.encode("ab", field: "--prompt") == [0, 1])
-        let error = try #require(configError { () throws(ConfigError) in try bpe.encode("aé", field: "--prompt") })
-        #expect(error.field == "--prompt")
+        let bpe = try BPETokenizer(tokens: ["a", "b"], tokenTypes: [1, 1], merges: [], file: "tiny.gguf")
+        #expect(try bpe.encode("ab", field: .prompt) == [0, 1])
+        let error = try #require(configError { () throws(ConfigError) in try bpe.encode("aé", field: .prompt) })
+        #expect(error.subject == .fields([.prompt]))
         #expect(error.reason.contains("0xC3") && error.reason.contains("é"))
     }
 
@@ -182,7 +182,7 @@ struct BPETokenizerTests {
     func malformed() throws {
         func error(_ tokens: [String], _ types: [Int32]? = nil, _ merges: [String] = []) -> ConfigError? {
             configError { () throws(ConfigError) in
-                try BPETokenizer(tokens: tokens, tokenTypes: types ?? tokens.map { _ in 1 }, merges: merges, field: "bad.gguf")
+                try BPETokenizer(tokens: tokens, tokenTypes: types ?? tokens.map { _ in 1 }, merges: merges, file: "bad.gguf")
             }
         }
         let cases: [(ConfigError?, String)] = [
@@ -195,7 +195,7 @@ struct BPETokenizerTests {
             (error(["a", "b", "ab"], nil, ["ab"]), "not two tokens separated by a space"),
         ]
         for (error, reason) in cases {
-            #expect(error?.field == "bad.gguf")
+            #expect(error?.subject == .file("bad.gguf"))
             #expect(error?.reason.contains(reason) == true, "\(String(describing: error)) should say \(reason)")
         }
     }

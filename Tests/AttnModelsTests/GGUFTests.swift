@@ -82,7 +82,7 @@ struct GGUFReaderTests {
                 _ = try GGUFFile(path: path)
                 return "parsed"
             } catch {
-                #expect(error.field == path)
+                #expect(error.subject == .file(path))
                 return error.reason
             }
         }

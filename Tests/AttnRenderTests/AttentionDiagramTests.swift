@@ -126,11 +126,11 @@ struct AttentionDiagramTests {
     func errors() throws {
         let summary = try attentionRun(q: 4, kv: 2, detail: .summary)
         let detail = #expect(throws: FigureError.self) { try AttentionDiagram.figure(summary, layer: 0, style: Style()) }
-        #expect(detail?.field == "--trace-detail")
+        #expect(detail?.subject == .fields([.traceDetail]))
         let full = try attentionRun(q: 4, kv: 2)
         for layer in [-1, 2] {
             let error = #expect(throws: FigureError.self) { try AttentionDiagram.figure(full, layer: layer, style: Style()) }
-            #expect(error?.field == "--layer")
+            #expect(error?.subject == .fields([.layer]))
         }
     }
 

@@ -153,7 +153,7 @@ struct FigureTests {
             _ = try LayersDiagram.figure(deep, dtype: .bf16, style: Style())
             Issue.record("80 layers at 900 px should be refused")
         } catch {
-            #expect(error.field == "--size" && error.reason.contains("try --size"))
+            #expect(error.subject == .fields([.size]) && error.reason.contains("try --size"))
         }
     }
 }

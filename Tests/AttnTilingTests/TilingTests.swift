@@ -323,13 +323,13 @@ struct TilingBadInputTests {
     func errors() throws {
         #expect(throws: ConfigError.self) { try TileProblem(n: 0, d: 8) }
         #expect(throws: ConfigError.self) { try TileProblem(n: 8, d: -1) }
-        func field(_ body: () throws -> Void) -> String? {
-            do { try body(); return nil } catch let e as ConfigError { return e.field } catch { return nil }
+        func subject(_ body: () throws -> Void) -> Subject? {
+            do { try body(); return nil } catch let e as ConfigError { return e.subject } catch { return nil }
         }
-        #expect(field { _ = try run(.fa1, n: 64, d: 64, M: 32) } == "--d")
-        #expect(field { _ = try run(.fa1, n: 64, d: 16, M: 70) } == "--sram-elements")
-        #expect(field { _ = try run(.fa1, n: 64, d: 16, M: 1024, blocks: BlockSizes(br: 64, bc: 64)) } == "--br/--bc")
-        #expect(field { _ = try run(.naive, n: 20000, d: 16, M: 100_000) } == "--n")
-        #expect(field { _ = try run(.fa2, n: 64, M: 1024, watch: 64) } == "--watch-row")
+        #expect(subject { _ = try run(.fa1, n: 64, d: 64, M: 32) } == .fields([.d]))
+        #expect(subject { _ = try run(.fa1, n: 64, d: 16, M: 70) } == .fields([.sramElements]))
+        #expect(subject { _ = try run(.fa1, n: 64, d: 16, M: 1024, blocks: BlockSizes(br: 64, bc: 64)) } == .fields([.br, .bc]))
+        #expect(subject { _ = try run(.naive, n: 20000, d: 16, M: 100_000) } == .fields([.n]))
+        #expect(subject { _ = try run(.fa2, n: 64, M: 1024, watch: 64) } == .fields([.watchRow]))
     }
 }

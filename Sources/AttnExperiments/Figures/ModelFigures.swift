@@ -11,7 +11,7 @@ public struct HeadsFigure: FigureExperiment {
 
     public init(_ r: inout FlagReader) throws(ConfigError) {
         model = try ModelSpec(&r)
-        dtype = try r.choice("dtype") ?? dtype
+        dtype = try r.choice(.dtype) ?? dtype
     }
 
     public func validate() throws { _ = try model.decoderConfig() }
@@ -31,7 +31,7 @@ public struct LayersFigure: FigureExperiment {
 
     public init(_ r: inout FlagReader) throws(ConfigError) {
         model = try ModelSpec(&r)
-        dtype = try r.choice("dtype") ?? dtype
+        dtype = try r.choice(.dtype) ?? dtype
     }
 
     public func validate() throws { _ = try model.decoderConfig() }
@@ -54,9 +54,9 @@ public struct KVChartFigure: FigureExperiment {
 
     public init(_ r: inout FlagReader) throws(ConfigError) {
         model = try ModelSpec(&r)
-        dtype = try r.choice("dtype") ?? dtype
-        contexts = try r.string("contexts").map { text throws(ConfigError) in try parseList(text, field: "--contexts", minimum: 2) } ?? contexts
-        logY = try r.flag("log")
+        dtype = try r.choice(.dtype) ?? dtype
+        contexts = try r.string(.contexts).map { text throws(ConfigError) in try parseList(text, field: .contexts, minimum: 2) } ?? contexts
+        logY = try r.flag(.logScale)
     }
 
     public func validate() throws { _ = try model.decoderConfig() }

@@ -14,11 +14,11 @@ public struct TilesFigure: FigureExperiment {
 
     public init(_ r: inout FlagReader) throws(ConfigError) {
         var t = TileExperiment()
-        t.algorithm = try r.choice("algo") ?? t.algorithm
+        t.algorithm = try r.choice(.algorithm) ?? t.algorithm
         t.tile = try TileSpec(&r)
-        t.br = try r.int("br")
-        t.bc = try r.int("bc")
-        t.fitSram = try r.flag("fit-sram")
+        t.br = try r.int(.br)
+        t.bc = try r.int(.bc)
+        t.fitSram = try r.flag(.fitSram)
         self.init(t)
     }
 
@@ -45,7 +45,7 @@ public struct CacheFigure: FigureExperiment {
         var d = DecodeExperiment()
         d.model = try ModelSpec(&r)
         d.decoding = try DecodeSpec(&r)
-        self.init(d, step: try r.int("step"))
+        self.init(d, step: try r.int(.step))
     }
 
     public func validate() throws { try decode.validate() }
@@ -75,7 +75,7 @@ public struct AttentionFigure: FigureExperiment {
         var d = DecodeExperiment()
         d.model = try ModelSpec(&r)
         d.decoding = try DecodeSpec(&r)
-        self.init(d, layer: try r.int("layer"))
+        self.init(d, layer: try r.int(.layer))
     }
 
     public func validate() throws { try decode.validate() }
@@ -95,8 +95,8 @@ public struct IOChartFigure: FigureExperiment {
     public init(_ r: inout FlagReader) throws(ConfigError) {
         var s = SweepExperiment()
         s.tile = try TileSpec(&r)
-        s.axis = try r.choice("over") ?? s.axis
-        s.values = try r.string("values").map { text throws(ConfigError) in try parseList(text, field: "--values", minimum: 2) }
+        s.axis = try r.choice(.sweepAxis) ?? s.axis
+        s.values = try r.string(.values).map { text throws(ConfigError) in try parseList(text, field: .values, minimum: 2) }
         self.init(s)
     }
 
