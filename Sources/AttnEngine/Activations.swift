@@ -24,20 +24,19 @@ final class Activations {
         let a = c.attention, d = c.dModel
         self.rows = rows
         kvElements = a.kvElements
-        let sizes = [rows * d, rows * d, rows * d, rows * a.qElements, rows * a.qElements, rows * c.ffn, rows * c.ffn, keys,
-                     kvSlots * rows * a.kvElements, kvSlots * rows * a.kvElements]
-        memory = .allocate(capacity: sizes.reduce(0, +))
+        memory = .allocate(capacity: rows * (3 * d + 2 * a.qElements + 2 * c.ffn + 2 * kvSlots * a.kvElements) + keys)
         memory.initialize(repeating: 0)
         var next = memory.baseAddress!
-        func take(_ i: Int) -> UnsafeMutablePointer<Float> {
-            defer { next += sizes[i] }
+        func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+            defer { next += count }
             return next
         }
-        x = take(0); h = take(1); proj = take(2)
-        q = take(3); attnOut = take(4)
-        gate = take(5); up = take(6)
-        scores = take(7)
-        kSlots = take(8); vSlots = take(9)
+        x = take(rows * d); h = take(rows * d); proj = take(rows * d)
+        q = take(rows * a.qElements); attnOut = take(rows * a.qElements)
+        gate = take(rows * c.ffn); up = take(rows * c.ffn)
+        kSlots = take(kvSlots * rows * a.kvElements); vSlots = take(kvSlots * rows * a.kvElements)
+        scores = take(keys)
+        assert(next == memory.baseAddress! + memory.count)
     }
 
     deinit { memory.deallocate() }
