@@ -44,13 +44,12 @@ public final class Decoder {
     public let blockTokens: Int
     /// 32 rows of activations (74 KB for d_model 576) stay in L2 while each weight row is reused.
     public static let defaultBlockTokens = 32
+    /// A decoder's tokens see only the past.
+    private let mask = AttentionMask.causal
+    private let arithmetic: Float32Attention
     private let rope: RoPE
-    // Workspace for one block, allocated once: a step allocates nothing per element.
-    private var x: [Float], h: [Float], proj: [Float]                 // [block × d_model]
-    private var q: [Float], attnOut: [Float]                         // [block × q_heads·head_dim]
-    private var kNew: [Float], vNew: [Float]                         // [block × kv_heads·head_dim]
-    private var gate: [Float], up: [Float]                           // [block × ffn]
-    private var scores: [Float]                                      // [capacity]
+    /// Workspace for one block, allocated once: a step allocates nothing per element.
+    private let act: Activations
 
     /// - Parameters:
     ///   - capacityTokens: the most tokens the cache will hold.
@@ -64,17 +63,10 @@ public final class Decoder {
         let a = config.attention, b = max(1, min(blockTokens, capacityTokens))
         self.blockTokens = b
         cache = KVCache(layout: a, producers: config.kvMap.producers, capacityTokens: capacityTokens, dtype: cacheDType)
+        arithmetic = Float32Attention(headDim: a.headDim)
         rope = RoPE(headDim: a.headDim, positions: capacityTokens, base: config.ropeBase)
-        x = .init(repeating: 0, count: b * config.dModel)
-        h = x
-        proj = x
-        q = .init(repeating: 0, count: b * a.qElements)
-        attnOut = q
-        kNew = .init(repeating: 0, count: b * a.kvElements)
-        vNew = kNew
-        gate = .init(repeating: 0, count: b * config.ffn)
-        up = gate
-        scores = .init(repeating: 0, count: capacityTokens)
+        // K/V of one layer at a time: the cache keeps them.
+        act = Activations(config: config, rows: b, keys: capacityTokens, kvSlots: 1)
     }
 
     /// The position the next token will take (= tokens in the cache).
@@ -99,92 +91,69 @@ public final class Decoder {
     }
 
     private func block(_ tokens: ArraySlice<Int>, detail: RecordDetail) -> [StepRecord] {
-        let c = config, a = c.attention, d = c.dModel, p = position, B = tokens.count
+        let c = config, a = c.attention, d = c.dModel, hd = a.headDim, p = position, B = tokens.count
         precondition(tokens.allSatisfy { $0 >= 0 && $0 < c.vocab }, "token outside the vocabulary")
         precondition(p + B <= cache.capacityTokens, "the cache is full")
-        let scale = 1 / Float(a.headDim).squareRoot()
         let bytesPerRow = cache.bytesPerTokenPerLayer
         var layerSteps = [[LayerStep]](repeating: [], count: B)
+        let x = act.x, h = act.h, proj = act.proj                          // [B × d_model]
+        let q = act.q, o = act.attnOut                                     // [B × q_heads·head_dim]
+        let kNew = act.k(0), vNew = act.v(0)                               // [B × kv_heads·head_dim]
+        let gate = act.gate, up = act.up                                   // [B × ffn]
+        let s = act.scores                                                 // [capacity]
 
-        weights.embedding.withUnsafeBufferPointer { e in
-            for (i, token) in tokens.enumerated() {
-                for j in 0..<d { x[i * d + j] = e[token * d + j] }
-            }
+        for (i, token) in tokens.enumerated() {
+            for j in 0..<d { x[i * d + j] = weights.embedding[token * d + j] }
         }
         for l in 0..<c.layers {
             let aw = weights.attention[c.weightSharing.attentionSet(layer: l)]
             let src = c.kvMap.source[l]
             rmsNormRows(gain: aw.norm, B)
-            Kernels.matmul(aw.wq, rows: a.qElements, cols: d, h, count: B, &q)         // [B × q_heads·head_dim]
-            q.withUnsafeMutableBufferPointer { qb in
-                for i in 0..<B { rope.apply(qb.baseAddress! + i * a.qElements, heads: a.qHeads, position: p + i) }
-            }
+            Kernels.matmul(aw.wq, rows: a.qElements, cols: d, h, count: B, q)
+            for i in 0..<B { rope.apply(q + i * a.qElements, heads: a.qHeads, position: p + i) }
             var writtenK = [[Float]?](repeating: nil, count: B), writtenV = writtenK
             if src == l {
-                Kernels.matmul(aw.wk!, rows: a.kvElements, cols: d, h, count: B, &kNew)  // [B × kv_heads·head_dim]
-                Kernels.matmul(aw.wv!, rows: a.kvElements, cols: d, h, count: B, &vNew)
-                kNew.withUnsafeMutableBufferPointer { kb in
-                    vNew.withUnsafeBufferPointer { vb in
-                        for i in 0..<B {
-                            rope.apply(kb.baseAddress! + i * a.kvElements, heads: a.kvHeads, position: p + i)
-                            cache.write(producer: l, position: p + i, k: kb.baseAddress! + i * a.kvElements, v: vb.baseAddress! + i * a.kvElements)
-                        }
-                    }
+                Kernels.matmul(aw.wk!, rows: a.kvElements, cols: d, h, count: B, kNew)
+                Kernels.matmul(aw.wv!, rows: a.kvElements, cols: d, h, count: B, vNew)
+                for i in 0..<B {
+                    rope.apply(kNew + i * a.kvElements, heads: a.kvHeads, position: p + i)
+                    cache.write(producer: l, position: p + i, k: kNew + i * a.kvElements, v: vNew + i * a.kvElements)
                 }
                 if detail == .full {
                     for i in 0..<B {
-                        writtenK[i] = (0..<a.kvHeads).flatMap { Array(cache.row(.k, layer: l, kvHead: $0, position: p + i)) }
-                        writtenV[i] = (0..<a.kvHeads).flatMap { Array(cache.row(.v, layer: l, kvHead: $0, position: p + i)) }
+                        writtenK[i] = (0..<a.kvHeads).flatMap { cache.row(.k, layer: l, kvHead: $0, position: p + i) }
+                        writtenV[i] = (0..<a.kvHeads).flatMap { cache.row(.v, layer: l, kvHead: $0, position: p + i) }
                     }
                 }
             }
-            let b = cache.bufferIndex(ofLayer: src), cap = cache.capacityTokens, hd = a.headDim
             for i in 0..<B {
-                // Token i sees the cache up to its own position, never the block's later rows.
-                let tokensRead = p + i + 1
+                // The block's rows are all in the cache now; the mask keeps token i to its own past.
+                let visible = mask.visibleKeys(query: p + i, keys: p + B)
                 var weightsRecord: [Float]? = detail == .full ? [] : nil
-                weightsRecord?.reserveCapacity(a.qHeads * tokensRead)
-                cache.k[b].withUnsafeBufferPointer { kb in
-                    cache.v[b].withUnsafeBufferPointer { vb in
-                        q.withUnsafeBufferPointer { qb in
-                            attnOut.withUnsafeMutableBufferPointer { ob in
-                                scores.withUnsafeMutableBufferPointer { sb in
-                                    for hq in 0..<a.qHeads {
-                                        let g = a.kvHead(forQueryHead: hq)
-                                        let kHead = kb.baseAddress! + g * cap * hd, vHead = vb.baseAddress! + g * cap * hd
-                                        let qHead = qb.baseAddress! + i * a.qElements + hq * hd
-                                        let out = ob.baseAddress! + i * a.qElements + hq * hd
-                                        for t in 0..<tokensRead { sb[t] = Kernels.dot(qHead, kHead + t * hd, hd) * scale }
-                                        Kernels.softmax(sb.baseAddress!, tokensRead)
-                                        for j in 0..<hd { out[j] = 0 }
-                                        for t in 0..<tokensRead { Kernels.axpy(sb[t], vHead + t * hd, out, hd) }
-                                        weightsRecord?.append(contentsOf: sb[0..<tokensRead])
-                                    }
-                                }
-                            }
-                        }
-                    }
+                weightsRecord?.reserveCapacity(a.qHeads * visible.count)
+                for hq in 0..<a.qHeads {
+                    let g = a.kvHead(forQueryHead: hq)
+                    Attention.attend(arithmetic, q: q + i * a.qElements + hq * hd,
+                                     keys: cache.keys(layer: src, kvHead: g), values: cache.values(layer: src, kvHead: g),
+                                     visible: visible, headDim: hd, scores: s, out: o + i * a.qElements + hq * hd)
+                    weightsRecord?.append(contentsOf: UnsafeBufferPointer(start: s, count: visible.count))
                 }
                 layerSteps[i].append(LayerStep(
                     layer: l, sourceLayer: src,
                     writtenPosition: src == l ? p + i : nil, bytesWritten: src == l ? bytesPerRow : 0,
-                    tokensRead: tokensRead, bytesRead: tokensRead * bytesPerRow,
+                    tokensRead: visible.count, bytesRead: visible.count * bytesPerRow,
                     writtenK: writtenK[i], writtenV: writtenV[i], attention: weightsRecord
                 ))
             }
-            Kernels.matmul(aw.wo, rows: d, cols: a.qElements, attnOut, count: B, &proj)
+            Kernels.matmul(aw.wo, rows: d, cols: a.qElements, o, count: B, proj)
             for j in 0..<(B * d) { x[j] += proj[j] }
 
             let fw = weights.ffn[c.weightSharing.ffnSet(layer: l)]
             rmsNormRows(gain: fw.norm, B)
-            Kernels.matmul(fw.w1, rows: c.ffn, cols: d, h, count: B, &gate)
-            Kernels.matmul(fw.w3, rows: c.ffn, cols: d, h, count: B, &up)
-            gate.withUnsafeMutableBufferPointer { g in
-                up.withUnsafeBufferPointer { u in
-                    for i in 0..<B { Kernels.swiglu(g.baseAddress! + i * c.ffn, u.baseAddress! + i * c.ffn, c.ffn) }
-                }
-            }
-            Kernels.matmul(fw.w2, rows: d, cols: c.ffn, gate, count: B, &proj)
+            Kernels.matmul(fw.w1, rows: c.ffn, cols: d, h, count: B, gate)
+            Kernels.matmul(fw.w3, rows: c.ffn, cols: d, h, count: B, up)
+            for i in 0..<B { Kernels.swiglu(gate + i * c.ffn, up + i * c.ffn, c.ffn) }
+            Kernels.matmul(fw.w2, rows: d, cols: c.ffn, gate, count: B, proj)
             for j in 0..<(B * d) { x[j] += proj[j] }
         }
         cache.advance(to: p + B)
@@ -200,11 +169,7 @@ public final class Decoder {
 
     /// h[i] = RMSNorm(x[i]) · gain for the block's rows.
     private func rmsNormRows(gain: [Float], _ rows: Int) {
-        let d = config.dModel, eps = config.normEps
-        x.withUnsafeBufferPointer { xb in
-            h.withUnsafeMutableBufferPointer { hb in
-                for i in 0..<rows { Kernels.rmsNorm(xb.baseAddress! + i * d, gain: gain, d, eps: eps, hb.baseAddress! + i * d) }
-            }
-        }
+        let d = config.dModel
+        for i in 0..<rows { Kernels.rmsNorm(act.x + i * d, gain: gain, d, eps: config.normEps, act.h + i * d) }
     }
 }

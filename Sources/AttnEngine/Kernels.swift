@@ -92,8 +92,9 @@ public enum Kernels {
     }
 
     /// In-place softmax over n scores: subtract the max (for range), exponentiate, divide by the sum
-    /// accumulated left to right.
-    public static func softmax(_ s: UnsafeMutablePointer<Float>, _ n: Int) {
+    /// accumulated left to right. Returns that max and sum.
+    @discardableResult
+    public static func softmax(_ s: UnsafeMutablePointer<Float>, _ n: Int) -> (max: Float, sum: Float) {
         var m = -Float.infinity
         for i in 0..<n { m = max(m, s[i]) }
         var l: Float = 0
@@ -103,6 +104,7 @@ public enum Kernels {
         }
         let inv = 1 / l
         for i in 0..<n { s[i] *= inv }
+        return (m, l)
     }
 
     /// SwiGLU's gate: a[i] ← silu(a[i])·b[i], silu(x) = x·σ(x) (Shazeer 2020).

@@ -1,35 +1,29 @@
+import AttnEngine
 import Foundation
 
 /// Attention in float64, row by row, with the platform's libm: the truth every simulated run is
-/// checked against. Independent of the tiled code paths (no blocks, no online softmax).
+/// checked against. Independent of the tiled code paths (no blocks, no online softmax); the forward
+/// pass is the engine's one attention routine, `Attention.attend`, run in `Float64Reference`
+/// arithmetic over the keys `AttentionMask` lets each row see.
 enum ReferenceAttention {
     /// O for the given rows of every query head (all rows when `rows` is nil).  // [q_heads × N × d]
     static func forward(_ p: TileProblem, rows sample: [Int]?) -> (o: [Double], rowMax: [Double], rowSum: [Double]) {
-        let d = p.d, N = p.n, H = p.layout.qHeads
-        var o = [Double](repeating: 0, count: H * N * d)
+        let d = p.d, N = p.n, H = p.layout.qHeads, mask = p.mask
+        let q = Float64Buffer(p.q), k = Float64Buffer(p.k), v = Float64Buffer(p.v)  // [heads × N × d]
+        let o = Float64Buffer(zeros: H * N * d)                                     // [q_heads × N × d]
+        let s = Float64Buffer(zeros: N)                                             // one row of scores
         var rowMax = [Double](repeating: 0, count: H * N), rowSum = rowMax
-        let positions = sample ?? Array(0..<N)
         for h in 0..<H {
             let g = p.layout.kvHead(forQueryHead: h)
-            for t in positions {
-                let keys = p.causal ? t + 1 : N
-                var s = [Double](repeating: 0, count: keys)
-                for c in 0..<keys {
-                    var dot = 0.0
-                    for e in 0..<d { dot += Double(p.q[(h * N + t) * d + e]) * Double(p.k[(g * N + c) * d + e]) }
-                    s[c] = dot / Double(d).squareRoot()
-                }
-                let m = s.max()!
-                let w = s.map { Foundation.exp($0 - m) }
-                let z = w.reduce(0, +)
-                rowMax[h * N + t] = m
-                rowSum[h * N + t] = z
-                for c in 0..<keys {
-                    for e in 0..<d { o[(h * N + t) * d + e] += w[c] / z * Double(p.v[(g * N + c) * d + e]) }
-                }
+            let keys = KVRows(base: k.pointer + g * N * d, stride: d), values = KVRows(base: v.pointer + g * N * d, stride: d)
+            for t in sample ?? Array(0..<N) {
+                let row = h * N + t
+                (rowMax[row], rowSum[row]) = Attention.attend(
+                    Float64Reference(), q: q.pointer + row * d, keys: keys, values: values,
+                    visible: mask.visibleKeys(query: t, keys: N), headDim: d, scores: s.pointer, out: o.pointer + row * d)
             }
         }
-        return (o, rowMax, rowSum)
+        return (o.array, rowMax, rowSum)
     }
 
     /// dQ, dK, dV of Σ O ∘ dO, in float64.
@@ -39,24 +33,24 @@ enum ReferenceAttention {
         for h in 0..<H {
             let g = p.layout.kvHead(forQueryHead: h)
             for t in 0..<N {
-                let keys = p.causal ? t + 1 : N
-                var s = [Double](repeating: 0, count: keys)
-                for c in 0..<keys {
+                let keys = Array(p.mask.visibleKeys(query: t, keys: N))
+                var s = [Double](repeating: 0, count: keys.count)
+                for (i, c) in keys.enumerated() {
                     var dot = 0.0
                     for e in 0..<d { dot += Double(p.q[(h * N + t) * d + e]) * Double(p.k[(g * N + c) * d + e]) }
-                    s[c] = dot * tau
+                    s[i] = dot * tau
                 }
                 let m = s.max()!
                 let w = s.map { Foundation.exp($0 - m) }
                 let z = w.reduce(0, +)
                 let P = w.map { $0 / z }
                 let dO = (0..<d).map { Double(p.dO[(h * N + t) * d + $0]) }
-                let dP = (0..<keys).map { c in (0..<d).reduce(0.0) { $0 + dO[$1] * Double(p.v[(g * N + c) * d + $1]) } }
+                let dP = keys.map { c in (0..<d).reduce(0.0) { $0 + dO[$1] * Double(p.v[(g * N + c) * d + $1]) } }
                 let D = zip(P, dP).reduce(0.0) { $0 + $1.0 * $1.1 }
-                for c in 0..<keys {
-                    let dS = P[c] * (dP[c] - D)
+                for (i, c) in keys.enumerated() {
+                    let dS = P[i] * (dP[i] - D)
                     for e in 0..<d {
-                        dv[(g * N + c) * d + e] += P[c] * dO[e]
+                        dv[(g * N + c) * d + e] += P[i] * dO[e]
                         dq[(h * N + t) * d + e] += tau * dS * Double(p.k[(g * N + c) * d + e])
                         dk[(g * N + c) * d + e] += tau * dS * Double(p.q[(h * N + t) * d + e])
                     }
@@ -65,4 +59,57 @@ enum ReferenceAttention {
         }
         return (dq, dk, dv)
     }
+}
+
+/// Float64 arithmetic in plain left-to-right order with the platform's `exp`: far more precise than
+/// any simulated Float32 run, and written independently of the engine's kernels.
+struct Float64Reference: AttentionArithmetic {
+    func score(_ q: UnsafePointer<Double>, _ k: UnsafePointer<Double>, _ d: Int) -> Double {
+        var dot = 0.0
+        for e in 0..<d { dot += q[e] * k[e] }
+        return dot / Double(d).squareRoot()
+    }
+
+    func softmax(_ s: UnsafeMutablePointer<Double>, _ n: Int) -> (max: Double, sum: Double) {
+        var m = s[0]
+        for i in 1..<n where s[i] > m { m = s[i] }
+        var z = 0.0
+        for i in 0..<n {
+            s[i] = Foundation.exp(s[i] - m)
+            z += s[i]
+        }
+        for i in 0..<n { s[i] /= z }
+        return (m, z)
+    }
+
+    func accumulate(_ p: Double, _ v: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>, _ d: Int) {
+        for e in 0..<d { out[e] += p * v[e] }
+    }
+}
+
+/// A float64 tensor owned and freed with this object, so the reference hands plain pointers to
+/// `Attention.attend`. Converting from Float is exact.
+private final class Float64Buffer {
+    let pointer: UnsafeMutablePointer<Double>
+    let count: Int
+
+    init(zeros count: Int) {
+        self.count = count
+        pointer = .allocate(capacity: count)
+        pointer.initialize(repeating: 0, count: count)
+    }
+
+    convenience init(_ x: [Float]) {
+        self.init(zeros: x.count)
+        for i in x.indices { pointer[i] = Double(x[i]) }
+    }
+
+    var array: [Double] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+
+    deinit { pointer.deallocate() }
+}
+
+extension TileProblem {
+    /// The engine's mask for this problem: causal, or every key.
+    var mask: AttentionMask { causal ? .causal : .none }
 }

@@ -43,9 +43,13 @@ struct DecoderTests {
     func roundedCache(dtype: DType) throws {
         let config = try smallConfig(kvHeads: 2, pattern: .cla(2))
         let (result, weights) = try decode(config, dtype: dtype)
-        for buffer in result.cache.k + result.cache.v {
-            for value in buffer {
-                if dtype == .bf16 { #expect(value.bitPattern & 0xffff == 0) } else { #expect(Float(Float16(value)) == value) }
+        for layer in result.cache.producers {
+            for g in 0..<config.attention.kvHeads {
+                for t in 0..<result.cache.tokens {
+                    for value in result.cache.row(.k, layer: layer, kvHead: g, position: t) + result.cache.row(.v, layer: layer, kvHead: g, position: t) {
+                        if dtype == .bf16 { #expect(value.bitPattern & 0xffff == 0) } else { #expect(Float(Float16(value)) == value) }
+                    }
+                }
             }
         }
         let full = FullForward.logits(config: config, weights: weights, tokens: result.processedTokens, cacheDType: dtype)

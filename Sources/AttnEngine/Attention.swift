@@ -1,0 +1,98 @@
+/// Attention of one query head over the keys its mask lets it see (Vaswani et al. 2017, eq. 1):
+///
+///     s_j = q·k_j · scale        for every visible key j      (scale = 1/√head_dim)
+///     p   = softmax(s)
+///     o   = Σ_j p_j · v_j
+///
+/// The one routine behind the decoder's cached step, `FullForward` and AttnTiling's float64
+/// reference. What differs between them is passed in, never copied: the mask (`AttentionMask`), where
+/// the K/V rows live (`KVRows`), which K/V head a query head reads (`AttentionLayout`), and the
+/// arithmetic (`AttentionArithmetic`: the engine's deterministic Float32 kernels, or float64).
+public enum Attention {
+    /// Writes o for one query head and leaves p (the softmax weights, one per visible key, in key
+    /// order) in `scores`.
+    ///
+    /// - Parameters:
+    ///   - q: the query head.                                       // [head_dim]
+    ///   - keys, values: the K and V rows of the K/V head it reads.
+    ///   - visible: the keys to attend over, from `AttentionMask.visibleKeys`.
+    ///   - scores: room for one score per visible key.               // [visible.count]
+    ///   - out: o.                                                  // [head_dim]
+    /// - Returns: the row's max score and softmax sum (FlashAttention's m and ℓ).
+    @inlinable @discardableResult
+    public static func attend<A: AttentionArithmetic>(
+        _ arithmetic: A, q: UnsafePointer<A.Scalar>, keys: KVRows<A.Scalar>, values: KVRows<A.Scalar>,
+        visible: KeyRanges, headDim d: Int, scores s: UnsafeMutablePointer<A.Scalar>, out: UnsafeMutablePointer<A.Scalar>
+    ) -> (max: A.Scalar, sum: A.Scalar) {
+        // pass 1: s = q·kᵀ·scale over the visible keys
+        var n = 0
+        for j in visible {
+            s[n] = arithmetic.score(q, keys[j], d)
+            n += 1
+        }
+        // pass 2: p = softmax(s), in place
+        let stats = arithmetic.softmax(s, n)
+        // pass 3: o = Σ p_j·v_j, keys in order
+        for e in 0..<d { out[e] = 0 }
+        n = 0
+        for j in visible {
+            arithmetic.accumulate(s[n], values[j], out, d)
+            n += 1
+        }
+        return stats
+    }
+}
+
+/// The K or V rows of one K/V head, by key position: row j is `headDim` values at `base + j·stride`.
+///
+/// The decoder's cache stores a head's rows contiguously (stride head_dim); `FullForward` keeps K/V
+/// token-major (stride kv_heads·head_dim). A cache that stores rows in another form (quantized, or a
+/// low-rank latent) hands attention rows of this kind by expanding them on read, so the attention
+/// routine does not change.
+public struct KVRows<Scalar> {
+    public let base: UnsafePointer<Scalar>
+    /// Elements from one row to the next.
+    public let stride: Int
+
+    @inlinable
+    public init(base: UnsafePointer<Scalar>, stride: Int) {
+        self.base = base
+        self.stride = stride
+    }
+
+    /// The row of key position `j`.
+    @inlinable
+    public subscript(j: Int) -> UnsafePointer<Scalar> { base + j * stride }
+}
+
+/// The arithmetic one attention row is computed in: each step's order of operations is fixed here,
+/// so a routine written once gives the same bits as the code it replaced.
+public protocol AttentionArithmetic {
+    associatedtype Scalar: BinaryFloatingPoint
+    /// q·k, scaled to a score.
+    func score(_ q: UnsafePointer<Scalar>, _ k: UnsafePointer<Scalar>, _ d: Int) -> Scalar
+    /// s ← softmax(s) in place; returns the max and the sum of exponentials.
+    func softmax(_ s: UnsafeMutablePointer<Scalar>, _ n: Int) -> (max: Scalar, sum: Scalar)
+    /// out += p·v.
+    func accumulate(_ p: Scalar, _ v: UnsafePointer<Scalar>, _ out: UnsafeMutablePointer<Scalar>, _ d: Int)
+}
+
+/// The engine's arithmetic: `Kernels.dot`, `Kernels.softmax` and `Kernels.axpy` in Float32, the
+/// same bits on every machine.
+public struct Float32Attention: AttentionArithmetic {
+    public let scale: Float
+
+    @inlinable
+    public init(headDim: Int) { scale = 1 / Float(headDim).squareRoot() }
+
+    @inlinable
+    public func score(_ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ d: Int) -> Float { Kernels.dot(q, k, d) * scale }
+
+    @inlinable
+    public func softmax(_ s: UnsafeMutablePointer<Float>, _ n: Int) -> (max: Float, sum: Float) { Kernels.softmax(s, n) }
+
+    @inlinable
+    public func accumulate(_ p: Float, _ v: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ d: Int) {
+        Kernels.axpy(p, v, out, d)
+    }
+}
