@@ -126,9 +126,8 @@ public enum Renderer {
         }
     }
 
-    static func isCJK(_ s: String) -> Bool {
-        s.unicodeScalars.contains { (0x3000...0x9FFF).contains($0.value) || (0xF900...0xFAFF).contains($0.value) || (0xFF00...0xFFEF).contains($0.value) }
-    }
+    /// Text with any CJK character is set in the CJK font (`Format.isCJK`).
+    static func isCJK(_ s: String) -> Bool { s.unicodeScalars.contains(where: Format.isCJK) }
 
     // MARK: - Drawing
 

@@ -64,6 +64,17 @@ public enum Format {
     /// 0.875 → "87.50%".
     public static func percent(_ fraction: Double, _ decimals: Int = 2) -> String { fixed(fraction * 100, decimals) + "%" }
 
+    /// Whether `scalar` is Chinese, Japanese or Korean script as AttnLab treats it: CJK punctuation,
+    /// kana and ideographs (U+3000–9FFF), compatibility ideographs (U+F900–FAFF) and full-width
+    /// forms (U+FF00–FFEF). Such a character is a full em wide, needs the CJK font, and a line break
+    /// beside it is not a word break. The one table for figures, the renderer and reports.
+    public static func isCJK(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x3000...0x9FFF, 0xF900...0xFAFF, 0xFF00...0xFFEF: true
+        default: false
+        }
+    }
+
     /// Left-aligned table with a header row and a rule, columns separated by two spaces.
     /// Columns listed in `rightAligned` are aligned right (numbers).
     public static func table(_ header: [String], _ rows: [[String]], rightAligned: Set<Int> = []) -> String {
