@@ -35,8 +35,7 @@ public enum HeadsDiagram {
     private static func drawPanel(_ c: inout Canvas, _ panel: Rect, layout: AttentionLayout, budget: KVBudget, mhaBytes: Int) throws(FigureError) {
         let u = c.style.unit, theme = c.theme
         c.rect(panel, fill: theme.panel, radius: 14 * u)
-        let name = layout.kvHeads == layout.qHeads ? "MHA" : layout.kvHeads == 1 ? "MQA" : "GQA-\(layout.kvHeads)"
-        c.text(name, Point(panel.midX, panel.y + 36 * u), size: c.style.labelSize * 1.25, anchor: .middle, weight: .bold)
+        c.text(layout.name, Point(panel.midX, panel.y + 36 * u), size: c.style.labelSize * 1.25, anchor: .middle, weight: .bold)
         c.text("\(Format.plural(layout.kvHeads, "K/V head")) for \(layout.qHeads) query heads", Point(panel.midX, panel.y + 70 * u),
                size: c.style.smallSize, color: theme.muted, anchor: .middle)
 
