@@ -12,26 +12,27 @@ public enum Format {
         return n < 0 ? "-" + out : out
     }
 
-    /// Bytes in decimal units as the papers use them: "33.55 MB", "512 B", "1.10 TB".
-    public static func bytes(_ n: Int) -> String {
-        let units = ["B", "kB", "MB", "GB", "TB", "PB", "EB"]
-        var value = Double(n), unit = 0
-        while abs(value) >= 1000 && unit < units.count - 1 {
-            value /= 1000
-            unit += 1
-        }
-        return unit == 0 ? "\(n) B" : "\(fixed(value, 2)) \(units[unit])"
+    /// The unit system of `bytes`.
+    public enum ByteUnits: Sendable {
+        /// Powers of 1000 as the papers use them: kB, MB, GB…
+        case decimal
+        /// Powers of 1024: KiB, MiB, GiB…
+        case binary
     }
 
-    /// Bytes in binary units: "32.00 MiB".
-    public static func binaryBytes(_ n: Int) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+    /// Bytes with two decimals in the largest unit below the value: "33.55 MB", "512 B", "1.10 TB";
+    /// with `.binary` units, "32.00 MiB".
+    public static func bytes(_ n: Int, units: ByteUnits = .decimal) -> String {
+        let (base, names) = switch units {
+        case .decimal: (1000.0, ["B", "kB", "MB", "GB", "TB", "PB", "EB"])
+        case .binary: (1024.0, ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"])
+        }
         var value = Double(n), unit = 0
-        while abs(value) >= 1024 && unit < units.count - 1 {
-            value /= 1024
+        while abs(value) >= base && unit < names.count - 1 {
+            value /= base
             unit += 1
         }
-        return unit == 0 ? "\(n) B" : "\(fixed(value, 2)) \(units[unit])"
+        return unit == 0 ? "\(n) B" : "\(fixed(value, 2)) \(names[unit])"
     }
 
     /// `x` with exactly `decimals` decimals, rounded half away from zero ("0.875" → "87.50" as %).
