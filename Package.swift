@@ -55,6 +55,7 @@ let package = Package(
         .testTarget(name: "AttnEngineTests", dependencies: ["AttnEngine", "AttnModels"]),
         .testTarget(name: "AttnTilingTests", dependencies: ["AttnEngine", "AttnTiling"]),
         .testTarget(name: "AttnTraceTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace"]),
+        .testTarget(name: "AttnFiguresTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace", "AttnFigures"]),
         .testTarget(name: "AttnRenderTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace", "AttnFigures", "AttnRender"]),
         .testTarget(name: "AttnModelsTests", dependencies: ["AttnEngine", "AttnModels"]),
         .testTarget(name: "AttnLessonsTests", dependencies: ["AttnLessons"]),
