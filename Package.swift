@@ -61,6 +61,7 @@ let package = Package(
         .testTarget(name: "AttnEngineTests", dependencies: ["AttnEngine", "AttnModels"]),
         .testTarget(name: "AttnTilingTests", dependencies: ["AttnEngine", "AttnTiling"]),
         .testTarget(name: "AttnTraceTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace"]),
+        .testTarget(name: "AttnFiguresTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace", "AttnFigures"]),
         .testTarget(name: "AttnRenderTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace", "AttnFigures", "AttnRender"]),
         .testTarget(name: "AttnModelsTests", dependencies: ["AttnEngine", "AttnModels"]),
         .testTarget(name: "AttnExperimentsTests", dependencies: ["AttnEngine", "AttnExperiments", "AttnTrace"]),

@@ -25,7 +25,9 @@ public enum DetMath {
         return scale(p, by: Int(k))
     }
 
-    /// Natural logarithm; NaN for negative x, −∞ for 0.
+    /// Natural logarithm, with IEEE-754's answers at the edges: NaN for NaN and for every x < 0
+    /// (−∞ included), −∞ for ±0, +∞ for +∞. Those are returned before any arithmetic, and a
+    /// subnormal x is scaled into the normal range once, so every input returns (no loop runs on x).
     public static func log(_ x: Double) -> Double {
         if x.isNaN || x < 0 { return .nan }
         if x == 0 { return -.infinity }

@@ -16,23 +16,24 @@ public enum Charts {
     public static func kvSeries(for config: DecoderConfig, name: String, dtype: DType) -> [KVSeries] {
         let a = config.attention, L = config.layers
         var series: [KVSeries] = []
-        func add(_ label: String, kv: Int, pattern: KVPattern) {
+        /// A series named by its layout ("MHA", "GQA-8", "MQA") followed by `suffix`.
+        func add(kv: Int, pattern: KVPattern, suffix: String = "") {
             guard let layout = try? AttentionLayout(qHeads: a.qHeads, kvHeads: kv, headDim: a.headDim),
                   let map = try? pattern.map(layers: L) else { return }
             let b = KVBudget(layout: layout, kvMap: map, dtype: dtype)
             if !series.contains(where: { $0.budget.layout == b.layout && $0.budget.kvMap == b.kvMap }) {
-                series.append(KVSeries(name: label, budget: b))
+                series.append(KVSeries(name: layout.name + suffix, budget: b))
             }
         }
         // The model as configured (its own K/V map), then the alternatives.
         let own = KVBudget(layout: a, kvMap: config.kvMap, dtype: dtype)
         series.append(KVSeries(name: "\(name): \(config.layoutName)", budget: own))
-        add("MHA (\(a.qHeads) K/V heads)", kv: a.qHeads, pattern: .none)
-        if a.kvHeads != a.qHeads && a.kvHeads != 1 { add("GQA-\(a.kvHeads)", kv: a.kvHeads, pattern: .none) }
-        add("MQA", kv: 1, pattern: .none)
+        add(kv: a.qHeads, pattern: .none, suffix: " (\(a.qHeads) K/V heads)")
+        if a.kvHeads != a.qHeads && a.kvHeads != 1 { add(kv: a.kvHeads, pattern: .none) }
+        add(kv: 1, pattern: .none)
         if L >= 2 {
-            if a.kvHeads != 1 { add("\(a.kvHeads == a.qHeads ? "MHA" : "GQA-\(a.kvHeads)") + CLA2", kv: a.kvHeads, pattern: .cla(2)) }
-            add("MQA + CLA2", kv: 1, pattern: .cla(2))
+            if a.kvHeads != 1 { add(kv: a.kvHeads, pattern: .cla(2), suffix: " + CLA2") }
+            add(kv: 1, pattern: .cla(2), suffix: " + CLA2")
         }
         return series
     }

@@ -21,9 +21,14 @@ public enum HeadsDiagram {
         guard panelWidth > 260 * u, panelHeight > 300 * u else {
             throw FigureError(.size, "\(Int(style.width))×\(Int(style.height)) is too small for \(kvCounts.count) panels of heads; try --size 1600x900")
         }
-        let mha = KVBudget(layout: try! AttentionLayout(qHeads: q, kvHeads: q, headDim: hd), kvMap: config.kvMap, dtype: dtype)
-        for (p, kv) in kvCounts.enumerated() {
-            let layout = try! AttentionLayout(qHeads: q, kvHeads: kv, headDim: hd)
+        // Every K/V head count divides q_heads, so these layouts are valid; were one not, the figure
+        // reports it rather than trapping.
+        let layouts: [AttentionLayout]
+        do { layouts = try kvCounts.map { kv throws(ConfigError) in try AttentionLayout(qHeads: q, kvHeads: kv, headDim: hd) } } catch {
+            throw FigureError(error.field, error.reason)
+        }
+        let mha = KVBudget(layout: layouts[0], kvMap: config.kvMap, dtype: dtype)  // kvCounts[0] == q
+        for (p, layout) in layouts.enumerated() {
             let budget = KVBudget(layout: layout, kvMap: config.kvMap, dtype: dtype)
             let panel = Rect(40 * u + Double(p) * (panelWidth + panelGap), panelTop, panelWidth, panelHeight)
             try drawPanel(&canvas, panel, layout: layout, budget: budget, mhaBytes: mha.bytesPerToken)
@@ -35,8 +40,7 @@ public enum HeadsDiagram {
     private static func drawPanel(_ c: inout Canvas, _ panel: Rect, layout: AttentionLayout, budget: KVBudget, mhaBytes: Int) throws(FigureError) {
         let u = c.style.unit, theme = c.theme
         c.rect(panel, fill: theme.panel, radius: 14 * u)
-        let name = layout.kvHeads == layout.qHeads ? "MHA" : layout.kvHeads == 1 ? "MQA" : "GQA-\(layout.kvHeads)"
-        c.text(name, Point(panel.midX, panel.y + 36 * u), size: c.style.labelSize * 1.25, anchor: .middle, weight: .bold)
+        c.text(layout.name, Point(panel.midX, panel.y + 36 * u), size: c.style.labelSize * 1.25, anchor: .middle, weight: .bold)
         c.text("\(Format.plural(layout.kvHeads, "K/V head")) for \(layout.qHeads) query heads", Point(panel.midX, panel.y + 70 * u),
                size: c.style.smallSize, color: theme.muted, anchor: .middle)
 

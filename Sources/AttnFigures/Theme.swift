@@ -1,3 +1,5 @@
+import AttnTrace
+
 /// Colours of a figure. The palette is Okabe & Ito's colour-blind-safe set; K/V head g (and the
 /// g-th cache-producing layer) is always `palette[g mod 7]`, in every figure.
 public struct Theme: Sendable {
@@ -109,8 +111,8 @@ public struct Canvas {
 public func textWidth(_ s: String, size: Double) -> Double {
     var em = 0.0
     for scalar in s.unicodeScalars {
+        if Format.isCJK(scalar) { em += 1.0; continue }
         switch scalar.value {
-        case 0x3000...0x9FFF, 0xF900...0xFAFF, 0xFF00...0xFFEF: em += 1.0
         case 0x41...0x5A, 0x4D, 0x57: em += 0.68  // capitals
         case 0x20, 0x2E, 0x2C, 0x3A, 0x3B, 0x27, 0x69, 0x6C, 0x6A, 0x74, 0x66: em += 0.32  // narrow
         default: em += 0.58

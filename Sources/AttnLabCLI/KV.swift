@@ -53,7 +53,7 @@ extension AttnLab {
                 ["bytes per token", Format.grouped(budget.bytesPerToken) + " B",
                  "2 × \(Format.plural(budget.kvLayers, "layer")) × \(Format.plural(a.kvHeads, "head")) × \(a.headDim) × \(bytesPerElement)"],
                 ["cache", Format.grouped(cacheBytes) + " B",
-                 "\(Format.bytes(cacheBytes)) = \(Format.binaryBytes(cacheBytes)) at \(Format.grouped(context)) tokens × batch \(batch)"],
+                 "\(Format.bytes(cacheBytes)) = \(Format.bytes(cacheBytes, units: .binary)) at \(Format.grouped(context)) tokens × batch \(batch)"],
                 ["MHA, no sharing", Format.grouped(budget.mhaBytesPerToken) + " B/token",
                  "\(Format.bytes(mhaCacheBytes)) at this context: \(Format.fixed(Double(budget.mhaBytesPerToken) / Double(budget.bytesPerToken), 2))× larger"],
                 ["reduction vs MHA", Format.percent(budget.reductionVsMHA), ""],

@@ -64,15 +64,14 @@ struct StepThrough {
         return nil
     }
 
+    /// Narration before its step runs: each placeholder shows as ⟨name⟩.
     private func placeholders(_ text: String) -> String {
-        var out = "", rest = Substring(text)
-        while let open = rest.range(of: "{{"), let close = rest[open.upperBound...].range(of: "}}") {
-            out += rest[..<open.lowerBound]
-            let name = rest[open.upperBound..<close.lowerBound].split(separator: "|").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
-            out += "⟨\(name)⟩"
-            rest = rest[close.upperBound...]
-        }
-        return out + rest
+        Template.segments(text).map { segment in
+            switch segment {
+            case .literal(let s), .unclosed(let s): String(s)
+            case .placeholder(let inside): "⟨\(inside.split(separator: "|").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? "")⟩"
+            }
+        }.joined()
     }
 
     private func show(_ r: StepResult) {

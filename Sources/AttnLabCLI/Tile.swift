@@ -132,7 +132,7 @@ extension AttnLab {
             var out = "AttnLab tile — \(r.algorithm.rawValue): \(r.algorithm.title), N = \(r.n), d = \(r.d)"
             out += r.layout.qHeads > 1 ? ", \(r.layout.qHeads) query / \(r.layout.kvHeads) KV heads" : ""
             out += r.causal ? ", causal\n" : "\n"
-            out += "SRAM       M = \(Format.grouped(r.sramElements)) elements (\(Format.binaryBytes(r.sramElements * r.dtype.bits / 8)) of \(r.dtype.rawValue))\n"
+            out += "SRAM       M = \(Format.grouped(r.sramElements)) elements (\(Format.bytes(r.sramElements * r.dtype.bits / 8, units: .binary)) of \(r.dtype.rawValue))\n"
             let source = ["default": "published: Bc = ⌈M/4d⌉, Br = min(Bc, d)\(r.algorithm == .naive ? "; naive: largest Br with Br·d + Bc·d + Br·Bc ≤ M" : "")",
                           "given": "--br/--bc", "fit": "--fit-sram: least traffic that fits"][r.blockSource]!
             out += "blocks     \(r.blocks) (\(source)); Tr = \(Tr), Tc = \(Tc)\n"

@@ -84,14 +84,45 @@ public struct LessonResult: Sendable {
 public enum Template {
     public static let filters = ["grouped", "bytes", "percent", "fixed1", "fixed2", "fixed3", "sci"]
 
+    /// A piece of narration as `segments` cuts it.
+    public enum Segment: Equatable, Sendable {
+        /// Text outside placeholders, as written.
+        case literal(Substring)
+        /// What stands between `{{` and `}}`, spaces included.
+        case placeholder(Substring)
+        /// A `{{` without a `}}`: the text from that `{{` to the end.
+        case unclosed(Substring)
+    }
+
+    /// `text` cut into literal text and placeholders, in order: the one scanner of `{{ … }}` that
+    /// rendering, checking, name listing and the terminal's step-through all read.
+    public static func segments(_ text: String) -> [Segment] {
+        var segments: [Segment] = []
+        var rest = Substring(text)
+        while let open = rest.range(of: "{{") {
+            if open.lowerBound > rest.startIndex { segments.append(.literal(rest[..<open.lowerBound])) }
+            guard let close = rest[open.upperBound...].range(of: "}}") else {
+                segments.append(.unclosed(rest[open.lowerBound...]))
+                return segments
+            }
+            segments.append(.placeholder(rest[open.upperBound..<close.lowerBound]))
+            rest = rest[close.upperBound...]
+        }
+        if !rest.isEmpty { segments.append(.literal(rest)) }
+        return segments
+    }
+
     /// Fills in every placeholder; an unknown name or filter is an error naming it.
     public static func render(_ text: String, values: [String: Double], texts: [String: String]) throws(ParseFailure) -> String {
         var out = ""
-        var rest = Substring(text)
-        while let open = rest.range(of: "{{") {
-            out += rest[..<open.lowerBound]
-            guard let close = rest[open.upperBound...].range(of: "}}") else { throw ParseFailure("'{{' without '}}'") }
-            let inner = rest[open.upperBound..<close.lowerBound].split(separator: "|").map { String($0).trimmingSpaces }
+        for segment in segments(text) {
+            let inside: Substring
+            switch segment {
+            case .literal(let s): out += s; continue
+            case .unclosed: throw ParseFailure("'{{' without '}}'")
+            case .placeholder(let s): inside = s
+            }
+            let inner = inside.split(separator: "|").map { String($0).trimmingSpaces }
             let name = inner.first ?? ""
             let filter = inner.count > 1 ? inner[1] : nil
             if let v = values[name] {
@@ -105,37 +136,33 @@ public enum Template {
                 let near = (Array(values.keys) + Array(texts.keys)).sorted().filter { $0.hasSuffix(name.split(separator: ".").last.map(String.init) ?? name) }
                 throw ParseFailure("unknown value '\(name)'" + (near.isEmpty ? "" : " (did you mean \(near.prefix(3).joined(separator: ", "))?)"))
             }
-            rest = rest[close.upperBound...]
         }
-        return out + rest
+        return out
     }
 
     /// Checks the placeholders' syntax and filters without values (what `attnlab check` can know).
     public static func validate(_ text: String) throws(ParseFailure) {
-        var rest = Substring(text)
-        while let open = rest.range(of: "{{") {
-            guard let close = rest[open.upperBound...].range(of: "}}") else { throw ParseFailure("'{{' without '}}'") }
-            let inner = rest[open.upperBound..<close.lowerBound].split(separator: "|", omittingEmptySubsequences: false).map { String($0).trimmingSpaces }
-            guard inner.count <= 2, let name = inner.first, !name.isEmpty else { throw ParseFailure("'{{\(rest[open.upperBound..<close.lowerBound])}}' is not {{ value }} or {{ value | filter }}") }
-            _ = try Expression.parse(name)
-            if inner.count == 2, !filters.contains(inner[1]) {
-                throw ParseFailure("unknown filter '\(inner[1])' (expected one of \(filters.joined(separator: ", ")))")
+        for segment in segments(text) {
+            switch segment {
+            case .literal: continue
+            case .unclosed: throw ParseFailure("'{{' without '}}'")
+            case .placeholder(let inside):
+                let inner = inside.split(separator: "|", omittingEmptySubsequences: false).map { String($0).trimmingSpaces }
+                guard inner.count <= 2, let name = inner.first, !name.isEmpty else { throw ParseFailure("'{{\(inside)}}' is not {{ value }} or {{ value | filter }}") }
+                _ = try Expression.parse(name)
+                if inner.count == 2, !filters.contains(inner[1]) {
+                    throw ParseFailure("unknown filter '\(inner[1])' (expected one of \(filters.joined(separator: ", ")))")
+                }
             }
-            rest = rest[close.upperBound...]
         }
     }
 
     /// The value names placeholders refer to (inside expressions too).
     public static func names(in text: String) -> [String] {
-        var names: [String] = []
-        var rest = Substring(text)
-        while let open = rest.range(of: "{{"), let close = rest[open.upperBound...].range(of: "}}") {
-            if let inner = rest[open.upperBound..<close.lowerBound].split(separator: "|").first.map({ String($0).trimmingSpaces }) {
-                names += (try? Expression.parse(inner).names) ?? [inner]
-            }
-            rest = rest[close.upperBound...]
+        segments(text).flatMap { segment -> [String] in
+            guard case .placeholder(let inside) = segment, let inner = inside.split(separator: "|").first.map({ String($0).trimmingSpaces }) else { return [] }
+            return (try? Expression.parse(inner).names) ?? [inner]
         }
-        return names
     }
 
     static func format(_ v: Double, _ filter: String?) throws(ParseFailure) -> String {

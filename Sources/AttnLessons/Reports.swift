@@ -183,10 +183,7 @@ public enum Reports {
     /// Lines of a paragraph joined with a space, except between Japanese characters, where a
     /// line break is not a word break.
     static func joinLines(_ lines: [String]) -> String {
-        func cjk(_ c: Character?) -> Bool {
-            guard let v = c?.unicodeScalars.first?.value else { return false }
-            return (0x3000...0x9FFF).contains(v) || (0xFF00...0xFFEF).contains(v)
-        }
+        func cjk(_ c: Character?) -> Bool { c?.unicodeScalars.first.map(Format.isCJK) ?? false }
         var out = ""
         for line in lines.map(\.trimmingSpaces) {
             if !out.isEmpty && !(cjk(out.last) || cjk(line.first)) { out += " " }

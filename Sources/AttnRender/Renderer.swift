@@ -1,11 +1,12 @@
 import AttnEngine
 import AttnFigures
+import AttnTrace
 import CCairo
 import Foundation
 
 /// Writes figures as PNG, SVG or PDF, chosen by the file extension; multi-page figures become one
 /// PDF page per step (or, with `writeFrames`, one PNG per step). Output is deterministic: PDF dates
-/// are fixed and SVG ids renumbered, and files appear whole or not at all (temp file + rename).
+/// are fixed and SVG ids renumbered, and files appear whole or not at all (`AtomicFile`).
 public enum Renderer {
     public enum Kind: String, Sendable { case png, svg, pdf }
 
@@ -38,31 +39,29 @@ public enum Renderer {
     public static func write(_ figure: Figure, to path: String, scale: Double = 1, subject: Subject = .fields([.output])) throws(RenderError) {
         let kind = try kind(of: path, subject: subject)
         try checkFonts(for: figure)
-        try checkFolder(path, subject: subject)
-        let temp = temporaryPath(for: path)
-        defer { try? FileManager.default.removeItem(atPath: temp) }
-        switch kind {
-        case .png:
-            let surface = try Surface.image(width: Int((figure.width * scale).rounded()), height: Int((figure.height * scale).rounded()))
-            let context = try Context(surface)
-            cairo_scale(context.cr, scale, scale)
-            try draw(figure.pages[0], figure, context)
-            cairo_surface_flush(surface.pointer)
-            try surface.writePNG(to: temp)
-        case .svg:
-            do {
-                let surface = try Surface.svg(path: temp, width: figure.width, height: figure.height)
+        // The folder is checked before anything is drawn; a failure names the flag, then the file.
+        try AtomicFile.write(to: path, wrap: { RenderError(subject, $0.description) }) { temp throws(RenderError) in
+            switch kind {
+            case .png:
+                let surface = try Surface.image(width: Int((figure.width * scale).rounded()), height: Int((figure.height * scale).rounded()))
                 let context = try Context(surface)
+                cairo_scale(context.cr, scale, scale)
                 try draw(figure.pages[0], figure, context)
-                try surface.finish()
-            }
-            guard let text = try? String(contentsOfFile: temp, encoding: .utf8) else { throw RenderError(.file(path), "Cairo wrote no SVG") }
-            try? FileManager.default.removeItem(atPath: temp)
-            do { try Data(renumberSVGIDs(text).utf8).write(to: URL(fileURLWithPath: temp)) } catch {
-                throw RenderError(.file(path), "cannot write (\(error.localizedDescription))")
-            }
-        case .pdf:
-            do {
+                cairo_surface_flush(surface.pointer)
+                try surface.writePNG(to: temp)
+            case .svg:
+                do {
+                    let surface = try Surface.svg(path: temp, width: figure.width, height: figure.height)
+                    let context = try Context(surface)
+                    try draw(figure.pages[0], figure, context)
+                    try surface.finish()
+                }
+                guard let text = try? String(contentsOfFile: temp, encoding: .utf8) else { throw RenderError(.file(path), "Cairo wrote no SVG") }
+                try? FileManager.default.removeItem(atPath: temp)
+                do { try Data(renumberSVGIDs(text).utf8).write(to: URL(fileURLWithPath: temp)) } catch {
+                    throw RenderError(.file(path), "cannot write (\(error.localizedDescription))")
+                }
+            case .pdf:
                 let surface = try Surface.pdf(path: temp, width: figure.width, height: figure.height, title: figure.title)
                 let context = try Context(surface)
                 for page in figure.pages {
@@ -73,7 +72,6 @@ public enum Renderer {
                 try surface.finish()
             }
         }
-        guard rename(temp, path) == 0 else { throw RenderError(.file(path), "cannot rename into place (\(String(cString: strerror(errno))))") }
     }
 
     /// Page `page` of `figure` rasterized: `width × height` pixels, each 0xAARRGGBB (premultiplied
@@ -129,23 +127,8 @@ public enum Renderer {
         }
     }
 
-    private static func checkFolder(_ path: String, subject: Subject) throws(RenderError) {
-        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw RenderError(subject, "folder \(folder) of \(path) does not exist")
-        }
-        guard access(folder, W_OK) == 0 else { throw RenderError(subject, "folder \(folder) is not writable") }
-    }
-
-    private static func temporaryPath(for path: String) -> String {
-        let url = URL(fileURLWithPath: path)
-        return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
-    }
-
-    static func isCJK(_ s: String) -> Bool {
-        s.unicodeScalars.contains { (0x3000...0x9FFF).contains($0.value) || (0xF900...0xFAFF).contains($0.value) || (0xFF00...0xFFEF).contains($0.value) }
-    }
+    /// Text with any CJK character is set in the CJK font (`Format.isCJK`).
+    static func isCJK(_ s: String) -> Bool { s.unicodeScalars.contains(where: Format.isCJK) }
 
     // MARK: - Drawing
 

@@ -35,20 +35,37 @@ public enum AtomicFile {
     }
 
     public static func write(_ data: Data, to path: String) throws(WriteError) {
-        try checkWritable(path)
-        let url = URL(fileURLWithPath: path)
-        let temp = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        do {
-            try data.write(to: temp)
-        } catch {
-            try? FileManager.default.removeItem(at: temp)
-            throw WriteError(path: path, reason: "cannot write (\(error.localizedDescription))")
+        try write(to: path, wrap: { $0 }) { temp throws(WriteError) in
+            do { try data.write(to: URL(fileURLWithPath: temp)) } catch {
+                throw WriteError(path: path, reason: "cannot write (\(error.localizedDescription))")
+            }
         }
-        guard rename(temp.path, path) == 0 else {
+    }
+
+    /// Writes `path` whole or not at all with a writer that creates the file itself (Cairo's PNG,
+    /// SVG and PDF surfaces): `produce` writes to the temporary path it is given, beside `path` so
+    /// the rename stays on one file system, and that file then replaces `path`. On any failure the
+    /// temporary file is removed.
+    ///
+    /// - Parameters:
+    ///   - wrap: turns this function's own failures (the checks of `checkWritable`, the rename) into
+    ///     the caller's error type, so that the caller throws one type.
+    ///   - produce: writes the whole content to the temporary path.
+    /// - Throws: what `produce` throws, or a wrapped `WriteError`.
+    public static func write<E: Error>(
+        to path: String, wrap: (WriteError) -> E, produce: (_ temporaryPath: String) throws(E) -> Void
+    ) throws(E) {
+        do { try checkWritable(path) } catch { throw wrap(error) }
+        let url = URL(fileURLWithPath: path)
+        let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
+        do { try produce(temp) } catch {
+            try? FileManager.default.removeItem(atPath: temp)
+            throw error
+        }
+        guard rename(temp, path) == 0 else {
             let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temp)
-            throw WriteError(path: path, reason: "cannot rename into place (\(reason))")
+            try? FileManager.default.removeItem(atPath: temp)
+            throw wrap(WriteError(path: path, reason: "cannot rename into place (\(reason))"))
         }
     }
 }

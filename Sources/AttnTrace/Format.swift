@@ -12,26 +12,27 @@ public enum Format {
         return n < 0 ? "-" + out : out
     }
 
-    /// Bytes in decimal units as the papers use them: "33.55 MB", "512 B", "1.10 TB".
-    public static func bytes(_ n: Int) -> String {
-        let units = ["B", "kB", "MB", "GB", "TB", "PB", "EB"]
-        var value = Double(n), unit = 0
-        while abs(value) >= 1000 && unit < units.count - 1 {
-            value /= 1000
-            unit += 1
-        }
-        return unit == 0 ? "\(n) B" : "\(fixed(value, 2)) \(units[unit])"
+    /// The unit system of `bytes`.
+    public enum ByteUnits: Sendable {
+        /// Powers of 1000 as the papers use them: kB, MB, GB…
+        case decimal
+        /// Powers of 1024: KiB, MiB, GiB…
+        case binary
     }
 
-    /// Bytes in binary units: "32.00 MiB".
-    public static func binaryBytes(_ n: Int) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+    /// Bytes with two decimals in the largest unit below the value: "33.55 MB", "512 B", "1.10 TB";
+    /// with `.binary` units, "32.00 MiB".
+    public static func bytes(_ n: Int, units: ByteUnits = .decimal) -> String {
+        let (base, names) = switch units {
+        case .decimal: (1000.0, ["B", "kB", "MB", "GB", "TB", "PB", "EB"])
+        case .binary: (1024.0, ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"])
+        }
         var value = Double(n), unit = 0
-        while abs(value) >= 1024 && unit < units.count - 1 {
-            value /= 1024
+        while abs(value) >= base && unit < names.count - 1 {
+            value /= base
             unit += 1
         }
-        return unit == 0 ? "\(n) B" : "\(fixed(value, 2)) \(units[unit])"
+        return unit == 0 ? "\(n) B" : "\(fixed(value, 2)) \(names[unit])"
     }
 
     /// `x` with exactly `decimals` decimals, rounded half away from zero ("0.875" → "87.50" as %).
@@ -63,6 +64,17 @@ public enum Format {
 
     /// 0.875 → "87.50%".
     public static func percent(_ fraction: Double, _ decimals: Int = 2) -> String { fixed(fraction * 100, decimals) + "%" }
+
+    /// Whether `scalar` is Chinese, Japanese or Korean script as AttnLab treats it: CJK punctuation,
+    /// kana and ideographs (U+3000–9FFF), compatibility ideographs (U+F900–FAFF) and full-width
+    /// forms (U+FF00–FFEF). Such a character is a full em wide, needs the CJK font, and a line break
+    /// beside it is not a word break. The one table for figures, the renderer and reports.
+    public static func isCJK(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x3000...0x9FFF, 0xF900...0xFAFF, 0xFF00...0xFFEF: true
+        default: false
+        }
+    }
 
     /// Left-aligned table with a header row and a rule, columns separated by two spaces.
     /// Columns listed in `rightAligned` are aligned right (numbers).

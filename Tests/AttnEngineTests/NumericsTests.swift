@@ -33,6 +33,17 @@ struct NumericsTests {
         #expect(DetMath.exp(-1000.0) == 0 && DetMath.exp(1000.0) == .infinity)
     }
 
+    @Test("DetMath.log returns IEEE-754's special values at the edges, and returns for every input")
+    func logEdges() {
+        for x in [-1.0, -.leastNonzeroMagnitude, -.infinity, .nan, -.nan] { #expect(DetMath.log(x).isNaN, "log(\(x))") }
+        #expect(DetMath.log(0.0) == -.infinity && DetMath.log(-0.0) == -.infinity)
+        #expect(DetMath.log(Double.infinity) == .infinity)
+        // Subnormals take the rescaling path; the smallest one is −1074·ln 2.
+        for x in [Double.leastNonzeroMagnitude, 0x1p-1030, Double.leastNormalMagnitude.nextDown] {
+            #expect(abs(DetMath.log(x) - Foundation.log(x)) <= 4 * Foundation.log(x).magnitude.ulp, "log(\(x))")
+        }
+    }
+
     @Test("normal draws have mean 0 and the requested standard deviation")
     func normal() {
         var rng = SplitMix64(seed: 9)

@@ -144,7 +144,7 @@ struct FormatTests {
         #expect(Format.grouped(999) == "999")
         #expect(Format.bytes(33_554_432) == "33.55 MB")
         #expect(Format.bytes(512) == "512 B")
-        #expect(Format.binaryBytes(1 << 30) == "1.00 GiB")
+        #expect(Format.bytes(1 << 30, units: .binary) == "1.00 GiB")
         #expect(Format.percent(0.875) == "87.50%")
         #expect(Format.fixed(0.0049, 2) == "0.00")
         #expect(Format.fixed(-1.005, 1) == "-1.0")
