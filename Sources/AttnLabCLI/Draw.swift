@@ -152,7 +152,7 @@ extension AttnLab {
             let problem = try flags.problem()
             var options = TileOptions(algorithm: algo, sramElements: try flags.sramElementCount())
             if br != nil || bc != nil {
-                let defaults = IOModel.defaultBlocks(algo, R: problem.rows, C: problem.n, d: problem.d, sramElements: options.sramElements)
+                let defaults = algo.defaultBlocks(R: problem.rows, C: problem.n, d: problem.d, sramElements: options.sramElements)
                 options.blocks = BlockSizes(br: br ?? defaults.br, bc: bc ?? defaults.bc)
             }
             options.recordSteps = true

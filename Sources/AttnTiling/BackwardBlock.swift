@@ -29,7 +29,7 @@ enum BackwardBlock {
                     // The last row block always holds the last positions, so it is never skipped.
                     let causal = p.causalState(rows: rows, cols: cols)
                     if causal.skip { continue }
-                    mem.beginStep("backward", kvHead: g, i: i, j: j, rows: rows, cols: cols, masked: causal.mask)
+                    mem.beginStep(.backward, kvHead: g, i: i, j: j, rows: rows, cols: cols, masked: causal.mask)
                     if !loaded {
                         mem.load(.K, nc * d, j: j)
                         mem.load(.V, nc * d, j: j)

@@ -7,18 +7,26 @@ import AttnEngine
 /// reads O_i, l_i, m_i from HBM and writes them back (the first pass reads the initial zeros too).
 /// HBM traffic per K/V head with R query rows and C key rows:
 /// reads `2Cd + Tc·(2Rd + 2R)`, writes `Tc·(Rd + 2R)`.
-enum FlashAttention1 {
-    static func forward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, watchRow: Int?) -> ForwardOutput {
+enum FlashAttention1: TiledAlgorithm {
+    static let title = "FlashAttention (Algorithm 1)"
+
+    /// The forward pass leaves each row's sum l and max m in HBM.
+    struct Saved {
+        let l: [Float]                                              // [q_heads × N]
+        let m: [Float]                                              // [q_heads × N]
+    }
+
+    static func forward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, watchRow: Int?) -> ForwardPass<Saved> {
         let d = p.d, R = p.rows, C = p.n, br = blocks.br, bc = blocks.bc
         let Tr = (R + br - 1) / br, Tc = (C + bc - 1) / bc
-        var out = ForwardOutput(o: [Float](repeating: 0, count: p.layout.qHeads * p.n * d))  // line 2: O = 0 in HBM
-        out.l = [Float](repeating: 0, count: p.layout.qHeads * p.n)                          //         l = 0
-        out.m = [Float](repeating: -.infinity, count: p.layout.qHeads * p.n)                  //         m = −∞
+        var O = [Float](repeating: 0, count: p.layout.qHeads * p.n * d)                       // line 2: O = 0 in HBM
+        var l = [Float](repeating: 0, count: p.layout.qHeads * p.n)                           //         l = 0
+        var m = [Float](repeating: -.infinity, count: p.layout.qHeads * p.n)                  //         m = −∞
         var S = [Float](repeating: 0, count: br * bc)                                         // on chip [Br × Bc]
         var flops = FlopCount()
         p.q.withUnsafeBufferPointer { qAll in p.k.withUnsafeBufferPointer { kAll in p.v.withUnsafeBufferPointer { vAll in
-        out.o.withUnsafeMutableBufferPointer { oAll in out.l.withUnsafeMutableBufferPointer { lAll in
-        out.m.withUnsafeMutableBufferPointer { mAll in S.withUnsafeMutableBufferPointer { s in
+        O.withUnsafeMutableBufferPointer { oAll in l.withUnsafeMutableBufferPointer { lAll in
+        m.withUnsafeMutableBufferPointer { mAll in S.withUnsafeMutableBufferPointer { s in
             for g in 0..<p.layout.kvHeads {
                 let q = qAll.baseAddress! + g * R * d, k = kAll.baseAddress! + g * C * d, v = vAll.baseAddress! + g * C * d
                 let o = oAll.baseAddress! + g * R * d, l = lAll.baseAddress! + g * R, m = mAll.baseAddress! + g * R
@@ -29,7 +37,7 @@ enum FlashAttention1 {
                         let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
                         let causal = p.causalState(rows: rows, cols: cols)
                         if causal.skip { continue }
-                        mem.beginStep("forward", kvHead: g, i: i, j: j, rows: rows, cols: cols, masked: causal.mask)
+                        mem.beginStep(.forward, kvHead: g, i: i, j: j, rows: rows, cols: cols, masked: causal.mask)
                         if !kvLoaded {                                                        // line 6: K_j, V_j to SRAM
                             mem.load(.K, nc * d, j: j)
                             mem.load(.V, nc * d, j: j)
@@ -85,15 +93,14 @@ enum FlashAttention1 {
                 }
             }
         } } } } } } }
-        out.flops = flops
-        return out
+        return ForwardPass(o: O, saved: Saved(l: l, m: m), flops: flops)
     }
 
     /// Algorithm 4: the backward pass with recomputation. Keeps only O, l, m from the forward pass;
     /// recomputes S_ij and P_ij = diag(l_i)⁻¹ exp(S_ij − m_i) block by block. Outer loop over K/V
     /// blocks (dK_j, dV_j accumulate on chip), inner over Q blocks; dQ_i is read and written in HBM
     /// on every pass. Per K/V head: reads `2Cd + Tc·(4Rd + 2R)`, writes `Tc·Rd + 2Cd`.
-    static func backward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, forward f: ForwardOutput) -> Gradients {
+    static func backward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, forward f: ForwardPass<Saved>) -> Gradients {
         let d = p.d, R = p.rows
         var grads = Gradients(zerosFor: p)
         var flops = FlopCount()
@@ -102,9 +109,31 @@ enum FlashAttention1 {
                             rowLoads: [(.Q, d), (.O, d), (.dO, d), (.dQ, d), (.l, 1), (.m, 1)], onChipPerRow: 1,
                             // P_ij divides by l_i per element; D_i is recomputed for every block.
                             extraFlops: { nr, nc in FlopCount(div: nr * nc, other: 2 * nr * d) },
-                            probability: { g, r, s in TileKernels.expShifted(s, f.m[g * R + r]) / f.l[g * R + r] },
+                            probability: { g, r, s in TileKernels.expShifted(s, f.saved.m[g * R + r]) / f.saved.l[g * R + r] },
                             rowD: { g, r in BackwardBlock.rowDot(f.o, p.dO, row: g * R + r, d: d) })
         grads.flops = flops
         return grads
+    }
+
+    // MARK: - Closed forms (docs/io-model.md)
+
+    /// Forward: K, V once; Q, O, l, m read and O, l, m written once per column block j.
+    /// Backward: K, V once; Q, O, dO, dQ, l, m read and dQ written once per column block; dK, dV once.
+    static func traffic(_ pass: TilePass, R: Int, C: Int, d: Int, blocks b: BlockSizes, sramElements M: Int) -> (reads: Int, writes: Int) {
+        let Tc = (C + b.bc - 1) / b.bc
+        switch pass {
+        case .forward: return (2 * C * d + Tc * (2 * R * d + 2 * R), Tc * (R * d + 2 * R))
+        case .backward: return (2 * C * d + Tc * (4 * R * d + 2 * R), Tc * R * d + 2 * C * d)
+        }
+    }
+
+    /// Forward: K_j, V_j, Q_i, O_i, l_i, m_i, S_ij and four row statistics. Backward: K_j, V_j, dK_j,
+    /// dV_j, four row blocks, P_ij, dP_ij and three per-row values.
+    static func peakSram(_ pass: TilePass, R: Int, C: Int, d: Int, blocks b: BlockSizes, sramElements M: Int) -> Int {
+        let br = b.br, bc = b.bc
+        switch pass {
+        case .forward: return 2 * bc * d + 2 * br * d + br * bc + 6 * br
+        case .backward: return 4 * bc * d + 4 * br * d + 2 * br * bc + 3 * br
+        }
     }
 }

@@ -8,17 +8,24 @@ import AttnEngine
 /// the logsumexp L_i = m_i + log l_i instead of l and m. (The printed rescale in Algorithm 1 line 8
 /// carries a spurious ⁻¹: the old output is scaled by diag(e^(m_old − m_new)), not its inverse.)
 /// Per K/V head: reads `Rd + Tr·2Cd`, writes `Rd + R`.
-enum FlashAttention2 {
-    static func forward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, watchRow: Int?) -> ForwardOutput {
+enum FlashAttention2: TiledAlgorithm {
+    static let title = "FlashAttention-2"
+
+    /// The forward pass leaves each row's logsumexp L = m + log l in HBM.
+    struct Saved {
+        let L: [Float]                                              // [q_heads × N]
+    }
+
+    static func forward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, watchRow: Int?) -> ForwardPass<Saved> {
         let d = p.d, R = p.rows, C = p.n, br = blocks.br, bc = blocks.bc
         let Tr = (R + br - 1) / br, Tc = (C + bc - 1) / bc
-        var out = ForwardOutput(o: [Float](repeating: 0, count: p.layout.qHeads * p.n * d))
-        out.L = [Float](repeating: 0, count: p.layout.qHeads * p.n)
+        var O = [Float](repeating: 0, count: p.layout.qHeads * p.n * d)                       // HBM [q_heads × N × d]
+        var Lse = [Float](repeating: 0, count: p.layout.qHeads * p.n)                         // HBM [q_heads × N]
         var S = [Float](repeating: 0, count: br * bc)                                         // on chip [Br × Bc]
         var m = [Float](repeating: 0, count: br), l = m                                       // on chip [Br]
         var flops = FlopCount()
         p.q.withUnsafeBufferPointer { qAll in p.k.withUnsafeBufferPointer { kAll in p.v.withUnsafeBufferPointer { vAll in
-        out.o.withUnsafeMutableBufferPointer { oAll in out.L.withUnsafeMutableBufferPointer { LAll in
+        O.withUnsafeMutableBufferPointer { oAll in Lse.withUnsafeMutableBufferPointer { LAll in
         S.withUnsafeMutableBufferPointer { s in
             for g in 0..<p.layout.kvHeads {
                 let q = qAll.baseAddress! + g * R * d, k = kAll.baseAddress! + g * C * d, v = vAll.baseAddress! + g * C * d
@@ -32,7 +39,7 @@ enum FlashAttention2 {
                     for j in 0...lastJ {                                                      // line 6
                         let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
                         let causal = p.causalState(rows: rows, cols: cols)
-                        mem.beginStep("forward", kvHead: g, i: i, j: j, rows: rows, cols: cols, masked: causal.mask)
+                        mem.beginStep(.forward, kvHead: g, i: i, j: j, rows: rows, cols: cols, masked: causal.mask)
                         if j == 0 {
                             mem.load(.Q, nr * d, i: i)                                        // line 4
                             mem.allocate(nr * d + 2 * nr)                                     // O_i, l_i, m_i on chip
@@ -81,15 +88,14 @@ enum FlashAttention2 {
                 }
             }
         } } } } } }
-        out.flops = flops
-        return out
+        return ForwardPass(o: O, saved: Saved(L: Lse), flops: flops)
     }
 
     /// Algorithm 2: D = rowsum(dO ∘ O) first, in its own pass; then outer loop over K/V blocks with
     /// dK_j, dV_j on chip, inner loop over Q blocks rebuilding P_ij = exp(S_ij − L_i); dQ_i is read
     /// and written in HBM every pass (atomic adds on a GPU). Per K/V head: reads
     /// `2Rd + 2Cd + Tc·(3Rd + 2R)`, writes `R + Tc·Rd + 2Cd`.
-    static func backward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, forward f: ForwardOutput) -> Gradients {
+    static func backward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, forward f: ForwardPass<Saved>) -> Gradients {
         let d = p.d, R = p.rows, br = blocks.br
         let Tr = (R + br - 1) / br
         var grads = Gradients(zerosFor: p)
@@ -98,7 +104,7 @@ enum FlashAttention2 {
         for g in 0..<p.layout.kvHeads {
             for i in 0..<Tr {                                                                 // preprocessing: D_i
                 let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
-                mem.beginStep("D = rowsum(dO∘O)", kvHead: g, i: i, j: nil, rows: rows, cols: 0..<0)
+                mem.beginStep(.rowDot, kvHead: g, i: i, j: nil, rows: rows, cols: 0..<0)
                 mem.load(.O, nr * d, i: i)
                 mem.load(.dO, nr * d, i: i)
                 mem.allocate(nr)
@@ -113,9 +119,32 @@ enum FlashAttention2 {
         BackwardBlock.sweep(p, blocks: blocks, memory: mem, grads: &grads, flops: &flops,
                             rowLoads: [(.Q, d), (.dO, d), (.dQ, d), (.L, 1), (.D, 1)], onChipPerRow: 0,
                             extraFlops: { _, _ in FlopCount() },
-                            probability: { g, r, s in DetMath.exp(s - f.L[g * R + r]) },
+                            probability: { g, r, s in DetMath.exp(s - f.saved.L[g * R + r]) },
                             rowD: { g, r in D[g * R + r] })
         grads.flops = flops
         return grads
+    }
+
+    // MARK: - Closed forms (docs/io-model.md)
+
+    /// Forward: Q once, K and V once per row block i, O and L written once. Backward: the D pass
+    /// reads O, dO and writes D; then K, V once and Q, dO, dQ, L, D read and dQ written once per
+    /// column block; dK, dV once.
+    static func traffic(_ pass: TilePass, R: Int, C: Int, d: Int, blocks b: BlockSizes, sramElements M: Int) -> (reads: Int, writes: Int) {
+        let Tr = (R + b.br - 1) / b.br, Tc = (C + b.bc - 1) / b.bc
+        switch pass {
+        case .forward: return (R * d + Tr * 2 * C * d, R * d + R)
+        case .backward: return (2 * R * d + 2 * C * d + Tc * (3 * R * d + 2 * R), R + Tc * R * d + 2 * C * d)
+        }
+    }
+
+    /// Forward: Q_i, O_i, l_i, m_i, K_j, V_j, S_ij and m_new. Backward: the larger of the D pass and
+    /// the block loop (K_j, V_j, dK_j, dV_j, three row blocks, P_ij, dP_ij, L_i, D_i).
+    static func peakSram(_ pass: TilePass, R: Int, C: Int, d: Int, blocks b: BlockSizes, sramElements M: Int) -> Int {
+        let br = b.br, bc = b.bc
+        switch pass {
+        case .forward: return 2 * bc * d + 2 * br * d + br * bc + 3 * br
+        case .backward: return max(2 * br * d + br, 4 * bc * d + 3 * br * d + 2 * br * bc + 2 * br)
+        }
     }
 }

@@ -10,33 +10,40 @@ import AttnEngine
 ///
 /// Causal attention materializes the whole S and masks it in the softmax, as a framework does.
 /// The backward pass is the standard one (FlashAttention paper, Algorithm 3): it reads the stored P.
-enum NaiveAttention {
+enum NaiveAttention: TiledAlgorithm {
+    static let title = "standard attention (Algorithm 0)"
+
+    /// The forward pass leaves P in HBM, per K/V head.
+    struct Saved {
+        let P: [[Float]]                                            // [kv_heads][G·N × N]
+    }
+
     /// Rows of S that one softmax chunk holds with their (m, l): `⌊M / (C + 2)⌋`; 0 means a single row
     /// does not fit and the softmax runs in three passes (max, sum, write) over segments of M − 2.
     static func softmaxRowsPerChunk(sramElements M: Int, cols C: Int) -> Int { M / (C + 2) }
 
-    static func forward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, watchRow: Int?) -> ForwardOutput {
+    static func forward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, watchRow: Int?) -> ForwardPass<Saved> {
         let d = p.d, R = p.rows, C = p.n
-        var out = ForwardOutput(o: [Float](repeating: 0, count: p.layout.qHeads * p.n * d))
+        var O = [Float](repeating: 0, count: p.layout.qHeads * p.n * d)                    // HBM [q_heads × N × d]
+        var saved: [[Float]] = []
         var flops = FlopCount()
         for g in 0..<p.layout.kvHeads {
             let rowsAt = g * R * d, colsAt = g * C * d
             var S = [Float](repeating: 0, count: R * C)                                       // HBM [G·N × N]
-            blockedOuter("S = QKᵀ", p, g: g, blocks: blocks, memory: mem, flops: &flops,      // 1. S = τQKᵀ
+            blockedOuter(.scores, p, g: g, blocks: blocks, memory: mem, flops: &flops,      // 1. S = τQKᵀ
                          rowOperand: (.Q, p.q, rowsAt), colOperand: (.K, p.k, colsAt), out: .S, scale: p.scale, into: &S)
             let P = softmax(p, S: S, g: g, memory: mem, watchRow: g == 0 ? watchRow : nil, flops: &flops)
             S = []
-            blockedProduct("O = PV", p, g: g, blocks: blocks, memory: mem, flops: &flops,    // 3. O = PV
-                           matrix: (.P, P), outerIsRows: true, operand: (.V, p.v, colsAt), out: (.O, rowsAt), scale: 1, into: &out.o)
-            out.P.append(P)
+            blockedProduct(.output, p, g: g, blocks: blocks, memory: mem, flops: &flops,    // 3. O = PV
+                           matrix: (.P, P), outerIsRows: true, operand: (.V, p.v, colsAt), out: (.O, rowsAt), scale: 1, into: &O)
+            saved.append(P)
         }
-        out.flops = flops
-        return out
+        return ForwardPass(o: O, saved: Saved(P: saved), flops: flops)
     }
 
     /// M = scale · X Yᵀ into an HBM matrix `[R × C]`, block by block: X_i (a row block) stays on chip
     /// while the Y_j stream by, and each block M_ij is written out. (S = τQKᵀ, dP = dO Vᵀ.)
-    private static func blockedOuter(_ phase: String, _ p: TileProblem, g: Int, blocks: BlockSizes, memory mem: MemoryHierarchy,
+    private static func blockedOuter(_ phase: TilePhase, _ p: TileProblem, g: Int, blocks: BlockSizes, memory mem: MemoryHierarchy,
                                      flops: inout FlopCount, rowOperand x: (TileTensor, [Float], Int), colOperand y: (TileTensor, [Float], Int),
                                      out: TileTensor, scale: Float, into M: inout [Float]) {
         let d = p.d, R = p.rows, C = p.n, br = blocks.br, bc = blocks.bc
@@ -68,7 +75,7 @@ enum NaiveAttention {
     /// Out += scale · A·B (`outerIsRows`: output row r += Σ_c A[r,c]·B_c, as in O = PV, dQ = τ dS K) or
     /// scale · Aᵀ·B (output row c += Σ_r A[r,c]·B_r, as in dV = Pᵀ dO, dK = τ dSᵀ Q), block by block:
     /// the output block accumulates on chip over the inner loop and is written once.
-    private static func blockedProduct(_ phase: String, _ p: TileProblem, g: Int, blocks: BlockSizes, memory mem: MemoryHierarchy,
+    private static func blockedProduct(_ phase: TilePhase, _ p: TileProblem, g: Int, blocks: BlockSizes, memory mem: MemoryHierarchy,
                                        flops: inout FlopCount, matrix A: (TileTensor, [Float]), outerIsRows: Bool,
                                        operand B: (TileTensor, [Float], Int), out: (TileTensor, Int), scale: Float, into Out: inout [Float]) {
         let d = p.d, R = p.rows, C = p.n, br = blocks.br, bc = blocks.bc
@@ -113,7 +120,7 @@ enum NaiveAttention {
         let chunk = softmaxRowsPerChunk(sramElements: M, cols: C)
         let segment = max(1, M - 2)
         for rows in rowChunks(R, chunk) {
-            mem.beginStep("softmax", kvHead: g, i: nil, j: nil, rows: rows, cols: 0..<C)
+            mem.beginStep(.softmax, kvHead: g, i: nil, j: nil, rows: rows, cols: 0..<C)
             if chunk >= 1 {
                 mem.load(.S, rows.count * C)
                 mem.allocate(2 * rows.count)
@@ -160,23 +167,23 @@ enum NaiveAttention {
     ///     3. dS = P ∘ (dP − rowsum(P ∘ dP))   (read P and dP row by row, write dS)
     ///     4. dQ = τ dS K       (dQ_i on chip)
     ///     5. dK = τ dSᵀ Q      (dK_j on chip)
-    static func backward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, forward f: ForwardOutput) -> Gradients {
+    static func backward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, forward f: ForwardPass<Saved>) -> Gradients {
         let R = p.rows, C = p.n, tau = p.scale
         var grads = Gradients(zerosFor: p)
         var flops = FlopCount()
         for g in 0..<p.layout.kvHeads {
-            let P = f.P[g]
+            let P = f.saved.P[g]
             let rowsAt = g * R * p.d, colsAt = g * C * p.d
-            blockedProduct("dV = PᵀdO", p, g: g, blocks: blocks, memory: mem, flops: &flops,
+            blockedProduct(.dV, p, g: g, blocks: blocks, memory: mem, flops: &flops,
                            matrix: (.P, P), outerIsRows: false, operand: (.dO, p.dO, rowsAt), out: (.dV, colsAt), scale: 1, into: &grads.dv)
             var dP = [Float](repeating: 0, count: R * C)
-            blockedOuter("dP = dOVᵀ", p, g: g, blocks: blocks, memory: mem, flops: &flops,
+            blockedOuter(.dP, p, g: g, blocks: blocks, memory: mem, flops: &flops,
                          rowOperand: (.dO, p.dO, rowsAt), colOperand: (.V, p.v, colsAt), out: .dP, scale: 1, into: &dP)
             // 3. dS = P ∘ (dP − D), D_r = Σ_c P_rc dP_rc (= rowsum(dO ∘ O))
             var dS = [Float](repeating: 0, count: R * C)
             let chunk = dSRowsPerChunk(sramElements: mem.sramElements, cols: C)
             for rows in rowChunks(R, chunk) {
-                mem.beginStep("dS = P∘(dP − D)", kvHead: g, i: nil, j: nil, rows: rows, cols: 0..<C)
+                mem.beginStep(.dS, kvHead: g, i: nil, j: nil, rows: rows, cols: 0..<C)
                 if chunk >= 1 {
                     mem.load(.P, rows.count * C)
                     mem.load(.dP, rows.count * C)
@@ -207,9 +214,9 @@ enum NaiveAttention {
                 mem.endStep()
                 }
             dP = []
-            blockedProduct("dQ = dS K", p, g: g, blocks: blocks, memory: mem, flops: &flops,
+            blockedProduct(.dQ, p, g: g, blocks: blocks, memory: mem, flops: &flops,
                            matrix: (.dS, dS), outerIsRows: true, operand: (.K, p.k, colsAt), out: (.dQ, rowsAt), scale: tau, into: &grads.dq)
-            blockedProduct("dK = dSᵀQ", p, g: g, blocks: blocks, memory: mem, flops: &flops,
+            blockedProduct(.dK, p, g: g, blocks: blocks, memory: mem, flops: &flops,
                            matrix: (.dS, dS), outerIsRows: false, operand: (.Q, p.q, rowsAt), out: (.dK, colsAt), scale: tau, into: &grads.dk)
         }
         grads.flops = flops
@@ -223,4 +230,42 @@ enum NaiveAttention {
 
     /// Rows of P and dP (with D) one dS chunk holds: `⌊M / (2C + 1)⌋`; 0 means two passes.
     static func dSRowsPerChunk(sramElements M: Int, cols C: Int) -> Int { M / (2 * C + 1) }
+
+    // MARK: - Closed forms (docs/io-model.md)
+
+    /// Forward: Q once and K once per row block for S; S read (three times when a row outgrows SRAM)
+    /// and P written; P once and V once per row block for O. Backward: each product likewise, plus
+    /// the dS pass reading P and dP (twice each when a row outgrows SRAM).
+    static func traffic(_ pass: TilePass, R: Int, C: Int, d: Int, blocks b: BlockSizes, sramElements M: Int) -> (reads: Int, writes: Int) {
+        let Tr = (R + b.br - 1) / b.br, Tc = (C + b.bc - 1) / b.bc
+        switch pass {
+        case .forward:
+            let softmaxReads = softmaxRowsPerChunk(sramElements: M, cols: C) >= 1 ? R * C : 3 * R * C
+            return (R * d + Tr * C * d + softmaxReads + R * C + Tr * C * d, 2 * R * C + R * d)
+        case .backward:
+            let dSReads = dSRowsPerChunk(sramElements: M, cols: C) >= 1 ? 2 * R * C : 4 * R * C
+            let reads = (R * C + Tc * R * d) + (R * d + Tr * C * d) + dSReads + (R * C + Tr * C * d) + (R * C + Tc * R * d)
+            return (reads, C * d + R * C + R * C + R * d + C * d)
+        }
+    }
+
+    /// The larger of a blocked product's `Br·d + Bc·d + Br·Bc` and the row pass's chunk (softmax
+    /// forward, dS backward).
+    static func peakSram(_ pass: TilePass, R: Int, C: Int, d: Int, blocks b: BlockSizes, sramElements M: Int) -> Int {
+        let product = b.br * d + b.bc * d + b.br * b.bc
+        switch pass {
+        case .forward:
+            let rows = softmaxRowsPerChunk(sramElements: M, cols: C)
+            return max(product, rows >= 1 ? min(rows, R) * (C + 2) : 2 + min(C, max(1, M - 2)))
+        case .backward:
+            let rows = dSRowsPerChunk(sramElements: M, cols: C)
+            return max(product, rows >= 1 ? min(rows, R) * (2 * C + 1) : 1 + 2 * min(C, max(1, (M - 1) / 2)))
+        }
+    }
+
+    /// FlashAttention's Bc = ⌈M/4d⌉ and the largest Br whose product working set fits.
+    static func defaultBlocks(R: Int, C: Int, d: Int, sramElements M: Int) -> BlockSizes {
+        let bc = min(BlockSizes.published(sramElements: M, d: d).bc, C)
+        return BlockSizes(br: max(1, min(R, (M - bc * d) / (d + bc))), bc: bc)
+    }
 }

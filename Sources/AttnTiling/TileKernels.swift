@@ -32,30 +32,3 @@ enum TileKernels {
         x == -.infinity ? 0 : DetMath.exp(x - m)
     }
 }
-
-/// What a forward pass leaves in HBM for the backward pass.
-struct ForwardOutput {
-    var o: [Float]                                                  // [q_heads × N × d]
-    /// FA1: row sums and maxima.                                      // [q_heads × N]
-    var l: [Float] = []
-    var m: [Float] = []
-    /// FA2: logsumexp L = m + log l.                                  // [q_heads × N]
-    var L: [Float] = []
-    /// Naive: P per K/V head.                                         // [kv_heads][G·N × N]
-    var P: [[Float]] = []
-    var flops = FlopCount()
-}
-
-/// Gradients of Σ O ∘ dO with respect to Q, K, V.
-struct Gradients {
-    var dq: [Float]                                                 // [q_heads × N × d]
-    var dk: [Float]                                                 // [kv_heads × N × d]
-    var dv: [Float]                                                 // [kv_heads × N × d]
-    var flops = FlopCount()
-
-    init(zerosFor p: TileProblem) {
-        dq = [Float](repeating: 0, count: p.q.count)
-        dk = [Float](repeating: 0, count: p.k.count)
-        dv = [Float](repeating: 0, count: p.v.count)
-    }
-}
