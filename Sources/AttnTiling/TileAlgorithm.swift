@@ -66,14 +66,31 @@ struct ForwardPass<Saved> {
 
 /// Gradients of Σ O ∘ dO with respect to Q, K, V.
 struct Gradients {
-    var dq: [Float]                                                 // [q_heads × N × d]
-    var dk: [Float]                                                 // [kv_heads × N × d]
-    var dv: [Float]                                                 // [kv_heads × N × d]
-    var flops = FlopCount()
+    let dq: [Float]                                                 // [q_heads × N × d]
+    let dk: [Float]                                                 // [kv_heads × N × d]
+    let dv: [Float]                                                 // [kv_heads × N × d]
+    let flops: FlopCount
+}
 
-    init(zerosFor p: TileProblem) {
-        dq = [Float](repeating: 0, count: p.q.count)
-        dk = [Float](repeating: 0, count: p.k.count)
-        dv = [Float](repeating: 0, count: p.v.count)
+/// What every backward pass reads and accumulates into, in one workspace: the inputs Q, dO
+/// `[q_heads × N × d]` and K, V `[kv_heads × N × d]`, and the gradients dQ, dK, dV of the same
+/// shapes, starting at zero.
+struct BackwardBuffers {
+    let q, k, v, dO: UnsafePointer<Float>
+    let dq, dk, dv: UnsafeMutablePointer<Float>
+
+    init(_ p: TileProblem, in ws: inout Workspace) {
+        q = ws.copy(p.q)
+        k = ws.copy(p.k)
+        v = ws.copy(p.v)
+        dO = ws.copy(p.dO)
+        dq = ws.filled(p.q.count)
+        dk = ws.filled(p.k.count)
+        dv = ws.filled(p.v.count)
+    }
+
+    /// dQ, dK, dV copied out of the workspace.
+    func gradients(_ p: TileProblem, in ws: Workspace, flops: FlopCount) -> Gradients {
+        Gradients(dq: ws.array(dq, p.q.count), dk: ws.array(dk, p.k.count), dv: ws.array(dv, p.v.count), flops: flops)
     }
 }
