@@ -20,7 +20,7 @@ enum BackwardBlock {
         let Tr = (R + br - 1) / br, Tc = (C + bc - 1) / bc
         var ws = Workspace()
         defer { ws.deallocate() }
-        let P = ws.filled(br * bc), dP = ws.filled(br * bc)                                  // on chip [Br × Bc]
+        let P = ws.filled(br * bc), dP = ws.filled(br * bc)                                   // on chip [Br × Bc]
         let perRow = rowLoads.reduce(0) { $0 + $1.1 } + onChipPerRow
         for g in 0..<p.layout.kvHeads {
             for j in 0..<Tc {
@@ -62,7 +62,7 @@ enum BackwardBlock {
                     probability: (_ row: Int, _ score: Float) -> Float, rowD: (_ row: Int) -> Float) {
         let d = p.d, R = p.rows, C = p.n, nr = rows.count, nc = cols.count, tau = p.scale
         let q = buffers.q + g * R * d, dO = buffers.dO + g * R * d, dq = buffers.dq + g * R * d            // [G·N × d]
-        let k = buffers.k + g * C * d, v = buffers.v + g * C * d                                           // [N × d]
+        let k = buffers.k + g * C * d, v = buffers.v + g * C * d                              // [N × d]
         let dk = buffers.dk + g * C * d, dv = buffers.dv + g * C * d
         TileKernels.scores(p, q: q, k: k + cols.lowerBound * d, rows: rows, cols: cols, mask: mask, into: s)
         for a in 0..<nr {
@@ -72,17 +72,17 @@ enum BackwardBlock {
                 let c = cols.lowerBound + b
                 let pij = s[a * nc + b] == -.infinity ? 0 : probability(r, s[a * nc + b])
                 s[a * nc + b] = pij
-                if pij != 0 { Kernels.axpy(pij, dO + r * d, dv + c * d, d) }              // dV_j += P_ijᵀ dO_i
-                let dpij = Kernels.dot(dO + r * d, v + c * d, d)                          // dP_ij = dO_i V_jᵀ
-                ds[a * nc + b] = pij * (dpij - D)                                          // dS_ij
+                if pij != 0 { Kernels.axpy(pij, dO + r * d, dv + c * d, d) }                  // dV_j += P_ijᵀ dO_i
+                let dpij = Kernels.dot(dO + r * d, v + c * d, d)                              // dP_ij = dO_i V_jᵀ
+                ds[a * nc + b] = pij * (dpij - D)                                              // dS_ij
             }
         }
         for a in 0..<nr {
             let r = rows.lowerBound + a
             for b in 0..<nc where ds[a * nc + b] != 0 {
                 let c = cols.lowerBound + b, w = ds[a * nc + b] * tau
-                Kernels.axpy(w, k + c * d, dq + r * d, d)                                 // dQ_i += τ dS_ij K_j
-                Kernels.axpy(w, q + r * d, dk + c * d, d)                                 // dK_j += τ dS_ijᵀ Q_i
+                Kernels.axpy(w, k + c * d, dq + r * d, d)                                     // dQ_i += τ dS_ij K_j
+                Kernels.axpy(w, q + r * d, dk + c * d, d)                                     // dK_j += τ dS_ijᵀ Q_i
             }
         }
         flops.matmul += 10 * nr * nc * d

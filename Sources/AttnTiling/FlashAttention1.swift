@@ -22,7 +22,7 @@ enum FlashAttention1: TiledAlgorithm {
         let queryRows = p.layout.qHeads * p.n
         var ws = Workspace()
         defer { ws.deallocate() }
-        let qAll = ws.copy(p.q), kAll = ws.copy(p.k), vAll = ws.copy(p.v)                 // HBM [heads × N × d]
+        let qAll = ws.copy(p.q), kAll = ws.copy(p.k), vAll = ws.copy(p.v)                    // HBM [heads × N × d]
         let oAll = ws.filled(queryRows * d)                                                  // line 2: O = 0 in HBM
         let lAll = ws.filled(queryRows)                                                      //         l = 0
         let mAll = ws.filled(queryRows, with: -.infinity)                                    //         m = −∞
@@ -31,24 +31,24 @@ enum FlashAttention1: TiledAlgorithm {
         for g in 0..<p.layout.kvHeads {
             let q = qAll + g * R * d, k = kAll + g * C * d, v = vAll + g * C * d
             let o = oAll + g * R * d, l = lAll + g * R, m = mAll + g * R
-            for j in 0..<Tc {                                                             // line 5
+            for j in 0..<Tc {                                                                 // line 5
                 let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
                 var kvLoaded = false
-                for i in 0..<Tr {                                                         // line 7
+                for i in 0..<Tr {                                                             // line 7
                     let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
                     let causal = p.causalState(rows: rows, cols: cols)
                     if causal.skip { continue }
                     mem.beginStep(.forward, kvHead: g, i: i, j: j, rows: rows, cols: cols, masked: causal.mask)
-                    if !kvLoaded {                                                        // line 6: K_j, V_j to SRAM
+                    if !kvLoaded {                                                            // line 6: K_j, V_j to SRAM
                         mem.load(.K, nc * d, j: j)
                         mem.load(.V, nc * d, j: j)
                         kvLoaded = true
                     }
-                    mem.load(.Q, nr * d, i: i)                                            // line 8
+                    mem.load(.Q, nr * d, i: i)                                                // line 8
                     mem.load(.O, nr * d, i: i)
                     mem.load(.l, nr, i: i)
                     mem.load(.m, nr, i: i)
-                    mem.allocate(nr * nc + 4 * nr)                                        // S̃_ij/P̃_ij, m̃, l̃, m_new, l_new
+                    mem.allocate(nr * nc + 4 * nr)                                            // S̃_ij/P̃_ij, m̃, l̃, m_new, l_new
                     // line 9: S_ij = τ Q_i K_jᵀ
                     TileKernels.scores(p, q: q, k: k + cols.lowerBound * d, rows: rows, cols: cols, mask: causal.mask, into: s)
                     var watched: WatchedRow? = nil
@@ -81,10 +81,10 @@ enum FlashAttention1: TiledAlgorithm {
                         if r == watchRow { watched = WatchedRow(row: r, m: mNew, l: lNew, rescale: alpha) }
                     }
                     TileKernels.accumulateFlops(&flops, nr: nr, nc: nc, d: d)
-                    flops.other += 3 * nr * d + 4 * nr                                   // rescale O, l_new
+                    flops.other += 3 * nr * d + 4 * nr                                       // rescale O, l_new
                     flops.exp += 2 * nr
                     flops.div += nr
-                    mem.store(.O, nr * d, i: i)                                           // lines 12–13: write back
+                    mem.store(.O, nr * d, i: i)                                               // lines 12–13: write back
                     mem.store(.l, nr, i: i)
                     mem.store(.m, nr, i: i)
                     mem.free(2 * nr * d + 2 * nr + nr * nc + 4 * nr)

@@ -22,39 +22,39 @@ enum FlashAttention2: TiledAlgorithm {
         let queryRows = p.layout.qHeads * p.n
         var ws = Workspace()
         defer { ws.deallocate() }
-        let qAll = ws.copy(p.q), kAll = ws.copy(p.k), vAll = ws.copy(p.v)                 // HBM [heads × N × d]
-        let oAll = ws.filled(queryRows * d)                                                  // HBM [q_heads × N × d]
-        let LAll = ws.filled(queryRows)                                                      // HBM [q_heads × N]
-        let s = ws.filled(br * bc)                                                           // on chip [Br × Bc]
-        let m = ws.filled(br), l = ws.filled(br)                                             // on chip [Br]
+        let qAll = ws.copy(p.q), kAll = ws.copy(p.k), vAll = ws.copy(p.v)                     // HBM [heads × N × d]
+        let oAll = ws.filled(queryRows * d)                                                   // HBM [q_heads × N × d]
+        let LAll = ws.filled(queryRows)                                                       // HBM [q_heads × N]
+        let s = ws.filled(br * bc)                                                            // on chip [Br × Bc]
+        let m = ws.filled(br), l = ws.filled(br)                                              // on chip [Br]
         var flops = FlopCount()
         for g in 0..<p.layout.kvHeads {
             let q = qAll + g * R * d, k = kAll + g * C * d, v = vAll + g * C * d
             let o = oAll + g * R * d, L = LAll + g * R
-            for i in 0..<Tr {                                                             // line 3
+            for i in 0..<Tr {                                                                 // line 3
                 let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
                 // Causal: K/V blocks past the rows' last position are never visited.
                 let lastJ = p.causal ? min(Tc - 1, p.positions(rows).max / bc) : Tc - 1
-                for a in 0..<nr { m[a] = -.infinity; l[a] = 0 }                           // line 5: O = 0, l = 0, m = −∞
+                for a in 0..<nr { m[a] = -.infinity; l[a] = 0 }                               // line 5: O = 0, l = 0, m = −∞
                 for e in 0..<(nr * d) { o[rows.lowerBound * d + e] = 0 }
-                for j in 0...lastJ {                                                      // line 6
+                for j in 0...lastJ {                                                          // line 6
                     let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
                     let causal = p.causalState(rows: rows, cols: cols)
                     mem.beginStep(.forward, kvHead: g, i: i, j: j, rows: rows, cols: cols, masked: causal.mask)
                     if j == 0 {
-                        mem.load(.Q, nr * d, i: i)                                        // line 4
-                        mem.allocate(nr * d + 2 * nr)                                     // O_i, l_i, m_i on chip
+                        mem.load(.Q, nr * d, i: i)                                            // line 4
+                        mem.allocate(nr * d + 2 * nr)                                         // O_i, l_i, m_i on chip
                     }
-                    mem.load(.K, nc * d, j: j)                                            // line 7
+                    mem.load(.K, nc * d, j: j)                                                // line 7
                     mem.load(.V, nc * d, j: j)
-                    mem.allocate(nr * nc + nr)                                            // S_ij/P̃_ij, m_new
+                    mem.allocate(nr * nc + nr)                                                // S_ij/P̃_ij, m_new
                     TileKernels.scores(p, q: q, k: k + cols.lowerBound * d, rows: rows, cols: cols, mask: causal.mask, into: s)
                     var watched: WatchedRow? = nil
-                    for a in 0..<nr {                                                     // line 8
+                    for a in 0..<nr {                                                         // line 8
                         let r = rows.lowerBound + a, srow = s + a * nc, orow = o + r * d
                         var mNew = m[a]
                         for b in 0..<nc { mNew = Swift.max(mNew, srow[b]) }
-                        let alpha = TileKernels.expShifted(m[a], mNew)                    // e^(m_old − m_new)
+                        let alpha = TileKernels.expShifted(m[a], mNew)                        // e^(m_old − m_new)
                         var rowSum: Float = 0
                         // Scores past the row's position are masked (−∞): their P̃ is exactly 0.
                         let visible = causal.mask ? max(0, min(nc, p.position(ofRow: r) - cols.lowerBound + 1)) : nc
@@ -63,7 +63,7 @@ enum FlashAttention2: TiledAlgorithm {
                         for b in 0..<visible { rowSum += srow[b] }
                         l[a] = alpha * l[a] + rowSum
                         m[a] = mNew
-                        if alpha != 1 { for e in 0..<d { orow[e] *= alpha } }            // line 9: diag(e^(m_old − m_new)) O
+                        if alpha != 1 { for e in 0..<d { orow[e] *= alpha } }                // line 9: diag(e^(m_old − m_new)) O
                         Kernels.accumulateRows(srow, nc, v + cols.lowerBound * d, d, into: orow)
                         if r == watchRow { watched = WatchedRow(row: r, m: mNew, l: l[a], rescale: alpha) }
                     }
@@ -72,7 +72,7 @@ enum FlashAttention2: TiledAlgorithm {
                     flops.other += nr * d + 2 * nr
                     mem.free(2 * nc * d + nr * nc + nr)
                     if j == lastJ {
-                        for a in 0..<nr {                                                 // lines 10–12
+                        for a in 0..<nr {                                                     // lines 10–12
                             let r = rows.lowerBound + a, orow = o + r * d
                             let inv = 1 / l[a]
                             for e in 0..<d { orow[e] *= inv }
@@ -80,9 +80,9 @@ enum FlashAttention2: TiledAlgorithm {
                         }
                         flops.div += nr
                         flops.other += nr * d + 2 * nr
-                        mem.store(.O, nr * d, i: i)                                       // lines 13–14
+                        mem.store(.O, nr * d, i: i)                                           // lines 13–14
                         mem.store(.L, nr, i: i)
-                        mem.free(2 * nr * d + 2 * nr)                                     // Q_i, O_i, l_i, m_i
+                        mem.free(2 * nr * d + 2 * nr)                                         // Q_i, O_i, l_i, m_i
                     }
                     mem.endStep(watch: g == 0 ? watched : nil)
                 }
@@ -101,8 +101,8 @@ enum FlashAttention2: TiledAlgorithm {
         var ws = Workspace()
         defer { ws.deallocate() }
         let buffers = BackwardBuffers(p, in: &ws)
-        let O = ws.copy(f.o)                                                                 // HBM [q_heads × N × d]
-        let D = ws.filled(p.layout.qHeads * p.n)                                             // HBM [q_heads × N]
+        let O = ws.copy(f.o)                                                                  // HBM [q_heads × N × d]
+        let D = ws.filled(p.layout.qHeads * p.n)                                              // HBM [q_heads × N]
         var flops = FlopCount()
         for g in 0..<p.layout.kvHeads {
             for i in 0..<Tr {                                                                 // preprocessing: D_i
