@@ -117,7 +117,7 @@ public struct TileExperiment: Experiment {
         options.fitSram = fitSram
         if br != nil || bc != nil {
             guard !fitSram else { throw ConfigError(.fitSram, "chooses the blocks itself; drop --br/--bc") }
-            let defaults = IOModel.defaultBlocks(algorithm, R: problem.rows, C: problem.n, d: problem.d, sramElements: options.sramElements)
+            let defaults = algorithm.defaultBlocks(R: problem.rows, C: problem.n, d: problem.d, sramElements: options.sramElements)
             options.blocks = BlockSizes(br: br ?? defaults.br, bc: bc ?? defaults.bc)
         }
         options.watchRow = watchRow ?? problem.n - 1

@@ -25,7 +25,7 @@ public enum HeadsDiagram {
         // reports it rather than trapping.
         let layouts: [AttentionLayout]
         do { layouts = try kvCounts.map { kv throws(ConfigError) in try AttentionLayout(qHeads: q, kvHeads: kv, headDim: hd) } } catch {
-            throw FigureError(error.field, error.reason)
+            throw FigureError(error.subject, error.reason)
         }
         let mha = KVBudget(layout: layouts[0], kvMap: config.kvMap, dtype: dtype)  // kvCounts[0] == q
         for (p, layout) in layouts.enumerated() {

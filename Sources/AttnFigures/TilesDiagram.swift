@@ -18,10 +18,10 @@ public enum TilesDiagram {
         guard Tr <= 96, Tc <= 96 else {
             throw FigureError(.n, "\(Tr) × \(Tc) tiles are too many to draw legibly; use larger blocks (--sram-elements, --br/--bc) or a smaller --n")
         }
-        let tileSteps = r.steps.filter { $0.phase == "forward" || $0.phase == "S = QKᵀ" }
+        let tileSteps = r.steps.filter { $0.phase == .forward || $0.phase == .scores }
         var order: [Int: Int] = [:]                      // i·Tc + j → first visit number
         for s in tileSteps { if let i = s.i, let j = s.j, order[i * Tc + j] == nil { order[i * Tc + j] = order.count + 1 } }
-        let forwardSteps = r.steps.prefix { !$0.phase.hasPrefix("d") && $0.phase != "backward" }
+        let forwardSteps = r.steps.prefix { $0.phase.pass == .forward }
         if steps && forwardSteps.count + 1 > maxPages {
             throw FigureError(.n, "\(forwardSteps.count) steps would make \(forwardSteps.count + 1) pages (at most \(maxPages)); use larger blocks or a smaller --n")
         }
@@ -135,13 +135,13 @@ public enum TilesDiagram {
     private static func stepPage(_ r: TileResult, _ s: TileStep, order: [Int: Int], Tr: Int, Tc: Int, style: Style) -> Page {
         var c = Canvas(style: style)
         let u = style.unit, theme = c.theme
-        var where_ = s.phase
+        var where_ = s.phase.text
         if let i = s.i, let j = s.j { where_ += ", i = \(i), j = \(j)" }
-        let top = c.header("Step \(s.index + 1) of \(r.steps.filter { !$0.phase.hasPrefix("d") && $0.phase != "backward" }.count): \(where_)",
+        let top = c.header("Step \(s.index + 1) of \(r.steps.filter { $0.phase.pass == .forward }.count): \(where_)",
                            subtitle: "\(r.algorithm.title) · N = \(r.n), d = \(r.d), M = \(Format.grouped(r.sramElements)), \(r.blocks)")
         let g = grid(r, style: style, top: top)
         var visited = Set<Int>()
-        for t in r.steps where t.index <= s.index { if let i = t.i, let j = t.j, t.phase == s.phase || s.phase == "forward" { visited.insert(i * Tc + j) } }
+        for t in r.steps where t.index <= s.index { if let i = t.i, let j = t.j, t.phase == s.phase || s.phase == .forward { visited.insert(i * Tc + j) } }
         let current = s.i.flatMap { i in s.j.map { (i, $0) } }
         drawGrid(&c, r, g, order: order, Tr: Tr, Tc: Tc, visited: visited, current: current,
                  rows: current == nil ? s.rows : nil, numbers: false)
@@ -197,7 +197,7 @@ public enum TilesDiagram {
     /// kept (fa1: K_j, V_j for a whole column; fa2 and naive's products: Q_i or P/dO rows for a row).
     static func resident(_ r: TileResult, _ s: TileStep) -> [(Transfer, Int?)] {
         var kept: [(Transfer, Int?)] = []
-        let outerIsColumn = r.algorithm == .fa1 || s.phase == "backward" || s.phase.hasPrefix("dV") || s.phase.hasPrefix("dK")
+        let outerIsColumn = r.algorithm == .fa1 || [TilePhase.backward, .dV, .dK].contains(s.phase)
         for earlier in r.steps[..<s.index].reversed() {
             guard earlier.phase == s.phase, let i = earlier.i, let j = earlier.j else { break }
             if outerIsColumn ? j != s.j : i != s.i { break }

@@ -133,19 +133,19 @@ extension AttnLab {
             out += r.layout.qHeads > 1 ? ", \(r.layout.qHeads) query / \(r.layout.kvHeads) KV heads" : ""
             out += r.causal ? ", causal\n" : "\n"
             out += "SRAM       M = \(Format.grouped(r.sramElements)) elements (\(Format.bytes(r.sramElements * r.dtype.bits / 8, units: .binary)) of \(r.dtype.rawValue))\n"
-            let source = ["default": "published: Bc = ⌈M/4d⌉, Br = min(Bc, d)\(r.algorithm == .naive ? "; naive: largest Br with Br·d + Bc·d + Br·Bc ≤ M" : "")",
-                          "given": "--br/--bc", "fit": "--fit-sram: least traffic that fits"][r.blockSource]!
+            let source = switch r.blockSource {
+            case .default: "published: Bc = ⌈M/4d⌉, Br = min(Bc, d)\(r.algorithm == .naive ? "; naive: largest Br with Br·d + Bc·d + Br·Bc ≤ M" : "")"
+            case .given: "--br/--bc"
+            case .fit: "--fit-sram: least traffic that fits"
+            }
             out += "blocks     \(r.blocks) (\(source)); Tr = \(Tr), Tc = \(Tc)\n"
             out += "peak SRAM  \(Format.grouped(r.peakSram)) elements"
             out += r.exceedsSram
                 ? " = \(Format.fixed(Double(r.peakSram) / Double(r.sramElements), 2))× M: these blocks overshoot SRAM (--fit-sram picks blocks that fit)\n"
                 : " (\(Format.percent(Double(r.peakSram) / Double(r.sramElements), 1)) of M)\n"
             out += "HBM        \(Format.grouped(r.hbmReads)) reads + \(Format.grouped(r.hbmWrites)) writes = \(Format.grouped(r.hbmAccesses)) elements = \(Format.bytes(r.hbmBytes)) (\(r.dtype.rawValue))\n"
-            if !r.causal {
-                let f = IOModel.forward(r.algorithm, R: R, C: r.n, d: r.d, blocks: r.blocks, sramElements: r.sramElements)
-                let kv = r.layout.kvHeads
-                let ok = f.reads * kv == r.forward.hbmReads && f.writes * kv == r.forward.hbmWrites
-                out += "closed form forward reads \(Format.grouped(f.reads * kv)), writes \(Format.grouped(f.writes * kv)) (docs/io-model.md) \(ok ? "✓ equal to the count" : "✗ differs from the count")\n"
+            if let c = r.closedForm(.forward) {
+                out += "closed form forward reads \(Format.grouped(c.reads)), writes \(Format.grouped(c.writes)) (docs/io-model.md) \(c.equalsCount ? "✓ equal to the count" : "✗ differs from the count")\n"
             }
             out += "\n"
             var rows: [[String]] = []

@@ -53,11 +53,60 @@ public struct WatchedRow: Sendable, Equatable {
     public let rescale: Float
 }
 
+/// The two passes of training attention.
+public enum TilePass: Sendable, CaseIterable {
+    case forward, backward
+}
+
+/// What a step of a tiled algorithm computes. FlashAttention 1 and 2 do a whole block of the
+/// algorithm per step (`forward`, `backward`); standard attention goes through HBM between products,
+/// so each product is a phase of its own.
+public enum TilePhase: Sendable, CaseIterable {
+    /// One block of FlashAttention's forward loop (FA1 Algorithm 1 lines 6–13, FA2 Algorithm 1 lines 4–14).
+    case forward
+    /// Standard attention, step 1: S = τQKᵀ, written to HBM.
+    case scores
+    /// Standard attention, step 2: P = softmax(S), written to HBM.
+    case softmax
+    /// Standard attention, step 3: O = PV.
+    case output
+    /// One block of FlashAttention's recomputing backward loop (FA1 Algorithm 4, FA2 Algorithm 2).
+    case backward
+    /// FlashAttention-2's backward preprocessing: D = rowsum(dO ∘ O).
+    case rowDot
+    /// The standard backward pass (FlashAttention Algorithm 3), product by product.
+    case dV, dP, dS, dQ, dK
+
+    /// The phase as traces and figures print it: the formula it computes.
+    public var text: String {
+        switch self {
+        case .forward: "forward"
+        case .scores: "S = QKᵀ"
+        case .softmax: "softmax"
+        case .output: "O = PV"
+        case .backward: "backward"
+        case .rowDot: "D = rowsum(dO∘O)"
+        case .dV: "dV = PᵀdO"
+        case .dP: "dP = dOVᵀ"
+        case .dS: "dS = P∘(dP − D)"
+        case .dQ: "dQ = dS K"
+        case .dK: "dK = dSᵀQ"
+        }
+    }
+
+    /// The pass the phase belongs to.
+    public var pass: TilePass {
+        switch self {
+        case .forward, .scores, .softmax, .output: .forward
+        case .backward, .rowDot, .dV, .dP, .dS, .dQ, .dK: .backward
+        }
+    }
+}
+
 /// One step of a tiled algorithm: the blocks it loaded and stored and the memory state after it.
 public struct TileStep: Sendable {
     public let index: Int
-    /// The algorithm's phase: "forward", "S = QKᵀ", "softmax", "O = PV", "backward", "D = rowsum(dO∘O)"…
-    public let phase: String
+    public let phase: TilePhase
     public let kvHead: Int
     /// Loop indices (row block i, column block j) where the phase has them.
     public let i: Int?
@@ -147,7 +196,7 @@ public final class MemoryHierarchy {
         if recordsSteps, let c = current, occupancy > c.sramPeak { current!.sramPeak = occupancy }
     }
 
-    public func beginStep(_ phase: String, kvHead: Int, i: Int?, j: Int?, rows: Range<Int>, cols: Range<Int>, masked: Bool = false) {
+    public func beginStep(_ phase: TilePhase, kvHead: Int, i: Int?, j: Int?, rows: Range<Int>, cols: Range<Int>, masked: Bool = false) {
         guard counting, recordsSteps else { return }
         current = TileStep(index: steps.count, phase: phase, kvHead: kvHead, i: i, j: j, rows: rows, cols: cols, masked: masked)
         current!.sramPeak = occupancy

@@ -10,110 +10,114 @@ import AttnEngine
 ///
 /// Causal attention materializes the whole S and masks it in the softmax, as a framework does.
 /// The backward pass is the standard one (FlashAttention paper, Algorithm 3): it reads the stored P.
-enum NaiveAttention {
+enum NaiveAttention: TiledAlgorithm {
+    static let title = "standard attention (Algorithm 0)"
+
+    /// The forward pass leaves P in HBM.
+    struct Saved {
+        let P: [Float]                                              // [kv_heads × G·N × N]
+    }
+
     /// Rows of S that one softmax chunk holds with their (m, l): `⌊M / (C + 2)⌋`; 0 means a single row
     /// does not fit and the softmax runs in three passes (max, sum, write) over segments of M − 2.
     static func softmaxRowsPerChunk(sramElements M: Int, cols C: Int) -> Int { M / (C + 2) }
 
-    static func forward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, watchRow: Int?) -> ForwardOutput {
-        let d = p.d, R = p.rows, C = p.n
-        var out = ForwardOutput(o: [Float](repeating: 0, count: p.layout.qHeads * p.n * d))
+    static func forward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, watchRow: Int?) -> ForwardPass<Saved> {
+        let d = p.d, R = p.rows, C = p.n, kvHeads = p.layout.kvHeads
+        var ws = Workspace()
+        defer { ws.deallocate() }
+        let Q = ws.copy(p.q), K = ws.copy(p.k), V = ws.copy(p.v)                             // HBM [heads × N × d]
+        let O = ws.filled(p.q.count)                                                         // HBM [q_heads × N × d]
+        let S = ws.filled(R * C)                                                             // HBM [G·N × N], one K/V head at a time
+        let P = ws.filled(kvHeads * R * C)                                                   // HBM [kv_heads × G·N × N]
         var flops = FlopCount()
-        for g in 0..<p.layout.kvHeads {
-            let rowsAt = g * R * d, colsAt = g * C * d
-            var S = [Float](repeating: 0, count: R * C)                                       // HBM [G·N × N]
-            blockedOuter("S = QKᵀ", p, g: g, blocks: blocks, memory: mem, flops: &flops,      // 1. S = τQKᵀ
-                         rowOperand: (.Q, p.q, rowsAt), colOperand: (.K, p.k, colsAt), out: .S, scale: p.scale, into: &S)
-            let P = softmax(p, S: S, g: g, memory: mem, watchRow: g == 0 ? watchRow : nil, flops: &flops)
-            S = []
-            blockedProduct("O = PV", p, g: g, blocks: blocks, memory: mem, flops: &flops,    // 3. O = PV
-                           matrix: (.P, P), outerIsRows: true, operand: (.V, p.v, colsAt), out: (.O, rowsAt), scale: 1, into: &out.o)
-            out.P.append(P)
+        for g in 0..<kvHeads {
+            let rowsAt = g * R * d, colsAt = g * C * d, Pg = P + g * R * C
+            blockedOuter(.scores, p, g: g, blocks: blocks, memory: mem, flops: &flops,      // 1. S = τQKᵀ
+                         rowOperand: (.Q, Q + rowsAt), colOperand: (.K, K + colsAt), out: (.S, S), scale: p.scale)
+            softmax(p, S: S, into: Pg, g: g, memory: mem, watchRow: g == 0 ? watchRow : nil, flops: &flops)  // 2. P = softmax(S)
+            blockedProduct(.output, p, g: g, blocks: blocks, memory: mem, flops: &flops,    // 3. O = PV
+                           matrix: (.P, UnsafePointer(Pg)), outerIsRows: true, operand: (.V, V + colsAt), out: (.O, O + rowsAt), scale: 1)
         }
-        out.flops = flops
-        return out
+        return ForwardPass(o: ws.array(O, p.q.count), saved: Saved(P: ws.array(P, kvHeads * R * C)), flops: flops)
     }
 
     /// M = scale · X Yᵀ into an HBM matrix `[R × C]`, block by block: X_i (a row block) stays on chip
     /// while the Y_j stream by, and each block M_ij is written out. (S = τQKᵀ, dP = dO Vᵀ.)
-    private static func blockedOuter(_ phase: String, _ p: TileProblem, g: Int, blocks: BlockSizes, memory mem: MemoryHierarchy,
-                                     flops: inout FlopCount, rowOperand x: (TileTensor, [Float], Int), colOperand y: (TileTensor, [Float], Int),
-                                     out: TileTensor, scale: Float, into M: inout [Float]) {
+    private static func blockedOuter(_ phase: TilePhase, _ p: TileProblem, g: Int, blocks: BlockSizes, memory mem: MemoryHierarchy,
+                                     flops: inout FlopCount, rowOperand x: (TileTensor, UnsafePointer<Float>),
+                                     colOperand y: (TileTensor, UnsafePointer<Float>), out: (TileTensor, UnsafeMutablePointer<Float>), scale: Float) {
         let d = p.d, R = p.rows, C = p.n, br = blocks.br, bc = blocks.bc
         let Tr = (R + br - 1) / br, Tc = (C + bc - 1) / bc
-        x.1.withUnsafeBufferPointer { xb in y.1.withUnsafeBufferPointer { yb in M.withUnsafeMutableBufferPointer { m in
-            let xs = xb.baseAddress! + x.2, ys = yb.baseAddress! + y.2
-            for i in 0..<Tr {
-                let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
-                for j in 0..<Tc {
-                    let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
-                    mem.beginStep(phase, kvHead: g, i: i, j: j, rows: rows, cols: cols)
-                    if j == 0 { mem.load(x.0, nr * d, i: i) }
-                    mem.load(y.0, nc * d, j: j)
-                    mem.allocate(nr * nc)
-                    for r in rows {
-                        for c in cols { m[r * C + c] = Kernels.dot(xs + r * d, ys + c * d, d) * scale }
-                    }
-                    flops.matmul += 2 * nr * nc * d
-                    flops.other += scale == 1 ? 0 : nr * nc
-                    mem.store(out, nr * nc, i: i, j: j)
-                    mem.free(nc * d + nr * nc)
-                    if j == Tc - 1 { mem.free(nr * d) }
-                    mem.endStep()
+        let xs = x.1, ys = y.1, m = out.1
+        for i in 0..<Tr {
+            let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
+            for j in 0..<Tc {
+                let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
+                mem.beginStep(phase, kvHead: g, i: i, j: j, rows: rows, cols: cols)
+                if j == 0 { mem.load(x.0, nr * d, i: i) }
+                mem.load(y.0, nc * d, j: j)
+                mem.allocate(nr * nc)
+                for r in rows {
+                    for c in cols { m[r * C + c] = Kernels.dot(xs + r * d, ys + c * d, d) * scale }
                 }
+                flops.matmul += 2 * nr * nc * d
+                flops.other += scale == 1 ? 0 : nr * nc
+                mem.store(out.0, nr * nc, i: i, j: j)
+                mem.free(nc * d + nr * nc)
+                if j == Tc - 1 { mem.free(nr * d) }
+                mem.endStep()
             }
-        } } }
+        }
     }
 
     /// Out += scale · A·B (`outerIsRows`: output row r += Σ_c A[r,c]·B_c, as in O = PV, dQ = τ dS K) or
     /// scale · Aᵀ·B (output row c += Σ_r A[r,c]·B_r, as in dV = Pᵀ dO, dK = τ dSᵀ Q), block by block:
     /// the output block accumulates on chip over the inner loop and is written once.
-    private static func blockedProduct(_ phase: String, _ p: TileProblem, g: Int, blocks: BlockSizes, memory mem: MemoryHierarchy,
-                                       flops: inout FlopCount, matrix A: (TileTensor, [Float]), outerIsRows: Bool,
-                                       operand B: (TileTensor, [Float], Int), out: (TileTensor, Int), scale: Float, into Out: inout [Float]) {
+    private static func blockedProduct(_ phase: TilePhase, _ p: TileProblem, g: Int, blocks: BlockSizes, memory mem: MemoryHierarchy,
+                                       flops: inout FlopCount, matrix A: (TileTensor, UnsafePointer<Float>), outerIsRows: Bool,
+                                       operand B: (TileTensor, UnsafePointer<Float>), out: (TileTensor, UnsafeMutablePointer<Float>), scale: Float) {
         let d = p.d, R = p.rows, C = p.n, br = blocks.br, bc = blocks.bc
         let Tr = (R + br - 1) / br, Tc = (C + bc - 1) / bc
         let (outer, inner) = outerIsRows ? (Tr, Tc) : (Tc, Tr)
-        A.1.withUnsafeBufferPointer { a in B.1.withUnsafeBufferPointer { bb in Out.withUnsafeMutableBufferPointer { ob in
-            let b = bb.baseAddress! + B.2, o = ob.baseAddress! + out.1
-            for u in 0..<outer {
-                for w in 0..<inner {
-                    let (i, j) = outerIsRows ? (u, w) : (w, u)
-                    let rows = (i * br)..<min(R, (i + 1) * br), cols = (j * bc)..<min(C, (j + 1) * bc)
-                    let outBlock = outerIsRows ? rows.count : cols.count, operandRows = outerIsRows ? cols.count : rows.count
-                    mem.beginStep(phase, kvHead: g, i: i, j: j, rows: rows, cols: cols)
-                    if w == 0 { mem.allocate(outBlock * d) }
-                    mem.load(A.0, rows.count * cols.count, i: i, j: j)
-                    if outerIsRows { mem.load(B.0, operandRows * d, j: j) } else { mem.load(B.0, operandRows * d, i: i) }
-                    for r in rows {
-                        if outerIsRows {
-                            let row = a.baseAddress! + r * C + cols.lowerBound
-                            Kernels.accumulateRows(row, cols.count, b + cols.lowerBound * d, d, scale: scale, into: o + r * d)
-                        } else {
-                            for c in cols where a[r * C + c] != 0 { Kernels.axpy(a[r * C + c] * scale, b + r * d, o + c * d, d) }
-                        }
+        let a = A.1, b = B.1, o = out.1
+        for u in 0..<outer {
+            for w in 0..<inner {
+                let (i, j) = outerIsRows ? (u, w) : (w, u)
+                let rows = (i * br)..<min(R, (i + 1) * br), cols = (j * bc)..<min(C, (j + 1) * bc)
+                let outBlock = outerIsRows ? rows.count : cols.count, operandRows = outerIsRows ? cols.count : rows.count
+                mem.beginStep(phase, kvHead: g, i: i, j: j, rows: rows, cols: cols)
+                if w == 0 { mem.allocate(outBlock * d) }
+                mem.load(A.0, rows.count * cols.count, i: i, j: j)
+                if outerIsRows { mem.load(B.0, operandRows * d, j: j) } else { mem.load(B.0, operandRows * d, i: i) }
+                for r in rows {
+                    if outerIsRows {
+                        let row = a + r * C + cols.lowerBound
+                        Kernels.accumulateRows(row, cols.count, b + cols.lowerBound * d, d, scale: scale, into: o + r * d)
+                    } else {
+                        for c in cols where a[r * C + c] != 0 { Kernels.axpy(a[r * C + c] * scale, b + r * d, o + c * d, d) }
                     }
-                    flops.matmul += 2 * rows.count * cols.count * d
-                    mem.free(rows.count * cols.count + operandRows * d)
-                    if w == inner - 1 {
-                        if outerIsRows { mem.store(out.0, outBlock * d, i: i) } else { mem.store(out.0, outBlock * d, j: j) }
-                        mem.free(outBlock * d)
-                    }
-                    mem.endStep()
                 }
+                flops.matmul += 2 * rows.count * cols.count * d
+                mem.free(rows.count * cols.count + operandRows * d)
+                if w == inner - 1 {
+                    if outerIsRows { mem.store(out.0, outBlock * d, i: i) } else { mem.store(out.0, outBlock * d, j: j) }
+                    mem.free(outBlock * d)
+                }
+                mem.endStep()
             }
-        } } }
+        }
     }
 
     /// Step 2: P = softmax(S) row by row, masked above the diagonal for causal attention.
-    private static func softmax(_ p: TileProblem, S: [Float], g: Int, memory mem: MemoryHierarchy, watchRow: Int?,
-                                flops: inout FlopCount) -> [Float] {
+    /// `P` starts at zero: entries masked above the diagonal stay 0.
+    private static func softmax(_ p: TileProblem, S: UnsafePointer<Float>, into P: UnsafeMutablePointer<Float>, g: Int, memory mem: MemoryHierarchy,
+                                watchRow: Int?, flops: inout FlopCount) {
         let R = p.rows, C = p.n, M = mem.sramElements
-        var P = [Float](repeating: 0, count: R * C)                                           // HBM [G·N × N]
         let chunk = softmaxRowsPerChunk(sramElements: M, cols: C)
         let segment = max(1, M - 2)
         for rows in rowChunks(R, chunk) {
-            mem.beginStep("softmax", kvHead: g, i: nil, j: nil, rows: rows, cols: 0..<C)
+            mem.beginStep(.softmax, kvHead: g, i: nil, j: nil, rows: rows, cols: 0..<C)
             if chunk >= 1 {
                 mem.load(.S, rows.count * C)
                 mem.allocate(2 * rows.count)
@@ -135,7 +139,7 @@ enum NaiveAttention {
                 for c in 0...limit { m = max(m, S[r * C + c]) }
                 var l: Float = 0
                 for c in 0...limit { P[r * C + c] = S[r * C + c] }
-                P.withUnsafeMutableBufferPointer { Kernels.expShifted($0.baseAddress! + r * C, limit + 1, shift: m) }
+                Kernels.expShifted(P + r * C, limit + 1, shift: m)
                 for c in 0...limit { l += P[r * C + c] }
                 let inv = 1 / l
                 for c in 0...limit { P[r * C + c] *= inv }
@@ -149,7 +153,6 @@ enum NaiveAttention {
             mem.free(chunk >= 1 ? rows.count * C + 2 * rows.count : 2)
             mem.endStep(watch: watched)
         }
-        return P
     }
 
     /// The standard backward pass (FlashAttention paper, Algorithm 3), each product blocked like the
@@ -160,23 +163,25 @@ enum NaiveAttention {
     ///     3. dS = P ∘ (dP − rowsum(P ∘ dP))   (read P and dP row by row, write dS)
     ///     4. dQ = τ dS K       (dQ_i on chip)
     ///     5. dK = τ dSᵀ Q      (dK_j on chip)
-    static func backward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, forward f: ForwardOutput) -> Gradients {
+    static func backward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, forward f: ForwardPass<Saved>) -> Gradients {
         let R = p.rows, C = p.n, tau = p.scale
-        var grads = Gradients(zerosFor: p)
+        var ws = Workspace()
+        defer { ws.deallocate() }
+        let b = BackwardBuffers(p, in: &ws)
+        let PAll = ws.copy(f.saved.P)                                                        // HBM [kv_heads × G·N × N]
+        let dP = ws.filled(R * C), dS = ws.filled(R * C)                                     // HBM [G·N × N], one K/V head at a time
         var flops = FlopCount()
         for g in 0..<p.layout.kvHeads {
-            let P = f.P[g]
+            let P = PAll + g * R * C
             let rowsAt = g * R * p.d, colsAt = g * C * p.d
-            blockedProduct("dV = PᵀdO", p, g: g, blocks: blocks, memory: mem, flops: &flops,
-                           matrix: (.P, P), outerIsRows: false, operand: (.dO, p.dO, rowsAt), out: (.dV, colsAt), scale: 1, into: &grads.dv)
-            var dP = [Float](repeating: 0, count: R * C)
-            blockedOuter("dP = dOVᵀ", p, g: g, blocks: blocks, memory: mem, flops: &flops,
-                         rowOperand: (.dO, p.dO, rowsAt), colOperand: (.V, p.v, colsAt), out: .dP, scale: 1, into: &dP)
+            blockedProduct(.dV, p, g: g, blocks: blocks, memory: mem, flops: &flops,        // 1. dV = Pᵀ dO
+                           matrix: (.P, P), outerIsRows: false, operand: (.dO, b.dO + rowsAt), out: (.dV, b.dv + colsAt), scale: 1)
+            blockedOuter(.dP, p, g: g, blocks: blocks, memory: mem, flops: &flops,          // 2. dP = dO Vᵀ
+                         rowOperand: (.dO, b.dO + rowsAt), colOperand: (.V, b.v + colsAt), out: (.dP, dP), scale: 1)
             // 3. dS = P ∘ (dP − D), D_r = Σ_c P_rc dP_rc (= rowsum(dO ∘ O))
-            var dS = [Float](repeating: 0, count: R * C)
             let chunk = dSRowsPerChunk(sramElements: mem.sramElements, cols: C)
             for rows in rowChunks(R, chunk) {
-                mem.beginStep("dS = P∘(dP − D)", kvHead: g, i: nil, j: nil, rows: rows, cols: 0..<C)
+                mem.beginStep(.dS, kvHead: g, i: nil, j: nil, rows: rows, cols: 0..<C)
                 if chunk >= 1 {
                     mem.load(.P, rows.count * C)
                     mem.load(.dP, rows.count * C)
@@ -205,15 +210,13 @@ enum NaiveAttention {
                 mem.store(.dS, rows.count * C)
                 mem.free(rows.count)
                 mem.endStep()
-                }
-            dP = []
-            blockedProduct("dQ = dS K", p, g: g, blocks: blocks, memory: mem, flops: &flops,
-                           matrix: (.dS, dS), outerIsRows: true, operand: (.K, p.k, colsAt), out: (.dQ, rowsAt), scale: tau, into: &grads.dq)
-            blockedProduct("dK = dSᵀQ", p, g: g, blocks: blocks, memory: mem, flops: &flops,
-                           matrix: (.dS, dS), outerIsRows: false, operand: (.Q, p.q, rowsAt), out: (.dK, colsAt), scale: tau, into: &grads.dk)
+            }
+            blockedProduct(.dQ, p, g: g, blocks: blocks, memory: mem, flops: &flops,        // 4. dQ = τ dS K
+                           matrix: (.dS, UnsafePointer(dS)), outerIsRows: true, operand: (.K, b.k + colsAt), out: (.dQ, b.dq + rowsAt), scale: tau)
+            blockedProduct(.dK, p, g: g, blocks: blocks, memory: mem, flops: &flops,        // 5. dK = τ dSᵀ Q
+                           matrix: (.dS, UnsafePointer(dS)), outerIsRows: false, operand: (.Q, b.q + rowsAt), out: (.dK, b.dk + colsAt), scale: tau)
         }
-        grads.flops = flops
-        return grads
+        return b.gradients(p, in: ws, flops: flops)
     }
 
     /// Row ranges of `chunk` rows (one row when not even one fits, for the multi-pass cases).
@@ -223,4 +226,42 @@ enum NaiveAttention {
 
     /// Rows of P and dP (with D) one dS chunk holds: `⌊M / (2C + 1)⌋`; 0 means two passes.
     static func dSRowsPerChunk(sramElements M: Int, cols C: Int) -> Int { M / (2 * C + 1) }
+
+    // MARK: - Closed forms (docs/io-model.md)
+
+    /// Forward: Q once and K once per row block for S; S read (three times when a row outgrows SRAM)
+    /// and P written; P once and V once per row block for O. Backward: each product likewise, plus
+    /// the dS pass reading P and dP (twice each when a row outgrows SRAM).
+    static func traffic(_ pass: TilePass, R: Int, C: Int, d: Int, blocks b: BlockSizes, sramElements M: Int) -> (reads: Int, writes: Int) {
+        let Tr = (R + b.br - 1) / b.br, Tc = (C + b.bc - 1) / b.bc
+        switch pass {
+        case .forward:
+            let softmaxReads = softmaxRowsPerChunk(sramElements: M, cols: C) >= 1 ? R * C : 3 * R * C
+            return (R * d + Tr * C * d + softmaxReads + R * C + Tr * C * d, 2 * R * C + R * d)
+        case .backward:
+            let dSReads = dSRowsPerChunk(sramElements: M, cols: C) >= 1 ? 2 * R * C : 4 * R * C
+            let reads = (R * C + Tc * R * d) + (R * d + Tr * C * d) + dSReads + (R * C + Tr * C * d) + (R * C + Tc * R * d)
+            return (reads, C * d + R * C + R * C + R * d + C * d)
+        }
+    }
+
+    /// The larger of a blocked product's `Br·d + Bc·d + Br·Bc` and the row pass's chunk (softmax
+    /// forward, dS backward).
+    static func peakSram(_ pass: TilePass, R: Int, C: Int, d: Int, blocks b: BlockSizes, sramElements M: Int) -> Int {
+        let product = b.br * d + b.bc * d + b.br * b.bc
+        switch pass {
+        case .forward:
+            let rows = softmaxRowsPerChunk(sramElements: M, cols: C)
+            return max(product, rows >= 1 ? min(rows, R) * (C + 2) : 2 + min(C, max(1, M - 2)))
+        case .backward:
+            let rows = dSRowsPerChunk(sramElements: M, cols: C)
+            return max(product, rows >= 1 ? min(rows, R) * (2 * C + 1) : 1 + 2 * min(C, max(1, (M - 1) / 2)))
+        }
+    }
+
+    /// FlashAttention's Bc = ⌈M/4d⌉ and the largest Br whose product working set fits.
+    static func defaultBlocks(R: Int, C: Int, d: Int, sramElements M: Int) -> BlockSizes {
+        let bc = min(BlockSizes.published(sramElements: M, d: d).bc, C)
+        return BlockSizes(br: max(1, min(R, (M - bc * d) / (d + bc))), bc: bc)
+    }
 }

@@ -43,8 +43,7 @@ public enum Sweep {
                     // working set at these blocks, so only the block size changes along the sweep.
                     let b = BlockSizes(br: min(value, p.d, p.rows), bc: min(value, p.n))
                     M = [TileAlgorithm.fa1, .fa2].map { a in
-                        max(IOModel.peakSram(a, backward: false, R: p.rows, C: p.n, d: p.d, blocks: b, sramElements: 0),
-                            backward ? IOModel.peakSram(a, backward: true, R: p.rows, C: p.n, d: p.d, blocks: b, sramElements: 0) : 0)
+                        a.workingSet(backward: backward, R: p.rows, C: p.n, d: p.d, blocks: b, sramElements: 0)
                     }.max()!
                     if algo != .naive { blocks = b }
                 }

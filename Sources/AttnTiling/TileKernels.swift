@@ -33,29 +33,35 @@ enum TileKernels {
     }
 }
 
-/// What a forward pass leaves in HBM for the backward pass.
-struct ForwardOutput {
-    var o: [Float]                                                  // [q_heads × N × d]
-    /// FA1: row sums and maxima.                                      // [q_heads × N]
-    var l: [Float] = []
-    var m: [Float] = []
-    /// FA2: logsumexp L = m + log l.                                  // [q_heads × N]
-    var L: [Float] = []
-    /// Naive: P per K/V head.                                         // [kv_heads][G·N × N]
-    var P: [[Float]] = []
-    var flops = FlopCount()
-}
+/// The flat buffers of one pass, each allocated once when the pass starts and all freed when it ends
+/// (llm.c's malloc at the top and free at the bottom): hot loops index plain pointers computed at the
+/// top of their body instead of nesting a `withUnsafe…` closure per array. Inputs are copied in;
+/// results are copied out with `array`.
+struct Workspace {
+    private var buffers: [UnsafeMutableBufferPointer<Float>] = []
 
-/// Gradients of Σ O ∘ dO with respect to Q, K, V.
-struct Gradients {
-    var dq: [Float]                                                 // [q_heads × N × d]
-    var dk: [Float]                                                 // [kv_heads × N × d]
-    var dv: [Float]                                                 // [kv_heads × N × d]
-    var flops = FlopCount()
+    /// A read-only buffer holding a copy of `values` (an input of the pass).
+    mutating func copy(_ values: [Float]) -> UnsafePointer<Float> {
+        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: values.count)
+        _ = buffer.initialize(from: values)
+        buffers.append(buffer)
+        return UnsafePointer(buffer.baseAddress!)
+    }
 
-    init(zerosFor p: TileProblem) {
-        dq = [Float](repeating: 0, count: p.q.count)
-        dk = [Float](repeating: 0, count: p.k.count)
-        dv = [Float](repeating: 0, count: p.v.count)
+    /// A buffer of `count` elements, each `value`.
+    mutating func filled(_ count: Int, with value: Float = 0) -> UnsafeMutablePointer<Float> {
+        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+        buffer.initialize(repeating: value)
+        buffers.append(buffer)
+        return buffer.baseAddress!
+    }
+
+    /// The first `count` elements of a buffer, as an array that outlives the workspace.
+    func array(_ buffer: UnsafePointer<Float>, _ count: Int) -> [Float] {
+        Array(UnsafeBufferPointer(start: buffer, count: count))
+    }
+
+    func deallocate() {
+        for buffer in buffers { buffer.deallocate() }
     }
 }

@@ -1,24 +1,5 @@
 import AttnEngine
 
-/// The three attention algorithms the simulator runs.
-public enum TileAlgorithm: String, CaseIterable, Sendable {
-    /// Algorithm 0 of FlashAttention (Dao et al. 2022): S and P go through HBM.
-    case naive
-    /// FlashAttention Algorithm 1: K/V blocks outside, Q blocks inside, O/l/m in HBM.
-    case fa1
-    /// FlashAttention-2 (Dao 2023): Q blocks outside, O/l/m on chip, one write of O and L.
-    case fa2
-
-    /// The algorithm's name in figures and reports.
-    public var title: String {
-        switch self {
-        case .naive: "standard attention (Algorithm 0)"
-        case .fa1: "FlashAttention (Algorithm 1)"
-        case .fa2: "FlashAttention-2"
-        }
-    }
-}
-
 /// Attention inputs for the simulator: Q `[q_heads × N × d]`, K and V `[kv_heads × N × d]`, and an
 /// upstream gradient dO for the backward pass, all N(0, 1) from a seeded stream.
 ///

@@ -26,6 +26,16 @@ public struct TileOptions: Sendable {
     }
 }
 
+/// Where a run's blocks came from; the raw value is what traces and `--json` print.
+public enum BlockSource: String, Sendable {
+    /// The algorithm's default blocks (FlashAttention's published `Bc = ⌈M/4d⌉, Br = min(Bc, d)`).
+    case `default` = "default"
+    /// Given with `--br/--bc`.
+    case given = "given"
+    /// The least HBM traffic whose working set fits in M (`--fit-sram`).
+    case fit = "fit"
+}
+
 /// Everything one simulated run measured.
 public struct TileResult: Sendable {
     public let algorithm: TileAlgorithm
@@ -36,8 +46,7 @@ public struct TileResult: Sendable {
     public let sramElements: Int
     public let dtype: DType
     public let blocks: BlockSizes
-    /// "default", "given" or "fit".
-    public let blockSource: String
+    public let blockSource: BlockSource
     public let forward: PassCounts
     public let backward: PassCounts?
     public let steps: [TileStep]
@@ -65,6 +74,29 @@ public struct TileResult: Sendable {
     public var exceedsSram: Bool { peakSram > sramElements }
     /// Query rows per K/V head.
     public var rows: Int { layout.groupSize * n }
+
+    /// The closed form (docs/io-model.md) of one pass's HBM traffic over all K/V heads, and whether
+    /// the simulator counted exactly that. nil for causal runs (the closed forms are for full
+    /// attention) and for `.backward` when the run had no backward pass.
+    public func closedForm(_ pass: TilePass) -> ClosedFormCheck? {
+        let counted: PassCounts?
+        switch pass {
+        case .forward: counted = forward
+        case .backward: counted = backward
+        }
+        guard !causal, let counted else { return nil }
+        let perHead = algorithm.traffic(pass, R: rows, C: n, d: d, blocks: blocks, sramElements: sramElements)
+        let reads = perHead.reads * layout.kvHeads, writes = perHead.writes * layout.kvHeads
+        return ClosedFormCheck(reads: reads, writes: writes, equalsCount: reads == counted.hbmReads && writes == counted.hbmWrites)
+    }
+}
+
+/// A pass's HBM traffic as the closed form predicts it, in elements, checked against the count.
+public struct ClosedFormCheck: Sendable, Equatable {
+    public let reads: Int
+    public let writes: Int
+    /// The simulator counted exactly these reads and writes.
+    public let equalsCount: Bool
 }
 
 /// Runs naive, FlashAttention-1 or FlashAttention-2 attention through the memory model and checks it.
@@ -97,23 +129,13 @@ public enum TiledAttention {
 
         let forwardMemory = MemoryHierarchy(sramElements: M, recordsSteps: o.recordSteps, counting: o.counting)
         let watch = o.watchRow
-        let f: ForwardOutput
-        switch o.algorithm {
-        case .naive: f = NaiveAttention.forward(p, blocks: blocks, memory: forwardMemory, watchRow: watch)
-        case .fa1: f = FlashAttention1.forward(p, blocks: blocks, memory: forwardMemory, watchRow: watch)
-        case .fa2: f = FlashAttention2.forward(p, blocks: blocks, memory: forwardMemory, watchRow: watch)
-        }
+        let backwardMemory = o.backward ? MemoryHierarchy(sramElements: M, recordsSteps: o.recordSteps, counting: o.counting) : nil
+        let f = passes(o.algorithm.kernel, p, blocks: blocks, forward: forwardMemory, backward: backwardMemory, watchRow: watch)
+        let grads = f.grads
         var backwardCounts: PassCounts? = nil
-        var grads: Gradients? = nil
         var steps = forwardMemory.steps
-        if o.backward {
-            let backwardMemory = MemoryHierarchy(sramElements: M, recordsSteps: o.recordSteps, counting: o.counting)
-            switch o.algorithm {
-            case .naive: grads = NaiveAttention.backward(p, blocks: blocks, memory: backwardMemory, forward: f)
-            case .fa1: grads = FlashAttention1.backward(p, blocks: blocks, memory: backwardMemory, forward: f)
-            case .fa2: grads = FlashAttention2.backward(p, blocks: blocks, memory: backwardMemory, forward: f)
-            }
-            backwardCounts = PassCounts(backwardMemory, flops: grads!.flops)
+        if let backwardMemory, let grads {
+            backwardCounts = PassCounts(backwardMemory, flops: grads.flops)
             // One trace for both passes: backward steps continue the numbering and the HBM totals.
             steps += backwardMemory.steps.map { step in
                 TileStep(continuing: step, index: steps.count + step.index,
@@ -160,29 +182,34 @@ public enum TiledAttention {
             dq: grads?.dq, dk: grads?.dk, dv: grads?.dv, watchRow: watch, watchTrueMax: trueMax, watchTrueSum: trueSum)
     }
 
+    /// The forward pass of one algorithm, then its backward pass when given a memory for it.
+    private static func passes<A: TiledAlgorithm>(_ algorithm: A.Type, _ p: TileProblem, blocks: BlockSizes, forward: MemoryHierarchy,
+                                                  backward: MemoryHierarchy?, watchRow: Int?) -> (o: [Float], flops: FlopCount, grads: Gradients?) {
+        let f = A.forward(p, blocks: blocks, memory: forward, watchRow: watchRow)
+        return (f.o, f.flops, backward.map { A.backward(p, blocks: blocks, memory: $0, forward: f) })
+    }
+
     /// The blocks a run uses and where they came from, or an error when nothing fits.
-    public static func chooseBlocks(_ p: TileProblem, _ o: TileOptions) throws(ConfigError) -> (BlockSizes, String) {
+    public static func chooseBlocks(_ p: TileProblem, _ o: TileOptions) throws(ConfigError) -> (BlockSizes, BlockSource) {
         let M = o.sramElements, R = p.rows, C = p.n, d = p.d, algo = o.algorithm
         let minimal = BlockSizes(br: 1, bc: 1)
-        let smallest = max(IOModel.peakSram(algo, backward: false, R: R, C: C, d: d, blocks: minimal, sramElements: M),
-                           o.backward ? IOModel.peakSram(algo, backward: true, R: R, C: C, d: d, blocks: minimal, sramElements: M) : 0)
+        let smallest = algo.workingSet(backward: o.backward, R: R, C: C, d: d, blocks: minimal, sramElements: M)
         guard smallest <= M else {
             throw ConfigError(.sramElements, "M = \(M) is below the smallest working set of \(algo.rawValue)\(o.backward ? " with --backward" : "") (\(smallest) elements with Br = Bc = 1 at d = \(d))")
         }
         if let b = o.blocks {
             guard b.br > 0, b.bc > 0 else { throw ConfigError(.fields([.br, .bc]), "block sizes must be positive, got Br = \(b.br), Bc = \(b.bc)") }
             let given = BlockSizes(br: min(b.br, R), bc: min(b.bc, C))
-            let need = max(IOModel.peakSram(algo, backward: false, R: R, C: C, d: d, blocks: given, sramElements: M),
-                           o.backward ? IOModel.peakSram(algo, backward: true, R: R, C: C, d: d, blocks: given, sramElements: M) : 0)
+            let need = algo.workingSet(backward: o.backward, R: R, C: C, d: d, blocks: given, sramElements: M)
             guard need <= M else {
                 throw ConfigError(.fields([.br, .bc]), "\(given) needs a working set of \(need) elements, more than SRAM M = \(M); smaller blocks or --fit-sram")
             }
-            return (given, "given")
+            return (given, .given)
         }
         if o.fitSram {
-            return (IOModel.fittingBlocks(algo, backward: o.backward, R: R, C: C, d: d, sramElements: M)!, "fit")
+            return (algo.fittingBlocks(backward: o.backward, R: R, C: C, d: d, sramElements: M)!, .fit)
         }
-        return (IOModel.defaultBlocks(algo, R: R, C: C, d: d, sramElements: M), "default")
+        return (algo.defaultBlocks(R: R, C: C, d: d, sramElements: M), .default)
     }
 }
 

@@ -11,7 +11,7 @@ public enum TileTrace {
             ("q_heads", .int(r.layout.qHeads)), ("kv_heads", .int(r.layout.kvHeads)), ("rows_per_kv_head", .int(r.rows)),
             ("causal", .bool(r.causal)), ("backward", .bool(r.backward != nil)),
             ("sram_elements", .int(r.sramElements)), ("dtype", .string(r.dtype.rawValue)),
-            ("block_rows", .int(r.blocks.br)), ("block_cols", .int(r.blocks.bc)), ("block_source", .string(r.blockSource)),
+            ("block_rows", .int(r.blocks.br)), ("block_cols", .int(r.blocks.bc)), ("block_source", .string(r.blockSource.rawValue)),
         ]
         if let w = r.watchRow { config.append(("watch_row", .int(w))) }
         var fields: [(String, JSON)] = [("type", .string("header")), ("schema", .string(DecodeTrace.schema)), ("kind", .string("tile")), ("config", .object(config))]
@@ -27,7 +27,7 @@ public enum TileTrace {
             .array(list.map { .object([("tensor", .string($0.tensor.description)), ("block", .string($0.name)), ("elements", .int($0.elements))]) })
         }
         var fields: [(String, JSON)] = [
-            ("type", .string("tile")), ("step", .int(s.index)), ("phase", .string(s.phase)), ("kv_head", .int(s.kvHead)),
+            ("type", .string("tile")), ("step", .int(s.index)), ("phase", .string(s.phase.text)), ("kv_head", .int(s.kvHead)),
             ("i", s.i.map(JSON.int) ?? .null), ("j", s.j.map(JSON.int) ?? .null),
             ("rows", .ints([s.rows.lowerBound, s.rows.upperBound])), ("cols", .ints([s.cols.lowerBound, s.cols.upperBound])),
             ("masked", .bool(s.masked)), ("loads", transfers(s.loads)), ("stores", transfers(s.stores)),
@@ -57,7 +57,7 @@ public enum TileTrace {
             ("algo", .string(r.algorithm.rawValue)), ("n", .int(r.n)), ("d", .int(r.d)),
             ("q_heads", .int(r.layout.qHeads)), ("kv_heads", .int(r.layout.kvHeads)), ("causal", .bool(r.causal)),
             ("sram_elements", .int(r.sramElements)), ("block_rows", .int(r.blocks.br)), ("block_cols", .int(r.blocks.bc)),
-            ("block_source", .string(r.blockSource)),
+            ("block_source", .string(r.blockSource.rawValue)),
             ("hbm_reads", .int(r.hbmReads)), ("hbm_writes", .int(r.hbmWrites)), ("hbm_accesses", .int(r.hbmAccesses)),
             ("hbm_bytes", .int(r.hbmBytes)), ("dtype", .string(r.dtype.rawValue)),
             ("peak_sram", .int(r.peakSram)), ("exceeds_sram", .bool(r.exceedsSram)),
@@ -94,10 +94,10 @@ public enum TileTrace {
         for s in r.steps {
             let moved = s.loads.reduce(0) { $0 + $1.elements } + s.stores.reduce(0) { $0 + $1.elements }
             let dur = max(1, moved)
-            var name = s.phase
+            var name = s.phase.text
             if let i = s.i, let j = s.j { name += " (\(i),\(j))" } else if let i = s.i { name += " (\(i))" }
             events.append(.object([
-                ("name", .string(name)), ("cat", .string(s.phase)), ("ph", .string("X")), ("pid", .int(1)), ("tid", .int(s.kvHead + 1)),
+                ("name", .string(name)), ("cat", .string(s.phase.text)), ("ph", .string("X")), ("pid", .int(1)), ("tid", .int(s.kvHead + 1)),
                 ("ts", .int(ts)), ("dur", .int(dur)),
                 ("args", .object([("loads", .string(s.loads.map(\.name).joined(separator: " "))),
                                   ("stores", .string(s.stores.map(\.name).joined(separator: " "))),
@@ -122,7 +122,7 @@ public enum TileTrace {
     public static func text(_ r: TileResult) -> String {
         var out = "AttnLab tile trace (\(DecodeTrace.schema))\n"
         out += "algorithm  \(r.algorithm.rawValue), N = \(r.n), d = \(r.d), \(r.layout.qHeads) query / \(r.layout.kvHeads) KV heads\(r.causal ? ", causal" : "")\n"
-        out += "SRAM       M = \(Format.grouped(r.sramElements)) elements, \(r.blocks) (\(r.blockSource))\n"
+        out += "SRAM       M = \(Format.grouped(r.sramElements)) elements, \(r.blocks) (\(r.blockSource.rawValue))\n"
         if let w = r.watchRow, let m = r.watchTrueMax, let l = r.watchTrueSum {
             out += "watching   query row \(w) of head 0: true max \(Format.fixed(m, 4)), true sum of exp(s − max) \(Format.fixed(l, 4))\n"
         }
@@ -145,7 +145,7 @@ public enum TileTrace {
             watched = "m \(m)  l \(l)  ×\(x)"
         }
         let i = s.i.map(String.init) ?? "", j = s.j.map(String.init) ?? ""
-        return [String(s.index), s.phase, i, j, rows, cols, loads, stores,
+        return [String(s.index), s.phase.text, i, j, rows, cols, loads, stores,
                 Format.grouped(s.sramPeak), Format.grouped(s.hbmReads), Format.grouped(s.hbmWrites), watched]
     }
 }

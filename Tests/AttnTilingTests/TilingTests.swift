@@ -141,12 +141,12 @@ struct TilingCountTests {
     func ioModel(algo: TileAlgorithm) throws {
         for (n, d, M) in Self.sizes {
             let r = try count(algo, n: n, d: d, M: M, backward: true)
-            let f = IOModel.forward(algo, R: n, C: n, d: d, blocks: r.blocks, sramElements: M)
-            let b = IOModel.backward(algo, R: n, C: n, d: d, blocks: r.blocks, sramElements: M)
+            let f = algo.traffic(.forward, R: n, C: n, d: d, blocks: r.blocks, sramElements: M)
+            let b = algo.traffic(.backward, R: n, C: n, d: d, blocks: r.blocks, sramElements: M)
             #expect(r.forward.hbmReads == f.reads && r.forward.hbmWrites == f.writes, "\(algo) \(n)")
             #expect(r.backward!.hbmReads == b.reads && r.backward!.hbmWrites == b.writes, "\(algo) \(n)")
-            #expect(r.forward.peakSram == IOModel.peakSram(algo, backward: false, R: n, C: n, d: d, blocks: r.blocks, sramElements: M))
-            #expect(r.backward!.peakSram == IOModel.peakSram(algo, backward: true, R: n, C: n, d: d, blocks: r.blocks, sramElements: M))
+            #expect(r.forward.peakSram == algo.peakSram(.forward, R: n, C: n, d: d, blocks: r.blocks, sramElements: M))
+            #expect(r.backward!.peakSram == algo.peakSram(.backward, R: n, C: n, d: d, blocks: r.blocks, sramElements: M))
         }
     }
 
@@ -154,8 +154,8 @@ struct TilingCountTests {
     func gqaClosedForms(algo: TileAlgorithm) throws {
         let n = 90, d = 16, M = 2048
         let r = try count(algo, n: n, d: d, M: M, q: 6, kv: 2, backward: true)
-        let f = IOModel.forward(algo, R: 3 * n, C: n, d: d, blocks: r.blocks, sramElements: M)
-        let b = IOModel.backward(algo, R: 3 * n, C: n, d: d, blocks: r.blocks, sramElements: M)
+        let f = algo.traffic(.forward, R: 3 * n, C: n, d: d, blocks: r.blocks, sramElements: M)
+        let b = algo.traffic(.backward, R: 3 * n, C: n, d: d, blocks: r.blocks, sramElements: M)
         #expect(r.forward.hbmReads == 2 * f.reads && r.forward.hbmWrites == 2 * f.writes)
         #expect(r.backward!.hbmReads == 2 * b.reads && r.backward!.hbmWrites == 2 * b.writes)
         // The independent form for FA1 forward: K and V once per K/V head; Q, O, l, m once per column block.
@@ -250,20 +250,100 @@ struct TilingCountTests {
             o.backward = true
             let r = try TiledAttention.run(p, o)
             #expect(!r.exceedsSram, "\(algo): \(r.peakSram)")
-            #expect(r.blockSource == "fit")
+            #expect(r.blockSource == .fit)
             // No fitting block pair moves fewer elements (brute force over a grid).
             for bc in stride(from: 1, through: 512, by: 7) {
                 for br in stride(from: 1, through: 512, by: 7) {
                     let b = BlockSizes(br: br, bc: bc)
-                    let fitsF = IOModel.peakSram(algo, backward: false, R: 512, C: 512, d: 32, blocks: b, sramElements: 4096) <= 4096
-                    let fitsB = IOModel.peakSram(algo, backward: true, R: 512, C: 512, d: 32, blocks: b, sramElements: 4096) <= 4096
+                    let fitsF = algo.peakSram(.forward, R: 512, C: 512, d: 32, blocks: b, sramElements: 4096) <= 4096
+                    let fitsB = algo.peakSram(.backward, R: 512, C: 512, d: 32, blocks: b, sramElements: 4096) <= 4096
                     guard fitsF && fitsB else { continue }
-                    let f = IOModel.forward(algo, R: 512, C: 512, d: 32, blocks: b, sramElements: 4096)
-                    let g = IOModel.backward(algo, R: 512, C: 512, d: 32, blocks: b, sramElements: 4096)
+                    let f = algo.traffic(.forward, R: 512, C: 512, d: 32, blocks: b, sramElements: 4096)
+                    let g = algo.traffic(.backward, R: 512, C: 512, d: 32, blocks: b, sramElements: 4096)
                     #expect(f.reads + f.writes + g.reads + g.writes >= r.hbmAccesses)
                 }
             }
         }
+    }
+}
+
+@Suite("Tiled attention: the algorithm protocol and the typed phases")
+struct TilingStructureTests {
+    static let shapes: [(n: Int, d: Int, M: Int, q: Int, kv: Int)] = [
+        (64, 16, 1024, 1, 1), (97, 8, 200, 1, 1), (130, 16, 3000, 4, 2), (50, 32, 8192, 3, 3), (40, 8, 100, 2, 1),
+    ]
+
+    @Test("every algorithm's closed form equals its counted I/O, both passes, for non-causal shapes", arguments: TileAlgorithm.allCases)
+    func closedFormEqualsCount(algo: TileAlgorithm) throws {
+        for s in Self.shapes {
+            let r = try count(algo, n: s.n, d: s.d, M: s.M, q: s.q, kv: s.kv, backward: true)
+            for (pass, counted) in [(TilePass.forward, r.forward), (.backward, r.backward!)] {
+                let c = try #require(r.closedForm(pass))
+                #expect(c.equalsCount, "\(algo) \(pass) \(s)")
+                #expect(c.reads == counted.hbmReads && c.writes == counted.hbmWrites, "\(algo) \(pass) \(s)")
+                let perHead = algo.traffic(pass, R: s.n * s.q / s.kv, C: s.n, d: s.d, blocks: r.blocks, sramElements: s.M)
+                #expect(c.reads == s.kv * perHead.reads && c.writes == s.kv * perHead.writes)
+            }
+        }
+    }
+
+    @Test("the closed-form check is absent for causal runs and for a backward pass that did not run")
+    func closedFormAbsent() throws {
+        for algo in TileAlgorithm.allCases {
+            #expect(try count(algo, n: 64, M: 1024, causal: true, backward: true).closedForm(.forward) == nil)
+            let forwardOnly = try count(algo, n: 64, M: 1024)
+            #expect(forwardOnly.closedForm(.backward) == nil)
+            #expect(forwardOnly.closedForm(.forward) != nil)
+        }
+    }
+
+    @Test("a run's forward steps come first and belong to the forward pass; the rest to the backward", arguments: TileAlgorithm.allCases)
+    func phasePasses(algo: TileAlgorithm) throws {
+        for causal in [false, true] {
+            let forwardOnly = try run(algo, n: 48, M: 1024, q: 2, kv: 1, causal: causal, record: true, check: false)
+            let both = try run(algo, n: 48, M: 1024, q: 2, kv: 1, causal: causal, backward: true, record: true, check: false)
+            let k = forwardOnly.steps.count
+            #expect(k > 0 && both.steps.count > k)
+            #expect(forwardOnly.steps.allSatisfy { $0.phase.pass == .forward })
+            #expect(both.steps.prefix(k).map(\.phase) == forwardOnly.steps.map(\.phase))
+            #expect(both.steps.dropFirst(k).allSatisfy { $0.phase.pass == .backward }, "\(algo) causal \(causal)")
+        }
+    }
+
+    @Test("FA2's backward opens with one D = rowsum(dO∘O) step per row block, then the block loop")
+    func fa2BackwardPhases() throws {
+        let r = try run(.fa2, n: 64, M: 1024, backward: true, record: true, check: false)
+        let Tr = ceilDiv(64, r.blocks.br), Tc = ceilDiv(64, r.blocks.bc)
+        #expect(r.steps.map(\.phase) == Array(repeating: .forward, count: Tr * Tc) + Array(repeating: .rowDot, count: Tr)
+            + Array(repeating: .backward, count: Tr * Tc))
+    }
+
+    @Test("each phase prints distinct text")
+    func phaseText() {
+        #expect(Set(TilePhase.allCases.map(\.text)).count == TilePhase.allCases.count)
+    }
+
+    @Test("block sources: default without blocks, given with --br/--bc, fit with --fit-sram")
+    func blockSources() throws {
+        #expect(try count(.fa1, n: 64, M: 1024).blockSource == .default)
+        #expect(try run(.fa1, n: 64, M: 1024, blocks: BlockSizes(br: 8, bc: 8), check: false).blockSource == .given)
+        let p = try TileProblem(n: 64, d: 16)
+        var o = TileOptions(algorithm: .fa2, sramElements: 1024)
+        o.fitSram = true
+        #expect(try TiledAttention.run(p, o).blockSource == .fit)
+        #expect([BlockSource.default, .given, .fit].map(\.rawValue) == ["default", "given", "fit"])
+    }
+
+    @Test("default blocks fit the published formula, and naive's largest Br fits its product working set", arguments: [(1024, 16), (4096, 32), (200, 8)])
+    func defaultBlocks(M: Int, d: Int) {
+        let n = 300, bc = min(ceilDiv(M, 4 * d), n)
+        for algo in [TileAlgorithm.fa1, .fa2] {
+            #expect(algo.defaultBlocks(R: n, C: n, d: d, sramElements: M) == BlockSizes(br: min(bc, d), bc: bc))
+        }
+        let b = TileAlgorithm.naive.defaultBlocks(R: n, C: n, d: d, sramElements: M)
+        #expect(b.bc == bc)
+        #expect(b.br == 1 || b.br * d + bc * d + b.br * bc <= M)
+        #expect(b.br == n || (b.br + 1) * d + bc * d + (b.br + 1) * bc > M)
     }
 }
 
