@@ -64,8 +64,8 @@ let package = Package(
         .testTarget(name: "AttnFiguresTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace", "AttnFigures"]),
         .testTarget(name: "AttnRenderTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace", "AttnFigures", "AttnRender"]),
         .testTarget(name: "AttnModelsTests", dependencies: ["AttnEngine", "AttnModels"]),
-        .testTarget(name: "AttnExperimentsTests", dependencies: ["AttnEngine", "AttnExperiments", "AttnTrace"]),
+        .testTarget(name: "AttnExperimentsTests", dependencies: ["AttnEngine", "AttnTiling", "AttnFigures", "AttnExperiments", "AttnTrace"]),
         .testTarget(name: "AttnLessonsTests", dependencies: ["AttnLessons", "AttnExperiments"]),
-        .testTarget(name: "AttnLabCLITests", dependencies: ["AttnLabCLI"]),
+        .testTarget(name: "AttnLabCLITests", dependencies: ["AttnLabCLI", "AttnEngine", "AttnExperiments"]),
     ]
 )

@@ -62,6 +62,9 @@ public final class Runs {
 
     public init() {}
 
+    /// How many distinct experiments have run.
+    public var count: Int { outputs.count }
+
     public func run<E: Experiment>(_ experiment: E) throws -> E.Output {
         if let done = outputs[AnyHashable(experiment)] as? E.Output { return done }
         let output = try experiment.run()

@@ -2,6 +2,18 @@ import AttnTrace
 
 /// Colours of a figure. The palette is Okabe & Ito's colour-blind-safe set; K/V head g (and the
 /// g-th cache-producing layer) is always `palette[g mod 7]`, in every figure.
+/// The themes figures come in, by name.
+public enum ThemeName: String, CaseIterable, Sendable {
+    case light, dark
+
+    public var theme: Theme {
+        switch self {
+        case .light: .light
+        case .dark: .dark
+        }
+    }
+}
+
 public struct Theme: Sendable {
     public let name: String
     public let background: Color
@@ -28,7 +40,6 @@ public struct Theme: Sendable {
                                    muted: Color(hex: 0x9AA4AF), grid: Color(hex: 0x343B44), panel: Color(hex: 0x1E232A),
                                    highlight: Color(hex: 0xF0E442))
 
-    public static func named(_ name: String) -> Theme? { ["light": light, "dark": dark][name] }
 
     public func group(_ g: Int) -> Color { Theme.palette[g % Theme.palette.count] }
 

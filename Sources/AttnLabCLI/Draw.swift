@@ -19,7 +19,7 @@ struct FigureOptions: ParsableArguments {
     var scale = 1.0
 
     @Option(help: "light or dark.")
-    var theme = "light"
+    var theme: ThemeName = .light
 
     @Option(help: "Replace the figure's title.")
     var title: String?
@@ -30,7 +30,6 @@ struct FigureOptions: ParsableArguments {
         guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0, w <= 10_000, h <= 10_000 else {
             throw ConfigError(.size, "'\(size)' is not WxH in whole pixels up to 10000x10000 (e.g. 1600x900)")
         }
-        guard let t = Theme.named(theme) else { throw ConfigError(.theme, "unknown theme '\(theme)' (expected light or dark)") }
         guard scale > 0, scale <= 8 else { throw ConfigError(.scale, "must be in (0, 8], got \(scale)") }
         // Cairo's image surfaces stop at 32767 pixels a side.
         guard Double(max(w, h)) * scale <= 32_767 || !output.lowercased().hasSuffix(".png") else {
@@ -38,7 +37,7 @@ struct FigureOptions: ParsableArguments {
         }
         style.width = Double(w)
         style.height = Double(h)
-        style.theme = t
+        style.theme = theme.theme
         style.title = title
         return style
     }
@@ -263,15 +262,14 @@ extension AttnLab {
         var out = "output/gallery"
 
         @Option(help: "light or dark.")
-        var theme = "light"
+        var theme: ThemeName = .light
 
         func run() throws {
-            guard let t = Theme.named(theme) else { throw ConfigError(.theme, "unknown theme '\(theme)' (expected light or dark)") }
-            do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
+                do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
                 throw ConfigError(.out, "cannot create \(out) (\(error.localizedDescription))")
             }
             var style = Style()
-            style.theme = t
+            style.theme = theme.theme
             let figures = try GalleryFigures.all(style: style)
             for (name, figure) in figures {
                 for ext in ["png", "svg"] { try Renderer.write(figure, to: "\(out)/\(name).\(ext)") }
@@ -281,3 +279,5 @@ extension AttnLab {
         }
     }
 }
+
+extension ThemeName: ExpressibleByArgument {}

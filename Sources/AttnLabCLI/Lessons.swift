@@ -18,7 +18,6 @@ extension AttnLab {
         var json = false
 
         func run() throws {
-            let lang = self.lang.rawValue
             let lessons = try LessonFiles.all().map { try LessonLoader.load(file: $0) }
             if json {
                 say(JSON.array(lessons.map { .object([("id", .string($0.id)), ("title", .string($0.title.text(lang))), ("steps", .int($0.steps.count))]) }).serialized())
@@ -109,17 +108,17 @@ extension AttnLab {
                 if interactive {
                     // Stepping through writes each step's figure where the user will look for it.
                     try LessonOutput.makeFolder("\(final)/figures")
-                    try StepThrough(runner: LessonRunner(language: lang.rawValue, folder: final, formats: formatSet), lesson: lesson,
+                    try StepThrough(runner: LessonRunner(language: lang, folder: final, formats: formatSet), lesson: lesson,
                                     colour: StepThrough.wantsColour).run()
                 }
-                let result = try LessonOutput.write(lesson, language: lang.rawValue, formats: formatSet, out: out)
+                let result = try LessonOutput.write(lesson, language: lang, formats: formatSet, out: out)
                 let total = result.steps.reduce(0) { $0 + $1.checks.count }
                 say("\(result.passed ? "✓" : "✗") \(lesson.id): \(Format.plural(lesson.steps.count, "step")), \(total - result.failures.count)/\(total) checks → \(final)/report.html")
                 for (step, check) in result.failures { say("    step \(step + 1): \(check.summary)") }
                 if !result.passed { failed.append(lesson.id) }
                 results.append(result)
             }
-            if all { try AtomicFile.write(Reports.index(results, language: lang.rawValue), to: "\(out)/index.html") }
+            if all { try AtomicFile.write(Reports.index(results, language: lang), to: "\(out)/index.html") }
             if !failed.isEmpty { throw CheckFailure(description: "checks failed in \(failed.joined(separator: ", "))") }
         }
     }

@@ -12,7 +12,7 @@ public struct LocalizedText: Sendable, Equatable {
 
     public init(_ byLanguage: [String: String]) { self.byLanguage = byLanguage }
 
-    public func text(_ language: String) -> String { byLanguage[language] ?? byLanguage["en"] ?? byLanguage.values.sorted().first ?? "" }
+    public func text(_ language: Language) -> String { byLanguage[language.rawValue] ?? byLanguage["en"] ?? byLanguage.values.sorted().first ?? "" }
 }
 
 /// One action a step runs (`kv`, `decode`, `tile`, …) with its flags, as the lesson file gives them.

@@ -66,14 +66,14 @@ public struct CheckResult: Sendable {
 /// A whole lesson run.
 public struct LessonResult: Sendable {
     public let lesson: Lesson
-    public let language: String
+    public let language: Language
     public let steps: [StepResult]
     public var passed: Bool { steps.allSatisfy { $0.checks.allSatisfy(\.passed) } }
     public var failures: [(step: Int, check: CheckResult)] {
         steps.flatMap { s in s.checks.filter { !$0.passed }.map { (s.step.index, $0) } }
     }
 
-    public init(lesson: Lesson, language: String, steps: [StepResult]) {
+    public init(lesson: Lesson, language: Language, steps: [StepResult]) {
         self.lesson = lesson
         self.language = language
         self.steps = steps

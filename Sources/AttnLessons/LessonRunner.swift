@@ -32,13 +32,13 @@ public enum LessonFiles {
 /// Runs a lesson's steps through the experiments layer: each step's action, its figure (drawn from
 /// the same run when the figure shows the action's run), its narration and checks.
 public struct LessonRunner {
-    public let language: String
+    public let language: Language
     /// Where figures and traces go (`figures/`, `traces/`).
     public let folder: String
     /// Figure formats written besides the SVG that reports inline.
     public let formats: Set<String>
 
-    public init(language: String, folder: String, formats: Set<String>) {
+    public init(language: Language, folder: String, formats: Set<String>) {
         self.language = language
         self.folder = folder
         self.formats = formats
@@ -109,12 +109,12 @@ public struct LessonRunner {
         for lang in step.narration.byLanguage.keys.sorted() {
             do {
                 let text = try Template.render(step.narration.byLanguage[lang]!, values: numbers, texts: texts)
-                if lang == language { narration = text }
+                if lang == language.rawValue { narration = text }
             } catch {
                 throw LessonError(file: lesson.file, line: step.line, field: "\(field).narration.\(lang)", reason: error.reason)
             }
         }
-        if step.narration.byLanguage[language] == nil {
+        if step.narration.byLanguage[language.rawValue] == nil {
             narration = (try? Template.render(step.narration.text(language), values: numbers, texts: texts)) ?? ""
         }
         var checks: [CheckResult] = []
@@ -183,7 +183,7 @@ public struct LessonRunner {
 public enum LessonOutput {
     /// Runs `lesson` into `out/<id>`. The run writes into a staging folder beside the final one and
     /// replaces it only when everything is written: a failed run leaves the previous output as it was.
-    public static func write(_ lesson: Lesson, language: String, formats: Set<String>, out: String) throws -> LessonResult {
+    public static func write(_ lesson: Lesson, language: Language, formats: Set<String>, out: String) throws -> LessonResult {
         let final = "\(out)/\(lesson.id)"
         let folder = "\(out)/.\(lesson.id).tmp-\(getpid())"
         try? FileManager.default.removeItem(atPath: folder)

@@ -84,7 +84,7 @@ public enum Reports {
     }
 
     /// `index.html` of `attnlab run --all`: every lesson with its summary and check status.
-    public static func index(_ results: [LessonResult], language: String) -> String {
+    public static func index(_ results: [LessonResult], language: Language) -> String {
         let items = results.map { r -> String in
             let total = r.steps.reduce(0) { $0 + $1.checks.count }
             let status = r.passed ? "<span class=\"ok\">✓ \(total) checks</span>" : "<span class=\"bad\">✗ \(r.failures.count) of \(total) checks failed</span>"
@@ -119,7 +119,7 @@ public enum Reports {
     public static func trace(_ r: LessonResult) -> [UInt8] {
         var out: [UInt8] = []
         let header = JSON.object([("type", .string("header")), ("schema", .string(DecodeTrace.schema)), ("kind", .string("lesson")),
-                                  ("lesson", .string(r.lesson.id)), ("language", .string(r.language)), ("steps", .int(r.steps.count))])
+                                  ("lesson", .string(r.lesson.id)), ("language", .string(r.language.rawValue)), ("steps", .int(r.steps.count))])
         header.write(to: &out)
         out.append(UInt8(ascii: "\n"))
         for s in r.steps {

@@ -24,7 +24,8 @@ struct LessonFileTests {
     func parse() throws {
         let lesson = try LessonLoader.parse(minimal, file: "t.yaml")
         #expect(lesson.id == "99-test")
-        #expect(lesson.title.text("ja") == "テスト" && lesson.title.text("fr") == "Test")
+        #expect(lesson.title.text(.ja) == "テスト" && lesson.title.text(.en) == "Test")
+        #expect(LocalizedText(["en": "only English"]).text(.ja) == "only English", "a missing language falls back to English")
         let step = try #require(lesson.steps.first)
         #expect(step.action == .single(ActionCall(kind: .kv, flags: Flags([.init("preset", "llama-3-8b"), .init("context", "8192"), .init("verify", nil)]), line: 9)))
         #expect(step.checks.map(\.text) == ["kv_bytes_per_token == 131072"])
