@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "AttnFigures", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace"]),
         // The only module that knows Cairo: figures to PNG, SVG and PDF.
         .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
-        .target(name: "AttnRender", dependencies: ["AttnFigures", "CCairo"]),
+        .target(name: "AttnRender", dependencies: ["AttnEngine", "AttnTrace", "AttnFigures", "CCairo"]),
         // Experiments as typed values: every action and figure kind a teacher can run, read from flags,
         // run to a typed result (its values, its trace, the figures drawn from that run). One registry.
         .target(name: "AttnExperiments", dependencies: ["AttnEngine", "AttnTiling", "AttnModels", "AttnTrace", "AttnFigures"]),
