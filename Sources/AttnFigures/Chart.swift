@@ -1,3 +1,4 @@
+import AttnEngine
 import AttnTrace
 
 /// An axis: linear or logarithmic, with ticks at round values.
@@ -9,7 +10,8 @@ struct Axis {
     var explicitTicks: [Double]? = nil
 
     func position(_ v: Double, from a: Double, to b: Double) -> Double {
-        let t = log ? (log2(v) - log2(min)) / (log2(max) - log2(min)) : (v - min) / (max - min)
+        // A ratio of logarithms, so any base will do; the engine's log is the same on every machine.
+        let t = log ? (DetMath.log(v) - DetMath.log(min)) / (DetMath.log(max) - DetMath.log(min)) : (v - min) / (max - min)
         return a + (b - a) * t
     }
 
@@ -37,15 +39,6 @@ struct Axis {
         var t: [Double] = [], v = (min / step).rounded(.up) * step
         while v <= max + step * 1e-9 { t.append(v); v += step }
         return t
-    }
-
-    private func log2(_ x: Double) -> Double {
-        // log₂ without libm: exponent plus a short series on the significand.
-        var e = 0.0, m = x
-        while m >= 2 { m /= 2; e += 1 }
-        while m < 1 { m *= 2; e -= 1 }
-        let f = (m - 1) / (m + 1), f2 = f * f
-        return e + 2 * f * (1 + f2 / 3 + f2 * f2 / 5 + f2 * f2 * f2 / 7 + f2 * f2 * f2 * f2 / 9) / 0.6931471805599453
     }
 }
 

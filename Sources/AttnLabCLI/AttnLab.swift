@@ -62,11 +62,9 @@ struct AttnLab: ParsableCommand {
 
     /// A field's flag: `--d-model`; `-o` for the output and `LESSON` for run's argument.
     static func flag(_ field: Field) -> String {
-        switch field {
-        case .output: "-o"
-        case .lesson: "LESSON"
-        default: "--\(field.flagName)"
-        }
+        if field == .output { return "-o" }
+        if field == .lesson { return "LESSON" }
+        return "--\(field.flagName)"
     }
 
     static func printError(_ message: String) {

@@ -60,7 +60,7 @@ extension AttnLab {
             switch over {
             case .n: [.naive: "2 (Θ(Nd + N²))", .fa1: "2 (Θ(N²d²/M))", .fa2: "2 (Θ(N²d²/M))"]
             case .bc: [.naive: "— (no blocks of its own)", .fa1: "−1 (reads ∝ Tc = N/Bc)", .fa2: "−1 while Br = Bc ≤ d"]
-            default: [.naive: "0 (Θ(Nd + N²); only its matmul rereads shrink)", .fa1: "−1 (Θ(N²d²/M))", .fa2: "−1 while M ≤ 4d², then 0"]
+            case .sram: [.naive: "0 (Θ(Nd + N²); only its matmul rereads shrink)", .fa1: "−1 (Θ(N²d²/M))", .fa2: "−1 while M ≤ 4d², then 0"]
             }
         }
 
