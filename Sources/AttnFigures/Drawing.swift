@@ -86,3 +86,8 @@ public struct FigureError: AttnLabError, CustomStringConvertible {
     public init(_ subject: Subject, _ reason: String) { self.subject = subject; self.reason = reason }
     public var description: String { "\(subject): \(reason)" }
 }
+
+/// A diagram drawn from a model's shape alone (no run): heads, layers.
+public protocol ShapeDiagram {
+    static func figure(_ config: DecoderConfig, dtype: DType, style: Style) throws(FigureError) -> Figure
+}

@@ -99,3 +99,5 @@ public enum HeadsDiagram {
         return (0..<side).map { $0 } + [nil] + ((count - side)..<count).map { $0 }
     }
 }
+
+extension HeadsDiagram: ShapeDiagram {}

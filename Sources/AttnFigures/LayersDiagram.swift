@@ -97,3 +97,5 @@ public enum LayersDiagram {
         return Figure(style: style, pages: [canvas.page], title: "Layer sharing")
     }
 }
+
+extension LayersDiagram: ShapeDiagram {}

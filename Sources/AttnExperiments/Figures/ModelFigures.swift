@@ -1,8 +1,9 @@
 import AttnEngine
 import AttnFigures
 
-/// Query heads grouped onto K/V heads: MHA, GQA, MQA side by side (`draw heads`).
-public struct HeadsFigure: FigureExperiment {
+/// A figure of the model's shape alone, at a cache element type: the head grouping (`draw heads`)
+/// or the layer stack (`draw layers`), whichever diagram `D` is.
+public struct ShapeFigure<D: ShapeDiagram>: FigureExperiment {
     public var model = ModelSpec()
     /// Element type of the cache, for bytes per token.
     public var dtype: DType = .bf16
@@ -17,29 +18,14 @@ public struct HeadsFigure: FigureExperiment {
     public func validate() throws { _ = try model.decoderConfig() }
 
     public func draw(_ style: Style, allPages: Bool, runs: Runs) throws -> Figure {
-        try HeadsDiagram.figure(try model.decoderConfig(), dtype: dtype, style: style)
+        try D.figure(try model.decoderConfig(), dtype: dtype, style: style)
     }
 }
 
-/// The layer stack's K/V cache slots (CLA) beside ALBERT's shared weights (`draw layers`).
-public struct LayersFigure: FigureExperiment {
-    public var model = ModelSpec()
-    /// Element type of the cache, for bytes per token.
-    public var dtype: DType = .bf16
-
-    public init() {}
-
-    public init(_ r: inout FlagReader) throws(ConfigError) {
-        model = try ModelSpec(&r)
-        dtype = try r.choice(.dtype) ?? dtype
-    }
-
-    public func validate() throws { _ = try model.decoderConfig() }
-
-    public func draw(_ style: Style, allPages: Bool, runs: Runs) throws -> Figure {
-        try LayersDiagram.figure(try model.decoderConfig(), dtype: dtype, style: style)
-    }
-}
+/// Query heads grouped onto K/V heads: MHA, GQA, MQA side by side.
+public typealias HeadsFigure = ShapeFigure<HeadsDiagram>
+/// The layer stack's K/V cache slots (CLA) beside ALBERT's shared weights.
+public typealias LayersFigure = ShapeFigure<LayersDiagram>
 
 /// KV-cache bytes against context length for the model's layout, MHA, MQA and CLA2 (`draw kv-chart`).
 public struct KVChartFigure: FigureExperiment {
