@@ -81,7 +81,7 @@ extension AttnLab {
 
         @OptionGroup var model: ModelOptions
         @OptionGroup var eval: EvalFlags
-        @Option(name: .customLong("to"), help: "A variant: mqa, gqa:G, cla:S, keep-ends, dense-front, dense-back, or X+Y. Repeat for more. (default: mqa, cla:2, cla:3, mqa+cla:2)")
+        @Option(name: .customLong("to"), help: "A variant: mqa, gqa:G, cla:S, keep-ends, dense-front, dense-back, or X+Y. Repeat (or separate by spaces) for more. (default: mqa, cla:2, cla:3, mqa+cla:2)")
         var variants: [String] = []
         @Option(parsing: .unconditional, help: "Seed of random weights (models without --model).")
         var seed: UInt64 = 1
@@ -92,7 +92,9 @@ extension AttnLab {
 
         var experiment: RetrofitExperiment {
             var e = RetrofitExperiment()
-            (e.model, e.eval, e.variants, e.seed) = (model.spec, eval.spec, variants, seed)
+            // `--to "mqa cla:2"` (as lesson reports print it) is two variants, like `--to mqa --to cla:2`.
+            (e.model, e.eval, e.seed) = (model.spec, eval.spec, seed)
+            e.variants = variants.flatMap { $0.split(separator: " ").map(String.init) }
             return e
         }
 
