@@ -35,7 +35,10 @@ public struct EvalSpec: Sendable, Hashable {
         guard let data = FileManager.default.contents(atPath: text) else { throw ConfigError(.text, "cannot read \(text)") }
         guard let string = String(data: data, encoding: .utf8) else { throw ConfigError(.text, "\(text) is not UTF-8 text") }
         var ids: [Int]
-        do { ids = try vocabulary.encode(string, field: .text) } catch { throw ConfigError(.text, "\(text): \(error.reason)") }
+        do { ids = try vocabulary.encode(string, field: .text) } catch {
+            let hint = vocabulary is CharVocabulary ? "; a pretrained --model reads any UTF-8 text" : ""
+            throw ConfigError(.text, "\(text): \(error.reason)\(hint)")
+        }
         if maxTokens > 0 && ids.count > maxTokens { ids = Array(ids.prefix(maxTokens)) }
         guard ids.count >= 2 else { throw ConfigError(.text, "\(text) has \(ids.count) token(s); perplexity needs at least 2") }
         return ids
