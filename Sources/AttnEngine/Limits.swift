@@ -23,6 +23,8 @@ public enum Limits {
     /// SRAM capacity M of the memory model, in elements (16 GiB of fp32, thousands of times any
     /// chip's): block sizes and working sets derived from it stay far inside 64-bit integers.
     public static let maxSramElements = 1 << 32
+    /// Runs of one benchmark measurement.
+    public static let maxRepeats = 1_000
 
     /// The largest value a size input may take, nil for inputs that are not sizes: the one table every
     /// reader (model, decode, tile, bench) checks a number against before any arithmetic uses it.
@@ -38,6 +40,7 @@ public enum Limits {
         case .n: maxTileN
         case .d: maxTileD
         case .sramElements, .sram: maxSramElements
+        case .repeats: maxRepeats
         default: nil
         }
     }

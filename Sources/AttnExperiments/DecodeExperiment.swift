@@ -50,6 +50,10 @@ public struct DecodeSpec: Sendable, Hashable {
         let decoder = Decoder(config: config, weights: loaded.weights, capacityTokens: capacity, cacheDType: dtype)
         var sampler = Sampler(temperature: temperature, seed: seed)
         let result = decoder.generate(prompt: promptTokens, tokens: tokens, sampler: &sampler, detail: detail, stop: loaded.endToken)
+        // A model file with NaN weights decodes garbage that looks like tokens: refused, not printed.
+        if let bad = result.steps.first(where: { !$0.record.logits.allSatisfy(\.isFinite) }) {
+            throw ConfigError(.fields(model.sizeFields), "step \(bad.step)'s logits are not finite (NaN or infinite): the model's weights or metadata are broken")
+        }
         return (DecodeRun(config: config, seed: seed, temperature: temperature, cacheDType: dtype, detail: detail, result: result,
                           maxAbsDiff: nil, vocabulary: loaded.vocabulary, model: loaded.name), loaded.weights)
     }

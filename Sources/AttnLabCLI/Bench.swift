@@ -54,7 +54,7 @@ extension AttnLab {
         var noNumpy = false
 
         func run() throws {
-            guard repeats > 0 else { throw ConfigError(.repeats, "must be positive, got \(repeats)") }
+            try Limits.require(repeats, .repeats)
             if let model { return try benchModel(model) }
             let sizes = try parseList(n, field: .n)
             // Checked before NumPy runs and before any size is multiplied.
