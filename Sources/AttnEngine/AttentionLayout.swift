@@ -9,9 +9,9 @@ public struct AttentionLayout: Equatable, Hashable, Sendable, Codable {
     public let headDim: Int
 
     public init(qHeads: Int, kvHeads: Int, headDim: Int) throws(ConfigError) {
-        try ConfigError.requireSize(qHeads, atMost: Limits.maxHeads, .qHeads)
-        try ConfigError.requireSize(kvHeads, atMost: Limits.maxHeads, .kvHeads)
-        try ConfigError.requireSize(headDim, atMost: Limits.maxHeadDim, .headDim)
+        try Limits.require(qHeads, .qHeads)
+        try Limits.require(kvHeads, .kvHeads)
+        try Limits.require(headDim, .headDim)
         guard qHeads * headDim <= Limits.maxDModel else {
             throw ConfigError(.headDim, "q_heads × head_dim = \(qHeads * headDim) is above AttnLab's limit of \(Limits.maxDModel)")
         }

@@ -1,7 +1,11 @@
 /// The built-in character vocabulary of the random demo models: one token per character, so a
 /// student can read prompts and traces without a tokenizer.
 public struct CharVocabulary: Vocabulary {
-    public init() {}
+    /// The vocabulary size of the model the tokens are for: a model given fewer tokens than there are
+    /// characters cannot take the characters past its size.
+    public let modelVocab: Int
+
+    public init(modelVocab: Int = CharVocabulary.count) { self.modelVocab = modelVocab }
 
     /// Token id → text. Ids past this list (with a larger `--vocab`) print as `⟨id⟩`.
     public static let symbols: [Character] =
@@ -18,10 +22,10 @@ public struct CharVocabulary: Vocabulary {
         var tokens: [Int] = []
         for ch in text {
             guard let id = ids[ch] else {
-                throw ConfigError(field, "character '\(ch)' is not in the built-in vocabulary (letters, digits, space, newline and .,!?'-:;()\"); use --prompt-ids for raw token ids")
+                throw ConfigError(field, "character '\(ch)' is not in the built-in vocabulary (letters, digits, space, newline and .,!?'-:;()\")")
             }
             guard id < vocab else {
-                throw ConfigError(field, "character '\(ch)' is token \(id), outside a vocabulary of \(vocab) tokens (use --vocab \(count) or more)")
+                throw ConfigError(field, "character '\(ch)' is token \(id), outside a vocabulary of \(vocab) tokens (\(count) hold every character)")
             }
             tokens.append(id)
         }
@@ -29,7 +33,7 @@ public struct CharVocabulary: Vocabulary {
     }
 
     public func encode(_ text: String, field: Field) throws(ConfigError) -> [Int] {
-        try Self.encode(text, vocab: Self.count, field: field)
+        try Self.encode(text, vocab: modelVocab, field: field)
     }
 
     /// Text of one token id.

@@ -19,10 +19,10 @@ public struct DecoderConfig: Equatable, Hashable, Sendable {
         kvMap: KVSourceMap? = nil, weightSharing: WeightSharing = .none, tiedEmbeddings: Bool = false,
         ropeBase: Double = 10_000, normEps: Float = 1e-5
     ) throws(ConfigError) {
-        try ConfigError.requireSize(layers, atMost: Limits.maxLayers, .layers)
-        try ConfigError.requireSize(dModel, atMost: Limits.maxDModel, .dModel)
-        try ConfigError.requireSize(ffn, atMost: Limits.maxFFN, .ffn)
-        try ConfigError.requireSize(vocab, atMost: Limits.maxVocab, .vocab)
+        try Limits.require(layers, .layers)
+        try Limits.require(dModel, .dModel)
+        try Limits.require(ffn, .ffn)
+        try Limits.require(vocab, .vocab)
         guard attention.headDim % 2 == 0 else {
             throw ConfigError(.headDim, "must be even for RoPE (it rotates pairs of dimensions), got \(attention.headDim)")
         }

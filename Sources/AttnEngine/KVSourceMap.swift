@@ -137,9 +137,9 @@ public enum KVPattern: Equatable, Hashable, Sendable, CustomStringConvertible {
             return try KVSourceMap(source: source, field: field)
         case .explicit(let list):
             guard list.count == layers else {
-                throw ConfigError(.kvMap, "has \(list.count) entries but the model has \(layers) layers")
+                throw ConfigError(field, "has \(list.count) entries but the model has \(layers) layers")
             }
-            return try KVSourceMap(source: list, field: .kvMap)
+            return try KVSourceMap(source: list, field: field)
         }
     }
 

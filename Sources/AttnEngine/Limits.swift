@@ -17,6 +17,41 @@ public enum Limits {
     /// Positions a decode may reach (RoPE table and cache rows).
     public static let maxTokens = 1 << 16
 
+    /// Sequence length N and head dimension d of a simulated attention problem.
+    public static let maxTileN = 1 << 16
+    public static let maxTileD = 1 << 12
+    /// SRAM capacity M of the memory model, in elements (16 GiB of fp32, thousands of times any
+    /// chip's): block sizes and working sets derived from it stay far inside 64-bit integers.
+    public static let maxSramElements = 1 << 32
+    /// Runs of one benchmark measurement.
+    public static let maxRepeats = 1_000
+
+    /// The largest value a size input may take, nil for inputs that are not sizes: the one table every
+    /// reader (model, decode, tile, bench) checks a number against before any arithmetic uses it.
+    public static func maximum(_ field: Field) -> Int? {
+        switch field {
+        case .layers, .cla: maxLayers
+        case .dModel, .embedding: maxDModel
+        case .qHeads, .kvHeads: maxHeads
+        case .headDim: maxHeadDim
+        case .ffn: maxFFN
+        case .vocab: maxVocab
+        case .tokens, .promptTokens, .window: maxTokens
+        case .n: maxTileN
+        case .d: maxTileD
+        case .sramElements, .sram: maxSramElements
+        case .repeats: maxRepeats
+        default: nil
+        }
+    }
+
+    /// Throws unless `value` is in 1...`maximum(field)`.
+    /// - Parameter reported: the input the value came from when it is not `field` itself (a sweep's
+    ///   `values` standing for N or M).
+    public static func require(_ value: Int, _ field: Field, reportedAs reported: Field? = nil) throws(ConfigError) {
+        try ConfigError.requireSize(value, atMost: maximum(field) ?? Int.max, reported ?? field)
+    }
+
     /// Checks that a decoder of `config` with `tokens` cache rows fits the limits.
     /// - Parameter sizeFields: the inputs that chose the model's size, for the error.
     public static func check(_ config: DecoderConfig, tokens: Int, sizeFields: [Field]) throws(ConfigError) {

@@ -54,12 +54,12 @@ public struct EncoderConfig: Equatable, Sendable {
 
     public init(layers: Int, hidden: Int, embedding: Int? = nil, heads: Int? = nil, ffn: Int? = nil, vocab: Int,
                 maxPositions: Int = 512, segments: Int = 2, weightSharing: WeightSharing = .none) throws(ConfigError) {
-        try ConfigError.requireSize(layers, atMost: Limits.maxLayers, .layers)
-        try ConfigError.requireSize(hidden, atMost: Limits.maxDModel, .dModel)
-        try ConfigError.requireSize(vocab, atMost: Limits.maxVocab, .vocab)
+        try Limits.require(layers, .layers)
+        try Limits.require(hidden, .dModel)
+        try Limits.require(vocab, .vocab)
         let e = embedding ?? hidden
-        try ConfigError.requireSize(e, atMost: Limits.maxDModel, .embedding)
-        try ConfigError.requireSize(ffn ?? 4 * hidden, atMost: Limits.maxFFN, .ffn)
+        try Limits.require(e, .embedding)
+        try Limits.require(ffn ?? 4 * hidden, .ffn)
         self.layers = layers
         self.hidden = hidden
         self.embedding = e

@@ -4,8 +4,9 @@ import AttnTrace
 
 /// The prompt and sampling of a decode, shared by `decode`, `draw cache` and `draw attention`.
 public struct DecodeSpec: Sendable, Hashable {
-    /// Prompt text: over the built-in characters for random weights, any UTF-8 for a pretrained model.
-    public var prompt = "the cat sat"
+    /// Prompt text: over the built-in characters for random weights, any UTF-8 for a pretrained model;
+    /// nil for `defaultPrompt` (kept apart so that a prompt given beside `promptIds` is refused).
+    public var prompt: String?
     /// The prompt as token ids, e.g. "3,1,4" (instead of `prompt`).
     public var promptIds: String?
     /// Tokens to generate.
@@ -19,10 +20,13 @@ public struct DecodeSpec: Sendable, Hashable {
     /// Wrap the prompt in the pretrained model's chat template.
     public var chat = false
 
+    /// The prompt when neither `prompt` nor `promptIds` is given.
+    public static let defaultPrompt = "the cat sat"
+
     public init() {}
 
     public init(_ r: inout FlagReader) throws(ConfigError) {
-        prompt = try r.string(.prompt) ?? prompt
+        prompt = try r.string(.prompt)
         promptIds = try r.string(.promptIds)
         tokens = try r.int(.tokens) ?? tokens
         seed = try r.uint64(.seed) ?? seed
@@ -36,7 +40,7 @@ public struct DecodeSpec: Sendable, Hashable {
         guard dtype.isStorableByDecoder else {
             throw ConfigError(.dtype, "the decoder stores K/V as fp32, bf16 or fp16; \(dtype.rawValue) is available in `attnlab kv`")
         }
-        guard tokens > 0 else { throw ConfigError(.tokens, "must be positive, got \(tokens)") }
+        try Limits.require(tokens, .tokens)
         guard temperature >= 0, temperature.isFinite else { throw ConfigError(.temperature, "must be 0 or positive, got \(temperature)") }
         let loaded = try model.load(seed: seed, tokens: tokens)
         let config = loaded.config
@@ -46,6 +50,10 @@ public struct DecodeSpec: Sendable, Hashable {
         let decoder = Decoder(config: config, weights: loaded.weights, capacityTokens: capacity, cacheDType: dtype)
         var sampler = Sampler(temperature: temperature, seed: seed)
         let result = decoder.generate(prompt: promptTokens, tokens: tokens, sampler: &sampler, detail: detail, stop: loaded.endToken)
+        // A model file with NaN weights decodes garbage that looks like tokens: refused, not printed.
+        if let bad = result.steps.first(where: { !$0.record.logits.allSatisfy(\.isFinite) }) {
+            throw ConfigError(.fields(model.sizeFields), "step \(bad.step)'s logits are not finite (NaN or infinite): the model's weights or metadata are broken")
+        }
         return (DecodeRun(config: config, seed: seed, temperature: temperature, cacheDType: dtype, detail: detail, result: result,
                           maxAbsDiff: nil, vocabulary: loaded.vocabulary, model: loaded.name), loaded.weights)
     }
@@ -53,15 +61,19 @@ public struct DecodeSpec: Sendable, Hashable {
     private func promptTokenIDs(_ model: LoadedModel) throws(ConfigError) -> [Int] {
         let vocab = model.config.vocab
         guard let promptIds else {
+            let prompt = self.prompt ?? Self.defaultPrompt
             guard !prompt.isEmpty else { throw ConfigError(.prompt, "is empty; give at least one character") }
             guard model.name != nil else {
                 if chat { throw ConfigError(.chat, "needs a pretrained --model (the built-in vocabulary has no chat template)") }
-                return try CharVocabulary.encode(prompt, vocab: vocab)
+                do { return try CharVocabulary.encode(prompt, vocab: vocab) } catch {
+                    throw ConfigError(error.subject, error.reason + "; or give raw token ids with --prompt-ids")
+                }
             }
             guard chat else { return try model.vocabulary.encode(prompt, field: .prompt) }
             guard let template = model.chatTemplate else { throw ConfigError(.chat, "\(model.name!) has no chat template (no <|im_start|>/<|im_end|> tokens)") }
             return try model.vocabulary.encode(template.userTurn(prompt), field: .prompt)
         }
+        if prompt != nil { throw ConfigError(.fields([.prompt, .promptIds]), "give the prompt as text or as token ids, not both") }
         if chat { throw ConfigError(.chat, "applies to --prompt text, not --prompt-ids") }
         var ids: [Int] = []
         for part in promptIds.split(separator: ",", omittingEmptySubsequences: false) {

@@ -93,9 +93,9 @@ public struct ModelSpec: Sendable, Hashable {
         let qHeads = self.qHeads ?? b?.attention.qHeads ?? 4
         let kvHeads = self.kvHeads ?? (self.qHeads == nil ? b?.attention.kvHeads : nil) ?? qHeads
         // Checked before anything is derived from them, so an error names the flag that was given.
-        try ConfigError.requireSize(layers, atMost: Limits.maxLayers, .layers)
-        try ConfigError.requireSize(dModel, atMost: Limits.maxDModel, .dModel)
-        try ConfigError.requireSize(qHeads, atMost: Limits.maxHeads, .qHeads)
+        try Limits.require(layers, .layers)
+        try Limits.require(dModel, .dModel)
+        try Limits.require(qHeads, .qHeads)
         let presetHeadDim = self.qHeads == nil && self.dModel == nil ? b?.attention.headDim : nil
         if self.headDim == nil && presetHeadDim == nil && dModel % qHeads != 0 {
             throw ConfigError(.qHeads, "d_model \(dModel) is not divisible by \(qHeads) query heads; give --head-dim")
@@ -142,7 +142,7 @@ public struct ModelSpec: Sendable, Hashable {
         guard let pretrained else {
             let config = try decoderConfig()
             try Limits.check(config, tokens: tokens, sizeFields: sizeFields)
-            return LoadedModel(config: config, weights: DecoderWeights(config: config, seed: seed), vocabulary: CharVocabulary(), name: nil, endToken: nil)
+            return LoadedModel(config: config, weights: DecoderWeights(config: config, seed: seed), vocabulary: CharVocabulary(modelVocab: config.vocab), name: nil, endToken: nil)
         }
         let model = try ModelStore.load(pretrained, directory: ModelStore.directory(modelsDir))
         let config = try retrofitted(model.config)

@@ -21,7 +21,19 @@ public struct ParamsExperiment: Experiment {
 
     public func run() throws(ConfigError) -> ParamsResult {
         let preset = try model.namedPreset()
+        if encoder, let preset, preset.encoder == nil {
+            throw ConfigError(.fields([.preset, .encoder]), "'\(preset.name)' is a decoder; drop --encoder, or name an encoder preset (bert-base, albert-base, …)")
+        }
         if encoder || preset?.encoder != nil {
+            // A BERT/ALBERT encoder has one K/V head per query head, every layer its own K/V and no
+            // model file: these inputs would be dropped without a word.
+            let decoderOnly: [(Field, Bool)] = [
+                (.model, model.pretrained != nil), (.kvHeads, model.kvHeads != nil), (.headDim, model.headDim != nil),
+                (.cla, model.cla != nil), (.kvPattern, model.kvPattern != nil), (.kvMap, model.kvMap != nil),
+            ]
+            if let (field, _) = decoderOnly.first(where: \.1) {
+                throw ConfigError(.fields([encoder ? .encoder : .preset, field]), "cannot be combined: K/V layouts and model files apply to decoders, and this counts a BERT-style encoder")
+            }
             let b = preset?.encoder
             let hidden = model.dModel ?? b?.hidden ?? 768
             let config = try EncoderConfig(

@@ -35,7 +35,10 @@ public struct EvalSpec: Sendable, Hashable {
         guard let data = FileManager.default.contents(atPath: text) else { throw ConfigError(.text, "cannot read \(text)") }
         guard let string = String(data: data, encoding: .utf8) else { throw ConfigError(.text, "\(text) is not UTF-8 text") }
         var ids: [Int]
-        do { ids = try vocabulary.encode(string, field: .text) } catch { throw ConfigError(.text, "\(text): \(error.reason)") }
+        do { ids = try vocabulary.encode(string, field: .text) } catch {
+            let hint = vocabulary is CharVocabulary ? "; a pretrained --model reads any UTF-8 text" : ""
+            throw ConfigError(.text, "\(text): \(error.reason)\(hint)")
+        }
         if maxTokens > 0 && ids.count > maxTokens { ids = Array(ids.prefix(maxTokens)) }
         guard ids.count >= 2 else { throw ConfigError(.text, "\(text) has \(ids.count) token(s); perplexity needs at least 2") }
         return ids
@@ -47,9 +50,15 @@ public struct EvalSpec: Sendable, Hashable {
     }
 
     /// One model's perplexity on these tokens, with its cache size.
-    func measure(_ name: String, _ config: DecoderConfig, _ weights: DecoderWeights, tokens: [Int]) -> EvalRow {
-        EvalRow(name: name, config: config, bytesPerToken: KVBudget(layout: config.attention, kvMap: config.kvMap, dtype: dtype).bytesPerToken,
-                result: Perplexity.evaluate(config: config, weights: weights, tokens: tokens, windowTokens: windowTokens, cacheDType: dtype))
+    /// - Throws: `ConfigError` naming `modelFields` when the log-likelihood is not finite (a model file
+    ///   with NaN weights), rather than reporting a perplexity of nan.
+    func measure(_ name: String, _ config: DecoderConfig, _ weights: DecoderWeights, tokens: [Int], modelFields: [Field]) throws(ConfigError) -> EvalRow {
+        let result = Perplexity.evaluate(config: config, weights: weights, tokens: tokens, windowTokens: windowTokens, cacheDType: dtype)
+        guard result.totalNLL.isFinite else {
+            throw ConfigError(.fields(modelFields), "\(name): the log-likelihood is \(result.totalNLL), not a number; the model's logits are not finite (broken weights or metadata)")
+        }
+        return EvalRow(name: name, config: config, bytesPerToken: KVBudget(layout: config.attention, kvMap: config.kvMap, dtype: dtype).bytesPerToken,
+                       result: result)
     }
 }
 
@@ -100,7 +109,7 @@ public struct PerplexityExperiment: Experiment {
         try eval.check()
         let loaded = try model.load(seed: seed, tokens: eval.windowTokens)
         let tokens = try eval.tokens(loaded.vocabulary)
-        let row = eval.measure(loaded.name ?? "random seed \(seed)", loaded.config, loaded.weights, tokens: tokens)
+        let row = try eval.measure(loaded.name ?? "random seed \(seed)", loaded.config, loaded.weights, tokens: tokens, modelFields: model.sizeFields)
         return PerplexityOutput(eval: eval, row: row, textTokens: tokens.count)
     }
 }
@@ -176,9 +185,9 @@ public struct RetrofitExperiment: Experiment {
         let configs = try specs.map { spec throws(ConfigError) in (spec, try Self.config(spec, base: base)) }
         let loaded = try model.load(seed: seed, tokens: eval.windowTokens)
         let tokens = try eval.tokens(loaded.vocabulary)
-        var rows = [eval.measure("original", base, loaded.weights, tokens: tokens)]
+        var rows = [try eval.measure("original", base, loaded.weights, tokens: tokens, modelFields: model.sizeFields)]
         for (spec, c) in configs {
-            rows.append(eval.measure(spec, c, Retrofit.weights(loaded.weights, from: base, to: c), tokens: tokens))
+            rows.append(try eval.measure(spec, c, Retrofit.weights(loaded.weights, from: base, to: c), tokens: tokens, modelFields: model.sizeFields))
         }
         return RetrofitOutput(experiment: self, rows: rows, textTokens: tokens.count)
     }

@@ -43,12 +43,15 @@ public struct TileSpec: Sendable, Hashable {
         switch (sramElements, sram) {
         case (_?, _?): throw ConfigError(.sram, "give either --sram or --sram-elements, not both")
         case (let m?, nil):
-            guard m > 0 else { throw ConfigError(.sramElements, "must be positive, got \(m)") }
+            try Limits.require(m, .sramElements)
             return m
         case (nil, let size?):
-            let bytes = try Self.parseSize(size)
-            let elements = bytes * 8 / dtype.bits
+            let (bits, overflow) = try Self.parseSize(size).multipliedReportingOverflow(by: 8)
+            let elements = overflow ? Int.max : bits / dtype.bits
             guard elements > 0 else { throw ConfigError(.sram, "\(size) holds no \(dtype.rawValue) element") }
+            guard elements <= Limits.maxSramElements else {
+                throw ConfigError(.sram, "\(size) is above AttnLab's limit of \(Limits.maxSramElements) \(dtype.rawValue) elements")
+            }
             return elements
         case (nil, nil): return Self.defaultSramElements
         }
@@ -61,13 +64,15 @@ public struct TileSpec: Sendable, Hashable {
         try TileProblem(n: n, d: d, qHeads: qHeads, kvHeads: kvHeads ?? qHeads, causal: causal, seed: seed)
     }
 
-    /// "96KiB" → 98304, "192KB" → 192000, "4096" → 4096 bytes.
+    /// "96KiB" → 98304, "192KB" → 192000, "4096" → 4096 bytes; Int.max for a size past Int (the
+    /// caller's range check refuses it).
     static func parseSize(_ text: String) throws(ConfigError) -> Int {
         let units: [(String, Int)] = [("kib", 1024), ("mib", 1 << 20), ("kb", 1000), ("mb", 1_000_000), ("b", 1)]
         let t = text.lowercased().filter { $0 != " " }
         for (suffix, scale) in units where t.hasSuffix(suffix) {
             guard let value = Int(t.dropLast(suffix.count)), value > 0 else { break }
-            return value * scale
+            let (bytes, overflow) = value.multipliedReportingOverflow(by: scale)
+            return overflow ? Int.max : bytes
         }
         if let value = Int(t), value > 0 { return value }
         throw ConfigError(.sram, "'\(text)' is not a size (examples: 96KiB, 192KB, 65536)")

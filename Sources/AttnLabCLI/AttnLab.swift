@@ -67,8 +67,11 @@ struct AttnLab: ParsableCommand {
         return "--\(field.flagName)"
     }
 
+    /// Prints one line whatever the message quotes: control characters of user text in it (a newline
+    /// in a token id, a tab in a prompt) print escaped, `\n`, `\t`.
     static func printError(_ message: String) {
-        FileHandle.standardError.write(Data("attnlab: error: \(message)\n".utf8))
+        let line = message.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }.joined()
+        FileHandle.standardError.write(Data("attnlab: error: \(line)\n".utf8))
     }
 }
 

@@ -35,7 +35,7 @@ extension AttnLab {
         @Option(parsing: .unconditional, help: "With --model: tokens to decode after the prompt.")
         var tokens = 128
 
-        @Option(help: "Sequence lengths.")
+        @Option(parsing: .unconditional, help: "Sequence lengths.")
         var n = "1024,2048,4096"
 
         @Option(parsing: .unconditional, help: "Head dimension.")
@@ -54,9 +54,13 @@ extension AttnLab {
         var noNumpy = false
 
         func run() throws {
-            guard repeats > 0 else { throw ConfigError(.repeats, "must be positive, got \(repeats)") }
+            try Limits.require(repeats, .repeats)
             if let model { return try benchModel(model) }
             let sizes = try parseList(n, field: .n)
+            // Checked before NumPy runs and before any size is multiplied.
+            for size in sizes { try Limits.require(size, .n) }
+            try Limits.require(d, .d)
+            try Limits.require(sramElements, .sramElements)
             if !noNumpy && !FileManager.default.fileExists(atPath: numpyScript) {
                 throw ConfigError(.numpyScript, "\(numpyScript) not found (run from the repository root, give its path, or --no-numpy)")
             }
@@ -84,7 +88,9 @@ extension AttnLab {
 
         /// Load, prompt and decode rates of a pretrained model; the fastest of the repeats counts.
         private func benchModel(_ name: String) throws {
-            guard promptTokens >= 1 && tokens >= 1 && promptTokens + tokens <= Limits.maxTokens else {
+            try Limits.require(promptTokens, .promptTokens)
+            try Limits.require(tokens, .tokens)
+            guard promptTokens + tokens <= Limits.maxTokens else {
                 throw ConfigError(.promptTokens, "prompt + tokens must be in 2...\(Limits.maxTokens)")
             }
             let clock = ContinuousClock()
@@ -143,19 +149,27 @@ extension AttnLab {
             environment["OPENBLAS_CORETYPE"] = nil
             environment["OPENBLAS_L2_SIZE"] = nil
             process.environment = environment
+            // Errors share the output's pipe: a traceback cannot fill a second pipe while this one is
+            // read, and its last line, the exception, goes into the one-line error.
             let pipe = Pipe()
             process.standardOutput = pipe
+            process.standardError = pipe
             try process.run()
             let data = pipe.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
+            let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
             guard process.terminationStatus == 0 else {
-                throw ConfigError(.numpyScript, "python3 \(numpyScript) failed (status \(process.terminationStatus)); is NumPy installed? (or --no-numpy)")
+                let last = lines.last.map { ": \($0.trimmingCharacters(in: .whitespaces))" } ?? ""
+                throw ConfigError(.numpyScript, "python3 \(numpyScript) failed (status \(process.terminationStatus))\(last); is NumPy installed, and is this the NumPy comparison script? (or --no-numpy)")
             }
             var result: [Int: Double] = [:], info: String? = nil
-            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            for line in lines {
                 guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
                 if let n = object["n"] as? Int, let s = object["seconds"] as? Double { result[n] = s }
                 if let version = object["numpy"] as? String { info = "\(version), BLAS \(object["blas"] as? String ?? "unknown")" }
+            }
+            guard Set(result.keys) == Set(sizes) else {
+                throw ConfigError(.numpyScript, "python3 \(numpyScript) printed no timing for N = \(sizes.filter { result[$0] == nil }.map(String.init).joined(separator: ", ")); is this the NumPy comparison script? (or --no-numpy)")
             }
             return (result, info)
         }

@@ -102,10 +102,10 @@ extension AttnLab {
 
 /// The flags of a decode run, shared by `decode` and `draw cache`.
 struct DecodeFlags: ParsableArguments {
-    @Option(help: "Prompt text: over the built-in characters for random weights; any UTF-8 text for a pretrained --model.")
-    var prompt = "the cat sat"
+    @Option(parsing: .unconditional, help: "Prompt text: over the built-in characters for random weights; any UTF-8 text for a pretrained --model. (default: \(DecodeSpec.defaultPrompt))")
+    var prompt: String?
 
-    @Option(name: .customLong("prompt-ids"), help: "Prompt as token ids, e.g. 3,1,4 (instead of --prompt).")
+    @Option(name: .customLong("prompt-ids"), parsing: .unconditional, help: "Prompt as token ids, e.g. 3,1,4 (instead of --prompt).")
     var promptIds: String?
 
     @Option(parsing: .unconditional, help: "Number of tokens to generate.")

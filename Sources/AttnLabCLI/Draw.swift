@@ -12,7 +12,7 @@ struct FigureOptions: ParsableArguments {
     @Option(name: [.customShort("o"), .customLong("output")], help: "The file to write: .png, .svg or .pdf.")
     var output: String
 
-    @Option(help: "Canvas size in px, WxH. (default: 1600x900, a 16:9 slide)")
+    @Option(parsing: .unconditional, help: "Canvas size in px, WxH. (default: 1600x900, a 16:9 slide)")
     var size = "1600x900"
 
     @Option(parsing: .unconditional, help: "PNG pixels per canvas px (2 for a sharp 3200×1800 slide).")
@@ -207,7 +207,7 @@ extension AttnLab {
         @OptionGroup var model: ModelOptions
         @Option(help: "Element type of the cache.")
         var dtype: DType = .bf16
-        @Option(help: "Context lengths in tokens.")
+        @Option(parsing: .unconditional, help: "Context lengths in tokens.")
         var contexts = "1024,2048,4096,8192,16384,32768,65536,131072"
         @Flag(name: .customLong("log"), help: "Logarithmic bytes axis.")
         var logY = false
@@ -229,7 +229,7 @@ extension AttnLab {
         @OptionGroup var flags: TileFlags
         @Option(help: "What to vary: sram, n or bc.")
         var over: SweepAxis = .sram
-        @Option(help: "Comma-separated values. (default: as `tile sweep`)")
+        @Option(parsing: .unconditional, help: "Comma-separated values. (default: as `tile sweep`)")
         var values: String?
         @OptionGroup var figure: FigureOptions
 
@@ -265,16 +265,16 @@ extension AttnLab {
         var theme: ThemeName = .light
 
         func run() throws {
-                do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
+            do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
                 throw ConfigError(.out, "cannot create \(out) (\(error.localizedDescription))")
             }
             var style = Style()
             style.theme = theme.theme
             let figures = try GalleryFigures.all(style: style)
             for (name, figure) in figures {
-                for ext in ["png", "svg"] { try Renderer.write(figure, to: "\(out)/\(name).\(ext)") }
+                for ext in ["png", "svg"] { try Renderer.write(figure, to: "\(out)/\(name).\(ext)", subject: .fields([.out])) }
             }
-            try Renderer.write(try GalleryFigures.tileSteps(style: style), to: "\(out)/tiles-steps.pdf")
+            try Renderer.write(try GalleryFigures.tileSteps(style: style), to: "\(out)/tiles-steps.pdf", subject: .fields([.out]))
             say("wrote \(figures.count) figures × PNG, SVG and tiles-steps.pdf to \(out)")
         }
     }

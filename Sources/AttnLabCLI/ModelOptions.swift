@@ -37,10 +37,10 @@ struct ModelOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Cross-Layer Attention sharing factor S: groups of S layers share one K/V cache.")
     var cla: Int?
 
-    @Option(name: .customLong("kv-pattern"), help: "A named layer → K/V map: none, cla:S, keep-ends, dense-front, dense-back.")
+    @Option(name: .customLong("kv-pattern"), parsing: .unconditional, help: "A named layer → K/V map: none, cla:S, keep-ends, dense-front, dense-back.")
     var kvPattern: String?
 
-    @Option(name: .customLong("kv-map"), help: "An explicit layer → K/V source list, e.g. 0,0,2,2 (layer l reads layer map[l]'s cache).")
+    @Option(name: .customLong("kv-map"), parsing: .unconditional, help: "An explicit layer → K/V source list, e.g. 0,0,2,2 (layer l reads layer map[l]'s cache).")
     var kvMap: String?
 
     @Flag(name: .customLong("share-weights"), help: "ALBERT-style: every layer uses one set of weights (same as --weight-sharing all).")

@@ -16,7 +16,7 @@ struct TileFlags: ParsableArguments {
     @Option(name: .customLong("sram-elements"), parsing: .unconditional, help: "SRAM capacity M in elements.")
     var sramElements: Int?
 
-    @Option(help: "SRAM capacity as a size, e.g. 96KiB or 192KB (elements = size / --dtype size).")
+    @Option(parsing: .unconditional, help: "SRAM capacity as a size, e.g. 96KiB or 192KB (elements = size / --dtype size).")
     var sram: String?
 
     @Option(help: "Element type for bytes: fp32, bf16, fp16, fp8, int8, int4 (the simulator computes in fp32).")

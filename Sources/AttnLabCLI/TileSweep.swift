@@ -25,7 +25,7 @@ extension AttnLab {
         @Option(help: "What to vary: sram, n or bc.")
         var over: SweepAxis = .sram
 
-        @Option(help: "Comma-separated values. (default: sram 2048,4096,8192,16384; n 256,512,1024,2048; bc 16,32,64,128,256)")
+        @Option(parsing: .unconditional, help: "Comma-separated values. (default: sram 2048,4096,8192,16384; n 256,512,1024,2048; bc 16,32,64,128,256)")
         var values: String?
 
         @OptionGroup var flags: TileFlags

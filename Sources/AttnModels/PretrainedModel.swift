@@ -85,8 +85,11 @@ public struct PretrainedModel: Sendable {
         self.config = config
         weights = DecoderWeights(embedding: embedding, attention: attentionWeights, ffn: ffnWeights, finalNorm: finalNorm, lmHead: lmHead)
         tokenizer = try BPETokenizer(tokens: tokens, tokenTypes: types, merges: merges, file: path)
-        eosToken = f.value("tokenizer.ggml.eos_token_id")?.int.flatMap { $0 < vocab ? $0 : nil }
-        contextTokens = f.value("llama.context_length")?.int ?? 2048
+        eosToken = f.value("tokenizer.ggml.eos_token_id")?.int.flatMap { $0 >= 0 && $0 < vocab ? $0 : nil }
+        guard let context = f.value("llama.context_length").map({ $0.int }) ?? 2048, context > 0 else {
+            throw ConfigError(file: path, "metadata 'llama.context_length' is \(f.value("llama.context_length")!), not a positive integer")
+        }
+        contextTokens = context
         var counts: [String: Int] = [:]
         for t in f.tensors { counts[t.type.description, default: 0] += 1 }
         tensorTypes = counts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { ($0.key, $0.value) }
@@ -94,8 +97,19 @@ public struct PretrainedModel: Sendable {
     /// The model's shape from the file's metadata alone (no tensor is read).
     public static func config(of f: GGUFFile) throws(ConfigError) -> DecoderConfig {
         let path = f.path
-        func int(_ key: String) throws(ConfigError) -> Int {
+        // Every number is checked against what the engine can run before anything is derived from it,
+        // and the error names the key: a model file is input like a flag.
+        func int(_ key: String, _ field: Field) throws(ConfigError) -> Int {
             guard let v = f.value(key)?.int else { throw ConfigError(file: path, "metadata '\(key)' is missing or not an integer") }
+            let limit = Limits.maximum(field) ?? Int.max
+            guard v > 0 && v <= limit else { throw ConfigError(file: path, "metadata '\(key)' is \(v), outside 1...\(limit)") }
+            return v
+        }
+        func double(_ key: String, default value: Double, in range: ClosedRange<Double>) throws(ConfigError) -> Double {
+            guard let entry = f.value(key) else { return value }
+            guard let v = entry.double, range.contains(v) else {
+                throw ConfigError(file: path, "metadata '\(key)' is \(entry), outside \(range.lowerBound)...\(range.upperBound)")
+            }
             return v
         }
         guard let arch = f.value("general.architecture")?.string else { throw ConfigError(file: path, "metadata 'general.architecture' is missing") }
@@ -103,11 +117,16 @@ public struct PretrainedModel: Sendable {
         if let scaling = f.value("llama.rope.scaling.type")?.string, scaling != "none" {
             throw ConfigError(file: path, "RoPE scaling '\(scaling)' is not supported")
         }
-        let layers = try int("llama.block_count"), d = try int("llama.embedding_length")
-        let qHeads = try int("llama.attention.head_count")
-        let kvHeads = f.value("llama.attention.head_count_kv")?.int ?? qHeads
-        let ffn = try int("llama.feed_forward_length")
-        guard qHeads > 0, d % qHeads == 0 else { throw ConfigError(file: path, "embedding_length \(d) is not divisible by head_count \(qHeads)") }
+        let layers = try int("llama.block_count", .layers), d = try int("llama.embedding_length", .dModel)
+        let qHeads = try int("llama.attention.head_count", .qHeads)
+        let kvHeads = f.value("llama.attention.head_count_kv") == nil ? qHeads : try int("llama.attention.head_count_kv", .kvHeads)
+        let ffn = try int("llama.feed_forward_length", .ffn)
+        // RoPE turns position p by p·base^(−2i/d): a base below 1 would turn faster than one radian per
+        // position, and a NaN or infinite one has no angle at all.
+        let ropeBase = try double("llama.rope.freq_base", default: 10_000, in: 1...1e12)
+        // RMSNorm divides by √(mean(x²) + ε): ε must be a small positive number.
+        let normEps = try double("llama.attention.layer_norm_rms_epsilon", default: 1e-5, in: 1e-12...0.1)
+        guard d % qHeads == 0 else { throw ConfigError(file: path, "embedding_length \(d) is not divisible by head_count \(qHeads)") }
         let headDim = d / qHeads
         if let ropeDims = f.value("llama.rope.dimension_count")?.int, ropeDims != headDim {
             throw ConfigError(file: path, "RoPE on \(ropeDims) of \(headDim) head dimensions is not supported (AttnLab rotates the whole head)")
@@ -119,8 +138,7 @@ public struct PretrainedModel: Sendable {
             return try DecoderConfig(
                 layers: layers, dModel: d, attention: try AttentionLayout(qHeads: qHeads, kvHeads: kvHeads, headDim: headDim),
                 ffn: ffn, vocab: embeddingInfo.dims[1], tiedEmbeddings: f.tensor("output.weight") == nil,
-                ropeBase: f.value("llama.rope.freq_base")?.double ?? 10_000,
-                normEps: Float(f.value("llama.attention.layer_norm_rms_epsilon")?.double ?? 1e-5))
+                ropeBase: ropeBase, normEps: Float(normEps))
         } catch {
             throw ConfigError(file: path, "its shape is not one AttnLab runs: \(error.reason)")
         }

@@ -29,6 +29,12 @@ public enum Sweep {
                            problem: (Int) throws(ConfigError) -> TileProblem, n: Int) throws(ConfigError) -> [SweepPoint] {
         guard Set(values).count == values.count else { throw ConfigError(.values, "\(values.map(String.init).joined(separator: ",")) repeats a value") }
         guard values.count >= 2 else { throw ConfigError(.values, "a sweep needs at least two values") }
+        let field: Field = switch axis {
+        case .sram: .sramElements
+        case .n: .n
+        case .bc: .bc
+        }
+        for value in values { try Limits.require(value, field, reportedAs: .values) }
         if axis == .bc, let big = values.first(where: { $0 > n }) {
             throw ConfigError(.values, "block size \(big) exceeds N = \(n)")
         }

@@ -19,8 +19,8 @@ public struct TileProblem: Sendable {
     public let dO: [Float]                                          // [q_heads × N × d]
 
     public init(n: Int, d: Int, qHeads: Int = 1, kvHeads: Int = 1, causal: Bool = false, seed: UInt64 = 1) throws(ConfigError) {
-        try ConfigError.requireSize(n, atMost: 1 << 16, .n)
-        try ConfigError.requireSize(d, atMost: 1 << 12, .d)
+        try Limits.require(n, .n)
+        try Limits.require(d, .d)
         try ConfigError.requireSize(qHeads, atMost: 256, .qHeads)
         layout = try AttentionLayout(qHeads: qHeads, kvHeads: kvHeads, headDim: d)
         // Q, K, V, dO and O live in memory; the products take N²·d multiply-adds per head.

@@ -110,7 +110,7 @@ public enum TiledAttention {
 
     public static func run(_ p: TileProblem, _ o: TileOptions) throws(ConfigError) -> TileResult {
         let M = o.sramElements, R = p.rows, C = p.n, d = p.d
-        guard M > 0 else { throw ConfigError(.sramElements, "must be positive, got \(M)") }
+        try Limits.require(M, .sramElements)
         guard d <= M else { throw ConfigError(.d, "head dimension \(d) exceeds SRAM M = \(M) elements: not even one row of Q fits (FlashAttention assumes d ≤ M)") }
         if o.algorithm == .naive {
             let (size, overflow) = R.multipliedReportingOverflow(by: C)

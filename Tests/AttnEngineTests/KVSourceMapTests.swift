@@ -60,10 +60,10 @@ struct KVSourceMapTests {
     @Test("explicit maps that point forward or at a consumer are rejected, naming the layer")
     func badMaps() {
         #expect(throws: ConfigError(.kvMap, "layer 2 points forward at layer 3; a layer can only reuse the K/V of an earlier layer")) {
-            try KVPattern.explicit([0, 1, 3, 3]).map(layers: 4)
+            try KVPattern.explicit([0, 1, 3, 3]).map(layers: 4, field: .kvMap)
         }
         #expect(throws: ConfigError(.kvMap, "layer 2 points at layer 1, which stores no K/V of its own (it reuses layer 0's)")) {
-            try KVPattern.explicit([0, 0, 1, 3]).map(layers: 4)
+            try KVPattern.explicit([0, 0, 1, 3]).map(layers: 4, field: .kvMap)
         }
         #expect(throws: ConfigError.self) { try KVPattern.explicit([0, 0]).map(layers: 3) }
         #expect(throws: ConfigError.self) { try KVPattern.explicit([-1, 0]).map(layers: 2) }

@@ -7,11 +7,22 @@ struct Run {
     let stdout: String
     let stderr: String
 
-    init(_ arguments: [String]) throws {
+    /// - Parameters:
+    ///   - timeoutSeconds: kill the run after this long (coreutils `timeout`: status 124, or 128 + the
+    ///     signal when attnlab itself dies of one).
+    ///   - directory: the working directory, for runs that may write relative paths.
+    init(_ arguments: [String], timeoutSeconds: Int? = nil, directory: URL? = nil) throws {
         let exe = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        let attnlab = exe.deletingLastPathComponent().appendingPathComponent("attnlab")
         let process = Process()
-        process.executableURL = exe.deletingLastPathComponent().appendingPathComponent("attnlab")
-        process.arguments = arguments
+        if let timeoutSeconds {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+            process.arguments = ["--kill-after=5", String(timeoutSeconds), attnlab.path] + arguments
+        } else {
+            process.executableURL = attnlab
+            process.arguments = arguments
+        }
+        if let directory { process.currentDirectoryURL = directory }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

@@ -76,3 +76,60 @@ struct GGUFBuilder {
 
 /// Little-endian bytes of fp16 bit patterns, for building blocks.
 func le16(_ bits: UInt16) -> [UInt8] { [UInt8(bits & 0xFF), UInt8(bits >> 8)] }
+
+extension GGUFBuilder {
+    /// A one-layer Llama small enough to write in a test: d_model 8, 2 heads of 4, FFN 16, tied
+    /// embeddings, and a byte-level BPE vocabulary of the 256 single bytes (GPT-2's byte alphabet), so
+    /// it decodes token ids and scores any UTF-8 text. Every weight is drawn from a fixed sequence
+    /// except that `poison` (NaN, say) replaces the first value of W_Q; `metadata` entries replace the
+    /// defaults of the same key.
+    static func tinyLlama(metadata overrides: [(String, Value)] = [], poison: Float? = nil) -> GGUFBuilder {
+        let d = 8, ffn = 16
+        var b = GGUFBuilder()
+        var metadata: [(String, Value)] = [
+            ("general.architecture", .string("llama")), ("general.name", .string("tiny")),
+            ("llama.block_count", .u32(1)), ("llama.embedding_length", .u32(UInt32(d))),
+            ("llama.feed_forward_length", .u32(UInt32(ffn))), ("llama.attention.head_count", .u32(2)),
+            ("llama.attention.head_count_kv", .u32(2)), ("llama.rope.freq_base", .f32(10_000)),
+            ("llama.attention.layer_norm_rms_epsilon", .f32(1e-5)), ("llama.context_length", .u32(64)),
+            ("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.tokens", .strings(byteAlphabet)),
+            ("tokenizer.ggml.token_type", .i32s(Array(repeating: 1, count: 256))), ("tokenizer.ggml.merges", .strings([])),
+        ]
+        for (key, value) in overrides {
+            if let i = metadata.firstIndex(where: { $0.0 == key }) { metadata[i].1 = value } else { metadata.append((key, value)) }
+        }
+        b.metadata = metadata
+        var state: UInt32 = 1
+        func tensor(_ name: String, _ dims: [Int], norm: Bool = false) {
+            var values = [Float]()
+            for _ in 0..<dims.reduce(1, *) {
+                state = state &* 1_664_525 &+ 1_013_904_223
+                values.append(norm ? 1 : Float(Int(state >> 16) % 200 - 100) / 400)
+            }
+            if name == "blk.0.attn_q.weight", let poison { values[0] = poison }
+            b.tensors.append((name, dims.map(UInt64.init), 0, values.flatMap { v in withUnsafeBytes(of: v.bitPattern.littleEndian) { Array($0) } }))
+        }
+        tensor("token_embd.weight", [d, 256])
+        tensor("output_norm.weight", [d], norm: true)
+        tensor("blk.0.attn_norm.weight", [d], norm: true)
+        tensor("blk.0.attn_q.weight", [d, d])
+        tensor("blk.0.attn_k.weight", [d, d])
+        tensor("blk.0.attn_v.weight", [d, d])
+        tensor("blk.0.attn_output.weight", [d, d])
+        tensor("blk.0.ffn_norm.weight", [d], norm: true)
+        tensor("blk.0.ffn_gate.weight", [d, ffn])
+        tensor("blk.0.ffn_up.weight", [d, ffn])
+        tensor("blk.0.ffn_down.weight", [ffn, d])
+        return b
+    }
+
+    /// GPT-2's byte → character table: printable bytes stand for themselves, the rest for 256 + n.
+    static let byteAlphabet: [String] = {
+        var next = 256
+        return (0..<256).map { byte in
+            if (33...126).contains(byte) || (161...172).contains(byte) || (174...255).contains(byte) { return String(UnicodeScalar(UInt8(byte))) }
+            defer { next += 1 }
+            return String(UnicodeScalar(UInt16(next))!)
+        }
+    }()
+}
