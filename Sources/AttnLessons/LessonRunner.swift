@@ -202,7 +202,7 @@ public enum LessonOutput {
             try AtomicFile.write(Reports.trace(result), to: "\(folder)/trace.jsonl")
             try AtomicFile.write(Reports.traceText(result), to: "\(folder)/trace.txt")
             try Renderer.write(Slides.deck(title: lesson.title.text(language), summary: lesson.summary.text(language), steps: slides, style: Style()),
-                               to: "\(folder)/slides.pdf")
+                               to: "\(folder)/slides.pdf", subject: .fields([.out]))
             try? FileManager.default.removeItem(atPath: final)
             guard rename(folder, final) == 0 else {
                 throw ConfigError(.out, "cannot move the lesson's output into \(final) (\(String(cString: strerror(errno))))")

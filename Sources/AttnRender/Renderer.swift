@@ -66,7 +66,7 @@ public enum Renderer {
         guard scale.isFinite, scale >= least, scale <= most else {
             // Four decimals, rounded inwards, so both ends shown are scales that work.
             let shown = "[\((least * 10_000).rounded(.up) / 10_000), \((most * 10_000).rounded(.down) / 10_000)]"
-            throw RenderError(.fields([.scale]), "\(Int(width))x\(Int(height)) at scale \(scale) is not a PNG of 1 to 32767 pixels a side; use a scale in \(shown)")
+            throw RenderError(.fields([.scale]), "\(Int(width))x\(Int(height)) at scale \(scale) is no PNG: it needs at least 1×1 pixel and at most 32767 a side; use a scale in \(shown)")
         }
     }
 
@@ -137,16 +137,28 @@ public enum Renderer {
     public static func svgForInlining(_ svg: String, prefix: String) -> String { renumberSVGIDs(svg, prefix: prefix) }
 
     /// One PNG per page into `folder` (created if missing, inside an existing folder):
-    /// frame-0001.png, frame-0002.png, …
+    /// frame-0001.png, frame-0002.png, … On a failure the frames written so far are removed, and the
+    /// folder too if this call created it, so no partial set of frames is left.
     public static func writeFrames(_ figure: Figure, to folder: String, scale: Double = 1) throws(RenderError) {
+        var created = true
         do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false) } catch CocoaError.fileWriteFileExists {
+            created = false
         } catch {
             throw RenderError(.fields([.frames]), "cannot create \(folder) (\(error.localizedDescription))")
         }
-        for (i, page) in figure.pages.enumerated() {
-            let one = Figure(width: figure.width, height: figure.height, background: figure.background, pages: [page], title: figure.title)
-            let name = "frame-" + String(repeating: "0", count: max(0, 4 - String(i + 1).count)) + String(i + 1) + ".png"
-            try write(one, to: (folder as NSString).appendingPathComponent(name), scale: scale, subject: .fields([.frames]))
+        var written: [String] = []
+        do {
+            for (i, page) in figure.pages.enumerated() {
+                let one = Figure(width: figure.width, height: figure.height, background: figure.background, pages: [page], title: figure.title)
+                let name = "frame-" + String(repeating: "0", count: max(0, 4 - String(i + 1).count)) + String(i + 1) + ".png"
+                let path = (folder as NSString).appendingPathComponent(name)
+                try write(one, to: path, scale: scale, subject: .fields([.frames]))
+                written.append(path)
+            }
+        } catch {
+            for path in written { try? FileManager.default.removeItem(atPath: path) }
+            if created { try? FileManager.default.removeItem(atPath: folder) }
+            throw error
         }
     }
 
