@@ -9,9 +9,9 @@ import Foundation
 ///   included — leaves the old file as it was and no temporary file behind;
 /// - a symbolic link to a regular file: the file it points to is replaced the same way, beside itself,
 ///   and the link stays a link (a link to nothing is refused);
-/// - a device or a FIFO (`/dev/null`, `/dev/full`, a named pipe): it cannot be replaced, so the bytes
-///   are written through, in place; `/dev/stdout` (any path to the file standard output is) is
-///   written as standard output, after what was printed before;
+/// - a device or a FIFO (`/dev/null`, `/dev/full`, a named pipe, `/dev/stdout` onto a terminal or a
+///   pipe): it cannot be replaced, so the bytes are written through, in place (`/dev/stdout`
+///   redirected into a file is a link to that file, replaced as above);
 /// - a folder, a socket or an empty path: refused.
 ///
 /// Every `write(2)`, `fsync(2)`, `close(2)` and `rename(2)` is checked; an error names the path the
@@ -25,13 +25,11 @@ public enum AtomicFile {
     }
 
     /// Where the bytes for a path go.
-    enum Destination: Equatable {
+    enum Destination {
         /// Replace this regular file (the path given, or the file its symbolic link points to).
         case replace(String)
         /// Write through the path, in place: a device or a FIFO.
         case through
-        /// The path is the file standard output is: write to standard output.
-        case standardOutput
     }
 
     /// Checks, before any work, that `path` could be written: see `AtomicFile` for what each kind of
@@ -43,7 +41,8 @@ public enum AtomicFile {
     /// Whether `path` is the file standard output writes to (`/dev/stdout`, `/proc/self/fd/1`, …), so
     /// that a command writing its output there can keep its own messages out of it.
     public static func isStandardOutput(_ path: String) -> Bool {
-        (try? destination(of: path)) == .standardOutput
+        var target = stat(), output = stat()
+        return stat(path, &target) == 0 && fstat(STDOUT_FILENO, &output) == 0 && output.st_dev == target.st_dev && output.st_ino == target.st_ino
     }
 
     static func destination(of path: String) throws(WriteError) -> Destination {
@@ -58,10 +57,6 @@ public enum AtomicFile {
             guard error == ENOENT else { throw WriteError(path: path, reason: systemReason(error)) }
             try checkFolder(of: path, for: path)
             return .replace(path)
-        }
-        var output = stat()
-        if fstat(STDOUT_FILENO, &output) == 0 && output.st_dev == target.st_dev && output.st_ino == target.st_ino {
-            return .standardOutput
         }
         switch target.st_mode & S_IFMT {
         case S_IFDIR: throw WriteError(path: path, reason: "is a folder; give a file name")
@@ -107,10 +102,6 @@ public enum AtomicFile {
     /// - Throws: `WriteError` naming `path` and the system's reason.
     public static func write(_ data: Data, to path: String) throws(WriteError) {
         switch try destination(of: path) {
-        case .standardOutput:
-            // What was printed before comes first (fflush(nil) flushes every C stream, stdout among them).
-            fflush(nil)
-            try writeAll(data, to: STDOUT_FILENO, path)
         case .through:
             let fd = open(path, O_WRONLY | O_CLOEXEC)
             guard fd >= 0 else { throw WriteError(path: path, reason: "cannot open (\(systemReason(errno)))") }
