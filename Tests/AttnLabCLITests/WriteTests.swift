@@ -73,6 +73,25 @@ func expectWriteFailure(_ run: Run, naming path: String, _ context: String) {
     #expect(!run.stderr.contains(".tmp-"), "\(context): \(run.stderr)")
 }
 
+/// A device to write onto, `null` or `full`: the test's own node in `folder` when it may make one
+/// (root), so that a writer that wrongly renames over it replaces only that node; otherwise the
+/// system's, which a user who is not root cannot replace.
+func device(_ name: String, in folder: URL) -> String {
+    let minor = name == "null" ? 3 : 7
+    let path = folder.appendingPathComponent(name).path
+    guard getuid() == 0, mknod(path, mode_t(S_IFCHR | 0o666), dev_t(1 << 8 | minor)) == 0 else { return "/dev/\(name)" }
+    return path
+}
+
+/// `/dev/stdout` for a test: a link of its own to `/proc/self/fd/1` in `folder` when root (for the
+/// same reason as `device`), otherwise the system's.
+func standardOutput(in folder: URL) throws -> String {
+    guard getuid() == 0 else { return "/dev/stdout" }
+    let path = folder.appendingPathComponent("stdout").path
+    try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: "/proc/self/fd/1")
+    return path
+}
+
 /// A text the built-in vocabulary can read, for `retrofit --text`.
 func plainText(in folder: URL) throws -> String {
     let path = folder.appendingPathComponent("text.txt").path
@@ -173,7 +192,7 @@ struct WriteTests {
         #expect(try contents(of: out) == [])
     }
 
-    /// Output flags pointed at /dev/full through a link with the extension the flag needs.
+    /// Output flags pointed at /dev/full, through a link with the extension the flag needs.
     static let devFullCommands: [@Sendable (_ full: String, _ scratch: String) -> [String]] = [
         { f, _ in ["draw", "heads", "-o", "\(f).png"] },
         { f, _ in ["draw", "layers", "-o", "\(f).svg"] },
@@ -184,50 +203,56 @@ struct WriteTests {
         { f, _ in ["draw", "io-chart", "-o", "\(f).svg"] },
         { f, _ in ["draw", "tradeoff", "-o", "\(f).pdf"] },
         { f, scratch in ["retrofit", "--text", "\(scratch)/text.txt", "-o", "\(f).svg"] },
-        { _, _ in ["decode", "--tokens", "2", "--trace", "/dev/full"] },
-        { _, _ in ["decode", "--tokens", "2", "--trace", "/dev/full", "--trace-format", "text"] },
-        { _, _ in ["tile", "--n", "64", "--d", "16", "--sram-elements", "1024", "--trace", "/dev/full"] },
+        { f, _ in ["decode", "--tokens", "2", "--trace", f] },
+        { f, _ in ["decode", "--tokens", "2", "--trace", f, "--trace-format", "text"] },
+        { f, _ in ["tile", "--n", "64", "--d", "16", "--sram-elements", "1024", "--trace", f] },
     ]
 
     @Test("/dev/full: written through, fails with the reason, the device and links stay", arguments: devFullCommands.indices)
     func devFull(index: Int) throws {
         let dir = try temporaryFolder()
         _ = try plainText(in: dir)
-        let full = dir.appendingPathComponent("full").path
-        for ext in ["png", "svg", "pdf"] { try FileManager.default.createSymbolicLink(atPath: "\(full).\(ext)", withDestinationPath: "/dev/full") }
+        let full = device("full", in: dir)
+        for ext in ["png", "svg", "pdf"] { try FileManager.default.createSymbolicLink(atPath: "\(full).\(ext)", withDestinationPath: full) }
         let arguments = Self.devFullCommands[index](full, dir.path)
         let run = try Run(arguments)
-        expectWriteFailure(run, naming: arguments.contains("/dev/full") ? "/dev/full" : arguments.last!, "\(arguments)")
-        #expect(try contents(of: dir) == ["full.pdf", "full.png", "full.svg", "text.txt"], "\(arguments)")
+        expectWriteFailure(run, naming: arguments.contains(full) ? full : arguments.last!, "\(arguments)")
+        let links = ["png", "svg", "pdf"].map { "\(URL(fileURLWithPath: full).lastPathComponent).\($0)" }
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path)) == Set(links + ["text.txt"] + (full.hasPrefix(dir.path) ? ["full"] : [])),
+                "\(arguments)")
         for ext in ["png", "svg", "pdf"] {
-            #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(full).\(ext)") == "/dev/full")
+            #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(full).\(ext)") == full)
         }
         var info = stat()
-        #expect(stat("/dev/full", &info) == 0 && info.st_mode & S_IFMT == S_IFCHR)
+        #expect(stat(full, &info) == 0 && info.st_mode & S_IFMT == S_IFCHR)
     }
 
     @Test("/dev/null takes a trace and stays a device")
     func devNull() throws {
-        for arguments in [["decode", "--tokens", "2", "--trace", "/dev/null"], ["tile", "--n", "64", "--d", "16", "--sram-elements", "1024", "--trace", "/dev/null"]] {
+        let dir = try temporaryFolder()
+        let null = device("null", in: dir)
+        for arguments in [["decode", "--tokens", "2", "--trace", null], ["tile", "--n", "64", "--d", "16", "--sram-elements", "1024", "--trace", null]] {
             let run = try Run(arguments)
             #expect(run.status == 0, "\(arguments): \(run.stderr)")
             var info = stat()
-            #expect(stat("/dev/null", &info) == 0 && info.st_mode & S_IFMT == S_IFCHR)
+            #expect(stat(null, &info) == 0 && info.st_mode & S_IFMT == S_IFCHR)
         }
     }
 
     @Test("/dev/stdout takes a trace before the report, and a figure with nothing else")
     func devStdout() throws {
-        let trace = try Run(["decode", "--tokens", "2", "--trace", "/dev/stdout"])
+        let dir = try temporaryFolder()
+        let stdout = try standardOutput(in: dir)
+        let trace = try Run(["decode", "--tokens", "2", "--trace", stdout])
         #expect(trace.status == 0, "\(trace.stderr)")
         #expect(trace.stdout.hasPrefix("{\"type\":\"header\""))
         #expect(trace.stdout.contains("\nAttnLab decode"))
-        let dir = try temporaryFolder()
         let link = dir.appendingPathComponent("out.svg").path
-        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "/dev/stdout")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: stdout)
         let figure = try Run(["draw", "heads", "-o", link])
         #expect(figure.status == 0, "\(figure.stderr)")
         #expect(figure.stdout.hasPrefix("<?xml") && figure.stdout.hasSuffix("</svg>\n"))
+        if stdout.hasPrefix(dir.path) { #expect(try FileManager.default.destinationOfSymbolicLink(atPath: stdout) == "/proc/self/fd/1") }
     }
 
     @Test("a FIFO is written through, not replaced")
@@ -235,16 +260,14 @@ struct WriteTests {
         let dir = try temporaryFolder()
         let fifo = dir.appendingPathComponent("trace.jsonl").path
         #expect(mkfifo(fifo, 0o600) == 0)
-        // A reader must hold the other end open, or the writer's open would wait for one.
-        let reader = Process()
-        reader.executableURL = URL(fileURLWithPath: "/bin/cat")
-        reader.arguments = [fifo]
-        let pipe = Pipe()
-        reader.standardOutput = pipe
-        try reader.run()
+        // Holding the reading end open lets the writer open its end; the trace is small enough for the
+        // pipe's buffer, and a writer that replaced the FIFO leaves it empty instead of hanging.
+        let reader = open(fifo, O_RDONLY | O_NONBLOCK)
+        #expect(reader >= 0)
+        defer { close(reader) }
         let run = try Run(["decode", "--tokens", "2", "--trace", fifo])
-        let read = pipe.fileHandleForReading.readDataToEndOfFile()
-        reader.waitUntilExit()
+        var read = Data(), buffer = [UInt8](repeating: 0, count: 4096)
+        while case let n = Foundation.read(reader, &buffer, buffer.count), n > 0 { read.append(contentsOf: buffer[..<n]) }
         #expect(run.status == 0, "\(run.stderr)")
         #expect(String(decoding: read, as: UTF8.self).hasPrefix("{\"type\":\"header\""))
         var info = stat()

@@ -10,6 +10,15 @@ struct AtomicFileTests {
         return url
     }
 
+    /// A device, `null` or `full`: the test's own node when root may make one, so that a writer
+    /// that wrongly renames over it replaces only that node; otherwise the system's, which a user
+    /// who is not root cannot replace.
+    func device(_ name: String) throws -> String {
+        let path = try folder().appendingPathComponent(name).path
+        guard getuid() == 0, mknod(path, mode_t(S_IFCHR | 0o666), dev_t(1 << 8 | (name == "null" ? 3 : 7))) == 0 else { return "/dev/\(name)" }
+        return path
+    }
+
     /// What `body` throws, as a `WriteError`.
     func failure(_ body: () throws(AtomicFile.WriteError) -> Void) -> AtomicFile.WriteError? {
         do { try body() } catch { return error }
@@ -17,19 +26,21 @@ struct AtomicFileTests {
     }
 
     @Test("/dev/full: the write fails with the system's reason and the device stays")
-    func devFull() {
-        let error = failure { () throws(AtomicFile.WriteError) in try AtomicFile.write("x", to: "/dev/full") }
-        #expect(error?.path == "/dev/full")
+    func devFull() throws {
+        let full = try device("full")
+        let error = failure { () throws(AtomicFile.WriteError) in try AtomicFile.write("x", to: full) }
+        #expect(error?.path == full)
         #expect(error?.reason.contains("No space left on device") == true, "\(String(describing: error))")
         var info = stat()
-        #expect(stat("/dev/full", &info) == 0 && info.st_mode & S_IFMT == S_IFCHR)
+        #expect(stat(full, &info) == 0 && info.st_mode & S_IFMT == S_IFCHR)
     }
 
     @Test("/dev/null is written through, not replaced")
     func devNull() throws {
-        try AtomicFile.write("x", to: "/dev/null")
+        let null = try device("null")
+        try AtomicFile.write("x", to: null)
         var info = stat()
-        #expect(stat("/dev/null", &info) == 0 && info.st_mode & S_IFMT == S_IFCHR)
+        #expect(stat(null, &info) == 0 && info.st_mode & S_IFMT == S_IFCHR)
     }
 
     @Test("a link to a file: the file is replaced, the link stays, nothing else is left")
