@@ -26,15 +26,9 @@ struct FigureOptions: ParsableArguments {
 
     func style() throws(ConfigError) -> Style {
         var style = Style()
-        let parts = size.lowercased().split(separator: "x")
-        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0, w <= 10_000, h <= 10_000 else {
-            throw ConfigError(.size, "'\(size)' is not WxH in whole pixels up to 10000x10000 (e.g. 1600x900)")
-        }
+        let (w, h) = try canvas()
         guard scale > 0, scale <= 8 else { throw ConfigError(.scale, "must be in (0, 8], got \(scale)") }
-        // Cairo's image surfaces stop at 32767 pixels a side.
-        guard Double(max(w, h)) * scale <= 32_767 || !output.lowercased().hasSuffix(".png") else {
-            throw ConfigError(.scale, "\(w)x\(h) at scale \(scale) is over 32767 pixels a side, Cairo's limit for PNG")
-        }
+        if output.lowercased().hasSuffix(".png") { try checkPNGScale() }
         style.width = Double(w)
         style.height = Double(h)
         style.theme = theme.theme
@@ -42,7 +36,23 @@ struct FigureOptions: ParsableArguments {
         return style
     }
 
-    /// Checks the output before any work: known extension, writable folder.
+    /// The canvas size from `--size`.
+    private func canvas() throws(ConfigError) -> (width: Int, height: Int) {
+        let parts = size.lowercased().split(separator: "x")
+        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0, w <= 10_000, h <= 10_000 else {
+            throw ConfigError(.size, "'\(size)' is not WxH in whole pixels up to 10000x10000 (e.g. 1600x900)")
+        }
+        return (w, h)
+    }
+
+    /// A PNG (the output or `--frames`) must come out 1 to 32767 pixels a side at this scale.
+    func checkPNGScale() throws(ConfigError) {
+        let (w, h) = try canvas()
+        do { try Renderer.checkPNGScale(width: Double(w), height: Double(h), scale: scale, atMost: 8) } catch { throw ConfigError(.scale, error.reason) }
+    }
+
+    /// Checks the output before any work: a known extension, and a path that can be written
+    /// (`AtomicFile.checkWritable`).
     func checkOutput() throws {
         do { _ = try Renderer.kind(of: output) } catch { throw ConfigError(.output, error.reason) }
         do { try AtomicFile.checkWritable(output) } catch { throw ConfigError(.output, error.description) }
@@ -50,6 +60,8 @@ struct FigureOptions: ParsableArguments {
 
     func write(_ figure: Figure) throws {
         try Renderer.write(figure, to: output, scale: scale)
+        // Written to standard output, the figure's bytes are all that goes there.
+        guard !AtomicFile.isStandardOutput(output) else { return }
         say("wrote \(output) (\(figure.pages.count == 1 || !output.hasSuffix(".pdf") ? "1 page" : "\(figure.pages.count) pages"), \(Int(figure.width))×\(Int(figure.height)))")
     }
 }
@@ -137,6 +149,7 @@ extension AttnLab {
         func run() throws {
             try figure.checkOutput()
             if let frames {
+                try figure.checkPNGScale()
                 var isDirectory: ObjCBool = false
                 if FileManager.default.fileExists(atPath: frames, isDirectory: &isDirectory), !isDirectory.boolValue {
                     throw ConfigError(.frames, "\(frames) is a file, not a folder")
@@ -265,6 +278,7 @@ extension AttnLab {
         var theme: ThemeName = .light
 
         func run() throws {
+            guard !out.isEmpty else { throw ConfigError(.out, "is empty; give a folder") }
             do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
                 throw ConfigError(.out, "cannot create \(out) (\(error.localizedDescription))")
             }

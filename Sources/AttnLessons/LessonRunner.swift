@@ -183,23 +183,44 @@ public struct LessonRunner {
 public enum LessonOutput {
     /// Runs `lesson` into `out/<id>`. The run writes into a staging folder beside the final one and
     /// replaces it only when everything is written: a failed run leaves the previous output as it was.
+    /// An `out/<id>` that is not a folder (a file, a link, a device) is refused, never replaced.
     public static func write(_ lesson: Lesson, language: Language, formats: Set<String>, out: String) throws -> LessonResult {
         let final = "\(out)/\(lesson.id)"
+        var existing = stat()
+        if lstat(final, &existing) == 0 && existing.st_mode & S_IFMT != S_IFDIR {
+            throw ConfigError(.out, "\(final) is there and is not a folder; move it away or choose another --out")
+        }
         let folder = "\(out)/.\(lesson.id).tmp-\(getpid())"
         try? FileManager.default.removeItem(atPath: folder)
         try makeFolder("\(folder)/figures")
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let runner = LessonRunner(language: language, folder: folder, formats: formats)
-        let (result, svg, slides) = try runner.run(lesson)
-        try AtomicFile.write(Reports.markdown(result, figureExtension: formats.contains("png") ? "png" : "svg"), to: "\(folder)/report.md")
-        try AtomicFile.write(Reports.html(result, svg: svg), to: "\(folder)/report.html")
-        try AtomicFile.write(Reports.trace(result), to: "\(folder)/trace.jsonl")
-        try AtomicFile.write(Reports.traceText(result), to: "\(folder)/trace.txt")
-        try Renderer.write(Slides.deck(title: lesson.title.text(language), summary: lesson.summary.text(language), steps: slides, style: Style()),
-                           to: "\(folder)/slides.pdf")
-        try? FileManager.default.removeItem(atPath: final)
-        guard rename(folder, final) == 0 else { throw ConfigError(.out, "cannot move the lesson's output into \(final)") }
-        return result
+        do {
+            let runner = LessonRunner(language: language, folder: folder, formats: formats)
+            let (result, svg, slides) = try runner.run(lesson)
+            try AtomicFile.write(Reports.markdown(result, figureExtension: formats.contains("png") ? "png" : "svg"), to: "\(folder)/report.md")
+            try AtomicFile.write(Reports.html(result, svg: svg), to: "\(folder)/report.html")
+            try AtomicFile.write(Reports.trace(result), to: "\(folder)/trace.jsonl")
+            try AtomicFile.write(Reports.traceText(result), to: "\(folder)/trace.txt")
+            try Renderer.write(Slides.deck(title: lesson.title.text(language), summary: lesson.summary.text(language), steps: slides, style: Style()),
+                               to: "\(folder)/slides.pdf", subject: .fields([.out]))
+            try? FileManager.default.removeItem(atPath: final)
+            guard rename(folder, final) == 0 else {
+                throw ConfigError(.out, "cannot move the lesson's output into \(final) (\(String(cString: strerror(errno))))")
+            }
+            return result
+        } catch {
+            throw naming(final, for: folder, in: error)
+        }
+    }
+
+    /// `error` told with the path the user will look for: the staging folder's name is ours, the
+    /// lesson's output folder is theirs.
+    static func naming(_ final: String, for staging: String, in error: any Error) -> any Error {
+        guard let e = error as? any AttnLabError else { return error }
+        var subject = e.subject
+        if case .file(let path) = subject { subject = .file(path.replacing(staging, with: final)) }
+        let reason = e.reason.replacing(staging, with: final)
+        return subject == e.subject && reason == e.reason ? error : ConfigError(subject, reason)
     }
 
     /// Creates a folder (and its parents), refusing a file where the output folder should be.

@@ -12,6 +12,7 @@ public enum Renderer {
 
     /// The output kind of `path`, or an error naming the extension.
     public static func kind(of path: String, subject: Subject = .fields([.output])) throws(RenderError) -> Kind {
+        guard !path.isEmpty else { throw RenderError(subject, "the path is empty; give a .png, .svg or .pdf file") }
         let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
         guard let kind = Kind(rawValue: ext) else {
             throw RenderError(subject, "unknown extension '.\(ext)' of \(path) (expected .png, .svg or .pdf)")
@@ -35,42 +36,64 @@ public enum Renderer {
         }
     }
 
-    /// Renders page 0 (PNG, SVG) or every page (PDF) of `figure` to `path`.
+    /// Renders page 0 (PNG, SVG) or every page (PDF) of `figure` to `path`, whole or not at all
+    /// (`AtomicFile`: a device or FIFO is written through, a symbolic link's file replaced).
+    ///
+    /// - Throws: `RenderError` about `subject` (the flag or lesson step that chose the path) naming
+    ///   `path` and the reason, or about `.scale` when a PNG would not be 1 to 32767 pixels a side
+    ///   (`checkPNGScale`).
     public static func write(_ figure: Figure, to path: String, scale: Double = 1, subject: Subject = .fields([.output])) throws(RenderError) {
         let kind = try kind(of: path, subject: subject)
         try checkFonts(for: figure)
-        // The folder is checked before anything is drawn; a failure names the flag, then the file.
-        try AtomicFile.write(to: path, wrap: { RenderError(subject, $0.description) }) { temp throws(RenderError) in
-            switch kind {
-            case .png:
-                let surface = try Surface.image(width: Int((figure.width * scale).rounded()), height: Int((figure.height * scale).rounded()))
-                let context = try Context(surface)
-                cairo_scale(context.cr, scale, scale)
-                try draw(figure.pages[0], figure, context)
-                cairo_surface_flush(surface.pointer)
-                try surface.writePNG(to: temp)
-            case .svg:
-                do {
-                    let surface = try Surface.svg(path: temp, width: figure.width, height: figure.height)
-                    let context = try Context(surface)
-                    try draw(figure.pages[0], figure, context)
-                    try surface.finish()
-                }
-                guard let text = try? String(contentsOfFile: temp, encoding: .utf8) else { throw RenderError(.file(path), "Cairo wrote no SVG") }
-                try? FileManager.default.removeItem(atPath: temp)
-                do { try Data(renumberSVGIDs(text).utf8).write(to: URL(fileURLWithPath: temp)) } catch {
-                    throw RenderError(.file(path), "cannot write (\(error.localizedDescription))")
-                }
-            case .pdf:
-                let surface = try Surface.pdf(path: temp, width: figure.width, height: figure.height, title: figure.title)
-                let context = try Context(surface)
-                for page in figure.pages {
-                    try draw(page, figure, context)
-                    cairo_show_page(context.cr)
-                }
-                try context.status()
-                try surface.finish()
+        // The path is checked before anything is drawn; a failure names the flag, then the file.
+        do { try AtomicFile.checkWritable(path) } catch { throw RenderError(subject, error.description) }
+        let bytes: [UInt8]
+        do { bytes = try encode(figure, as: kind, scale: scale) } catch let error where error.subject == .fields([.scale]) {
+            throw error
+        } catch {
+            throw RenderError(subject, "\(path): cannot draw it (\(error.reason))")
+        }
+        do { try AtomicFile.write(bytes, to: path) } catch { throw RenderError(subject, error.description) }
+    }
+
+    /// Throws unless `width × height` canvas px drawn at `scale` (at most `maxScale`) make a PNG
+    /// Cairo can write: at least 1×1 pixel — Cairo rounds each side to whole pixels, so under half a
+    /// pixel is none — and at most 32767 pixels a side, Cairo's limit for image surfaces.
+    ///
+    /// - Throws: `RenderError` about `.scale`, with the range of scales that work.
+    public static func checkPNGScale(width: Double, height: Double, scale: Double, atMost maxScale: Double = .infinity) throws(RenderError) {
+        let least = 0.5 / min(width, height), most = min(maxScale, 32_767 / max(width, height))
+        guard scale.isFinite, scale >= least, scale <= most else {
+            // Four decimals, rounded inwards, so both ends shown are scales that work.
+            let shown = "[\((least * 10_000).rounded(.up) / 10_000), \((most * 10_000).rounded(.down) / 10_000)]"
+            throw RenderError(.fields([.scale]), "\(Int(width))x\(Int(height)) at scale \(scale) is no PNG: it needs at least 1×1 pixel and at most 32767 a side; use a scale in \(shown)")
+        }
+    }
+
+    /// `figure` encoded as `kind`, in memory: page 0 as PNG or SVG, every page as PDF.
+    static func encode(_ figure: Figure, as kind: Kind, scale: Double) throws(RenderError) -> [UInt8] {
+        switch kind {
+        case .png:
+            try checkPNGScale(width: figure.width, height: figure.height, scale: scale)
+            let surface = try Surface.image(width: Int((figure.width * scale).rounded()), height: Int((figure.height * scale).rounded()))
+            let context = try Context(surface)
+            cairo_scale(context.cr, scale, scale)
+            try draw(figure.pages[0], figure, context)
+            return try surface.png()
+        case .svg:
+            let surface = try Surface.svg(width: figure.width, height: figure.height)
+            let context = try Context(surface)
+            try draw(figure.pages[0], figure, context)
+            return Array(renumberSVGIDs(String(decoding: try surface.finish(), as: UTF8.self)).utf8)
+        case .pdf:
+            let surface = try Surface.pdf(width: figure.width, height: figure.height, title: figure.title)
+            let context = try Context(surface)
+            for page in figure.pages {
+                try draw(page, figure, context)
+                cairo_show_page(context.cr)
             }
+            try context.status()
+            return try surface.finish()
         }
     }
 
@@ -114,16 +137,28 @@ public enum Renderer {
     public static func svgForInlining(_ svg: String, prefix: String) -> String { renumberSVGIDs(svg, prefix: prefix) }
 
     /// One PNG per page into `folder` (created if missing, inside an existing folder):
-    /// frame-0001.png, frame-0002.png, …
+    /// frame-0001.png, frame-0002.png, … On a failure the frames written so far are removed, and the
+    /// folder too if this call created it, so no partial set of frames is left.
     public static func writeFrames(_ figure: Figure, to folder: String, scale: Double = 1) throws(RenderError) {
+        var created = true
         do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false) } catch CocoaError.fileWriteFileExists {
+            created = false
         } catch {
             throw RenderError(.fields([.frames]), "cannot create \(folder) (\(error.localizedDescription))")
         }
-        for (i, page) in figure.pages.enumerated() {
-            let one = Figure(width: figure.width, height: figure.height, background: figure.background, pages: [page], title: figure.title)
-            let name = "frame-" + String(repeating: "0", count: max(0, 4 - String(i + 1).count)) + String(i + 1) + ".png"
-            try write(one, to: (folder as NSString).appendingPathComponent(name), scale: scale, subject: .fields([.frames]))
+        var written: [String] = []
+        do {
+            for (i, page) in figure.pages.enumerated() {
+                let one = Figure(width: figure.width, height: figure.height, background: figure.background, pages: [page], title: figure.title)
+                let name = "frame-" + String(repeating: "0", count: max(0, 4 - String(i + 1).count)) + String(i + 1) + ".png"
+                let path = (folder as NSString).appendingPathComponent(name)
+                try write(one, to: path, scale: scale, subject: .fields([.frames]))
+                written.append(path)
+            }
+        } catch {
+            for path in written { try? FileManager.default.removeItem(atPath: path) }
+            if created { try? FileManager.default.removeItem(atPath: folder) }
+            throw error
         }
     }
 

@@ -259,3 +259,36 @@ struct CairoOutputTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
     }
 }
+
+@Suite("Renderer: failed writes")
+struct RenderWriteTests {
+    @Test("a figure onto /dev/full (through a link): the flag, the user's path and the reason; the link stays", arguments: ["png", "svg", "pdf"])
+    func devFull(ext: String) throws {
+        let dir = try folder()
+        let link = "\(dir)/full.\(ext)"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "/dev/full")
+        let figure = try HeadsDiagram.figure(llama3(), dtype: .bf16, style: Style())
+        do {
+            try Renderer.write(figure, to: link)
+            Issue.record("writing onto /dev/full succeeded")
+        } catch {
+            #expect(error.subject == .fields([.output]))
+            #expect(error.reason == "\(link): cannot write (No space left on device)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["full.\(ext)"])
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == "/dev/full")
+    }
+
+    @Test("a PNG scale under one pixel or over Cairo's limit is a --scale error with the range that works")
+    func pngScale() throws {
+        for scale in [1e-9, 0.0005, 21, .infinity, .nan] {
+            #expect(throws: RenderError.self, "\(scale)") { try Renderer.checkPNGScale(width: 1600, height: 900, scale: scale) }
+        }
+        try Renderer.checkPNGScale(width: 1600, height: 900, scale: 0.0006)
+        try Renderer.checkPNGScale(width: 1600, height: 900, scale: 20)
+        do { try Renderer.checkPNGScale(width: 1600, height: 900, scale: 1e-9) } catch {
+            #expect(error.subject == .fields([.scale]))
+            #expect(error.reason.hasSuffix("use a scale in [0.0006, 20.4793]"), "\(error.reason)")
+        }
+    }
+}
