@@ -1,0 +1,1 @@
+../AttnModelsTests/GGUFBuilder.swift
