@@ -35,16 +35,33 @@ public struct DecodeSpec: Sendable, Hashable {
         chat = try r.flag(.chat)
     }
 
-    /// Loads (or draws) the model and decodes; returns the run and the weights it used.
-    public func decode(_ model: ModelSpec, detail: RecordDetail) throws(ConfigError) -> (DecodeRun, DecoderWeights) {
+    /// The settings' own checks, before any model is read.
+    private func checkSettings() throws(ConfigError) {
         guard dtype.isStorableByDecoder else {
             throw ConfigError(.dtype, "the decoder stores K/V as fp32, bf16 or fp16; \(dtype.rawValue) is available in `attnlab kv`")
         }
         try Limits.require(tokens, .tokens)
         guard temperature >= 0, temperature.isFinite else { throw ConfigError(.temperature, "must be 0 or positive, got \(temperature)") }
+    }
+
+    /// What a decode of `model` checks before it draws or reads any weight: the settings, the model's
+    /// shape, the prompt and the size limits for the cache rows the run needs. A pretrained model's
+    /// text prompt counts as one token here (its tokenizer is in the model file; the run checks again).
+    public func validate(_ model: ModelSpec) throws(ConfigError) {
+        try checkSettings()
+        let config = try model.decoderConfig()
+        try Limits.check(config, tokens: tokens, sizeFields: model.sizeFields)
+        let promptTokens = model.pretrained == nil || promptIds != nil
+            ? try promptTokenIDs(vocab: config.vocab, vocabulary: CharVocabulary(), name: nil, chatTemplate: nil).count : 1
+        try Limits.check(config, tokens: promptTokens + tokens - 1, sizeFields: model.sizeFields)
+    }
+
+    /// Loads (or draws) the model and decodes; returns the run and the weights it used.
+    public func decode(_ model: ModelSpec, detail: RecordDetail) throws(ConfigError) -> (DecodeRun, DecoderWeights) {
+        try checkSettings()
         let loaded = try model.load(seed: seed, tokens: tokens)
         let config = loaded.config
-        let promptTokens = try promptTokenIDs(loaded)
+        let promptTokens = try promptTokenIDs(vocab: config.vocab, vocabulary: loaded.vocabulary, name: loaded.name, chatTemplate: loaded.chatTemplate)
         let capacity = promptTokens.count + tokens - 1
         try Limits.check(config, tokens: capacity, sizeFields: model.sizeFields)
         let decoder = Decoder(config: config, weights: loaded.weights, capacityTokens: capacity, cacheDType: dtype)
@@ -58,20 +75,21 @@ public struct DecodeSpec: Sendable, Hashable {
                           maxAbsDiff: nil, vocabulary: loaded.vocabulary, model: loaded.name), loaded.weights)
     }
 
-    private func promptTokenIDs(_ model: LoadedModel) throws(ConfigError) -> [Int] {
-        let vocab = model.config.vocab
+    /// The prompt as token ids of a model with `vocab` tokens read by `vocabulary`; `name` is nil for
+    /// random weights (the built-in characters).
+    private func promptTokenIDs(vocab: Int, vocabulary: any Vocabulary, name: String?, chatTemplate: ChatTemplate?) throws(ConfigError) -> [Int] {
         guard let promptIds else {
             let prompt = self.prompt ?? Self.defaultPrompt
             guard !prompt.isEmpty else { throw ConfigError(.prompt, "is empty; give at least one character") }
-            guard model.name != nil else {
+            guard let name else {
                 if chat { throw ConfigError(.chat, "needs a pretrained --model (the built-in vocabulary has no chat template)") }
                 do { return try CharVocabulary.encode(prompt, vocab: vocab) } catch {
                     throw ConfigError(error.subject, error.reason + "; or give raw token ids with --prompt-ids")
                 }
             }
-            guard chat else { return try model.vocabulary.encode(prompt, field: .prompt) }
-            guard let template = model.chatTemplate else { throw ConfigError(.chat, "\(model.name!) has no chat template (no <|im_start|>/<|im_end|> tokens)") }
-            return try model.vocabulary.encode(template.userTurn(prompt), field: .prompt)
+            guard chat else { return try vocabulary.encode(prompt, field: .prompt) }
+            guard let chatTemplate else { throw ConfigError(.chat, "\(name) has no chat template (no <|im_start|>/<|im_end|> tokens)") }
+            return try vocabulary.encode(chatTemplate.userTurn(prompt), field: .prompt)
         }
         if prompt != nil { throw ConfigError(.fields([.prompt, .promptIds]), "give the prompt as text or as token ids, not both") }
         if chat { throw ConfigError(.chat, "applies to --prompt text, not --prompt-ids") }
@@ -108,7 +126,7 @@ public struct DecodeExperiment: Experiment {
         detail = try r.choice(.traceDetail) ?? detail
     }
 
-    public func validate() throws { _ = try model.decoderConfig() }
+    public func validate() throws { try decoding.validate(model) }
 
     public func run() throws(ConfigError) -> DecodeOutput {
         let (decoded, weights) = try decoding.decode(model, detail: detail)
@@ -135,6 +153,11 @@ public struct DecodeOutput: ExperimentOutput {
     public let run: DecodeRun
 
     public var json: JSON { DecodeTrace.summary(run) }
+    /// `DecodeTrace.summary`'s fields.
+    public static let valueNames = ValueNames(
+        numbers: ["kv_layers", "kv_bytes_per_token", "prompt_tokens", "tokens", "steps", "cache_tokens", "kv_cache_bytes",
+                  "kv_bytes_written", "kv_bytes_read", "generated_tokens.#", "max_abs_diff"],
+        texts: ["layout", "generated_text"])
     public var trace: EngineTrace? { EngineTrace(jsonl: DecodeTrace.jsonl(run), text: DecodeTrace.text(run)) }
     /// Whether `verify` ran and found the cached logits within `DecodeExperiment.verifyTolerance`.
     public var verified: Bool? { run.maxAbsDiff.map { $0 <= DecodeExperiment.verifyTolerance } }

@@ -21,6 +21,8 @@ public protocol ExperimentOutput {
     var json: JSON { get }
     /// The engine trace of this run (JSON Lines and text), for decode and tile runs.
     var trace: EngineTrace? { get }
+    /// Every name `json` flattens to, as patterns; kept beside `json`.
+    static var valueNames: ValueNames { get }
 }
 
 extension ExperimentOutput {

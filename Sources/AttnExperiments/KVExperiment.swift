@@ -38,6 +38,11 @@ public struct KVResult: ExperimentOutput {
     public let mhaCacheBytes: Int
     public let bytesReadPerStep: Int
 
+    public static let valueNames = ValueNames(
+        numbers: ["layers", "q_heads", "kv_heads", "head_dim", "kv_map.#", "kv_layers", "kv_bytes_per_token", "context", "batch",
+                  "kv_cache_bytes", "mha_kv_bytes_per_token", "mha_kv_cache_bytes", "reduction_vs_mha", "bytes_read_per_step"],
+        texts: ["preset", "attention", "dtype"])
+
     public var json: JSON {
         let a = config.attention, e = experiment
         var fields: [(String, JSON)] = []

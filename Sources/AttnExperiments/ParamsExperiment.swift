@@ -58,6 +58,8 @@ public struct ParamsResult: ExperimentOutput {
     public let title: String
     public let count: ParamCount
 
+    public static let valueNames = ValueNames(numbers: ["total_params", "breakdown.*"], texts: ["model"])
+
     public var json: JSON {
         .object([("model", .string(title)), ("total_params", .int(count.total)),
                  ("breakdown", .object(count.parts.map { ($0.name, JSON.int($0.params)) }))])

@@ -69,6 +69,13 @@ public struct EvalRow: Sendable {
     public let bytesPerToken: Int
     public let result: PerplexityResult
 
+    /// The names of `json(base:)`'s fields; the last two only with a base to compare with.
+    static func valueNames(compared: Bool) -> ValueNames {
+        ValueNames(numbers: ["kv_heads", "kv_layers", "kv_map.#", "kv_bytes_per_token", "scored_tokens", "windows", "mean_nll", "perplexity"]
+                       + (compared ? ["kv_bytes_vs_original", "perplexity_vs_original"] : []),
+                   texts: ["name", "layout"])
+    }
+
     public func json(base: EvalRow?) -> JSON {
         var fields: [(String, JSON)] = [
             ("name", .string(name)), ("layout", .string(config.layoutName)),
@@ -118,6 +125,9 @@ public struct PerplexityOutput: ExperimentOutput {
     public let eval: EvalSpec
     public let row: EvalRow
     public let textTokens: Int
+
+    public static let valueNames = EvalRow.valueNames(compared: false)
+        + ValueNames(numbers: ["text_tokens", "window_tokens"], texts: ["text", "cache_dtype"])
 
     public var json: JSON {
         guard case .object(var fields) = row.json(base: nil) else { return row.json(base: nil) }
@@ -201,6 +211,9 @@ public struct RetrofitOutput: ExperimentOutput {
 
     /// The model in headings: its name, or the seed of its random weights.
     public var modelName: String { experiment.model.pretrained ?? "random weights (seed \(experiment.seed))" }
+
+    public static let valueNames = ValueNames(numbers: ["text_tokens", "window_tokens"], texts: ["model", "text", "cache_dtype"])
+        + EvalRow.valueNames(compared: true).prefixed("variants.#")
 
     public var json: JSON {
         let e = experiment

@@ -39,6 +39,11 @@ public struct SweepOutput: ExperimentOutput {
     /// The least-squares slope of log(accesses) on log(value), per algorithm.
     public let exponents: [(algorithm: TileAlgorithm, exponent: Double)]
 
+    public static let valueNames = ValueNames(
+        numbers: ["n", "d", "causal", "backward", "rows.#.value", "rows.#.block_rows", "rows.#.block_cols", "rows.#.sram_elements",
+                  "rows.#.hbm_reads", "rows.#.hbm_writes", "rows.#.hbm_accesses", "rows.#.peak_sram", "rows.#.flops", "exponents.*"],
+        texts: ["over", "rows.#.algo"])
+
     public var json: JSON {
         let e = experiment
         return .object([

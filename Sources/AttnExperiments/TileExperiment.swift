@@ -135,6 +135,15 @@ public struct TileOutput: ExperimentOutput {
     public let result: TileResult
 
     public var json: JSON { TileTrace.summary(result) }
+    /// `TileTrace.summary`'s fields; `backward` and its error only with `--backward`.
+    public static let valueNames: ValueNames = {
+        let pass = ValueNames(numbers: ["hbm_reads", "hbm_writes", "peak_sram", "flops", "reads.*", "writes.*"], texts: [])
+        return ValueNames(
+            numbers: ["n", "d", "q_heads", "kv_heads", "causal", "sram_elements", "block_rows", "block_cols", "hbm_reads", "hbm_writes",
+                      "hbm_accesses", "hbm_bytes", "peak_sram", "exceeds_sram", "flops", "flops_by_kind.matmul", "flops_by_kind.exp",
+                      "flops_by_kind.max", "flops_by_kind.div", "flops_by_kind.other", "max_abs_error", "checked_rows", "max_abs_grad_error"],
+            texts: ["algo", "block_source", "dtype"]) + pass.prefixed("forward") + pass.prefixed("backward")
+    }()
     public var trace: EngineTrace? {
         result.steps.isEmpty ? nil : EngineTrace(jsonl: TileTrace.jsonl(result), text: TileTrace.text(result))
     }

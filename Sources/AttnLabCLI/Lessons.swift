@@ -35,20 +35,23 @@ extension AttnLab {
         @Argument(help: "Lesson files.")
         var files: [String]
 
+        /// Every error of every file, one line each, then exit 2 if there was any.
         func run() throws {
-            var bad = 0
+            var bad = false
             for file in files {
-                do {
-                    let lesson = try LessonLoader.load(file: file)
-                    try LessonRunner.check(lesson)
-                    say("ok \(file): \(lesson.id), \(Format.plural(lesson.steps.count, "step")), \(Format.plural(lesson.steps.reduce(0) { $0 + $1.checks.count }, "check"))")
-                } catch {
-                    bad += 1
-                    if files.count == 1 { throw error }
-                    AttnLab.printError("\(error)")
+                let (lesson, errors) = LessonRunner.check(file: file)
+                for error in errors { AttnLab.printError("\(AttnLab.spelled(error.subject)): \(error.reason)") }
+                guard let lesson else {
+                    bad = true
+                    continue
                 }
+                say("ok \(file): \(lesson.id), \(Format.plural(lesson.steps.count, "step")), \(Format.plural(lesson.steps.reduce(0) { $0 + $1.checks.count }, "check"))")
             }
-            if bad > 0 { throw ExitCode(2) }
+            // The errors are printed: exit without the one-line message `AttnLab.main` prints for a thrown error.
+            if bad {
+                fflush(nil)
+                Foundation.exit(2)
+            }
         }
     }
 

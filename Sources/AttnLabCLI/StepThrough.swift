@@ -8,10 +8,17 @@ import Foundation
 struct StepThrough {
     let runner: LessonRunner
     let lesson: Lesson
-    /// ANSI colour only on a terminal and without NO_COLOR.
+    /// ANSI colour: see `wantsColour`.
     let colour: Bool
 
-    static var wantsColour: Bool { isatty(STDOUT_FILENO) != 0 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil }
+    /// Colour only on a terminal that understands it: TERM set and not `dumb`, and no NO_COLOR
+    /// (https://no-color.org).
+    static var wantsColour: Bool { wantsColour(environment: ProcessInfo.processInfo.environment, terminal: isatty(STDOUT_FILENO) != 0) }
+
+    static func wantsColour(environment: [String: String], terminal: Bool) -> Bool {
+        guard terminal, environment["NO_COLOR"] == nil, let term = environment["TERM"], !term.isEmpty, term != "dumb" else { return false }
+        return true
+    }
 
     private func bold(_ s: String) -> String { colour ? "\u{1B}[1m\(s)\u{1B}[0m" : s }
     private func dim(_ s: String) -> String { colour ? "\u{1B}[2m\(s)\u{1B}[0m" : s }

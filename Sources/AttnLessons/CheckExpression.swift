@@ -8,11 +8,11 @@ public struct Comparison: Sendable, Equatable {
 
     /// Parses one comparison, or says what is wrong with it.
     public static func parse(_ text: String) throws(ParseFailure) -> Comparison {
-        var parser = Parser(text)
+        var parser = try Parser(text)
         let left = try parser.sum()
-        guard let op = parser.comparison() else { throw ParseFailure("expected one of == != <= >= < > ~= after '\(parser.consumed)'") }
+        guard let op = parser.comparison() else { throw ParseFailure("expected one of == != <= >= < > ~= after \(quoted(parser.consumed))") }
         let right = try parser.sum()
-        guard parser.atEnd else { throw ParseFailure("unexpected '\(parser.rest)'") }
+        guard parser.atEnd else { throw ParseFailure("unexpected \(quoted(parser.rest))") }
         return Comparison(left: left, op: op, right: right)
     }
 
@@ -35,16 +35,26 @@ public struct Comparison: Sendable, Equatable {
 
     /// Every value name the comparison uses.
     public var names: [String] { left.names + right.names }
+
+    /// What is wrong with the comparison whatever the values: a division by a constant zero.
+    public func staticProblem() -> ParseFailure? { left.staticProblem() ?? right.staticProblem() }
 }
 
 extension Expression {
     /// Parses an arithmetic expression on its own (a narration placeholder such as `a / b`).
     public static func parse(_ text: String) throws(ParseFailure) -> Expression {
-        var parser = Parser(text)
+        var parser = try Parser(text)
         let e = try parser.sum()
-        guard parser.atEnd else { throw ParseFailure("unexpected '\(parser.rest)'") }
+        guard parser.atEnd else { throw ParseFailure("unexpected \(quoted(parser.rest))") }
         return e
     }
+
+    /// The longest expression the parser reads, in characters: far beyond any real check, and small
+    /// enough that nothing about one can exhaust the stack or take long.
+    public static let maxLength = 4096
+    /// The deepest nesting of parentheses and unary minuses the parser reads; parsing and evaluating
+    /// recurse once per level, so this bounds their stack.
+    public static let maxDepth = 64
 }
 
 public struct ParseFailure: Error, Sendable {
@@ -52,12 +62,22 @@ public struct ParseFailure: Error, Sendable {
     init(_ reason: String) { self.reason = reason }
 }
 
-/// Arithmetic over numbers and value names.
+/// Arithmetic over numbers and value names. Operands of one precedence level form one `chain`
+/// (`a - b + c` is `.chain(a, [- b, + c])`), so a long sum is a long array, not a deep tree: the tree is
+/// only as deep as the parentheses and minus signs nest, which the parser bounds by `maxDepth`.
 public indirect enum Expression: Sendable, Equatable {
     case number(Double)
     case name(String)
-    case binary(Character, Expression, Expression)
+    /// `first`, then each operation applied left to right; every operator of one chain has the same precedence.
+    case chain(Expression, [Operation])
     case negate(Expression)
+
+    /// `+ b`, `/ c`: one step of a chain.
+    public struct Operation: Sendable, Equatable {
+        public enum Operator: Character, Sendable { case add = "+", subtract = "-", multiply = "*", divide = "/" }
+        public let op: Operator
+        public let operand: Expression
+    }
 
     public func value(_ values: [String: Double]) throws(ParseFailure) -> Double {
         switch self {
@@ -65,18 +85,22 @@ public indirect enum Expression: Sendable, Equatable {
         case .name(let n):
             guard let v = values[n] else {
                 let near = values.keys.sorted().filter { $0.hasSuffix(n.split(separator: ".").last.map(String.init) ?? n) }.prefix(3)
-                throw ParseFailure("unknown value '\(n)'" + (near.isEmpty ? "" : " (did you mean \(near.joined(separator: ", "))?)"))
+                throw ParseFailure("unknown value \(quoted(n))" + (near.isEmpty ? "" : " (did you mean \(near.joined(separator: ", "))?)"))
             }
             return v
         case .negate(let e): return -(try e.value(values))
-        case let .binary(op, a, b):
-            let x = try a.value(values), y = try b.value(values)
-            switch op {
-            case "+": return x + y
-            case "-": return x - y
-            case "*": return x * y
-            default: return x / y
+        case let .chain(first, operations):
+            var x = try first.value(values)
+            for operation in operations {
+                let y = try operation.operand.value(values)
+                switch operation.op {
+                case .add: x += y
+                case .subtract: x -= y
+                case .multiply: x *= y
+                case .divide: x /= y
+                }
             }
+            return x
         }
     }
 
@@ -85,18 +109,43 @@ public indirect enum Expression: Sendable, Equatable {
         case .number: []
         case .name(let n): [n]
         case .negate(let e): e.names
-        case let .binary(_, a, b): a.names + b.names
+        case let .chain(first, operations): first.names + operations.flatMap(\.operand.names)
+        }
+    }
+
+    /// The value when the expression names no value.
+    var constant: Double? { names.isEmpty ? try? value([:]) : nil }
+
+    /// A division by a constant zero (`a / 0`, `a / (2 - 2)`): an error whatever the run gives.
+    public func staticProblem() -> ParseFailure? {
+        switch self {
+        case .number, .name: return nil
+        case .negate(let e): return e.staticProblem()
+        case let .chain(first, operations):
+            if let problem = first.staticProblem() { return problem }
+            for operation in operations {
+                if let problem = operation.operand.staticProblem() { return problem }
+                if operation.op == .divide, operation.operand.constant == 0 { return ParseFailure("divides by zero") }
+            }
+            return nil
         }
     }
 }
 
 /// Recursive descent over `sum := product (('+'|'-') product)*`, `product := factor (('*'|'/') factor)*`,
-/// `factor := number | name | '(' sum ')' | '-' factor`.
+/// `factor := number | name | '(' sum ')' | '-' factor`; sums and products loop, and only
+/// parentheses and minus signs recurse, at most `Expression.maxDepth` deep.
 private struct Parser {
     let chars: [Character]
     var at = 0
+    var depth = 0
 
-    init(_ text: String) { chars = Array(text) }
+    init(_ text: String) throws(ParseFailure) {
+        chars = Array(text)
+        guard chars.count <= Expression.maxLength else {
+            throw ParseFailure("is \(chars.count) characters long; an expression has at most \(Expression.maxLength) (split it into several checks)")
+        }
+    }
 
     var atEnd: Bool { mutating get { skipSpaces(); return at == chars.count } }
     var rest: String { String(chars[at...]) }
@@ -116,26 +165,35 @@ private struct Parser {
         return nil
     }
 
-    mutating func sum() throws(ParseFailure) -> Expression {
-        var e = try product()
+    /// `first (op operand)*` for the operators of one precedence level.
+    mutating func chain(_ symbols: [Expression.Operation.Operator], _ operand: (inout Parser) throws(ParseFailure) -> Expression) throws(ParseFailure) -> Expression {
+        let first = try operand(&self)
+        var operations: [Expression.Operation] = []
         while true {
             skipSpaces()
-            guard at < chars.count, chars[at] == "+" || chars[at] == "-" else { return e }
-            let op = chars[at]
+            guard at < chars.count, let op = Expression.Operation.Operator(rawValue: chars[at]), symbols.contains(op) else { break }
             at += 1
-            e = .binary(op, e, try product())
+            operations.append(.init(op: op, operand: try operand(&self)))
         }
+        return operations.isEmpty ? first : .chain(first, operations)
+    }
+
+    mutating func sum() throws(ParseFailure) -> Expression {
+        try chain([.add, .subtract]) { p throws(ParseFailure) in try p.product() }
     }
 
     mutating func product() throws(ParseFailure) -> Expression {
-        var e = try factor()
-        while true {
-            skipSpaces()
-            guard at < chars.count, chars[at] == "*" || chars[at] == "/" else { return e }
-            let op = chars[at]
-            at += 1
-            e = .binary(op, e, try factor())
+        try chain([.multiply, .divide]) { p throws(ParseFailure) in try p.factor() }
+    }
+
+    /// One level deeper, or an error when the nesting is too deep.
+    mutating func nested(_ parse: (inout Parser) throws(ParseFailure) -> Expression) throws(ParseFailure) -> Expression {
+        guard depth < Expression.maxDepth else {
+            throw ParseFailure("nests parentheses and minus signs more than \(Expression.maxDepth) deep")
         }
+        depth += 1
+        defer { depth -= 1 }
+        return try parse(&self)
     }
 
     mutating func factor() throws(ParseFailure) -> Expression {
@@ -144,7 +202,7 @@ private struct Parser {
         let c = chars[at]
         if c == "(" {
             at += 1
-            let e = try sum()
+            let e = try nested { p throws(ParseFailure) in try p.sum() }
             skipSpaces()
             guard at < chars.count, chars[at] == ")" else { throw ParseFailure("missing ')'") }
             at += 1
@@ -152,7 +210,7 @@ private struct Parser {
         }
         if c == "-" {
             at += 1
-            return .negate(try factor())
+            return .negate(try nested { p throws(ParseFailure) in try p.factor() })
         }
         if c.isNumber || c == "." {
             var text = ""
@@ -161,7 +219,7 @@ private struct Parser {
                 text.append(chars[at])
                 at += 1
             }
-            guard let v = Double(text) else { throw ParseFailure("'\(text)' is not a number") }
+            guard let v = Double(text), v.isFinite else { throw ParseFailure("\(quoted(text)) is not a number") }
             return .number(v)
         }
         if c.isLetter || c == "_" {
@@ -172,8 +230,32 @@ private struct Parser {
             }
             return .name(text)
         }
-        throw ParseFailure("unexpected '\(c)'")
+        throw ParseFailure("unexpected \(quoted(String(c)))")
     }
+}
+
+/// User text inside a one-line message: in quotes, with what would break the line escaped (a newline
+/// as `\n`, other control and line-separator characters as `\u{…}`), cut after 60 characters with `…`.
+func quoted(_ text: String) -> String {
+    "'" + oneLine(text.count > 60 ? String(text.prefix(60)) + "…" : text) + "'"
+}
+
+/// `text` with every character that could start a new line, or move the cursor, escaped.
+func oneLine(_ text: String) -> String {
+    var out = ""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            switch scalar.properties.generalCategory {
+            case .control, .lineSeparator, .paragraphSeparator: out += "\\u{\(String(scalar.value, radix: 16))}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+    }
+    return out
 }
 
 extension String {

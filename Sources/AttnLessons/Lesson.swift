@@ -107,11 +107,13 @@ public struct LessonError: AttnLabError, CustomStringConvertible {
     public let field: String
     public let reason: String
 
+    /// Newlines and other control characters in any part are escaped: the error prints as one line
+    /// whatever the file's name, keys and texts hold.
     public init(file: String, line: Int?, field: String, reason: String) {
-        self.file = file
+        self.file = oneLine(file)
         self.line = line
-        self.field = field
-        self.reason = reason
+        self.field = oneLine(field)
+        self.reason = oneLine(reason)
     }
 
     /// An error an action or figure threw, placed in the lesson: a field it names becomes the key

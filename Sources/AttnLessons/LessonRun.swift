@@ -1,3 +1,4 @@
+import AttnExperiments
 import AttnTrace
 
 /// What one step produced when it ran.
@@ -134,13 +135,14 @@ public enum Template {
                 out += try format(try Expression.parse(name).value(values), filter)
             } else {
                 let near = (Array(values.keys) + Array(texts.keys)).sorted().filter { $0.hasSuffix(name.split(separator: ".").last.map(String.init) ?? name) }
-                throw ParseFailure("unknown value '\(name)'" + (near.isEmpty ? "" : " (did you mean \(near.prefix(3).joined(separator: ", "))?)"))
+                throw ParseFailure("unknown value \(quoted(name))" + (near.isEmpty ? "" : " (did you mean \(near.prefix(3).joined(separator: ", "))?)"))
             }
         }
         return out
     }
 
-    /// Checks the placeholders' syntax and filters without values (what `attnlab check` can know).
+    /// Checks the placeholders' syntax and filters without values (what `attnlab check` can know), and
+    /// refuses a division by a constant zero.
     public static func validate(_ text: String) throws(ParseFailure) {
         for segment in segments(text) {
             switch segment {
@@ -148,13 +150,36 @@ public enum Template {
             case .unclosed: throw ParseFailure("'{{' without '}}'")
             case .placeholder(let inside):
                 let inner = inside.split(separator: "|", omittingEmptySubsequences: false).map { String($0).trimmingSpaces }
-                guard inner.count <= 2, let name = inner.first, !name.isEmpty else { throw ParseFailure("'{{\(inside)}}' is not {{ value }} or {{ value | filter }}") }
-                _ = try Expression.parse(name)
+                guard inner.count <= 2, let name = inner.first, !name.isEmpty else {
+                    throw ParseFailure("\(quoted("{{\(inside)}}")) is not {{ value }} or {{ value | filter }}")
+                }
+                do throws(ParseFailure) {
+                    if let problem = try Expression.parse(name).staticProblem() { throw problem }
+                } catch {
+                    throw ParseFailure("\(quoted("{{\(inside)}}")): \(error.reason)")
+                }
                 if inner.count == 2, !filters.contains(inner[1]) {
-                    throw ParseFailure("unknown filter '\(inner[1])' (expected one of \(filters.joined(separator: ", ")))")
+                    throw ParseFailure("unknown filter \(quoted(inner[1])) (expected one of \(filters.joined(separator: ", ")))")
                 }
             }
         }
+    }
+
+    /// Every placeholder that names a value a run with these names will not have, as `render` reads
+    /// them: a lone name may be a number or a text, an expression computes with numbers only.
+    /// - Parameter kind: what a name is in the run, nil when the run has no such value.
+    public static func problems(_ text: String, kind: (String) -> ValueNames.Kind?) -> [ParseFailure] {
+        var problems: [ParseFailure] = []
+        for segment in segments(text) {
+            guard case .placeholder(let inside) = segment, let name = inside.split(separator: "|").first.map({ String($0).trimmingSpaces }) else { continue }
+            if kind(name) != nil { continue }
+            // `render` computes only what holds an operator; a lone number or unknown name is looked up and missing.
+            let names = name.contains(where: { "+-*/(".contains($0) }) ? (try? Expression.parse(name).names) ?? [] : [name]
+            for n in names where kind(n) != .number {
+                problems.append(ParseFailure(kind(n) == .text ? "\(quoted(n)) is text; only numbers compute" : "unknown value \(quoted(n))"))
+            }
+        }
+        return problems
     }
 
     /// The value names placeholders refer to (inside expressions too).

@@ -118,12 +118,12 @@ public struct LessonRunner {
             narration = (try? Template.render(step.narration.text(language), values: numbers, texts: texts)) ?? ""
         }
         var checks: [CheckResult] = []
-        for check in step.checks {
+        for (i, check) in step.checks.enumerated() {
             do {
                 let (holds, left, right) = try check.expression.evaluate(numbers)
                 checks.append(CheckResult(check: check, passed: holds, left: left, right: right))
             } catch {
-                throw LessonError(file: lesson.file, line: check.line, field: "\(field).checks", reason: "'\(check.text)': \(error.reason)")
+                throw LessonError(file: lesson.file, line: check.line, field: "\(field).checks[\(i)]", reason: "\(quoted(check.text)): \(error.reason)")
             }
         }
         let result = StepResult(step: step, values: numbers, texts: texts, commandLines: commands, narration: narration,
@@ -154,28 +154,62 @@ public struct LessonRunner {
         }
     }
 
-    /// Every action and figure reads its flags and passes the checks that need no engine run — what
-    /// `attnlab check` adds to the file checks.
-    public static func check(_ lesson: Lesson) throws(LessonError) {
-        for step in lesson.steps {
-            var actions: [(ActionCall, String)] = [], figures: [(FigureCall, String)] = []
-            switch step.action {
-            case .single(let c): actions.append((c, "steps[\(step.index)].action.\(c.kind.rawValue)"))
-            case .compare(let list): actions += list.map { ($0.call, "steps[\(step.index)].action.compare") }
-            case .draw(let c): figures.append((c, "steps[\(step.index)].action.draw.\(c.kind.rawValue)"))
-            }
-            if let f = step.figure { figures.append((f, "steps[\(step.index)].figure.\(f.kind.rawValue)")) }
-            for (call, field) in actions {
-                do { try call.kind.experiment(call.flags).validate() } catch {
-                    throw LessonError(file: lesson.file, line: call.line, path: field, error)
-                }
-            }
-            for (call, field) in figures {
-                do { try call.kind.figure(call.flags).validate() } catch {
-                    throw LessonError(file: lesson.file, line: call.line, path: field, error)
-                }
+    /// Everything `attnlab check` finds in a lesson file without running the engine, in the order of
+    /// the file: what the loader refuses, then, step by step, what each action and figure refuses for
+    /// its flags and every value a check or placeholder names that the step's run will not have.
+    public static func check(file: String) -> (lesson: Lesson?, errors: [LessonError]) {
+        let reading = LessonLoader.read(file: file)
+        let errors = reading.errors + reading.steps.flatMap { check($0, file: file) }
+        return (errors.isEmpty ? reading.lesson : nil, errors.sorted { ($0.line ?? 0) < ($1.line ?? 0) })
+    }
+
+    /// One step's errors that need no engine run.
+    static func check(_ step: LessonStep, file: String) -> [LessonError] {
+        let field = "steps[\(step.index)]"
+        var errors: [LessonError] = []
+        var actions: [(ActionCall, String)] = [], figures: [(FigureCall, String)] = []
+        let names: ValueNames
+        switch step.action {
+        case .single(let c):
+            actions.append((c, "\(field).action.\(c.kind.rawValue)"))
+            names = c.kind.valueNames
+        case .compare(let list):
+            actions += list.map { ($0.call, "\(field).action.compare") }
+            names = list.map { $0.call.kind.valueNames.prefixed($0.name) }.reduce(ValueNames(numbers: [], texts: []), +)
+        case .draw(let c):
+            figures.append((c, "\(field).action.draw.\(c.kind.rawValue)"))
+            names = ValueNames(numbers: [], texts: [])
+        }
+        if let f = step.figure { figures.append((f, "\(field).figure.\(f.kind.rawValue)")) }
+        for (call, path) in actions {
+            do { try call.kind.experiment(call.flags).validate() } catch {
+                errors.append(LessonError(file: file, line: call.line, path: path, error))
             }
         }
+        for (call, path) in figures {
+            do { try call.kind.figure(call.flags).validate() } catch {
+                errors.append(LessonError(file: file, line: call.line, path: path, error))
+            }
+        }
+        // A value the run will not have fails the run after its work is done; name it now.
+        func near(_ name: String) -> String {
+            let last = name.split(separator: ".").last
+            let near = names.numbers.filter { $0.split(separator: ".").last == last }.prefix(3)
+            return near.isEmpty ? "" : " (did you mean \(near.joined(separator: ", "))?)"
+        }
+        for (lang, body) in step.narration.byLanguage.sorted(by: { $0.key < $1.key }) {
+            for problem in Template.problems(body, kind: names.kind(of:)) {
+                errors.append(LessonError(file: file, line: step.line, field: "\(field).narration.\(lang)", reason: "\(problem.reason) in this step's results"))
+            }
+        }
+        for (i, check) in step.checks.enumerated() {
+            for name in check.expression.names where names.kind(of: name) != .number {
+                let reason = names.kind(of: name) == .text ? "\(quoted(name)) is text; checks compare numbers" : "unknown value \(quoted(name)) in this step's results\(near(name))"
+                errors.append(LessonError(file: file, line: check.line, field: "\(field).checks[\(i)]", reason: "\(quoted(check.text)): \(reason)"))
+                break
+            }
+        }
+        return errors
     }
 }
 
