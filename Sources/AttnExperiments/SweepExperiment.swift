@@ -27,8 +27,11 @@ public struct SweepExperiment: Experiment {
         if axis == .sram && (tile.sramElements != nil || tile.sram != nil) {
             throw ConfigError(.sramElements, "the SRAM size is what --over sram varies; give the sizes with --values")
         }
+        if axis == .n && tile.n != nil {
+            throw ConfigError(.n, "N is what --over n varies; give the lengths with --values")
+        }
         let rows = try Sweep.run(over: axis, values: values ?? axis.defaultValues, sramElements: try tile.sramElementCount(), dtype: tile.dtype,
-                                 backward: backward, problem: tile.problem(n:), n: tile.n)
+                                 backward: backward, problem: tile.problem(n:), n: tile.sequenceLength)
         return SweepOutput(experiment: self, rows: rows, exponents: TileAlgorithm.allCases.map { ($0, Sweep.exponent(rows, $0)) })
     }
 }
@@ -47,7 +50,7 @@ public struct SweepOutput: ExperimentOutput {
     public var json: JSON {
         let e = experiment
         return .object([
-            ("over", .string(e.axis.rawValue)), ("n", .int(e.tile.n)), ("d", .int(e.tile.d)), ("causal", .bool(e.tile.causal)), ("backward", .bool(e.backward)),
+            ("over", .string(e.axis.rawValue)), ("n", .int(e.tile.sequenceLength)), ("d", .int(e.tile.d)), ("causal", .bool(e.tile.causal)), ("backward", .bool(e.backward)),
             ("rows", .array(rows.map { row in
                 let r = row.result
                 return .object([("value", .int(row.value)), ("algo", .string(r.algorithm.rawValue)), ("block_rows", .int(r.blocks.br)),

@@ -5,8 +5,12 @@ import AttnTrace
 /// One simulated attention problem and its memory: shared by `tile`, `tile sweep`, `draw tiles` and
 /// `draw io-chart`.
 public struct TileSpec: Sendable, Hashable {
-    /// Sequence length N (query and key positions).
-    public var n = 256
+    /// Sequence length N (query and key positions); nil for `defaultN`. Kept optional so a sweep over N
+    /// can refuse an N it would ignore.
+    public var n: Int?
+    public static let defaultN = 256
+    /// N as the run uses it.
+    public var sequenceLength: Int { n ?? Self.defaultN }
     /// Head dimension d.
     public var d = 64
     /// SRAM capacity M in elements (`sram-elements`), or as a size (`sram`, e.g. 96KiB); at most one.
@@ -27,7 +31,7 @@ public struct TileSpec: Sendable, Hashable {
     public init() {}
 
     public init(_ r: inout FlagReader) throws(ConfigError) {
-        n = try r.int(.n) ?? n
+        n = try r.int(.n)
         d = try r.int(.d) ?? d
         sramElements = try r.int(.sramElements)
         sram = try r.string(.sram)
@@ -57,7 +61,7 @@ public struct TileSpec: Sendable, Hashable {
         }
     }
 
-    public func problem() throws(ConfigError) -> TileProblem { try problem(n: n) }
+    public func problem() throws(ConfigError) -> TileProblem { try problem(n: sequenceLength) }
 
     /// The problem with another sequence length (for sweeps over N).
     public func problem(n: Int) throws(ConfigError) -> TileProblem {

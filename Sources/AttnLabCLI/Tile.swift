@@ -7,8 +7,8 @@ import Foundation
 
 /// The flags that describe one simulated attention problem and memory.
 struct TileFlags: ParsableArguments {
-    @Option(parsing: .unconditional, help: "Sequence length N (query and key positions).")
-    var n = 256
+    @Option(parsing: .unconditional, help: "Sequence length N (query and key positions). (default: 256)")
+    var n: Int?
 
     @Option(parsing: .unconditional, help: "Head dimension d.")
     var d = 64

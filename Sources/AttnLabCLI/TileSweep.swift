@@ -73,7 +73,7 @@ extension AttnLab {
                     + [Format.grouped(r.hbmReads), Format.grouped(r.hbmWrites), Format.grouped(r.hbmAccesses),
                         Format.grouped(r.peakSram) + (r.exceedsSram ? " ▲" : ""), Format.grouped(r.flops.total)]
             }
-            var out = "HBM accesses (elements) of N = \(over == .n ? "…" : String(flags.n)), d = \(flags.d)\(flags.causal ? ", causal" : "")\(backward ? ", forward + backward" : ", forward")\n\n"
+            var out = "HBM accesses (elements) of N = \(over == .n ? "…" : String(flags.spec.sequenceLength)), d = \(flags.d)\(flags.causal ? ", causal" : "")\(backward ? ", forward + backward" : ", forward")\n\n"
             let header = [label, "algo", "Br", "Bc"] + (over == .sram ? [] : ["M"]) + ["reads", "writes", "accesses", "peak SRAM", "FLOPs"]
             out += Format.table(header, cells, rightAligned: Set([0] + Array(2..<header.count)))
             out += "\n▲ = the published blocks' working set exceeds M.\n\nobserved exponent of accesses in \(label):\n"

@@ -47,3 +47,13 @@ struct LessonActionTests {
         }
     }
 }
+
+@Suite("contradictions the hardening pass found late")
+struct LateContradictionTests {
+    @Test("tile sweep --over n refuses an --n it would ignore")
+    func sweepOverNRefusesN() throws {
+        let run = try Run(["tile", "sweep", "--over", "n", "--n", "512", "--values", "256,512"])
+        #expect(run.status == 2 && run.stderr == "attnlab: error: --n: N is what --over n varies; give the lengths with --values\n", "\(run.stderr)")
+        #expect(try Run(["tile", "sweep", "--over", "n", "--values", "256,512"]).status == 0)
+    }
+}

@@ -102,7 +102,7 @@ public struct IOChartFigure: FigureExperiment {
 
     public func draw(_ style: Style, allPages: Bool, runs: Runs) throws -> Figure {
         let t = sweep.tile
-        let fixed = sweep.axis == .n ? "d = \(t.d)" : "N = \(t.n), d = \(t.d)"
+        let fixed = sweep.axis == .n ? "d = \(t.d)" : "N = \(t.sequenceLength), d = \(t.d)"
         return try Charts.ioChart(try runs.run(sweep).rows, over: sweep.axis,
                                   subtitle: "\(fixed)\(t.causal ? ", causal" : ""), forward pass; every count from a real run", style: style)
     }
