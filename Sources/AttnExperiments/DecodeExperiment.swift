@@ -18,6 +18,8 @@ public struct DecodeSpec: Sendable, Hashable {
     public var dtype: DType = .fp32
     /// Wrap the prompt in the pretrained model's chat template.
     public var chat = false
+    /// How long the decode may be estimated to take.
+    public var budget = WorkBudget()
 
     public init() {}
 
@@ -29,10 +31,12 @@ public struct DecodeSpec: Sendable, Hashable {
         temperature = try r.double(.temperature) ?? temperature
         dtype = try r.choice(.dtype) ?? dtype
         chat = try r.flag(.chat)
+        budget = try WorkBudget(&r)
     }
 
-    /// Loads (or draws) the model and decodes; returns the run and the weights it used.
-    public func decode(_ model: ModelSpec, detail: RecordDetail) throws(ConfigError) -> (DecodeRun, DecoderWeights) {
+    /// Loads (or draws) the model and decodes; returns the run and the weights it used. With `verify`,
+    /// the budget counts the caller's uncached recomputation too.
+    public func decode(_ model: ModelSpec, detail: RecordDetail, verify: Bool = false) throws(ConfigError) -> (DecodeRun, DecoderWeights) {
         guard dtype.isStorableByDecoder else {
             throw ConfigError(.dtype, "the decoder stores K/V as fp32, bf16 or fp16; \(dtype.rawValue) is available in `attnlab kv`")
         }
@@ -43,9 +47,13 @@ public struct DecodeSpec: Sendable, Hashable {
         let promptTokens = try promptTokenIDs(loaded)
         let capacity = promptTokens.count + tokens - 1
         try Limits.check(config, tokens: capacity, sizeFields: model.sizeFields)
+        try checkBudget(config, promptTokens: promptTokens.count, passes: verify ? 2 : 1)
         let decoder = Decoder(config: config, weights: loaded.weights, capacityTokens: capacity, cacheDType: dtype)
         var sampler = Sampler(temperature: temperature, seed: seed)
-        let result = decoder.generate(prompt: promptTokens, tokens: tokens, sampler: &sampler, detail: detail, stop: loaded.endToken)
+        let progress = ProgressLine("decode: token", total: tokens)
+        let result = decoder.generate(prompt: promptTokens, tokens: tokens, sampler: &sampler, detail: detail, stop: loaded.endToken,
+                                      progress: progress.update)
+        progress.clear()
         return (DecodeRun(config: config, seed: seed, temperature: temperature, cacheDType: dtype, detail: detail, result: result,
                           maxAbsDiff: nil, vocabulary: loaded.vocabulary, model: loaded.name), loaded.weights)
     }
@@ -99,7 +107,7 @@ public struct DecodeExperiment: Experiment {
     public func validate() throws { _ = try model.decoderConfig() }
 
     public func run() throws(ConfigError) -> DecodeOutput {
-        let (decoded, weights) = try decoding.decode(model, detail: detail)
+        let (decoded, weights) = try decoding.decode(model, detail: detail, verify: verify)
         let config = decoded.config, result = decoded.result
         var maxAbsDiff: Float? = nil
         if verify {

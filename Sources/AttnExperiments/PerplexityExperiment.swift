@@ -13,6 +13,8 @@ public struct EvalSpec: Sendable, Hashable {
     public var maxTokens = 1024
     /// The type the cache stores K/V in while scoring, and the unit of bytes per token.
     public var dtype: DType = .bf16
+    /// How long scoring may be estimated to take.
+    public var budget = WorkBudget()
 
     public init() {}
 
@@ -21,6 +23,7 @@ public struct EvalSpec: Sendable, Hashable {
         windowTokens = try r.int(.window) ?? windowTokens
         maxTokens = try r.int(.maxTokens) ?? maxTokens
         dtype = try r.choice(.dtype) ?? dtype
+        budget = try WorkBudget(&r)
     }
 
     public func check() throws(ConfigError) {
@@ -48,8 +51,11 @@ public struct EvalSpec: Sendable, Hashable {
 
     /// One model's perplexity on these tokens, with its cache size.
     func measure(_ name: String, _ config: DecoderConfig, _ weights: DecoderWeights, tokens: [Int]) -> EvalRow {
-        EvalRow(name: name, config: config, bytesPerToken: KVBudget(layout: config.attention, kvMap: config.kvMap, dtype: dtype).bytesPerToken,
-                result: Perplexity.evaluate(config: config, weights: weights, tokens: tokens, windowTokens: windowTokens, cacheDType: dtype))
+        let progress = ProgressLine("\(name): token", total: tokens.count)
+        defer { progress.clear() }
+        return EvalRow(name: name, config: config, bytesPerToken: KVBudget(layout: config.attention, kvMap: config.kvMap, dtype: dtype).bytesPerToken,
+                       result: Perplexity.evaluate(config: config, weights: weights, tokens: tokens, windowTokens: windowTokens, cacheDType: dtype,
+                                                   progress: progress.update))
     }
 }
 
@@ -100,6 +106,7 @@ public struct PerplexityExperiment: Experiment {
         try eval.check()
         let loaded = try model.load(seed: seed, tokens: eval.windowTokens)
         let tokens = try eval.tokens(loaded.vocabulary)
+        try eval.checkBudget(loaded.config, tokens: tokens.count, models: 1)
         let row = eval.measure(loaded.name ?? "random seed \(seed)", loaded.config, loaded.weights, tokens: tokens)
         return PerplexityOutput(eval: eval, row: row, textTokens: tokens.count)
     }
@@ -176,6 +183,7 @@ public struct RetrofitExperiment: Experiment {
         let configs = try specs.map { spec throws(ConfigError) in (spec, try Self.config(spec, base: base)) }
         let loaded = try model.load(seed: seed, tokens: eval.windowTokens)
         let tokens = try eval.tokens(loaded.vocabulary)
+        try eval.checkBudget(base, tokens: tokens.count, models: configs.count + 1)
         var rows = [eval.measure("original", base, loaded.weights, tokens: tokens)]
         for (spec, c) in configs {
             rows.append(eval.measure(spec, c, Retrofit.weights(loaded.weights, from: base, to: c), tokens: tokens))
