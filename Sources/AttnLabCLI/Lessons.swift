@@ -98,7 +98,7 @@ extension AttnLab {
             guard !out.isEmpty else { throw ConfigError(.out, "is empty; give a folder") }
             // What killed runs left behind goes first; an interruption of this run removes its own.
             LessonOutput.removeDebris(in: out)
-            Interruption.onInterrupt { [out] in LessonOutput.removeDebris(in: out, of: getpid()) }
+            Interruption.onInterrupt { [out] in LessonOutput.abandon(out) }
             let lessons = try files.map { try LessonLoader.load(file: $0) }
             if let duplicate = Dictionary(grouping: lessons, by: \.id).first(where: { $0.value.count > 1 }) {
                 throw ConfigError(.all, "lesson id '\(duplicate.key)' is used by \(duplicate.value.map(\.file).joined(separator: " and ")); ids name output folders and must differ")

@@ -220,6 +220,20 @@ public enum LessonOutput {
         throw ConfigError(.out, "cannot move the lesson's output into \(final) (\(String(cString: strerror(errno))))")
     }
 
+    /// Set by `abandon`, under `lock`: no folder is created after it.
+    nonisolated(unsafe) private static var abandoned = false
+    private static let lock = NSLock()
+
+    /// Stops this run writing (a folder being created is finished first, none is created after) and
+    /// removes what it has staged in `out`: called when the run is interrupted, from another thread.
+    /// Without the stop, the run could create its staging folder again just after it was removed.
+    public static func abandon(_ out: String) {
+        lock.lock()
+        abandoned = true
+        lock.unlock()
+        removeDebris(in: out, of: getpid())
+    }
+
     /// Removes from `out` the staging folders and temporary files (`.NAME.tmp-PID`, `.NAME.old-PID`)
     /// of runs that were killed: those of process `pid`, or with nil, of every process that no longer
     /// exists. A running process's files are never touched, so concurrent runs stay safe.
@@ -244,6 +258,9 @@ public enum LessonOutput {
 
     /// Creates a folder (and its parents), refusing a file where the output folder should be.
     public static func makeFolder(_ path: String) throws(ConfigError) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !abandoned else { throw ConfigError(.out, "the run was interrupted") }
         var isDirectory: ObjCBool = false
         let parent = URL(fileURLWithPath: path).deletingLastPathComponent().deletingLastPathComponent().path
         if FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), !isDirectory.boolValue {
