@@ -19,6 +19,8 @@ public enum Field: Sendable, Hashable, CaseIterable {
     case lesson, all, out, language, formats, stepThrough
     // Benchmarks and model files.
     case promptTokens, repeats, numpyScript, noNumpy, force
+    // How long a run may take.
+    case maxSeconds
 }
 
 /// What an error is about.

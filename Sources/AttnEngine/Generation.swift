@@ -28,8 +28,10 @@ extension Decoder {
     /// when it generates `stop` (a pretrained model's end-of-turn token; it is kept in the output).
     ///
     /// Steps = prompt + tokens − 1: the last generated token is the output of the last step, not an
-    /// input, so the cache ends with prompt + tokens − 1 rows.
-    public func generate(prompt: [Int], tokens: Int, sampler: inout Sampler, detail: RecordDetail = .summary, stop: Int? = nil) -> DecodeResult {
+    /// input, so the cache ends with prompt + tokens − 1 rows. `progress` hears the number of tokens
+    /// generated so far after each step (for a progress line; the engine itself prints nothing).
+    public func generate(prompt: [Int], tokens: Int, sampler: inout Sampler, detail: RecordDetail = .summary, stop: Int? = nil,
+                         progress: ((Int) -> Void)? = nil) -> DecodeResult {
         precondition(!prompt.isEmpty && tokens >= 1)
         let first = position
         // The prompt goes through in blocks; each of its records is what a single step would give.
@@ -46,6 +48,7 @@ extension Decoder {
             next = sampler.next(record.logits)
             steps.append(DecodeStep(step: s, phase: .generate, record: record, nextToken: next))
             generated.append(next)
+            progress?(generated.count)
         }
         return DecodeResult(steps: steps, promptTokens: prompt, generatedTokens: generated, cache: cache)
     }

@@ -31,9 +31,10 @@ extension Decoder {
 }
 
 public enum Perplexity {
-    /// Scores `tokens` with the model, window by window, K/V stored as `cacheDType`.
+    /// Scores `tokens` with the model, window by window, K/V stored as `cacheDType`. `progress` hears
+    /// the number of tokens read so far after each window.
     public static func evaluate(config: DecoderConfig, weights: DecoderWeights, tokens: [Int], windowTokens: Int,
-                                cacheDType: DType = .fp32) -> PerplexityResult {
+                                cacheDType: DType = .fp32, progress: ((Int) -> Void)? = nil) -> PerplexityResult {
         precondition(tokens.count >= 2 && windowTokens >= 2)
         var total = 0.0, scored = 0, windows = 0
         var start = 0
@@ -47,6 +48,7 @@ public enum Perplexity {
             scored += window.count - 1
             windows += 1
             start += window.count
+            progress?(start)
         }
         return PerplexityResult(scoredTokens: scored, windows: windows, windowTokens: windowTokens, totalNLL: total)
     }

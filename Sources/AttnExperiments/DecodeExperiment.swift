@@ -19,6 +19,8 @@ public struct DecodeSpec: Sendable, Hashable {
     public var dtype: DType = .fp32
     /// Wrap the prompt in the pretrained model's chat template.
     public var chat = false
+    /// How long the decode may be estimated to take.
+    public var budget = WorkBudget()
 
     /// The prompt when neither `prompt` nor `promptIds` is given.
     public static let defaultPrompt = "the cat sat"
@@ -33,6 +35,7 @@ public struct DecodeSpec: Sendable, Hashable {
         temperature = try r.double(.temperature) ?? temperature
         dtype = try r.choice(.dtype) ?? dtype
         chat = try r.flag(.chat)
+        budget = try WorkBudget(&r)
     }
 
     /// The settings' own checks, before any model is read.
@@ -56,17 +59,22 @@ public struct DecodeSpec: Sendable, Hashable {
         try Limits.check(config, tokens: promptTokens + tokens - 1, sizeFields: model.sizeFields)
     }
 
-    /// Loads (or draws) the model and decodes; returns the run and the weights it used.
-    public func decode(_ model: ModelSpec, detail: RecordDetail) throws(ConfigError) -> (DecodeRun, DecoderWeights) {
+    /// Loads (or draws) the model and decodes; returns the run and the weights it used. With `verify`,
+    /// the budget counts the caller's uncached recomputation too.
+    public func decode(_ model: ModelSpec, detail: RecordDetail, verify: Bool = false) throws(ConfigError) -> (DecodeRun, DecoderWeights) {
         try checkSettings()
         let loaded = try model.load(seed: seed, tokens: tokens)
         let config = loaded.config
         let promptTokens = try promptTokenIDs(vocab: config.vocab, vocabulary: loaded.vocabulary, name: loaded.name, chatTemplate: loaded.chatTemplate)
         let capacity = promptTokens.count + tokens - 1
         try Limits.check(config, tokens: capacity, sizeFields: model.sizeFields)
+        try checkBudget(config, promptTokens: promptTokens.count, passes: verify ? 2 : 1)
         let decoder = Decoder(config: config, weights: loaded.weights, capacityTokens: capacity, cacheDType: dtype)
         var sampler = Sampler(temperature: temperature, seed: seed)
-        let result = decoder.generate(prompt: promptTokens, tokens: tokens, sampler: &sampler, detail: detail, stop: loaded.endToken)
+        let progress = ProgressLine("decode: token", total: tokens)
+        let result = decoder.generate(prompt: promptTokens, tokens: tokens, sampler: &sampler, detail: detail, stop: loaded.endToken,
+                                      progress: progress.update)
+        progress.clear()
         // A model file with NaN weights decodes garbage that looks like tokens: refused, not printed.
         if let bad = result.steps.first(where: { !$0.record.logits.allSatisfy(\.isFinite) }) {
             throw ConfigError(.fields(model.sizeFields), "step \(bad.step)'s logits are not finite (NaN or infinite): the model's weights or metadata are broken")
@@ -129,7 +137,7 @@ public struct DecodeExperiment: Experiment {
     public func validate() throws { try decoding.validate(model) }
 
     public func run() throws(ConfigError) -> DecodeOutput {
-        let (decoded, weights) = try decoding.decode(model, detail: detail)
+        let (decoded, weights) = try decoding.decode(model, detail: detail, verify: verify)
         let config = decoded.config, result = decoded.result
         var maxAbsDiff: Float? = nil
         if verify {

@@ -74,6 +74,7 @@ extension Field {
         case .numpyScript: "numpy-script"
         case .noNumpy: "no-numpy"
         case .force: "force"
+        case .maxSeconds: "max-seconds"
         }
     }
 }

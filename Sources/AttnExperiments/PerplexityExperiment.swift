@@ -13,6 +13,8 @@ public struct EvalSpec: Sendable, Hashable {
     public var maxTokens = 1024
     /// The type the cache stores K/V in while scoring, and the unit of bytes per token.
     public var dtype: DType = .bf16
+    /// How long scoring may be estimated to take.
+    public var budget = WorkBudget()
 
     public init() {}
 
@@ -21,6 +23,7 @@ public struct EvalSpec: Sendable, Hashable {
         windowTokens = try r.int(.window) ?? windowTokens
         maxTokens = try r.int(.maxTokens) ?? maxTokens
         dtype = try r.choice(.dtype) ?? dtype
+        budget = try WorkBudget(&r)
     }
 
     public func check() throws(ConfigError) {
@@ -53,7 +56,10 @@ public struct EvalSpec: Sendable, Hashable {
     /// - Throws: `ConfigError` naming `modelFields` when the log-likelihood is not finite (a model file
     ///   with NaN weights), rather than reporting a perplexity of nan.
     func measure(_ name: String, _ config: DecoderConfig, _ weights: DecoderWeights, tokens: [Int], modelFields: [Field]) throws(ConfigError) -> EvalRow {
-        let result = Perplexity.evaluate(config: config, weights: weights, tokens: tokens, windowTokens: windowTokens, cacheDType: dtype)
+        let progress = ProgressLine("\(name): token", total: tokens.count)
+        defer { progress.clear() }
+        let result = Perplexity.evaluate(config: config, weights: weights, tokens: tokens, windowTokens: windowTokens, cacheDType: dtype,
+                                         progress: progress.update)
         guard result.totalNLL.isFinite else {
             throw ConfigError(.fields(modelFields), "\(name): the log-likelihood is \(result.totalNLL), not a number; the model's logits are not finite (broken weights or metadata)")
         }
@@ -116,6 +122,7 @@ public struct PerplexityExperiment: Experiment {
         try eval.check()
         let loaded = try model.load(seed: seed, tokens: eval.windowTokens)
         let tokens = try eval.tokens(loaded.vocabulary)
+        try eval.checkBudget(loaded.config, tokens: tokens.count, models: 1)
         let row = try eval.measure(loaded.name ?? "random seed \(seed)", loaded.config, loaded.weights, tokens: tokens, modelFields: model.sizeFields)
         return PerplexityOutput(eval: eval, row: row, textTokens: tokens.count)
     }
@@ -195,6 +202,7 @@ public struct RetrofitExperiment: Experiment {
         let configs = try specs.map { spec throws(ConfigError) in (spec, try Self.config(spec, base: base)) }
         let loaded = try model.load(seed: seed, tokens: eval.windowTokens)
         let tokens = try eval.tokens(loaded.vocabulary)
+        try eval.checkBudget(base, tokens: tokens.count, models: configs.count + 1)
         var rows = [try eval.measure("original", base, loaded.weights, tokens: tokens, modelFields: model.sizeFields)]
         for (spec, c) in configs {
             rows.append(try eval.measure(spec, c, Retrofit.weights(loaded.weights, from: base, to: c), tokens: tokens, modelFields: model.sizeFields))

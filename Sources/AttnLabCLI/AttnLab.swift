@@ -30,6 +30,7 @@ struct AttnLab: ParsableCommand {
     /// Parses and runs a command; every failure becomes one line on stderr and exit status 2
     /// (a failed self-check, such as `--verify` over its tolerance, exits 1).
     static func main() {
+        Interruption.install()
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -72,6 +73,52 @@ struct AttnLab: ParsableCommand {
     static func printError(_ message: String) {
         let line = message.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }.joined()
         FileHandle.standardError.write(Data("attnlab: error: \(line)\n".utf8))
+    }
+}
+
+/// What SIGINT and SIGTERM do: remove what this run has half-written, then exit 130 or 143 (128 +
+/// the signal, as a shell reports a killed command). The signals are taken from their default
+/// action and delivered to a dispatch queue, where removing files is safe (a C signal handler may
+/// not allocate). Children need nothing here: they die with the process (`ChildProcess`).
+enum Interruption {
+    nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
+    nonisolated(unsafe) private static var cleanup: (@Sendable () -> Void)?
+    private static let lock = NSLock()
+
+    static func install() {
+        for signal in [SIGINT, SIGTERM] {
+            Glibc.signal(signal, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signal, queue: .global())
+            source.setEventHandler {
+                // Held until exit: a second signal waits here instead of exiting halfway through.
+                lock.lock()
+                cleanup?()
+                _exit(128 + signal)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    /// Sets what an interruption removes before the process exits.
+    static func onInterrupt(_ body: @escaping @Sendable () -> Void) {
+        lock.lock()
+        defer { lock.unlock() }
+        cleanup = body
+    }
+}
+
+/// `--max-seconds`, for every verb whose work grows with its flags (decode, ppl, retrofit, bench,
+/// draw cache, draw attention).
+struct BudgetOption: ParsableArguments {
+    @Option(name: .customLong("max-seconds"), parsing: .unconditional,
+            help: "Refuse a run estimated to take longer than this on this machine (the error gives the estimate); raise it to run longer ones.")
+    var maxSeconds: Double = WorkBudget.defaultSeconds
+
+    var budget: WorkBudget {
+        var b = WorkBudget()
+        b.maxSeconds = maxSeconds
+        return b
     }
 }
 

@@ -53,6 +53,8 @@ extension AttnLab {
         @Flag(name: .customLong("no-numpy"), help: "Skip the NumPy comparison.")
         var noNumpy = false
 
+        @OptionGroup var budget: BudgetOption
+
         func run() throws {
             try Limits.require(repeats, .repeats)
             if let model { return try benchModel(model) }
@@ -61,6 +63,7 @@ extension AttnLab {
             for size in sizes { try Limits.require(size, .n) }
             try Limits.require(d, .d)
             try Limits.require(sramElements, .sramElements)
+            try checkBudget(sizes)
             if !noNumpy && !FileManager.default.fileExists(atPath: numpyScript) {
                 throw ConfigError(.numpyScript, "\(numpyScript) not found (run from the repository root, give its path, or --no-numpy)")
             }
@@ -93,6 +96,12 @@ extension AttnLab {
             guard promptTokens + tokens <= Limits.maxTokens else {
                 throw ConfigError(.promptTokens, "prompt + tokens must be in 2...\(Limits.maxTokens)")
             }
+            let config = try ModelStore.config(of: name, directory: ModelStore.directory(models.dir))
+            let once = WorkEstimate.loadSeconds(config) + WorkEstimate.decoderSeconds(config, tokens: promptTokens, inBlocks: true)
+                + WorkEstimate.decoderSeconds(config, tokens: promptTokens + tokens, inBlocks: false)
+                - WorkEstimate.decoderSeconds(config, tokens: promptTokens, inBlocks: false)
+            try budget.budget.check(WorkEstimate(what: "\(Format.grouped(repeats)) × (load, \(Format.grouped(promptTokens)) prompt tokens, \(Format.grouped(tokens)) decoded)",
+                                                 seconds: Double(repeats) * once, fields: [.repeats, .promptTokens, .tokens]))
             let clock = ContinuousClock()
             func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
             var load = Double.infinity, prefill = Double.infinity, decode = Double.infinity
@@ -124,6 +133,18 @@ extension AttnLab {
             ], rightAligned: [1, 2, 3]), terminator: "")
         }
 
+        /// Refuses kernel timings estimated over the budget: each size runs three algorithms with and
+        /// without counting, `repeats` times, and NumPy (at a conservative 1 GFLOP/s, plus its start).
+        private func checkBudget(_ sizes: [Int]) throws(ConfigError) {
+            var seconds = 0.0
+            for size in sizes {
+                seconds += WorkEstimate.tiledSeconds(n: size, d: d, runs: Double(repeats) * Double(2 * TileAlgorithm.allCases.count))
+                if !noNumpy { seconds += Double(repeats) * 4 * Double(size) * Double(size) * Double(d) / 1e9 }
+            }
+            if !noNumpy { seconds += 2 }
+            try budget.budget.check(WorkEstimate(what: "\(Format.grouped(repeats)) × 6 kernel runs at N = \(n), d = \(d)", seconds: seconds, fields: [.repeats, .n]))
+        }
+
         private func time(_ p: TileProblem, _ algo: TileAlgorithm, counting: Bool) throws -> Double {
             var options = TileOptions(algorithm: algo, sramElements: sramElements)
             options.check = false
@@ -142,9 +163,7 @@ extension AttnLab {
         /// Seconds per N from the NumPy script, run with OpenBLAS's core-type overrides removed (they
         /// slow a current NumPy; see the machine notes).
         private func runNumPy(_ sizes: [Int]) throws -> ([Int: Double], String?) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", numpyScript, "--n", sizes.map(String.init).joined(separator: ","), "--d", String(d), "--repeat", String(repeats)]
+            let process = ChildProcess.make(["python3", numpyScript, "--n", sizes.map(String.init).joined(separator: ","), "--d", String(d), "--repeat", String(repeats)])
             var environment = ProcessInfo.processInfo.environment
             environment["OPENBLAS_CORETYPE"] = nil
             environment["OPENBLAS_L2_SIZE"] = nil

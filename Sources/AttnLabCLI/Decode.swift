@@ -123,9 +123,12 @@ struct DecodeFlags: ParsableArguments {
     @Flag(help: "Wrap the prompt in a pretrained chat model's template (<|im_start|>user … <|im_end|> <|im_start|>assistant), so an instruct model answers it.")
     var chat = false
 
+    @OptionGroup var budget: BudgetOption
+
     var spec: DecodeSpec {
         var d = DecodeSpec()
         (d.prompt, d.promptIds, d.tokens, d.seed, d.temperature, d.dtype, d.chat) = (prompt, promptIds, tokens, seed, temperature, dtype, chat)
+        d.budget = budget.budget
         return d
     }
 }

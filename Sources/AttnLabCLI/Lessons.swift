@@ -99,6 +99,9 @@ extension AttnLab {
             case (nil, true): files = try LessonFiles.all()
             }
             guard !out.isEmpty else { throw ConfigError(.out, "is empty; give a folder") }
+            // What killed runs left behind goes first; an interruption of this run removes its own.
+            LessonOutput.removeDebris(in: out)
+            Interruption.onInterrupt { [out] in LessonOutput.abandon(out) }
             let lessons = try files.map { try LessonLoader.load(file: $0) }
             if let duplicate = Dictionary(grouping: lessons, by: \.id).first(where: { $0.value.count > 1 }) {
                 throw ConfigError(.all, "lesson id '\(duplicate.key)' is used by \(duplicate.value.map(\.file).joined(separator: " and ")); ids name output folders and must differ")
@@ -106,7 +109,10 @@ extension AttnLab {
             var failed: [String] = []
             var results: [LessonResult] = []
             let interactive = step ?? (isatty(STDIN_FILENO) != 0 && isatty(STDOUT_FILENO) != 0)
-            for lesson in lessons {
+            // Stepping through talks to the user itself; a progress line would write over it.
+            let progress = interactive ? nil : ProgressLine("run: lessons done", total: lessons.count)
+            for (done, lesson) in lessons.enumerated() {
+                progress?.update(done)
                 let final = "\(out)/\(lesson.id)"
                 if interactive {
                     // Stepping through writes each step's figure where the user will look for it.
@@ -116,8 +122,11 @@ extension AttnLab {
                 }
                 let result = try LessonOutput.write(lesson, language: lang, formats: formatSet, out: out)
                 let total = result.steps.reduce(0) { $0 + $1.checks.count }
+                progress?.clear()
                 say("\(result.passed ? "✓" : "✗") \(lesson.id): \(Format.plural(lesson.steps.count, "step")), \(total - result.failures.count)/\(total) checks → \(final)/report.html")
                 for (step, check) in result.failures { say("    step \(step + 1): \(check.summary)") }
+                // Each lesson's line as it completes, into a pipe too (where output is block-buffered).
+                fflush(nil)
                 if !result.passed { failed.append(lesson.id) }
                 results.append(result)
             }

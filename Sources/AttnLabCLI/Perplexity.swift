@@ -21,9 +21,11 @@ struct EvalFlags: ParsableArguments {
     @Option(help: "Element type the cache stores K/V in while scoring, and the unit of bytes/token: fp32, bf16, fp16.")
     var dtype: DType = .bf16
 
+    @OptionGroup var budget: BudgetOption
+
     var spec: EvalSpec {
         var e = EvalSpec()
-        (e.text, e.windowTokens, e.maxTokens, e.dtype) = (text, window, maxTokens, dtype)
+        (e.text, e.windowTokens, e.maxTokens, e.dtype, e.budget) = (text, window, maxTokens, dtype, budget.budget)
         return e
     }
 }

@@ -214,6 +214,11 @@ public struct LessonRunner {
 }
 
 /// Writes a lesson's whole output folder: report.md/html, traces, figures and slides.
+///
+/// Every run stages under its own process id (`.<id>.tmp-<pid>`) and renames the finished folder
+/// into place, so runs into one output folder never see each other's half-written files: two at
+/// once both succeed and the last to finish wins. What a killed run leaves behind is named after
+/// its process, so the next run can tell it from a live run's and remove it (`removeDebris`).
 public enum LessonOutput {
     /// Runs `lesson` into `out/<id>`. The run writes into a staging folder beside the final one and
     /// replaces it only when everything is written: a failed run leaves the previous output as it was.
@@ -237,10 +242,7 @@ public enum LessonOutput {
             try AtomicFile.write(Reports.traceText(result), to: "\(folder)/trace.txt")
             try Renderer.write(Slides.deck(title: lesson.title.text(language), summary: lesson.summary.text(language), steps: slides, style: Style()),
                                to: "\(folder)/slides.pdf", subject: .fields([.out]))
-            try? FileManager.default.removeItem(atPath: final)
-            guard rename(folder, final) == 0 else {
-                throw ConfigError(.out, "cannot move the lesson's output into \(final) (\(String(cString: strerror(errno))))")
-            }
+            try replace(final, with: folder, aside: "\(out)/.\(lesson.id).old-\(getpid())")
             return result
         } catch {
             throw naming(final, for: folder, in: error)
@@ -257,8 +259,61 @@ public enum LessonOutput {
         return subject == e.subject && reason == e.reason ? error : ConfigError(subject, reason)
     }
 
+    /// Renames `staging` to `final`. A previous `final` is first renamed to `aside` and removed there,
+    /// so that no one ever sees it half-removed; when another run puts its own `final` in place in
+    /// between, the rename is tried again (the last run to finish wins).
+    static func replace(_ final: String, with staging: String, aside: String) throws(ConfigError) {
+        for _ in 0..<100 {
+            if rename(staging, final) == 0 { return }
+            // Linux says ENOTEMPTY for a folder in the way, other systems EEXIST; ENOTDIR for a file.
+            guard [ENOTEMPTY, EEXIST, ENOTDIR].contains(errno) else { break }
+            try? FileManager.default.removeItem(atPath: aside)
+            if rename(final, aside) == 0 { try? FileManager.default.removeItem(atPath: aside) }
+        }
+        throw ConfigError(.out, "cannot move the lesson's output into \(final) (\(String(cString: strerror(errno))))")
+    }
+
+    /// Set by `abandon`, under `lock`: no folder is created after it.
+    nonisolated(unsafe) private static var abandoned = false
+    private static let lock = NSLock()
+
+    /// Stops this run writing (a folder being created is finished first, none is created after) and
+    /// removes what it has staged in `out`: called when the run is interrupted, from another thread.
+    /// Without the stop, the run could create its staging folder again just after it was removed.
+    public static func abandon(_ out: String) {
+        lock.lock()
+        abandoned = true
+        lock.unlock()
+        removeDebris(in: out, of: getpid())
+    }
+
+    /// Removes from `out` the staging folders and temporary files (`.NAME.tmp-PID`, `.NAME.old-PID`)
+    /// of runs that were killed: those of process `pid`, or with nil, of every process that no longer
+    /// exists. A running process's files are never touched, so concurrent runs stay safe.
+    public static func removeDebris(in out: String, of pid: pid_t? = nil) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: out)) ?? [] {
+            guard let owner = debrisOwner(name) else { continue }
+            let dead = kill(owner, 0) == -1 && errno == ESRCH
+            guard pid.map({ $0 == owner }) ?? dead else { continue }
+            // A run still writing into the folder can refill it while it is removed: try again.
+            for _ in 0..<3 where FileManager.default.fileExists(atPath: "\(out)/\(name)") {
+                try? FileManager.default.removeItem(atPath: "\(out)/\(name)")
+            }
+        }
+    }
+
+    /// The process id in a staging or temporary name (`.02-gqa.tmp-4711` → 4711), nil for other names.
+    static func debrisOwner(_ name: String) -> pid_t? {
+        guard name.hasPrefix("."), let dash = name.lastIndex(of: "-"), let pid = pid_t(name[name.index(after: dash)...]), pid > 0 else { return nil }
+        let stem = name[..<dash]
+        return stem.hasSuffix(".tmp") || stem.hasSuffix(".old") ? pid : nil
+    }
+
     /// Creates a folder (and its parents), refusing a file where the output folder should be.
     public static func makeFolder(_ path: String) throws(ConfigError) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !abandoned else { throw ConfigError(.out, "the run was interrupted") }
         var isDirectory: ObjCBool = false
         let parent = URL(fileURLWithPath: path).deletingLastPathComponent().deletingLastPathComponent().path
         if FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), !isDirectory.boolValue {

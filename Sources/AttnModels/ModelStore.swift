@@ -121,11 +121,10 @@ public enum ModelStore {
         }
     }
 
-    /// Runs a command found on PATH, passing its output through; a non-zero exit is an error.
+    /// Runs a command found on PATH, passing its output through; a non-zero exit is an error. The
+    /// command dies with AttnLab.
     private static func run(_ arguments: [String], what: String) throws(ConfigError) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = arguments
+        let p = ChildProcess.make(arguments)
         do { try p.run() } catch { throw ConfigError(.system(arguments[0]), "cannot run (\(error.localizedDescription))") }
         p.waitUntilExit()
         guard p.terminationStatus == 0 else {
