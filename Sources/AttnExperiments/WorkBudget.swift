@@ -68,10 +68,16 @@ public struct WorkEstimate: Sendable {
     }
 
     /// Seconds per weight multiply-add when tokens go through one at a time (a decode step: matrix ×
-    /// vector) and in blocks (prefill and perplexity windows: matrix × matrix).
-    static let secondsPerWeightMultiplyAdd = (oneAtATime: 4e-10, inBlocks: 2.5e-10)
-    /// Seconds per multiply-add of q·k and p·v against the cache, with its bookkeeping and trace.
-    static let secondsPerAttentionMultiplyAdd = 1.5e-9
+    /// vector) and in blocks (prefill and perplexity windows: matrix × matrix). Measured on SmolLM2-135M
+    /// on this project's 2-core machine (`bench --model`: 44 decoded and 118 prompt tokens/s, i.e.
+    /// 1.7e-10 and 6.3e-11 s), with some to spare.
+    static let secondsPerWeightMultiplyAdd = (oneAtATime: 2e-10, inBlocks: 7e-11)
+    /// Seconds per (query, key) pair of one head: its q·k, its exp in the softmax and its p·v, whose
+    /// cost hardly depends on head_dim at these sizes. One token at a time with the per-step
+    /// bookkeeping (the default model decoding 16k tokens: 91 s), and in blocks (perplexity windows:
+    /// 44 s for 16k-token windows of the default model; about 9 s of the 52 s `retrofit` takes on
+    /// SmolLM2-135M over 1,024 tokens with five models).
+    static let secondsPerAttentionPair = (oneAtATime: 5e-8, inBlocks: 2.5e-8)
     /// Seconds per multiply-add of the tiling simulator's products (`TiledAttention.run`).
     static let secondsPerTiledMultiplyAdd = 5e-10
     /// Seconds to parse and dequantize a pretrained model, per parameter.
@@ -79,13 +85,14 @@ public struct WorkEstimate: Sendable {
 
     /// Seconds for `passes` runs of a decoder of `config` over `tokens` tokens with an empty cache:
     /// every token multiplies every weight once (the parameter count) and attends to the tokens
-    /// before it (layers × query heads × head_dim × 2 products per cached token).
+    /// before it and itself (layers × query heads pairs per cached token).
     public static func decoderSeconds(_ config: DecoderConfig, tokens: Int, inBlocks: Bool, passes: Int = 1) -> Double {
         let t = Double(tokens)
         let weights = t * Double(config.paramCount.total)
-        let attention = Double(config.layers * config.attention.qHeads * config.attention.headDim) * t * (t + 1)
+        let pairs = Double(config.layers * config.attention.qHeads) * t * (t + 1) / 2
         let perWeight = inBlocks ? secondsPerWeightMultiplyAdd.inBlocks : secondsPerWeightMultiplyAdd.oneAtATime
-        return Double(passes) * (weights * perWeight + attention * secondsPerAttentionMultiplyAdd)
+        let perPair = inBlocks ? secondsPerAttentionPair.inBlocks : secondsPerAttentionPair.oneAtATime
+        return Double(passes) * (weights * perWeight + pairs * perPair)
     }
 
     /// Seconds to load a pretrained model of `config` from its file.

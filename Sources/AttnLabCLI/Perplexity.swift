@@ -78,7 +78,7 @@ extension AttnLab {
                 variant runs through the same decoder on the same windows of the same text.
 
                 Example:
-                  attnlab retrofit --model smollm2-135m --text README.md --to mqa --to cla:2 -o output/retrofit.png
+                  attnlab retrofit --model smollm2-135m --text README.md --to mqa --to cla:2 --max-tokens 512 -o output/retrofit.png
                 """)
 
         @OptionGroup var model: ModelOptions
