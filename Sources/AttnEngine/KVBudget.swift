@@ -58,7 +58,7 @@ public struct KVBudget: Equatable, Sendable {
         guard batch > 0 else { throw ConfigError(.batch, "must be positive, got \(batch)") }
         let (perSeq, o1) = perToken.multipliedReportingOverflow(by: context)
         let (total, o2) = perSeq.multipliedReportingOverflow(by: batch)
-        guard !o1, !o2 else { throw ConfigError(.context, "\(context) tokens × batch \(batch) overflow 64-bit byte counts") }
+        guard !o1, !o2 else { throw ConfigError(.fields([.context, .batch]), "\(context) tokens × batch \(batch) overflow 64-bit byte counts") }
         return total
     }
 }
