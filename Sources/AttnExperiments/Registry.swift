@@ -1,9 +1,14 @@
 import AttnEngine
 import AttnTrace
 
+/// A kind of command: its `attnlab` verb, for command lines shown in reports.
+public protocol CommandKind: Sendable, Equatable {
+    var verb: String { get }
+}
+
 /// Every action a lesson step (or a CLI verb) can run. The one registry: each case names its
 /// experiment type in `experimentType`, and the compiler checks that no case is forgotten.
-public enum ActionKind: String, CaseIterable, Sendable {
+public enum ActionKind: String, CaseIterable, CommandKind {
     case decode, kv, params, tile, sweep, ppl, retrofit
 
     public var experimentType: any Experiment.Type {
@@ -28,7 +33,7 @@ public enum ActionKind: String, CaseIterable, Sendable {
 }
 
 /// Every figure kind `draw` (and a lesson's `figure`) can make; the one registry of figures.
-public enum FigureKind: String, CaseIterable, Sendable {
+public enum FigureKind: String, CaseIterable, CommandKind {
     case heads, layers, tiles, cache, attention
     case kvChart = "kv-chart", ioChart = "io-chart", tradeoff
 
@@ -44,6 +49,9 @@ public enum FigureKind: String, CaseIterable, Sendable {
         case .tradeoff: TradeoffFigure.self
         }
     }
+
+    /// The `attnlab draw` verb that draws it.
+    public var verb: String { "draw \(rawValue)" }
 
     /// The figure its flags describe.
     public func figure(_ flags: Flags) throws(ConfigError) -> any FigureExperiment {

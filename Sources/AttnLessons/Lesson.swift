@@ -15,44 +15,28 @@ public struct LocalizedText: Sendable, Equatable {
     public func text(_ language: Language) -> String { byLanguage[language.rawValue] ?? byLanguage["en"] ?? byLanguage.values.sorted().first ?? "" }
 }
 
-/// One action a step runs (`kv`, `decode`, `tile`, …) with its flags, as the lesson file gives them.
-public struct ActionCall: Sendable, Equatable {
-    public let kind: ActionKind
+/// One command a step runs — an action (`kv`, `decode`, …) or a figure (`heads`, `tiles`, …) — with
+/// its flags as the lesson file gives them.
+public struct Call<Kind: CommandKind>: Sendable, Equatable {
+    public let kind: Kind
     public let flags: Flags
     /// Where it stands in the file, for errors.
     public let line: Int
 
-    public init(kind: ActionKind, flags: Flags, line: Int) {
+    public init(kind: Kind, flags: Flags, line: Int) {
         self.kind = kind
         self.flags = flags
         self.line = line
     }
 
     /// The equivalent command line, shown in reports.
-    public var commandLine: String { LessonCommandLine.format(kind.verb, flags) }
-}
-
-/// One figure a step draws (`heads`, `tiles`, …) with its flags.
-public struct FigureCall: Sendable, Equatable {
-    public let kind: FigureKind
-    public let flags: Flags
-    public let line: Int
-
-    public init(kind: FigureKind, flags: Flags, line: Int) {
-        self.kind = kind
-        self.flags = flags
-        self.line = line
-    }
-
-    /// The equivalent `attnlab draw` command line, shown in reports.
-    public var commandLine: String { LessonCommandLine.format("draw \(kind.rawValue)", flags) }
-}
-
-enum LessonCommandLine {
-    static func format(_ verb: String, _ flags: Flags) -> String {
-        (["attnlab", verb] + flags.arguments.map { $0.contains(" ") || $0.isEmpty ? "\"\($0)\"" : $0 }).joined(separator: " ")
+    public var commandLine: String {
+        (["attnlab", kind.verb] + flags.arguments.map { $0.contains(" ") || $0.isEmpty ? "\"\($0)\"" : $0 }).joined(separator: " ")
     }
 }
+
+public typealias ActionCall = Call<ActionKind>
+public typealias FigureCall = Call<FigureKind>
 
 /// What a step runs.
 public enum LessonAction: Sendable, Equatable {
