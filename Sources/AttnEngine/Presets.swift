@@ -40,7 +40,7 @@ public enum Presets {
 
     // MARK: - Real decoders (their published configs)
 
-    static let realDecoders: [Preset] = [
+    static let realDecoders: [Preset] = ([
         decoder("llama-2-7b", label: "Llama 2 7B", layers: 32, d: 4096, q: 32, kv: 32, ffn: 11008, vocab: 32000, rope: 10_000,
                 source: "Llama 2 (Touvron et al. 2023), config.json of meta-llama/Llama-2-7b-hf"),
         decoder("llama-2-13b", label: "Llama 2 13B", layers: 40, d: 5120, q: 40, kv: 40, ffn: 13824, vocab: 32000, rope: 10_000,
@@ -53,11 +53,11 @@ public enum Presets {
                 source: "Llama 3 (Meta 2024), config.json of meta-llama/Meta-Llama-3-70B"),
         decoder("mistral-7b", label: "Mistral 7B", layers: 32, d: 4096, q: 32, kv: 8, ffn: 14336, vocab: 32000, rope: 10_000,
                 source: "Mistral 7B (Jiang et al. 2023), config.json of mistralai/Mistral-7B-v0.1"),
-    ]
+    ] as [Preset?]).compactMap { $0 }
 
     // MARK: - BERT and ALBERT encoders (ALBERT paper Table 1; BERT's released vocabulary)
 
-    static let encoders: [Preset] = [
+    static let encoders: [Preset] = ([
         encoder("bert-base", label: "BERT-base", layers: 12, H: 768, E: 768, vocab: 30522, sharing: .none,
                 source: "BERT-base (Devlin et al. 2019), released 30,522-token vocabulary"),
         encoder("bert-large", label: "BERT-large", layers: 24, H: 1024, E: 1024, vocab: 30522, sharing: .none,
@@ -70,7 +70,7 @@ public enum Presets {
                 source: "ALBERT-xlarge (Lan et al. 2019, Table 1)"),
         encoder("albert-xxlarge", label: "ALBERT-xxlarge", layers: 12, H: 4096, E: 128, vocab: 30000, sharing: .all,
                 source: "ALBERT-xxlarge (Lan et al. 2019, Table 1)"),
-    ]
+    ] as [Preset?]).compactMap { $0 }
 
     // MARK: - The CLA paper's 1B design space (Brandon et al. 2024, Table 1) and 3B models (Table 5)
 
@@ -99,7 +99,7 @@ public enum Presets {
         ("H128-MQA-CLA2-KeepEnds", 128, 16, 1, .keepEnds, 13.62),
         ("H128-MQA-CLA2-DenseFront", 128, 16, 1, .denseFront, 13.75),
         ("H128-MQA-CLA2-DenseBack", 128, 16, 1, .denseBack, 14.03),
-    ] as [Row]).map { row in
+    ] as [Row]).compactMap { row in
         claModel("cla1b-" + row.0.lowercased(), label: row.0, layers: 20, d: 2048, ffn: 5472, headDim: row.1, q: row.2, kv: row.3,
                  pattern: row.4, ppl: row.5, source: "CLA paper (Brandon et al. 2024), Table 1: \(row.0), 1B, LR 3e-4")
     }
@@ -109,32 +109,35 @@ public enum Presets {
         ("H128-MQA", 128, 24, 1, .none, 9.52),
         ("H128-MQA-CLA2", 128, 24, 1, .cla(2), 9.34),
         ("H64-MQA", 64, 48, 1, .none, 9.48),
-    ] as [Row]).map { row in
+    ] as [Row]).compactMap { row in
         claModel("cla3b-" + row.0.lowercased(), label: row.0 + " (3B)", layers: 32, d: 3072, ffn: 8192, headDim: row.1, q: row.2, kv: row.3,
                  pattern: row.4, ppl: row.5, source: "CLA paper (Brandon et al. 2024), Table 5: \(row.0), 3B, tuned LR")
     }
 
-    // MARK: - Builders (the tables above are known-valid, so a failure here is a programming error)
+    // MARK: - Builders
+    // The tables above are constants checked by the tests (every row becomes a preset, with the
+    // published parameter counts); a row that did not describe a valid model would be left out, not
+    // trap, and those tests would fail.
 
     private static func decoder(_ name: String, label: String, layers: Int, d: Int, q: Int, kv: Int, ffn: Int, vocab: Int,
-                                rope: Double, source: String) -> Preset {
-        let config = try! DecoderConfig(
+                                rope: Double, source: String) -> Preset? {
+        guard let config = try? DecoderConfig(
             layers: layers, dModel: d, attention: AttentionLayout(qHeads: q, kvHeads: kv, headDim: d / q),
-            ffn: ffn, vocab: vocab, ropeBase: rope)
+            ffn: ffn, vocab: vocab, ropeBase: rope) else { return nil }
         return Preset(name: name, label: label, model: .decoder(config), source: source, publishedValPerplexity: nil, kvPattern: KVPattern.none)
     }
 
     private static func claModel(_ name: String, label: String, layers: Int, d: Int, ffn: Int, headDim: Int, q: Int, kv: Int,
-                                 pattern: KVPattern, ppl: Double, source: String) -> Preset {
-        let config = try! DecoderConfig(
+                                 pattern: KVPattern, ppl: Double, source: String) -> Preset? {
+        guard let config = try? DecoderConfig(
             layers: layers, dModel: d, attention: AttentionLayout(qHeads: q, kvHeads: kv, headDim: headDim),
-            ffn: ffn, vocab: 50277, kvMap: pattern.map(layers: layers))
+            ffn: ffn, vocab: 50277, kvMap: pattern.map(layers: layers)) else { return nil }
         return Preset(name: name, label: label, model: .decoder(config), source: source, publishedValPerplexity: ppl, kvPattern: pattern)
     }
 
     private static func encoder(_ name: String, label: String, layers: Int, H: Int, E: Int, vocab: Int, sharing: WeightSharing,
-                                source: String) -> Preset {
-        let config = try! EncoderConfig(layers: layers, hidden: H, embedding: E, vocab: vocab, weightSharing: sharing)
+                                source: String) -> Preset? {
+        guard let config = try? EncoderConfig(layers: layers, hidden: H, embedding: E, vocab: vocab, weightSharing: sharing) else { return nil }
         return Preset(name: name, label: label, model: .encoder(config), source: source, publishedValPerplexity: nil, kvPattern: nil)
     }
 }

@@ -76,3 +76,19 @@ struct ParamCountTests {
         #expect(DecoderConfig.llamaFFN(dModel: 5120, multiple: 256) == 13824)
     }
 }
+
+@Suite("Presets")
+struct PresetTableTests {
+    /// The builders leave out a row that would not describe a valid model instead of trapping, so
+    /// this pins that none was left out: the six decoders of section 7.5 of the brief, BERT and
+    /// ALBERT's six, the CLA paper's 20 rows of Table 1 and 3 of Table 5.
+    @Test("every row of every published table is a preset")
+    func everyRow() {
+        let names = Presets.all.map(\.name)
+        #expect(names.filter { ["llama-", "mistral-"].contains(where: $0.hasPrefix) }.count == 6)
+        #expect(Presets.all.filter { $0.encoder != nil }.count == 6)
+        #expect(names.filter { $0.hasPrefix("cla1b-") }.count == 20)
+        #expect(names.filter { $0.hasPrefix("cla3b-") }.count == 3)
+        #expect(Set(Presets.all.map(\.name)).count == 35)
+    }
+}
