@@ -38,6 +38,28 @@ struct Run {
     func json() throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any])
     }
+
+    /// Runs `attnlab` on a pseudo-terminal (util-linux `script`), typing `input`, with `environment`
+    /// changed as given (nil removes a variable); returns its exit status and what the terminal showed.
+    static func onTerminal(_ arguments: [String], input: String = "", environment: [String: String?] = [:]) throws -> (status: Int32, shown: String) {
+        let exe = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            .deletingLastPathComponent().appendingPathComponent("attnlab").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        process.arguments = ["-qec", ([exe] + arguments).map { "'\($0)'" }.joined(separator: " "), "/dev/null"]
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let stdin = Pipe(), stdout = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        let shown = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, shown)
+    }
 }
 
 func temporaryFolder() throws -> URL {

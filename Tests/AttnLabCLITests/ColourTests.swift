@@ -21,23 +21,9 @@ struct ColourTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("lesson.yaml")
         try Data(lesson.utf8).write(to: file)
-        let exe = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            .deletingLastPathComponent().appendingPathComponent("attnlab")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-        process.arguments = ["-qec", "'\(exe.path)' run '\(file.path)' --step --out '\(dir.path)/out'", "/dev/null"]
-        var env = ProcessInfo.processInfo.environment
-        env["NO_COLOR"] = nil
-        for (key, value) in environment { env[key] = value }
-        process.environment = env
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        input.fileHandleForWriting.write(Data("\nq\n".utf8))
-        try input.fileHandleForWriting.close()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        var env = environment
+        env["NO_COLOR"] = environment["NO_COLOR"] ?? .some(nil)
+        let text = try Run.onTerminal(["run", file.path, "--step", "--out", "\(dir.path)/out"], input: "\nq\n", environment: env).shown
         #expect(text.contains("131072"), "\(text)")
         return text.contains("\u{1B}[")
     }

@@ -213,19 +213,8 @@ struct RunTests {
         let arguments = ["decode", "--tokens", "6000", "--max-seconds", "600", "--json"]
         let piped = try Run(arguments)
         #expect(piped.status == 0 && piped.stderr == "", "\(piped.stderr)")
-        let exe = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            .deletingLastPathComponent().appendingPathComponent("attnlab").path
-        // `script` runs the command on a pseudo-terminal and copies what it shows.
-        let script = Process()
-        script.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-        script.arguments = ["-qec", ([exe] + arguments).joined(separator: " "), "/dev/null"]
-        let pipe = Pipe()
-        script.standardOutput = pipe
-        script.standardInput = FileHandle.nullDevice
-        try script.run()
-        let shown = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        script.waitUntilExit()
-        #expect(script.terminationStatus == 0)
+        let (status, shown) = try Run.onTerminal(arguments)
+        #expect(status == 0)
         #expect(shown.contains("decode: token "), "\(shown.prefix(300))")
     }
 }
