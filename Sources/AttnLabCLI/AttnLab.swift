@@ -34,19 +34,19 @@ struct AttnLab: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+            Interruption.exit(0)
         } catch let failure as CheckFailure {
             printError(failure.description)
-            Foundation.exit(1)
+            Interruption.exit(1)
         } catch let error as any AttnLabError {
-            printError("\(spelled(error.subject)): \(error.reason)")
-            Foundation.exit(2)
+            Interruption.exit(2) { printError("\(spelled(error.subject)): \(error.reason)") }
         } catch {
             // Help and --version print as ArgumentParser does; a parse error becomes one line.
             if exitCode(for: error) == .success { exit(withError: error) }
             let message = message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
                 .filter { !$0.isEmpty }.joined(separator: " ")
             printError(message)
-            Foundation.exit(2)
+            Interruption.exit(2)
         }
     }
 
@@ -98,6 +98,16 @@ enum Interruption {
             source.resume()
             sources.append(source)
         }
+    }
+
+    /// Exits with `status`, unless an interruption is being handled: then it waits for that to finish
+    /// and exit 130 or 143 itself. Without the wait, a run that stopped because it was interrupted
+    /// ("the run was interrupted") could exit 2 while its staging folder was still being removed.
+    /// `last` (the error line) runs only when this exit is the one that happens.
+    static func exit(_ status: Int32, after last: () -> Void = {}) -> Never {
+        lock.lock()
+        last()
+        Foundation.exit(status)
     }
 
     /// Sets what an interruption removes before the process exits.

@@ -48,10 +48,7 @@ extension AttnLab {
                 say("ok \(file): \(lesson.id), \(Format.plural(lesson.steps.count, "step")), \(Format.plural(lesson.steps.reduce(0) { $0 + $1.checks.count }, "check"))")
             }
             // The errors are printed: exit without the one-line message `AttnLab.main` prints for a thrown error.
-            if bad {
-                fflush(nil)
-                Foundation.exit(2)
-            }
+            if bad { Interruption.exit(2) }
         }
     }
 
