@@ -21,8 +21,11 @@ let package = Package(
     ],
     targets: [
         // MARK: - Implementation details
+        // SIMD kernels in C, compiled for the baseline and for AVX2 and chosen at run time, with the
+        // same bits on every path (C because Swift cannot compile one function for another CPU).
+        .target(name: "CKernels"),
         // Pure computation: model, attention, KV cache, calculators. No file or terminal I/O.
-        .target(name: "AttnEngine"),
+        .target(name: "AttnEngine", dependencies: ["CKernels"]),
         // Naive and tiled (FlashAttention 1/2) attention on a modelled HBM + SRAM hierarchy.
         .target(name: "AttnTiling", dependencies: ["AttnEngine"]),
         // Pretrained models from GGUF files: the file reader, dequantization, the byte-level BPE

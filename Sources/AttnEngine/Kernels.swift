@@ -1,38 +1,16 @@
+import CKernels
+
 /// The few dense kernels the decoder needs, on contiguous Float32 buffers.
 ///
 /// Every reduction has one fixed order written out here (16 lanes × 4 accumulators, then a fixed
 /// tree, then the tail in sequence), so results are bit-identical on any machine: `SIMD16<Float>`
 /// arithmetic is lane-wise IEEE whatever vector width the CPU has, and nothing is fused into FMAs.
 public enum Kernels {
-    /// Σ a[i]·b[i] for i in 0..<n, in AttnLab's fixed order.
+    /// Σ a[i]·b[i] for i in 0..<n, in AttnLab's fixed order (`attn_dot_f32`: AVX2 where the CPU has
+    /// it, the same bits either way).
     @inline(__always)
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>(), acc2 = SIMD16<Float>(), acc3 = SIMD16<Float>()
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-        var i = 0
-        while i + 64 <= n {
-            let o = i * 4
-            acc0 += ra.loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self)
-                * rb.loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self)
-            acc1 += ra.loadUnaligned(fromByteOffset: o + 64, as: SIMD16<Float>.self)
-                * rb.loadUnaligned(fromByteOffset: o + 64, as: SIMD16<Float>.self)
-            acc2 += ra.loadUnaligned(fromByteOffset: o + 128, as: SIMD16<Float>.self)
-                * rb.loadUnaligned(fromByteOffset: o + 128, as: SIMD16<Float>.self)
-            acc3 += ra.loadUnaligned(fromByteOffset: o + 192, as: SIMD16<Float>.self)
-                * rb.loadUnaligned(fromByteOffset: o + 192, as: SIMD16<Float>.self)
-            i += 64
-        }
-        while i + 16 <= n {
-            acc0 += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-                * rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            i += 16
-        }
-        var sum = reduce((acc0 + acc1) + (acc2 + acc3))
-        while i < n {
-            sum += a[i] * b[i]
-            i += 1
-        }
-        return sum
+        attn_dot_f32(a, b, n)
     }
 
     /// Sum of 16 lanes by halving: (0..7 + 8..15), then 4, 2, 1 — a fixed tree.

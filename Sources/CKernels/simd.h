@@ -1,0 +1,56 @@
+// What every kernel file shares: the vector type, contraction off, and the macro that compiles a
+// kernel body once per instruction set and dispatches on the level chosen at run time.
+#ifndef ATTNLAB_SIMD_H
+#define ATTNLAB_SIMD_H
+
+#include "CKernels.h"
+#include <string.h>
+
+// a·b + c must round twice on every path: a fused multiply-add on one CPU and not on another
+// would change the bits.
+#pragma clang fp contract(off)
+// The 16-lane helpers below are always inlined, so no vector ever crosses a call boundary whose ABI
+// would differ between the builds; clang warns about their signatures all the same.
+#pragma clang diagnostic ignored "-Wpsabi"
+
+/// Sixteen floats, loaded and stored unaligned (element alignment only).
+typedef float v16f __attribute__((vector_size(64), aligned(4)));
+
+#define ATTN_INLINE static inline __attribute__((always_inline))
+
+/// Loads 16 floats from p (any alignment).
+ATTN_INLINE v16f load16(const float *p) { v16f v; memcpy(&v, p, sizeof v); return v; }
+/// Stores 16 floats to p (any alignment).
+ATTN_INLINE void store16(float *p, v16f v) { memcpy(p, &v, sizeof v); }
+/// v broadcast to 16 lanes.
+ATTN_INLINE v16f splat16(float x) { return (v16f){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
+
+/// Sum of 16 lanes by halving: (0..7 + 8..15), then 4, 2, 1 — a fixed tree.
+ATTN_INLINE float reduce16(v16f v) {
+    typedef float v8f __attribute__((vector_size(32), aligned(4)));
+    typedef float v4f __attribute__((vector_size(16), aligned(4)));
+    v8f v8 = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+    v4f v4 = __builtin_shufflevector(v8, v8, 0, 1, 2, 3) + __builtin_shufflevector(v8, v8, 4, 5, 6, 7);
+    float v2a = v4[0] + v4[2], v2b = v4[1] + v4[3];
+    return v2a + v2b;
+}
+
+/// The level kernels dispatch on (set once by `attn_simd_best`'s first caller, or by `attn_simd_use`).
+extern attn_simd_level attn_level;
+
+#if defined(__x86_64__)
+#define ATTN_AVX2 __attribute__((target("avx2")))
+/// Defines `ret name(params)` from `name##_body`: a portable and an AVX2 build of the same body, and
+/// the public function choosing between them by the current level.
+#define ATTN_DISPATCH(ret, name, params, args)                                  \
+    static ret name##_portable params { return name##_body args; }             \
+    ATTN_AVX2 static ret name##_avx2 params { return name##_body args; }       \
+    ret name params {                                                           \
+        return attn_level == attn_simd_avx2 ? name##_avx2 args : name##_portable args; \
+    }
+#else
+#define ATTN_DISPATCH(ret, name, params, args) \
+    ret name params { return name##_body args; }
+#endif
+
+#endif
