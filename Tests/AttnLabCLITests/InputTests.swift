@@ -60,8 +60,8 @@ struct InputTests {
         "--format", "--to", "--frames",
     ]
 
-    /// Every option of every verb (from ArgumentParser's own description) with 0, −1, Int.max,
-    /// Int.min, 2^62 and 2^63−1: no trap, no hang, at most one line on stderr, and a number is
+    /// Every option of every verb (from ArgumentParser's own description) with 0, −1, Int.max
+    /// (2^63 − 1), Int.min and 2^62: no trap, no hang, at most one line on stderr, and a number is
     /// always read as the option's value.
     @Test("every option of every verb takes extreme numbers without trapping")
     func extremeNumbers() async throws {
@@ -72,7 +72,7 @@ struct InputTests {
                 .compactMap { ($0["names"] as? [[String: Any]])?.first { $0["kind"] as? String == "long" }?["name"] as? String }
             if !path.isEmpty && path != ["model", "fetch"] {
                 for option in options {
-                    for value in ["0", "-1", "\(Int.max)", "\(Int.min)", "\(1 << 62)", "9223372036854775807"] {
+                    for value in ["0", "-1", "\(Int.max)", "\(Int.min)", "\(1 << 62)"] {
                         cases.append(path + ["--\(option)", value])
                     }
                 }
@@ -80,7 +80,7 @@ struct InputTests {
             for sub in command["subcommands"] as? [[String: Any]] ?? [] { walk(sub, path + [sub["commandName"] as! String]) }
         }
         walk(try #require(root["command"] as? [String: Any]), [])
-        #expect(cases.count > 1000)
+        #expect(cases.count > 1200)
 
         let dir = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -100,8 +100,9 @@ struct InputTests {
             case "decode", "tile": extra = ["--trace", dir.appendingPathComponent("trace.jsonl").path]
             default: break
             }
+            // `--output` is `-o`: the value under test must not be overridden by the folder's file.
             var drop = Set<Int>()
-            for (i, e) in extra.enumerated() where e == option { drop.formUnion([i, i + 1]) }
+            for (i, e) in extra.enumerated() where e == option || (e == "-o" && option == "--output") { drop.formUnion([i, i + 1]) }
             return c + extra.enumerated().filter { !drop.contains($0.offset) }.map(\.element)
         }
         let failures = await withTaskGroup(of: String?.self) { group in
