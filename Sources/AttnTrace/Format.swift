@@ -82,12 +82,20 @@ public enum Format {
         let all = [header] + rows
         let widths = header.indices.map { c in all.map { $0.count > c ? $0[c].count : 0 }.max() ?? 0 }
         func line(_ cells: [String]) -> String {
-            cells.enumerated().map { c, cell in
+            var line = cells.enumerated().map { c, cell in
                 let pad = String(repeating: " ", count: widths[c] - cell.count)
                 return rightAligned.contains(c) ? pad + cell : cell + pad
-            }.joined(separator: "  ").replacing(/\s+$/, with: "")
+            }.joined(separator: "  ")
+            trimTrailingWhitespace(&line)
+            return line
         }
         let rule = widths.map { String(repeating: "─", count: $0) }.joined(separator: "  ")
         return ([line(header), rule] + rows.map(line)).joined(separator: "\n") + "\n"
+    }
+
+    /// Removes the whitespace characters (spaces, tabs, newlines…: `Character.isWhitespace`, what
+    /// a regex's `\s` matches) at the end of `s`, looking only at the end.
+    static func trimTrailingWhitespace(_ s: inout String) {
+        while let last = s.last, last.isWhitespace { s.removeLast() }
     }
 }
