@@ -140,12 +140,12 @@ struct RunTests {
 
     /// Lessons run on several threads, yet the tree and the lines are those of one thread: same
     /// files, same bytes, the ✓ lines in the order of the lessons.
-    @Test("run --all on one, two and three threads: the same tree, byte for byte, and the same lines", arguments: ["en", "ja"])
+    @Test("run --all on one and on two threads: the same tree, byte for byte, and the same lines", arguments: ["en", "ja"])
     func workers(lang: String) throws {
         let dir = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: dir) }
         var trees: [[String: Data]] = [], lines: [String] = []
-        for workers in ["1", "2", "3"] {
+        for workers in ["1", "2"] {
             let out = dir.appendingPathComponent(workers)
             let run = try Run(["run", "--all", "--no-step", "--lang", lang, "--out", out.path], environment: ["ATTNLAB_WORKERS": workers])
             #expect(run.status == 0, "\(run.stderr)")
@@ -155,8 +155,8 @@ struct RunTests {
         let lessons = try FileManager.default.contentsOfDirectory(atPath: "lessons").filter { $0.hasSuffix(".yaml") }.sorted()
         #expect(lines[0].split(separator: "\n").map { $0.split(separator: ":")[0] } == lessons.map { "✓ " + $0.dropLast(5) })
         #expect(trees[0].count > 100)
-        #expect(trees[1] == trees[0] && trees[2] == trees[0])
-        #expect(lines[1] == lines[0] && lines[2] == lines[0])
+        #expect(trees[1] == trees[0])
+        #expect(lines[1] == lines[0])
     }
 
     /// A lesson that fails stops the run there, as on one thread: the lessons before it are in
