@@ -95,7 +95,18 @@ public enum Format {
 
     /// Removes the whitespace characters (spaces, tabs, newlines…: `Character.isWhitespace`, what
     /// a regex's `\s` matches) at the end of `s`, looking only at the end.
+    ///
+    /// Most lines end in an ASCII letter, digit or sign, or in padding: those are decided by their
+    /// last bytes. A character ending in such a byte is no whitespace, and a space after an ASCII
+    /// byte is a character of its own (only a non-ASCII "prepend" mark could join it); anything
+    /// else is asked of `Character`.
     static func trimTrailingWhitespace(_ s: inout String) {
-        while let last = s.last, last.isWhitespace { s.removeLast() }
+        while let last = s.utf8.last {
+            if last > 0x20 && last < 0x80 { return }
+            let utf8 = s.utf8
+            let spaceAlone = last == 0x20 && (utf8.count == 1 || utf8[utf8.index(utf8.endIndex, offsetBy: -2)] < 0x80)
+            guard spaceAlone || s.last!.isWhitespace else { return }
+            s.removeLast()
+        }
     }
 }

@@ -25,6 +25,8 @@ struct FormatTableTests {
             ["a", "1", ""], ["long name", "22", "x"], ["tab\t", "3", " "], ["", "", ""],
             ["nbsp", "4", "\u{A0}"], ["ideographic", "5", "全角\u{3000}"], ["crlf", "6", "a\r\n"], ["nel", "7", "b\u{85}"],
             ["inner  gap", "8", "c  d"], ["é", "9", "e\u{301} "], ["zero width", "10", "\u{200B}"], ["line", "11", "\u{2028}"],
+            // A prepended mark joins the space after it into one character that is not whitespace.
+            ["prepend", "12", "x\u{600} "], ["prepend", "13", "\u{600} "], ["space", "14", " "], ["del", "15", "\u{7F}"],
         ]
         for right in [Set<Int>(), [1], [1, 2], [0, 1, 2]] {
             let table = Format.table(header, rows, rightAligned: right)
