@@ -121,6 +121,8 @@ private final class JobState<T: Sendable>: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         stopped = true
+        // Wakes the workers waiting for room ahead: they see the stop and finish.
+        condition.broadcast()
         while running > 0 { condition.wait() }
         return results[min(first, results.count)...].compactMap { try? $0?.get() }
     }

@@ -49,9 +49,29 @@ struct WorkersTests {
         let (seen, error) = run(17, workers: workers, failing: 5)
         #expect(error as? Failed == Failed(index: 5))
         #expect(seen.taken == Array(0..<5))
-        // Jobs start in order and none starts after the failure: at most the ones already running.
-        #expect(seen.discarded.allSatisfy { $0 > 25 && $0 < (5 + workers) * (5 + workers) })
+        // Jobs start in order, at most 2 × workers ahead of the next result taken, and none after
+        // the failure: only jobs 6 ..< 5 + 2 × workers can have finished.
+        #expect(seen.discarded.allSatisfy { $0 > 25 && $0 < (5 + 2 * workers) * (5 + 2 * workers) })
         if workers == 1 { #expect(seen.discarded == []) }
+    }
+
+    /// Every worker is waiting for room ahead (results 1… are done, 0 is slow) when the first
+    /// `take` throws: the stop must wake them. (With one worker, nothing runs ahead of job 0.)
+    @Test("a take failing while every worker waits for room ahead returns", arguments: [2, 3])
+    func takeFailsWhileWorkersWait(workers: Int) {
+        var discarded: [Int] = []
+        do {
+            try Workers.inOrder(40, workers: workers, job: { i in
+                if i == 0 { Thread.sleep(forTimeInterval: 0.2) }
+                return i
+            }, take: { _, _ in throw Failed(index: 0) }, discard: { discarded.append($0) })
+            Issue.record("no error")
+        } catch {
+            #expect(error as? Failed == Failed(index: 0))
+        }
+        // Jobs 1 up to the 2 × workers allowed ahead had finished, and taking result 0 made room
+        // for one more that may have started before the stop; none after it.
+        #expect(discarded == Array(1..<(2 * workers)) || discarded == Array(1...(2 * workers)), "\(discarded)")
     }
 
     @Test("a failing take stops the jobs: nothing after it is taken, the finished results are discarded", arguments: [1, 2])
