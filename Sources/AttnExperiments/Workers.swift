@@ -25,7 +25,7 @@ public enum Workers {
     /// computed, so a long job holds back at most that many results (and what they keep, such as
     /// staging folders). After a job or `take` throws, no job starts; the jobs running are waited
     /// for, every result not taken goes to `discard` (on the calling thread), and the first error in
-    /// index order is rethrown. With one worker this is the plain loop: job, take, job, take…
+    /// index order is rethrown. With one worker the jobs run one at a time, in order.
     ///
     /// - Parameters:
     ///   - count: how many jobs.
