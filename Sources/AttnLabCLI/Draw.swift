@@ -284,12 +284,18 @@ extension AttnLab {
             }
             var style = Style()
             style.theme = theme.theme
-            let figures = try GalleryFigures.all(style: style)
-            for (name, figure) in figures {
-                for ext in ["png", "svg"] { try Renderer.write(figure, to: "\(out)/\(name).\(ext)", subject: .fields([.out])) }
-            }
-            try Renderer.write(try GalleryFigures.tileSteps(style: style), to: "\(out)/tiles-steps.pdf", subject: .fields([.out]))
-            say("wrote \(figures.count) figures × PNG, SVG and tiles-steps.pdf to \(out)")
+            // Each figure is drawn and written by a job of its own, on every core: the I/O chart's
+            // sweep (12 tile runs, the longest job) first, the tile steps' PDF last. An error is the
+            // one the first failing job in this order gives.
+            let names = [.ioChart] + GalleryFigures.Name.allCases.filter { $0 != .ioChart }
+            try Workers.inOrder(names.count + 1, job: { [out, style] i in
+                guard i < names.count else {
+                    return try Renderer.write(try GalleryFigures.tileSteps(style: style), to: "\(out)/tiles-steps.pdf", subject: .fields([.out]))
+                }
+                let figure = try GalleryFigures.figure(names[i], style: style)
+                for ext in ["png", "svg"] { try Renderer.write(figure, to: "\(out)/\(names[i].rawValue).\(ext)", subject: .fields([.out])) }
+            }, take: { _, _ in })
+            say("wrote \(names.count) figures × PNG, SVG and tiles-steps.pdf to \(out)")
         }
     }
 }

@@ -108,16 +108,10 @@ extension AttnLab {
             let interactive = step ?? (isatty(STDIN_FILENO) != 0 && isatty(STDOUT_FILENO) != 0)
             // Stepping through talks to the user itself; a progress line would write over it.
             let progress = interactive ? nil : ProgressLine("run: lessons done", total: lessons.count)
-            for (done, lesson) in lessons.enumerated() {
-                progress?.update(done)
-                let final = "\(out)/\(lesson.id)"
-                if interactive {
-                    // Stepping through writes each step's figure where the user will look for it.
-                    try LessonOutput.makeFolder("\(final)/figures")
-                    try StepThrough(runner: LessonRunner(language: lang, folder: final, formats: formatSet), lesson: lesson,
-                                    colour: StepThrough.wantsColour).run()
-                }
-                let result = try LessonOutput.write(lesson, language: lang, formats: formatSet, out: out)
+            // A staged lesson goes into place, and its line is printed, in the order of the lessons.
+            func finish(_ index: Int, _ staged: LessonOutput.Staged) throws {
+                let result = try LessonOutput.commit(staged)
+                let lesson = result.lesson, final = "\(out)/\(lesson.id)"
                 let total = result.steps.reduce(0) { $0 + $1.checks.count }
                 progress?.clear()
                 say("\(result.passed ? "✓" : "✗") \(lesson.id): \(Format.plural(lesson.steps.count, "step")), \(total - result.failures.count)/\(total) checks → \(final)/report.html")
@@ -126,6 +120,21 @@ extension AttnLab {
                 fflush(nil)
                 if !result.passed { failed.append(lesson.id) }
                 results.append(result)
+                if index + 1 < lessons.count { progress?.update(index + 1) }
+            }
+            if interactive {
+                for (index, lesson) in lessons.enumerated() {
+                    // Stepping through writes each step's figure where the user will look for it.
+                    try LessonOutput.makeFolder("\(out)/\(lesson.id)/figures")
+                    try StepThrough(runner: LessonRunner(language: lang, folder: "\(out)/\(lesson.id)", formats: formatSet), lesson: lesson,
+                                    colour: StepThrough.wantsColour).run()
+                    try finish(index, try LessonOutput.stage(lesson, language: lang, formats: formatSet, out: out))
+                }
+            } else {
+                // Lessons run on every core, each into its own staging folder; only this thread
+                // moves them into place, so an error or an interruption leaves only whole lessons.
+                try Workers.inOrder(lessons.count, job: { [lang, out] in try LessonOutput.stage(lessons[$0], language: lang, formats: formatSet, out: out) },
+                                    take: finish, discard: LessonOutput.discard)
             }
             if all { try AtomicFile.write(Reports.index(results, language: lang), to: "\(out)/index.html") }
             if !failed.isEmpty { throw CheckFailure(description: "checks failed in \(failed.joined(separator: ", "))") }

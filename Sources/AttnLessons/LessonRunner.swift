@@ -224,6 +224,21 @@ public enum LessonOutput {
     /// replaces it only when everything is written: a failed run leaves the previous output as it was.
     /// An `out/<id>` that is not a folder (a file, a link, a device) is refused, never replaced.
     public static func write(_ lesson: Lesson, language: Language, formats: Set<String>, out: String) throws -> LessonResult {
+        try commit(try stage(lesson, language: language, formats: formats, out: out))
+    }
+
+    /// A lesson run whose every file is written in its staging folder, not yet in place.
+    public struct Staged: Sendable {
+        public let result: LessonResult
+        /// `out/<id>`, where `commit` puts it.
+        let final: String
+        let folder: String
+        let aside: String
+    }
+
+    /// The first half of `write`: runs `lesson` into its staging folder (removed again on failure).
+    /// Lessons stage in parallel (each has its own folder); `commit` or `discard` each result.
+    public static func stage(_ lesson: Lesson, language: Language, formats: Set<String>, out: String) throws -> Staged {
         let final = "\(out)/\(lesson.id)"
         var existing = stat()
         if lstat(final, &existing) == 0 && existing.st_mode & S_IFMT != S_IFDIR {
@@ -232,7 +247,6 @@ public enum LessonOutput {
         let folder = "\(out)/.\(lesson.id).tmp-\(getpid())"
         try? FileManager.default.removeItem(atPath: folder)
         try makeFolder("\(folder)/figures")
-        defer { try? FileManager.default.removeItem(atPath: folder) }
         do {
             let runner = LessonRunner(language: language, folder: folder, formats: formats)
             let (result, svg, slides) = try runner.run(lesson)
@@ -242,11 +256,32 @@ public enum LessonOutput {
             try AtomicFile.write(Reports.traceText(result), to: "\(folder)/trace.txt")
             try Renderer.write(Slides.deck(title: lesson.title.text(language), summary: lesson.summary.text(language), steps: slides, style: Style()),
                                to: "\(folder)/slides.pdf", subject: .fields([.out]))
-            try replace(final, with: folder, aside: "\(out)/.\(lesson.id).old-\(getpid())")
-            return result
+            return Staged(result: result, final: final, folder: folder, aside: "\(out)/.\(lesson.id).old-\(getpid())")
         } catch {
+            try? FileManager.default.removeItem(atPath: folder)
             throw naming(final, for: folder, in: error)
         }
+    }
+
+    /// The second half of `write`: moves a staged lesson into place and returns its result. Under
+    /// `lock`, as `abandon` sets its flag: an interruption never removes a lesson half moved, and
+    /// after it none is moved.
+    public static func commit(_ staged: Staged) throws -> LessonResult {
+        do {
+            lock.lock()
+            defer { lock.unlock() }
+            guard !abandoned else { throw ConfigError(.out, "the run was interrupted") }
+            try replace(staged.final, with: staged.folder, aside: staged.aside)
+        } catch {
+            try? FileManager.default.removeItem(atPath: staged.folder)
+            throw naming(staged.final, for: staged.folder, in: error)
+        }
+        return staged.result
+    }
+
+    /// Removes a staged lesson that will not be put in place.
+    public static func discard(_ staged: Staged) {
+        try? FileManager.default.removeItem(atPath: staged.folder)
     }
 
     /// `error` told with the path the user will look for: the staging folder's name is ours, the
@@ -277,8 +312,9 @@ public enum LessonOutput {
     nonisolated(unsafe) private static var abandoned = false
     private static let lock = NSLock()
 
-    /// Stops this run writing (a folder being created is finished first, none is created after) and
-    /// removes what it has staged in `out`: called when the run is interrupted, from another thread.
+    /// Stops this run writing (a folder being created or a lesson being moved into place is
+    /// finished first, none is created or moved after) and removes what it has staged in `out`:
+    /// called when the run is interrupted, from another thread.
     /// Without the stop, the run could create its staging folder again just after it was removed.
     public static func abandon(_ out: String) {
         lock.lock()
@@ -295,8 +331,10 @@ public enum LessonOutput {
             guard let owner = debrisOwner(name) else { continue }
             let dead = kill(owner, 0) == -1 && errno == ESRCH
             guard pid.map({ $0 == owner }) ?? dead else { continue }
-            // A run still writing into the folder can refill it while it is removed: try again.
-            for _ in 0..<3 where FileManager.default.fileExists(atPath: "\(out)/\(name)") {
+            // A run still writing into the folder (a lesson on another thread) can refill it while
+            // it is removed: try again. Once it is gone, nothing is written there: the folder is
+            // not created again after `abandon`.
+            for _ in 0..<100 where FileManager.default.fileExists(atPath: "\(out)/\(name)") {
                 try? FileManager.default.removeItem(atPath: "\(out)/\(name)")
             }
         }

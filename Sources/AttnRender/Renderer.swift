@@ -84,7 +84,7 @@ public enum Renderer {
             let surface = try Surface.svg(width: figure.width, height: figure.height)
             let context = try Context(surface)
             try draw(figure.pages[0], figure, context)
-            return Array(renumberSVGIDs(String(decoding: try surface.finish(), as: UTF8.self)).utf8)
+            return renumberSVGIDs(try surface.finish())
         case .pdf:
             let surface = try Surface.pdf(width: figure.width, height: figure.height, title: figure.title)
             let context = try Context(surface)
@@ -252,21 +252,88 @@ public enum Renderer {
     /// Cairo numbers SVG ids (glyphs, surfaces, clips…) with process-wide counters, so the same
     /// figure drawn after another gets other ids. Renumber them by order of first appearance,
     /// optionally after a prefix (so several SVGs can share one HTML page).
+    ///
+    /// An id is a token `[A-Za-z][A-Za-z_]*[0-9][0-9-]*` (a kind, then its number: `glyph0-1`,
+    /// `clip3`) after `id="`; the same token after `#` is a reference to it. One byte scan finds the
+    /// ids in order, a second rewrites ids and references; a reference to no id is left as it is.
+    /// Cairo writes ASCII SVG (text becomes glyph paths), so bytes are characters here.
     static func renumberSVGIDs(_ svg: String, prefix: String = "") -> String {
-        let token = /(id="|#)([A-Za-z][A-Za-z_]*)([0-9][0-9-]*)/
-        let idPrefix = prefix
-        var mapping: [String: String] = [:]
-        var counters: [String: Int] = [:]
-        for match in svg.matches(of: token) where match.output.1 == "id=\"" {
-            let kind = String(match.output.2), old = kind + match.output.3
-            if mapping[old] == nil {
-                counters[kind, default: 0] += 1
-                mapping[old] = idPrefix + kind + String(counters[kind]!)
+        String(decoding: renumberSVGIDs(Array(svg.utf8), prefix: prefix), as: UTF8.self)
+    }
+
+    /// `renumberSVGIDs` over the bytes of an SVG.
+    static func renumberSVGIDs(_ svg: [UInt8], prefix: String = "") -> [UInt8] {
+        svg.withUnsafeBufferPointer { bytes in
+            // Pass 1: old id → prefix + kind + (how many ids of that kind came before, plus one).
+            var mapping: [ArraySlice<UInt8>: [UInt8]] = [:]
+            var counters: [ArraySlice<UInt8>: Int] = [:]
+            var scan = SVGIDScanner(bytes)
+            while let token = scan.next() {
+                guard token.isID else { continue }
+                let old = svg[token.start..<token.end]
+                guard mapping[old] == nil else { continue }
+                let kind = svg[token.start..<token.kindEnd]
+                let n = counters[kind, default: 0] + 1
+                counters[kind] = n
+                mapping[old] = Array(prefix.utf8) + kind + Array(String(n).utf8)
             }
-        }
-        return svg.replacing(token) { match in
-            let old = String(match.output.2) + match.output.3
-            return match.output.1 + (mapping[old] ?? old)
+            // Pass 2: the bytes between tokens as they are, each known token replaced.
+            var out: [UInt8] = []
+            out.reserveCapacity(svg.count + svg.count / 8)
+            var copied = 0
+            scan = SVGIDScanner(bytes)
+            while let token = scan.next() {
+                guard let new = mapping[svg[token.start..<token.end]] else { continue }
+                out.append(contentsOf: bytes[copied..<token.start])
+                out.append(contentsOf: new)
+                copied = token.end
+            }
+            out.append(contentsOf: bytes[copied...])
+            return out
         }
     }
+}
+
+/// Finds the id tokens of an SVG left to right, as `/(id="|#)([A-Za-z][A-Za-z_]*)([0-9][0-9-]*)/`
+/// matches them: a match resumes the search after its end, a failed position one byte on.
+struct SVGIDScanner {
+    /// A token: `bytes[start..<kindEnd]` its kind, `bytes[start..<end]` the whole id; `isID` after
+    /// `id="`, a reference after `#`.
+    struct Token { let start: Int, kindEnd: Int, end: Int, isID: Bool }
+
+    private let bytes: UnsafeBufferPointer<UInt8>
+    private var i = 0
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    mutating func next() -> Token? {
+        let n = bytes.count
+        while i < n {
+            let at = i
+            i += 1
+            let start: Int, isID: Bool
+            if bytes[at] == UInt8(ascii: "#") {
+                (start, isID) = (at + 1, false)
+            } else if bytes[at] == UInt8(ascii: "i"), at + 4 <= n, bytes[at + 1] == UInt8(ascii: "d"),
+                      bytes[at + 2] == UInt8(ascii: "="), bytes[at + 3] == UInt8(ascii: "\"") {
+                (start, isID) = (at + 4, true)
+            } else {
+                continue
+            }
+            var j = start
+            guard j < n, Self.isLetter(bytes[j]) else { continue }
+            j += 1
+            while j < n, Self.isLetter(bytes[j]) || bytes[j] == UInt8(ascii: "_") { j += 1 }
+            let kindEnd = j
+            guard j < n, Self.isDigit(bytes[j]) else { continue }
+            j += 1
+            while j < n, Self.isDigit(bytes[j]) || bytes[j] == UInt8(ascii: "-") { j += 1 }
+            i = j
+            return Token(start: start, kindEnd: kindEnd, end: j, isID: isID)
+        }
+        return nil
+    }
+
+    private static func isLetter(_ b: UInt8) -> Bool { (b | 0x20) >= UInt8(ascii: "a") && (b | 0x20) <= UInt8(ascii: "z") }
+    private static func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
 }

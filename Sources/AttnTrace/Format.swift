@@ -82,12 +82,31 @@ public enum Format {
         let all = [header] + rows
         let widths = header.indices.map { c in all.map { $0.count > c ? $0[c].count : 0 }.max() ?? 0 }
         func line(_ cells: [String]) -> String {
-            cells.enumerated().map { c, cell in
+            var line = cells.enumerated().map { c, cell in
                 let pad = String(repeating: " ", count: widths[c] - cell.count)
                 return rightAligned.contains(c) ? pad + cell : cell + pad
-            }.joined(separator: "  ").replacing(/\s+$/, with: "")
+            }.joined(separator: "  ")
+            trimTrailingWhitespace(&line)
+            return line
         }
         let rule = widths.map { String(repeating: "─", count: $0) }.joined(separator: "  ")
         return ([line(header), rule] + rows.map(line)).joined(separator: "\n") + "\n"
+    }
+
+    /// Removes the whitespace characters (spaces, tabs, newlines…: `Character.isWhitespace`, what
+    /// a regex's `\s` matches) at the end of `s`, looking only at the end.
+    ///
+    /// Most lines end in an ASCII letter, digit or sign, or in padding: those are decided by their
+    /// last bytes. A character ending in such a byte is no whitespace, and a space after an ASCII
+    /// byte is a character of its own (only a non-ASCII "prepend" mark could join it); anything
+    /// else is asked of `Character`.
+    static func trimTrailingWhitespace(_ s: inout String) {
+        while let last = s.utf8.last {
+            if last > 0x20 && last < 0x80 { return }
+            let utf8 = s.utf8
+            let spaceAlone = last == 0x20 && (utf8.count == 1 || utf8[utf8.index(utf8.endIndex, offsetBy: -2)] < 0x80)
+            guard spaceAlone || s.last!.isWhitespace else { return }
+            s.removeLast()
+        }
     }
 }

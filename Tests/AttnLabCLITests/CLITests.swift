@@ -11,7 +11,8 @@ struct Run {
     ///   - timeoutSeconds: kill the run after this long (coreutils `timeout`: status 124, or 128 + the
     ///     signal when attnlab itself dies of one).
     ///   - directory: the working directory, for runs that may write relative paths.
-    init(_ arguments: [String], timeoutSeconds: Int? = nil, directory: URL? = nil) throws {
+    ///   - environment: variables set for the run besides this process's own.
+    init(_ arguments: [String], timeoutSeconds: Int? = nil, directory: URL? = nil, environment: [String: String] = [:]) throws {
         let exe = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
         let attnlab = exe.deletingLastPathComponent().appendingPathComponent("attnlab")
         let process = Process()
@@ -23,6 +24,7 @@ struct Run {
             process.arguments = arguments
         }
         if let directory { process.currentDirectoryURL = directory }
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -60,6 +62,18 @@ struct Run {
         process.waitUntilExit()
         return (process.terminationStatus, shown)
     }
+}
+
+/// Every file under `folder` by its relative path, with its bytes (a folder's entry is empty).
+func contents(of folder: URL) throws -> [String: Data] {
+    var files: [String: Data] = [:]
+    for path in try FileManager.default.subpathsOfDirectory(atPath: folder.path) {
+        var isFolder: ObjCBool = false
+        let url = folder.appendingPathComponent(path)
+        _ = FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder)
+        files[path] = isFolder.boolValue ? Data() : try Data(contentsOf: url)
+    }
+    return files
 }
 
 func temporaryFolder() throws -> URL {
@@ -406,16 +420,24 @@ struct DrawCLITests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
     }
 
-    @Test("gallery renders one of every figure")
+    @Test("gallery renders one of every figure, the same bytes on one thread as on two")
     func gallery() throws {
         let dir = try temporaryFolder()
-        let run = try Run(["gallery", "--out", dir.path])
-        #expect(run.status == 0, "\(run.stderr)")
-        let files = Set(try FileManager.default.contentsOfDirectory(atPath: dir.path))
-        for name in ["heads", "layers", "tiles", "cache", "kv-chart", "io-chart", "tradeoff"] {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var trees: [[String: Data]] = []
+        for workers in ["1", "2"] {
+            let out = dir.appendingPathComponent(workers)
+            let run = try Run(["gallery", "--out", out.path], environment: ["ATTNLAB_WORKERS": workers])
+            #expect(run.status == 0, "\(run.stderr)")
+            trees.append(try contents(of: out))
+        }
+        let files = Set(trees[0].keys)
+        for name in ["heads", "layers", "tiles", "cache", "attention", "kv-chart", "io-chart", "tradeoff"] {
             #expect(files.contains("\(name).png") && files.contains("\(name).svg"), "\(name)")
         }
         #expect(files.contains("tiles-steps.pdf"))
+        #expect(files.count == 17)
+        #expect(trees[0] == trees[1])
     }
 }
 

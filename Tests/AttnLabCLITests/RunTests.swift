@@ -6,10 +6,11 @@ private final class Started {
     let process = Process()
     let stdout: URL, stderr: URL
 
-    init(_ arguments: [String], in folder: URL) throws {
+    init(_ arguments: [String], in folder: URL, environment: [String: String] = [:]) throws {
         let exe = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
         process.executableURL = exe.deletingLastPathComponent().appendingPathComponent("attnlab")
         process.arguments = arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let name = UUID().uuidString
         stdout = folder.appendingPathComponent("\(name).out")
         stderr = folder.appendingPathComponent("\(name).err")
@@ -60,8 +61,9 @@ private func incompleteLessons(_ out: URL) -> [String] {
 
 @Suite("interrupted, concurrent and long runs", .serialized)
 struct RunTests {
-    /// Kills `run --all` at several moments with SIGINT, SIGTERM and SIGKILL. SIGINT and SIGTERM remove
-    /// the run's staging folder and exit 130 and 143; what SIGKILL leaves the next run removes. Only
+    /// Kills `run --all` (on two threads) at several moments with SIGINT, SIGTERM and SIGKILL. SIGINT
+    /// and SIGTERM remove the run's staging folders and exit 130 and 143; what SIGKILL leaves (at most
+    /// the 2 × 2 lessons staged ahead and one replaced lesson being removed) the next run removes. Only
     /// complete lessons are ever in the output folder, and each finished lesson's ✓ line was printed
     /// (flushed into a file, which is block-buffered like a pipe) before the kill.
     @Test("killed runs leave only complete lessons, and the next run removes what SIGKILL left")
@@ -71,15 +73,15 @@ struct RunTests {
         let out = dir.appendingPathComponent("out")
         for (signal, status) in [(SIGINT, Int32(130)), (SIGTERM, 143), (SIGKILL, 137)] {
             for delay in [0.2, 1.0, 2.0] {
-                let run = try Started(["run", "--all", "--no-step", "--out", out.path], in: dir)
+                let run = try Started(["run", "--all", "--no-step", "--out", out.path], in: dir, environment: ["ATTNLAB_WORKERS": "2"])
                 Thread.sleep(forTimeInterval: delay)
                 #expect(run.stop(signal) == status, "signal \(signal) after \(delay) s: \(run.errors)")
                 if signal != SIGKILL { #expect(debris(out) == [], "signal \(signal) after \(delay) s") }
-                #expect(debris(out).count <= 1, "signal \(signal) after \(delay) s: the next run removes a killed run's folder")
+                #expect(debris(out).count <= 5, "signal \(signal) after \(delay) s: the next run removes a killed run's folders")
                 #expect(incompleteLessons(out) == [], "signal \(signal) after \(delay) s")
             }
             // A moment after a lesson has finished: its line is already out.
-            let run = try Started(["run", "--all", "--no-step", "--out", out.path], in: dir)
+            let run = try Started(["run", "--all", "--no-step", "--out", out.path], in: dir, environment: ["ATTNLAB_WORKERS": "2"])
             #expect(run.wait(upTo: 120) { run.output.contains("✓") }, "no ✓ line before the kill: \(run.errors)")
             #expect(run.stop(signal) == status)
             #expect(incompleteLessons(out) == [])
@@ -132,6 +134,59 @@ struct RunTests {
                 #expect(run.errors == "")
             }
             #expect(debris(out) == [])
+            #expect(incompleteLessons(out) == [])
+        }
+    }
+
+    /// Lessons run on several threads, yet the tree and the lines are those of one thread: same
+    /// files, same bytes, the ✓ lines in the order of the lessons.
+    @Test("run --all on one and on two threads: the same tree, byte for byte, and the same lines", arguments: ["en", "ja"])
+    func workers(lang: String) throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var trees: [[String: Data]] = [], lines: [String] = []
+        for workers in ["1", "2"] {
+            let out = dir.appendingPathComponent(workers)
+            let run = try Run(["run", "--all", "--no-step", "--lang", lang, "--out", out.path], environment: ["ATTNLAB_WORKERS": workers])
+            #expect(run.status == 0, "\(run.stderr)")
+            trees.append(try contents(of: out))
+            lines.append(run.stdout.replacingOccurrences(of: out.path, with: "OUT"))
+        }
+        let lessons = try FileManager.default.contentsOfDirectory(atPath: "lessons").filter { $0.hasSuffix(".yaml") }.sorted()
+        #expect(lines[0].split(separator: "\n").map { $0.split(separator: ":")[0] } == lessons.map { "✓ " + $0.dropLast(5) })
+        #expect(trees[0].count > 100)
+        #expect(trees[1] == trees[0])
+        #expect(lines[1] == lines[0])
+    }
+
+    /// A lesson that fails stops the run there, as on one thread: the lessons before it are in
+    /// place and printed, none after it is, even one a second thread had already finished, and no
+    /// staging folder is left.
+    @Test("a lesson failing in the middle of run --all on two threads leaves exactly the lessons before it")
+    func failureInTheMiddle() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("lessons"), withIntermediateDirectories: true)
+        for i in 1...6 {
+            let narration = i == 3 ? "{{ nope }}" : "{{ kv_bytes_per_token }} bytes"
+            let lesson = """
+                id: l\(i)
+                title: {en: Lesson \(i)}
+                summary: {en: One step.}
+                steps:
+                  - title: {en: Bytes}
+                    narration: {en: "\(narration)"}
+                    action: {kv: {layers: \(i), q-heads: 4, kv-heads: 1, head-dim: 64}}
+                    figure: {layers: {layers: 6, cla: 2}}
+                """
+            try Data(lesson.utf8).write(to: dir.appendingPathComponent("lessons/l\(i).yaml"))
+        }
+        for workers in ["1", "2"] {
+            let out = dir.appendingPathComponent("out\(workers)")
+            let run = try Run(["run", "--all", "--no-step", "--out", out.path], directory: dir, environment: ["ATTNLAB_WORKERS": workers])
+            #expect(run.status == 2 && run.stderr.contains("unknown value 'nope'"), "\(run.stderr)")
+            #expect(run.stdout.split(separator: "\n").map { String($0.prefix(4)) } == ["✓ l1", "✓ l2"])
+            #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted() == ["l1", "l2"], "\(workers) threads")
             #expect(incompleteLessons(out) == [])
         }
     }
