@@ -130,13 +130,13 @@ extension AttnLab {
         }
 
         /// Refuses kernel timings estimated over the budget: each size runs three algorithms with and
-        /// without counting, `repeats` times, and NumPy (a warm-up and a run at a conservative
-        /// 1 GFLOP/s, plus half a second to start Python, for each run).
+        /// without counting, `repeats` times, and NumPy (half a second to start Python, then its
+        /// warm-ups and its run at a conservative 1 GFLOP/s for one run: BLAS runs far faster).
         private func checkBudget(_ sizes: [Int]) throws(ConfigError) {
             var seconds = 0.0
             for size in sizes {
                 seconds += WorkEstimate.tiledSeconds(n: size, d: d, runs: Double(repeats) * Double(2 * TileAlgorithm.allCases.count))
-                if !noNumpy { seconds += Double(repeats) * (0.5 + 2 * 4 * Double(size) * Double(size) * Double(d) / 1e9) }
+                if !noNumpy { seconds += Double(repeats) * (0.5 + 4 * Double(size) * Double(size) * Double(d) / 1e9) }
             }
             try budget.budget.check(WorkEstimate(what: "\(Format.grouped(repeats)) × 6 kernel runs at N = \(n), d = \(d)", seconds: seconds, fields: [.repeats, .n]))
         }
