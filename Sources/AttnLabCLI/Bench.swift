@@ -89,6 +89,7 @@ extension AttnLab {
             let numpy = noNumpy ? nil : PeerScript(
                 python: hasPeerEnvironment ? peerPython : "python3", script: numpyScript, field: .numpyScript,
                 hint: "is NumPy installed, and is this the NumPy comparison script? (or --no-numpy)")
+            let load = MachineLoad()
             var numpyInfo: String? = nil
             var rows: [[String]] = []
             let algorithms = TileAlgorithm.allCases
@@ -121,8 +122,9 @@ extension AttnLab {
             }
             var header = ["N", "algo", "ms", "spread", "GFLOP/s", "bare ms", "counting"]
             if !noNumpy { header += ["NumPy ms", "spread", "vs NumPy"] }
-            say("Attention forward, d = \(d), M = \(Format.grouped(sramElements)) elements, \(ProcessInfo.processInfo.activeProcessorCount) cores; "
-                + "medians of \(Format.grouped(repeats)) alternating runs (\(noNumpy ? "" : "NumPy, ")counted, bare), spread = min–max\n")
+            say("Attention forward, d = \(d), M = \(Format.grouped(sramElements)) elements; "
+                + "medians of \(Format.grouped(repeats)) alternating runs (\(noNumpy ? "" : "NumPy, ")counted, bare), spread = min–max")
+            say(load.line() + "\n")
             print(Format.table(header, rows, rightAligned: Set(0..<header.count).subtracting([1])), terminator: "")
             if let numpy {
                 say("\nNumPy \(numpyInfo ?? "") from \(numpy.python) (naive attention: S, softmax, PV in float32); vs NumPy = AttnLab's ms ÷ NumPy's (below 1× AttnLab is faster)")

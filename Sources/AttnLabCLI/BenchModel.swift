@@ -48,6 +48,7 @@ extension AttnLab.Bench {
         let skipped = config.vocab > 512 ? 256 : 0
         let prompt = (0..<promptTokens).map { skipped + ($0 &* 7919) % (config.vocab - skipped) }
         let threads = ProcessInfo.processInfo.activeProcessorCount
+        let load = MachineLoad()
         var own: [ModelRun] = [], peer: [PeerRun] = []
         var footprint: ModelFootprint? = nil, title = "", peerInfo = ""
         // Each round runs llama.cpp first, so that a broken peer fails before AttnLab spends its time.
@@ -70,8 +71,9 @@ extension AttnLab.Bench {
         let ownPeakBytes = peakResidentBytes()
         let bandwidth = MemoryBandwidth.measure(threads: threads)
 
-        say("\(title), \(threads) cores")
-        say("Medians of \(Format.grouped(repeats)) alternating runs (\(llama == nil ? "" : "llama.cpp, ")AttnLab), spread = min–max\n")
+        say(title)
+        say("Medians of \(Format.grouped(repeats)) alternating runs (\(llama == nil ? "" : "llama.cpp, ")AttnLab), spread = min–max")
+        say(load.line(spinning: llama == nil ? nil : "llama.cpp") + "\n")
         let ownPrefill = Samples(own.map { Double(promptTokens) / $0.prefill }), ownDecode = Samples(own.map { Double(tokens) / $0.decode })
         let ownLoad = Samples(own.map(\.load))
         let mib = Double(1 << 20)

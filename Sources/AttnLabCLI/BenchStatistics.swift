@@ -1,5 +1,6 @@
 import AttnTrace
 import Dispatch
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -47,6 +48,37 @@ func peakResidentBytes() -> Int {
     getrusage(RUSAGE_SELF, &usage)
     #endif
     return Int(usage.ru_maxrss) * 1024
+}
+
+/// The machine's 1-minute load average before and after `bench`'s runs, and whether others were
+/// busy enough to disturb them.
+struct MachineLoad {
+    let cores: Int
+    let before: Double
+
+    /// Samples the load now, before the runs.
+    init() {
+        cores = ProcessInfo.processInfo.activeProcessorCount
+        before = Self.now()
+    }
+
+    static func now() -> Double {
+        var loads = [0.0, 0.0, 0.0]
+        return getloadavg(&loads, 3) >= 1 ? loads[0] : 0
+    }
+
+    /// "2 cores, load average 0.31 before the runs, 2.05 after", and a warning when other processes
+    /// kept more than half the cores busy before the runs started: timings then mostly measure the
+    /// machine, and a program whose threads wait for each other spinning (`spinning`: llama.cpp)
+    /// loses the most.
+    func line(spinning: String? = nil) -> String {
+        var text = "\(cores) cores, load average \(Format.fixed(before, 2)) before the runs, \(Format.fixed(Self.now(), 2)) after"
+        if before > Double(cores) / 2 {
+            text += " — a busy machine: the timings are unreliable"
+            if let spinning { text += ", \(spinning)'s most (its threads wait for each other spinning)" }
+        }
+        return text
+    }
 }
 
 /// The read bandwidth of main memory as one program sees it: `threads` threads each summing its own
