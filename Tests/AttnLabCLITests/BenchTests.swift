@@ -87,8 +87,10 @@ struct BenchTests {
         for who in ["  AttnLab   ", "  llama.cpp "] {
             #expect(lines.contains { $0.hasPrefix(who) && $0.contains(" per token (weights ") && $0.contains("% of the bound") }, "\(who)")
         }
-        // The tiny model is all F32: as held and as stored it is the same bytes; fp32 vs fp16 KV cache.
-        #expect(lines.contains { $0.contains("as stored: F32 + KV cache") && $0.contains("in fp16") })
+        // The tiny model is all F32 with tied embeddings, so as held and as stored it reads the same
+        // bytes: 4 × (embedding 8·8 + norms 3·8 + W_Q 64 + W_K 32 + W_V 32 + W_O 64 + FFN 3·128) = 2,656.
+        #expect(lines.contains { $0.contains("(weights 2.66 kB as AttnLab holds them + KV cache ") && $0.contains(" in fp32)") })
+        #expect(lines.contains { $0.contains("(weights 2.66 kB as stored: F32 + KV cache ") && $0.contains(" in fp16)") })
         #expect(try String(contentsOf: dir.appendingPathComponent("runs"), encoding: .utf8) == "xxx")
     }
 
