@@ -18,7 +18,7 @@ public enum Field: Sendable, Hashable, CaseIterable {
     // Lessons.
     case lesson, all, out, language, formats, stepThrough
     // Benchmarks and model files.
-    case promptTokens, repeats, numpyScript, noNumpy, force
+    case promptTokens, repeats, numpyScript, noNumpy, llamaScript, force
     // How long a run may take.
     case maxSeconds
 }

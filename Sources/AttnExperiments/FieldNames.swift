@@ -73,6 +73,7 @@ extension Field {
         case .repeats: "repeat"
         case .numpyScript: "numpy-script"
         case .noNumpy: "no-numpy"
+        case .llamaScript: "llama-script"
         case .force: "force"
         case .maxSeconds: "max-seconds"
         }

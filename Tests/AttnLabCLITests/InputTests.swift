@@ -56,7 +56,7 @@ struct InputTests {
     /// Options whose values are names, paths or text: ArgumentParser may read `-1` there as a flag.
     static let nonNumericOptions: Set<String> = [
         "--model", "--models-dir", "--trace", "--trace-format", "--trace-detail", "--dtype", "--weight-sharing", "--output",
-        "--theme", "--title", "--preset", "--numpy-script", "--text", "--out", "--lang", "--formats", "--algo", "--over",
+        "--theme", "--title", "--preset", "--numpy-script", "--llama-script", "--peer-python", "--text", "--out", "--lang", "--formats", "--algo", "--over",
         "--format", "--to", "--frames",
     ]
 

@@ -238,11 +238,12 @@ struct RunTests {
     /// A killed `bench` takes its NumPy child with it, whatever the signal.
     @Test("bench's NumPy child dies with it", arguments: [SIGKILL, SIGTERM, SIGINT])
     func childDies(signal: Int32) throws {
-        let probe = try Run(["bench", "--n", "64", "--repeat", "1"])
-        try #require(probe.status == 0, "bench with NumPy does not run here: \(probe.stderr)")
         let dir = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let bench = try Started(["bench", "--n", "4096", "--repeat", "500", "--max-seconds", "1000000"], in: dir)
+        // A comparison that never ends, started before any kernel runs: the child runs when bench is killed.
+        let slow = dir.appendingPathComponent("slow.py")
+        try "import time\ntime.sleep(600)\n".write(to: slow, atomically: true, encoding: .utf8)
+        let bench = try Started(["bench", "--n", "64", "--repeat", "1", "--numpy-script", slow.path], in: dir)
         let pid = bench.process.processIdentifier
         var children: [Int32] = []
         #expect(bench.wait(upTo: 30) {
@@ -250,8 +251,13 @@ struct RunTests {
                 .split(separator: " ").compactMap { Int32($0) }
             return !children.isEmpty
         })
-        // The child has replaced its wrapper by NumPy's script.
+        // By now the child (ChildProcess's wrapper) runs the script as its own child: both must die.
         Thread.sleep(forTimeInterval: 1)
+        for child in children {
+            children += ((try? String(contentsOfFile: "/proc/\(child)/task/\(child)/children", encoding: .utf8)) ?? "")
+                .split(separator: " ").compactMap { Int32($0) }
+        }
+        #expect(children.count >= 2, "no script under the wrapper: \(children)")
         _ = bench.stop(signal)
         for child in children {
             #expect(bench.wait(upTo: 5) {
