@@ -7,24 +7,34 @@ import Foundation
 /// arithmetic over the keys `AttentionMask` lets each row see.
 enum ReferenceAttention {
     /// O for the given rows of every query head (all rows when `rows` is nil).  // [q_heads × N × d]
+    ///
+    /// Each row is computed whole by one core (`Attention.attend` in its plain left-to-right order),
+    /// in parts of `rowsPerPart` rows spread over the cores, so the values do not depend on the split.
     static func forward(_ p: TileProblem, rows sample: [Int]?) -> (o: [Double], rowMax: [Double], rowSum: [Double]) {
         let d = p.d, N = p.n, H = p.layout.qHeads, mask = p.mask
         let q = Float64Buffer(p.q), k = Float64Buffer(p.k), v = Float64Buffer(p.v)  // [heads × N × d]
         let o = Float64Buffer(zeros: H * N * d)                                     // [q_heads × N × d]
-        let s = Float64Buffer(zeros: N)                                             // one row of scores
-        var rowMax = [Double](repeating: 0, count: H * N), rowSum = rowMax
-        for h in 0..<H {
+        let rowMax = Float64Buffer(zeros: H * N), rowSum = Float64Buffer(zeros: H * N)  // [q_heads × N]
+        let positions = sample ?? Array(0..<N)
+        let partsPerHead = (positions.count + rowsPerPart - 1) / rowsPerPart
+        TileParts.forEach(H * partsPerHead) { part in
+            let h = part / partsPerHead, first = (part % partsPerHead) * rowsPerPart
             let g = p.layout.kvHead(forQueryHead: h)
             let keys = KVRows(base: k.pointer + g * N * d, stride: d), values = KVRows(base: v.pointer + g * N * d, stride: d)
-            for t in sample ?? Array(0..<N) {
+            let s = UnsafeMutablePointer<Double>.allocate(capacity: N)                 // one row of scores
+            defer { s.deallocate() }
+            for t in positions[first..<min(positions.count, first + rowsPerPart)] {
                 let row = h * N + t
-                (rowMax[row], rowSum[row]) = Attention.attend(
+                (rowMax.pointer[row], rowSum.pointer[row]) = Attention.attend(
                     Float64Reference(), q: q.pointer + row * d, keys: keys, values: values,
-                    visible: mask.visibleKeys(query: t, keys: N), headDim: d, scores: s.pointer, out: o.pointer + row * d)
+                    visible: mask.visibleKeys(query: t, keys: N), headDim: d, scores: s, out: o.pointer + row * d)
             }
         }
-        return (o.array, rowMax, rowSum)
+        return (o.array, rowMax.array, rowSum.array)
     }
+
+    /// Query rows one part of the reference computes.
+    static let rowsPerPart = 64
 
     /// dQ, dK, dV of Σ O ∘ dO, in float64.
     static func backward(_ p: TileProblem) -> (dq: [Double], dk: [Double], dv: [Double]) {

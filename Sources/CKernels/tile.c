@@ -1,0 +1,232 @@
+// The tiled attention simulator's block kernels (see attn_tile.h): same additions in the same
+// order per element as the Swift loops they replace, many elements at a time.
+#include "simd.h"
+
+typedef int32_t v16i __attribute__((vector_size(64), aligned(4)));
+
+/// Lane by lane: `yes` where `mask` is set (all bits), else `no`.
+ATTN_INLINE v16f select16(v16i mask, v16f yes, v16f no) {
+    return (v16f)((mask & (v16i)yes) | (~mask & (v16i)no));
+}
+
+// MARK: - Scores
+
+/// The 16-lane sum `attn_dot_f32` reduces, for q against one key. Lanes start from the first
+/// product instead of 0 + product: that differs only where a lane is −0 (0 + −0 = +0), and the
+/// caller's one final `+ 0` after the reduction maps exactly those results back (a sum of values
+/// none of which is −0 is never −0).
+ATTN_INLINE v16f score_lanes(const float *q, const float *k, ptrdiff_t d) {
+    v16f a0, a1, a2, a3;
+    ptrdiff_t i = 0;
+    if (d >= 64) {
+        a0 = load16(q) * load16(k); a1 = load16(q + 16) * load16(k + 16);
+        a2 = load16(q + 32) * load16(k + 32); a3 = load16(q + 48) * load16(k + 48);
+        for (i = 64; i + 64 <= d; i += 64) {
+            a0 += load16(q + i) * load16(k + i); a1 += load16(q + i + 16) * load16(k + i + 16);
+            a2 += load16(q + i + 32) * load16(k + i + 32); a3 += load16(q + i + 48) * load16(k + i + 48);
+        }
+    } else {
+        a0 = a1 = a2 = a3 = splat16(0);
+    }
+    for (; i + 16 <= d; i += 16) a0 += load16(q + i) * load16(k + i);
+    return (a0 + a1) + (a2 + a3);
+}
+
+/// `reduce16` of sixteen vectors at once: lane e of the result is reduce16(v[e]). Each step adds,
+/// lane by lane, the pairs the halving tree adds — (0..7 + 8..15), then 4, 2, 1 — packed from two
+/// inputs into one vector.
+ATTN_INLINE v16f reduce16x16(const v16f *v) {
+    v16f w[8], x[4], y[2];
+    for (int j = 0; j < 8; j++)   // 16 lanes → 8 per score, two scores per vector
+        w[j] = __builtin_shufflevector(v[2 * j], v[2 * j + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23)
+             + __builtin_shufflevector(v[2 * j], v[2 * j + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    for (int j = 0; j < 4; j++)   // 8 → 4, four scores per vector
+        x[j] = __builtin_shufflevector(w[2 * j], w[2 * j + 1], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27)
+             + __builtin_shufflevector(w[2 * j], w[2 * j + 1], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+    for (int j = 0; j < 2; j++)   // 4 → 2: (v4[0] + v4[2], v4[1] + v4[3]), eight scores per vector
+        y[j] = __builtin_shufflevector(x[2 * j], x[2 * j + 1], 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29)
+             + __builtin_shufflevector(x[2 * j], x[2 * j + 1], 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
+    // 2 → 1: v2a + v2b, sixteen scores
+    return __builtin_shufflevector(y[0], y[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+         + __builtin_shufflevector(y[0], y[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+}
+
+/// One row of scores, sixteen columns at a time. Inlined with a constant d for the common head
+/// sizes, so the row of q stays in registers while the keys stream by.
+ATTN_INLINE void scores_row(const float *q, const float *k, ptrdiff_t ldk, ptrdiff_t cols, ptrdiff_t d, float tau, float *s) {
+    ptrdiff_t tail = d & ~(ptrdiff_t)15;   // attn_dot_f32 adds elements from here on one by one
+    v16f lanes[16];
+    for (ptrdiff_t b0 = 0; b0 < cols; b0 += 16) {
+        ptrdiff_t nb = cols - b0 < 16 ? cols - b0 : 16;
+        for (ptrdiff_t b = 0; b < nb; b++) lanes[b] = score_lanes(q, k + (b0 + b) * ldk, d);
+        for (ptrdiff_t b = nb; b < 16; b++) lanes[b] = splat16(0);   // past the last column: not stored
+        v16f sums = reduce16x16(lanes) + splat16(0);
+        for (ptrdiff_t b = 0; b < nb; b++) {
+            const float *kb = k + (b0 + b) * ldk;
+            float sum = sums[b];
+            for (ptrdiff_t i = tail; i < d; i++) sum += q[i] * kb[i];
+            s[b0 + b] = sum * tau;
+        }
+    }
+}
+
+ATTN_INLINE void attn_tile_scores_body(const float *q, ptrdiff_t ldq, ptrdiff_t rows, const float *k, ptrdiff_t ldk, ptrdiff_t cols,
+                                       ptrdiff_t d, float tau, const ptrdiff_t *visible, float *s, ptrdiff_t lds) {
+    for (ptrdiff_t a = 0; a < rows; a++) {
+        const float *qa = q + a * ldq;
+        float *sa = s + a * lds;
+        if (d == 64) scores_row(qa, k, ldk, cols, 64, tau, sa);
+        else if (d == 128) scores_row(qa, k, ldk, cols, 128, tau, sa);
+        else scores_row(qa, k, ldk, cols, d, tau, sa);
+        if (visible)
+            for (ptrdiff_t b = visible[a]; b < cols; b++) sa[b] = -__builtin_inff();
+    }
+}
+
+ATTN_DISPATCH(void, attn_tile_scores,
+              (const float *q, ptrdiff_t ldq, ptrdiff_t rows, const float *k, ptrdiff_t ldk, ptrdiff_t cols,
+               ptrdiff_t d, float tau, const ptrdiff_t *visible, float *s, ptrdiff_t lds),
+              (q, ldq, rows, k, ldk, cols, d, tau, visible, s, lds))
+
+// MARK: - P·V
+
+/// One element's tail path: o += v[c·d]·(w[c]·scale), c in order (v points at column e of row 0).
+ATTN_INLINE float accumulate_scalar(float o, const float *w, float scale, ptrdiff_t count, const float *v, ptrdiff_t d) {
+    for (ptrdiff_t c = 0; c < count; c++) o += v[c * d] * (w[c] * scale);
+    return o;
+}
+
+ATTN_INLINE void attn_tile_accumulate_body(const float *w, ptrdiff_t ldw, ptrdiff_t rows, ptrdiff_t count, const float *scale,
+                                           ptrdiff_t scale_step, const float *v, ptrdiff_t d, float *o, ptrdiff_t ldo) {
+    ptrdiff_t a = 0;
+    for (; a + 4 <= rows; a += 4) {
+        const float *w0 = w + a * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
+        float s0 = scale[a * scale_step], s1 = scale[(a + 1) * scale_step], s2 = scale[(a + 2) * scale_step], s3 = scale[(a + 3) * scale_step];
+        float *o0 = o + a * ldo, *o1 = o0 + ldo, *o2 = o1 + ldo, *o3 = o2 + ldo;
+        ptrdiff_t e = 0;
+        for (; e + 16 <= d; e += 16) {
+            v16f c0 = load16(o0 + e), c1 = load16(o1 + e), c2 = load16(o2 + e), c3 = load16(o3 + e);
+            for (ptrdiff_t c = 0; c < count; c++) {
+                v16f vc = load16(v + c * d + e);
+                c0 += vc * splat16(w0[c] * s0);
+                c1 += vc * splat16(w1[c] * s1);
+                c2 += vc * splat16(w2[c] * s2);
+                c3 += vc * splat16(w3[c] * s3);
+            }
+            store16(o0 + e, c0); store16(o1 + e, c1); store16(o2 + e, c2); store16(o3 + e, c3);
+        }
+        for (; e < d; e++) {
+            o0[e] = accumulate_scalar(o0[e], w0, s0, count, v + e, d);
+            o1[e] = accumulate_scalar(o1[e], w1, s1, count, v + e, d);
+            o2[e] = accumulate_scalar(o2[e], w2, s2, count, v + e, d);
+            o3[e] = accumulate_scalar(o3[e], w3, s3, count, v + e, d);
+        }
+    }
+    for (; a < rows; a++) {
+        const float *wa = w + a * ldw;
+        float sa = scale[a * scale_step];
+        float *oa = o + a * ldo;
+        ptrdiff_t e = 0;
+        for (; e + 16 <= d; e += 16) {
+            v16f acc = load16(oa + e);
+            for (ptrdiff_t c = 0; c < count; c++) acc += load16(v + c * d + e) * splat16(wa[c] * sa);
+            store16(oa + e, acc);
+        }
+        for (; e < d; e++) oa[e] = accumulate_scalar(oa[e], wa, sa, count, v + e, d);
+    }
+}
+
+ATTN_DISPATCH(void, attn_tile_accumulate,
+              (const float *w, ptrdiff_t ldw, ptrdiff_t rows, ptrdiff_t count, const float *scale,
+               ptrdiff_t scale_step, const float *v, ptrdiff_t d, float *o, ptrdiff_t ldo),
+              (w, ldw, rows, count, scale, scale_step, v, d, o, ldo))
+
+// MARK: - Softmax pieces
+
+/// e^x lane by lane with IEEE +, −, × only (Kernels.exp16, operation for operation).
+ATTN_INLINE v16f exp16(v16f x) {
+    v16f low = splat16(-87.0f), high = splat16(88.0f);
+    v16f xc = select16((v16i)(x < low), low, x);
+    xc = select16((v16i)(xc > high), high, xc);
+    // k = round(x / ln 2): adding and subtracting 1.5·2^23 rounds to the nearest integer.
+    v16f magic = splat16(12582912.0f);
+    v16f k = (xc * splat16(1.44269504f) + magic) - magic;
+    v16f r = (xc - k * splat16(0.693145751953125f)) - k * splat16(1.428606765330187e-06f);
+    v16f p = splat16(1.0f / 5040.0f);
+    p = p * r + splat16(1.0f / 720.0f);
+    p = p * r + splat16(1.0f / 120.0f);
+    p = p * r + splat16(1.0f / 24.0f);
+    p = p * r + splat16(1.0f / 6.0f);
+    p = p * r + splat16(0.5f);
+    p = p * r + splat16(1.0f);
+    p = p * r + splat16(1.0f);
+    // 2^k from the exponent bits: k + 127 + 2^23 is exact and its low bits are k + 127.
+    v16i biased = (v16i)(k + splat16(127.0f + 8388608.0f));
+    return p * (v16f)(biased << 23);
+}
+
+ATTN_INLINE void attn_exp_shifted_body(float *x, ptrdiff_t n, float shift) {
+    v16f m = splat16(shift);
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16) store16(x + i, exp16(load16(x + i) - m));
+    if (i < n) {
+        // The tail goes through the same lanes, padded with zeros.
+        float pad[16] = {0};
+        memcpy(pad, x + i, (size_t)(n - i) * sizeof(float));
+        store16(pad, exp16(load16(pad) - m));
+        memcpy(x + i, pad, (size_t)(n - i) * sizeof(float));
+    }
+}
+
+ATTN_DISPATCH(void, attn_exp_shifted, (float *x, ptrdiff_t n, float shift), (x, n, shift))
+
+ATTN_INLINE float attn_row_max_body(const float *x, ptrdiff_t n, float start) {
+    v16f m = splat16(-__builtin_inff());
+    v16i nan = {0};
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v16f v = load16(x + i);
+        nan |= (v16i)(v != v);
+        m = select16((v16i)(v > m), v, m);
+    }
+    int seenNaN = start != start;
+    for (int l = 0; l < 16; l++) seenNaN |= nan[l] != 0;
+    float best = start;
+    for (int l = 0; l < 16; l++) best = m[l] > best ? m[l] : best;
+    for (; i < n; i++) {
+        seenNaN |= x[i] != x[i];
+        best = x[i] > best ? x[i] : best;
+    }
+    // Without NaNs the largest value is the same in any order, unless it is a zero: then the sign
+    // depends on which zero came last, as the sequential loop sees it.
+    if (seenNaN || best == 0) {
+        best = start;
+        for (i = 0; i < n; i++) best = x[i] >= best ? x[i] : best;
+    }
+    return best;
+}
+
+ATTN_DISPATCH(float, attn_row_max, (const float *x, ptrdiff_t n, float start), (x, n, start))
+
+ATTN_INLINE void attn_row_sums_body(const float *x, ptrdiff_t ldx, ptrdiff_t rows, const ptrdiff_t *counts, float *sums) {
+    ptrdiff_t a = 0;
+    for (; a + 8 <= rows; a += 8) {
+        ptrdiff_t common = counts[a];
+        for (int r = 1; r < 8; r++) common = counts[a + r] < common ? counts[a + r] : common;
+        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (ptrdiff_t b = 0; b < common; b++)
+            for (int r = 0; r < 8; r++) acc[r] += x[(a + r) * ldx + b];
+        for (int r = 0; r < 8; r++) {
+            for (ptrdiff_t b = common; b < counts[a + r]; b++) acc[r] += x[(a + r) * ldx + b];
+            sums[a + r] = acc[r];
+        }
+    }
+    for (; a < rows; a++) {
+        float acc = 0;
+        for (ptrdiff_t b = 0; b < counts[a]; b++) acc += x[a * ldx + b];
+        sums[a] = acc;
+    }
+}
+
+ATTN_DISPATCH(void, attn_row_sums, (const float *x, ptrdiff_t ldx, ptrdiff_t rows, const ptrdiff_t *counts, float *sums),
+              (x, ldx, rows, counts, sums))
