@@ -28,18 +28,23 @@ enum NaiveAttention: TiledAlgorithm {
         defer { ws.deallocate() }
         let Q = ws.copy(p.q), K = ws.copy(p.k), V = ws.copy(p.v)                             // HBM [heads × N × d]
         let O = ws.filled(p.q.count)                                                         // HBM [q_heads × N × d]
-        let S = ws.filled(R * C)                                                             // HBM [G·N × N], one K/V head at a time
-        let P = ws.filled(kvHeads * R * C)                                                   // HBM [kv_heads × G·N × N]
+        // HBM [kv_heads × G·N × N]. Each head's S is computed in its slot of P and turned into P
+        // there: the memory model counts S and P as the two tensors they are, the host keeps one.
+        // Step 1 writes every element, so P starts uninitialized (its pages are first touched by the
+        // parts of step 1, on every core).
         var flops = FlopCount()
-        for g in 0..<kvHeads {
-            let rowsAt = g * R * d, colsAt = g * C * d, Pg = P + g * R * C
-            blockedOuter(.scores, p, g: g, blocks: blocks, memory: mem, flops: &flops,      // 1. S = τQKᵀ
-                         rowOperand: (.Q, Q + rowsAt), colOperand: (.K, K + colsAt), out: (.S, S), scale: p.scale)
-            softmax(p, S: S, into: Pg, g: g, memory: mem, watchRow: g == 0 ? watchRow : nil, flops: &flops)  // 2. P = softmax(S)
-            blockedProduct(.output, p, g: g, blocks: blocks, memory: mem, flops: &flops,    // 3. O = PV
-                           matrix: (.P, UnsafePointer(Pg)), outerIsRows: true, operand: (.V, V + colsAt), out: (.O, O + rowsAt), scale: 1)
+        let P = [Float](unsafeUninitializedCapacity: kvHeads * R * C) { P, initialized in
+            for g in 0..<kvHeads {
+                let rowsAt = g * R * d, colsAt = g * C * d, Pg = P.baseAddress! + g * R * C
+                blockedOuter(.scores, p, g: g, blocks: blocks, memory: mem, flops: &flops,  // 1. S = τQKᵀ
+                             rowOperand: (.Q, Q + rowsAt), colOperand: (.K, K + colsAt), out: (.S, Pg), scale: p.scale)
+                softmax(p, Pg, g: g, memory: mem, watchRow: g == 0 ? watchRow : nil, flops: &flops)  // 2. P = softmax(S)
+                blockedProduct(.output, p, g: g, blocks: blocks, memory: mem, flops: &flops, // 3. O = PV
+                               matrix: (.P, UnsafePointer(Pg)), outerIsRows: true, operand: (.V, V + colsAt), out: (.O, O + rowsAt), scale: 1)
+            }
+            initialized = kvHeads * R * C
         }
-        return ForwardPass(o: ws.array(O, p.q.count), saved: Saved(P: ws.array(P, kvHeads * R * C)), flops: flops)
+        return ForwardPass(o: ws.array(O, p.q.count), saved: Saved(P: P), flops: flops)
     }
 
     /// M = scale · X Yᵀ into an HBM matrix `[R × C]`, block by block: X_i (a row block) stays on chip
@@ -114,9 +119,9 @@ enum NaiveAttention: TiledAlgorithm {
         }.reduce(flops, +)
     }
 
-    /// Step 2: P = softmax(S) row by row, masked above the diagonal for causal attention.
-    /// `P` starts at zero: entries masked above the diagonal stay 0.
-    private static func softmax(_ p: TileProblem, S: UnsafePointer<Float>, into P: UnsafeMutablePointer<Float>, g: Int, memory: MemoryHierarchy,
+    /// Step 2: P = softmax(S) row by row, in place (S in, P out), masked above the diagonal for causal
+    /// attention: entries there become 0.
+    private static func softmax(_ p: TileProblem, _ P: UnsafeMutablePointer<Float>, g: Int, memory: MemoryHierarchy,
                                 watchRow: Int?, flops: inout FlopCount) {
         let R = p.rows, C = p.n, M = memory.sramElements
         let chunk = softmaxRowsPerChunk(sramElements: M, cols: C)
@@ -145,10 +150,11 @@ enum NaiveAttention: TiledAlgorithm {
             defer { visible.deallocate(); l.deallocate() }
             var watched: WatchedRow? = nil, maxes: [Float] = []
             for (a, r) in rows.enumerated() {
+                let prow = P + r * C
                 visible[a] = (p.causal ? p.position(ofRow: r) : C - 1) + 1
-                let m = TileKernels.rowMax(S + r * C, visible[a], from: -.infinity)
-                for c in 0..<visible[a] { P[r * C + c] = S[r * C + c] }
-                TileKernels.expShifted(P + r * C, visible[a], shift: m)
+                let m = TileKernels.rowMax(prow, visible[a], from: -.infinity)
+                TileKernels.expShifted(prow, visible[a], shift: m)
+                for c in visible[a]..<C { prow[c] = 0 }
                 maxes.append(m)
             }
             TileKernels.rowSums(P + rows.lowerBound * C, rows: rows.count, stride: C, counts: visible, into: l)

@@ -208,24 +208,25 @@ ATTN_INLINE float attn_row_max_body(const float *x, ptrdiff_t n, float start) {
 
 ATTN_DISPATCH(float, attn_row_max, (const float *x, ptrdiff_t n, float start), (x, n, start))
 
+/// Row sums of `group` rows side by side (a constant once inlined, so the sums stay in registers).
+ATTN_INLINE void row_sums_group(const float *x, ptrdiff_t ldx, const ptrdiff_t *counts, float *sums, int group) {
+    ptrdiff_t common = counts[0];
+    for (int r = 1; r < group; r++) common = counts[r] < common ? counts[r] : common;
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (ptrdiff_t b = 0; b < common; b++)
+        for (int r = 0; r < group; r++) acc[r] += x[r * ldx + b];
+    for (int r = 0; r < group; r++) {
+        for (ptrdiff_t b = common; b < counts[r]; b++) acc[r] += x[r * ldx + b];
+        sums[r] = acc[r];
+    }
+}
+
 ATTN_INLINE void attn_row_sums_body(const float *x, ptrdiff_t ldx, ptrdiff_t rows, const ptrdiff_t *counts, float *sums) {
     ptrdiff_t a = 0;
-    for (; a + 8 <= rows; a += 8) {
-        ptrdiff_t common = counts[a];
-        for (int r = 1; r < 8; r++) common = counts[a + r] < common ? counts[a + r] : common;
-        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        for (ptrdiff_t b = 0; b < common; b++)
-            for (int r = 0; r < 8; r++) acc[r] += x[(a + r) * ldx + b];
-        for (int r = 0; r < 8; r++) {
-            for (ptrdiff_t b = common; b < counts[a + r]; b++) acc[r] += x[(a + r) * ldx + b];
-            sums[a + r] = acc[r];
-        }
-    }
-    for (; a < rows; a++) {
-        float acc = 0;
-        for (ptrdiff_t b = 0; b < counts[a]; b++) acc += x[a * ldx + b];
-        sums[a] = acc;
-    }
+    for (; a + 8 <= rows; a += 8) row_sums_group(x + a * ldx, ldx, counts + a, sums + a, 8);
+    if (a + 4 <= rows) { row_sums_group(x + a * ldx, ldx, counts + a, sums + a, 4); a += 4; }
+    if (a + 2 <= rows) { row_sums_group(x + a * ldx, ldx, counts + a, sums + a, 2); a += 2; }
+    if (a < rows) row_sums_group(x + a * ldx, ldx, counts + a, sums + a, 1);
 }
 
 ATTN_DISPATCH(void, attn_row_sums, (const float *x, ptrdiff_t ldx, ptrdiff_t rows, const ptrdiff_t *counts, float *sums),

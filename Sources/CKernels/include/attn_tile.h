@@ -33,7 +33,7 @@ void attn_exp_shifted(float *x, ptrdiff_t n, float shift);
 float attn_row_max(const float *x, ptrdiff_t n, float start);
 
 /// sums[a] = ((0 + x[a·ldx]) + x[a·ldx + 1]) + … over the first counts[a] entries of row a, for
-/// a < rows: left to right as a scalar loop adds them, eight rows interleaved so the additions of
+/// a < rows: left to right as a scalar loop adds them, up to eight rows interleaved so the additions of
 /// different rows overlap.
 void attn_row_sums(const float *x, ptrdiff_t ldx, ptrdiff_t rows, const ptrdiff_t *counts, float *sums);
 
