@@ -61,6 +61,10 @@ ATTN_INLINE void scores_row(const float *q, const float *k, ptrdiff_t ldk, ptrdi
         for (ptrdiff_t b = 0; b < nb; b++) lanes[b] = score_lanes(q, k + (b0 + b) * ldk, d);
         for (ptrdiff_t b = nb; b < 16; b++) lanes[b] = splat16(0);   // past the last column: not stored
         v16f sums = reduce16x16(lanes) + splat16(0);
+        if (tail == d && nb == 16) {
+            store16(s + b0, sums * splat16(tau));
+            continue;
+        }
         for (ptrdiff_t b = 0; b < nb; b++) {
             const float *kb = k + (b0 + b) * ldk;
             float sum = sums[b];
@@ -90,50 +94,50 @@ ATTN_DISPATCH(void, attn_tile_scores,
 
 // MARK: - P·V
 
-/// One element's tail path: o += v[c·d]·(w[c]·scale), c in order (v points at column e of row 0).
-ATTN_INLINE float accumulate_scalar(float o, const float *w, float scale, ptrdiff_t count, const float *v, ptrdiff_t d) {
-    for (ptrdiff_t c = 0; c < count; c++) o += v[c * d] * (w[c] * scale);
-    return o;
+/// Columns of w whose scaled weights one pass keeps on the stack.
+enum { ACCUMULATE_CHUNK = 256 };
+
+/// Rows a..a+group−1 (`group` a constant once inlined): the scaled weights w·scale of a chunk of
+/// columns are formed once (the same products the Swift loop forms for every element), then each
+/// block of 16 output elements of every row stays in registers while the chunk's rows of v stream
+/// by. Chunks go in column order, so each element still adds c = 0, 1, … in order.
+ATTN_INLINE void accumulate_rows(const float *w, ptrdiff_t ldw, ptrdiff_t count, const float *scale, ptrdiff_t scale_step,
+                                 const float *v, ptrdiff_t d, float *o, ptrdiff_t ldo, int group) {
+    float ws[4][ACCUMULATE_CHUNK];
+    for (ptrdiff_t c0 = 0; c0 < count; c0 += ACCUMULATE_CHUNK) {
+        ptrdiff_t cn = count - c0 < ACCUMULATE_CHUNK ? count - c0 : ACCUMULATE_CHUNK;
+        for (int r = 0; r < group; r++) {
+            float sr = scale[r * scale_step];
+            for (ptrdiff_t c = 0; c < cn; c++) ws[r][c] = w[r * ldw + c0 + c] * sr;
+        }
+        const float *vc0 = v + c0 * d;
+        ptrdiff_t e = 0;
+        for (; e + 16 <= d; e += 16) {
+            v16f acc[4];
+            for (int r = 0; r < group; r++) acc[r] = load16(o + r * ldo + e);
+            for (ptrdiff_t c = 0; c < cn; c++) {
+                v16f vc = load16(vc0 + c * d + e);
+                for (int r = 0; r < group; r++) acc[r] += vc * splat16(ws[r][c]);
+            }
+            for (int r = 0; r < group; r++) store16(o + r * ldo + e, acc[r]);
+        }
+        for (; e < d; e++) {
+            for (int r = 0; r < group; r++) {
+                float acc = o[r * ldo + e];
+                for (ptrdiff_t c = 0; c < cn; c++) acc += vc0[c * d + e] * ws[r][c];
+                o[r * ldo + e] = acc;
+            }
+        }
+    }
 }
 
 ATTN_INLINE void attn_tile_accumulate_body(const float *w, ptrdiff_t ldw, ptrdiff_t rows, ptrdiff_t count, const float *scale,
                                            ptrdiff_t scale_step, const float *v, ptrdiff_t d, float *o, ptrdiff_t ldo) {
     ptrdiff_t a = 0;
-    for (; a + 4 <= rows; a += 4) {
-        const float *w0 = w + a * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
-        float s0 = scale[a * scale_step], s1 = scale[(a + 1) * scale_step], s2 = scale[(a + 2) * scale_step], s3 = scale[(a + 3) * scale_step];
-        float *o0 = o + a * ldo, *o1 = o0 + ldo, *o2 = o1 + ldo, *o3 = o2 + ldo;
-        ptrdiff_t e = 0;
-        for (; e + 16 <= d; e += 16) {
-            v16f c0 = load16(o0 + e), c1 = load16(o1 + e), c2 = load16(o2 + e), c3 = load16(o3 + e);
-            for (ptrdiff_t c = 0; c < count; c++) {
-                v16f vc = load16(v + c * d + e);
-                c0 += vc * splat16(w0[c] * s0);
-                c1 += vc * splat16(w1[c] * s1);
-                c2 += vc * splat16(w2[c] * s2);
-                c3 += vc * splat16(w3[c] * s3);
-            }
-            store16(o0 + e, c0); store16(o1 + e, c1); store16(o2 + e, c2); store16(o3 + e, c3);
-        }
-        for (; e < d; e++) {
-            o0[e] = accumulate_scalar(o0[e], w0, s0, count, v + e, d);
-            o1[e] = accumulate_scalar(o1[e], w1, s1, count, v + e, d);
-            o2[e] = accumulate_scalar(o2[e], w2, s2, count, v + e, d);
-            o3[e] = accumulate_scalar(o3[e], w3, s3, count, v + e, d);
-        }
-    }
-    for (; a < rows; a++) {
-        const float *wa = w + a * ldw;
-        float sa = scale[a * scale_step];
-        float *oa = o + a * ldo;
-        ptrdiff_t e = 0;
-        for (; e + 16 <= d; e += 16) {
-            v16f acc = load16(oa + e);
-            for (ptrdiff_t c = 0; c < count; c++) acc += load16(v + c * d + e) * splat16(wa[c] * sa);
-            store16(oa + e, acc);
-        }
-        for (; e < d; e++) oa[e] = accumulate_scalar(oa[e], wa, sa, count, v + e, d);
-    }
+    for (; a + 4 <= rows; a += 4)
+        accumulate_rows(w + a * ldw, ldw, count, scale + a * scale_step, scale_step, v, d, o + a * ldo, ldo, 4);
+    for (; a < rows; a++)
+        accumulate_rows(w + a * ldw, ldw, count, scale + a * scale_step, scale_step, v, d, o + a * ldo, ldo, 1);
 }
 
 ATTN_DISPATCH(void, attn_tile_accumulate,

@@ -26,7 +26,7 @@ private func bits(_ x: [Float]) -> [UInt32] { x.map(\.bitPattern) }
 
 @Suite("Tile kernels: the C block kernels against the Swift loops, bit for bit, on each SIMD level")
 struct TileKernelTests {
-    static let shapes: [(rows: Int, cols: Int, d: Int)] = [(1, 1, 1), (5, 17, 16), (9, 33, 64), (4, 40, 100), (7, 15, 128), (3, 19, 200), (6, 31, 7)]
+    static let shapes: [(rows: Int, cols: Int, d: Int)] = [(1, 1, 1), (5, 17, 16), (9, 33, 64), (4, 40, 100), (7, 15, 128), (3, 19, 200), (6, 31, 7), (5, 600, 64), (6, 300, 20)]
 
     @Test("scores: τ · Kernels.dot per element, −∞ past each row's visible keys", arguments: shapes)
     func scores(rows: Int, cols: Int, d: Int) {
