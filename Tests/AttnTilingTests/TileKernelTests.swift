@@ -132,7 +132,7 @@ struct TileDeterminismTests {
     /// Everything a run reports, as one comparable value (outputs, counts, steps, the check).
     struct Fingerprint: Equatable {
         let o: [UInt32], grads: [UInt32], reads: [Int], writes: [Int], peaks: [Int], flops: [FlopCount?]
-        let steps: [String], error: Double?
+        let steps: [String], error: Double?, gradError: Double?
 
         init(_ r: TileResult) {
             o = bits(r.o)
@@ -147,6 +147,7 @@ struct TileDeterminismTests {
                     + "\(s.sramAfter) \(s.sramPeak) \(s.hbmReads) \(s.hbmWrites) \(String(describing: s.watch))"
             }
             error = r.maxAbsError
+            gradError = r.maxAbsGradError
         }
     }
 
@@ -169,5 +170,6 @@ struct TileDeterminismTests {
         for (i, f) in prints.enumerated().dropFirst() { #expect(f == prints[0], "run \(i)") }
         #expect(prints[0].steps.count > 20)
         #expect(try #require(prints[0].error) < 1e-5)
+        #expect(try #require(prints[0].gradError) < 1e-4)
     }
 }
