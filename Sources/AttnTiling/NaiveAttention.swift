@@ -1,4 +1,5 @@
 import AttnEngine
+import CKernels
 
 /// Standard attention, Algorithm 0 of the FlashAttention paper, run honestly within SRAM of M
 /// elements: every N×N intermediate goes to HBM and comes back.
@@ -31,9 +32,10 @@ enum NaiveAttention: TiledAlgorithm {
         // HBM [kv_heads × G·N × N]. Each head's S is computed in its slot of P and turned into P
         // there: the memory model counts S and P as the two tensors they are, the host keeps one.
         // Step 1 writes every element, so P starts uninitialized (its pages are first touched by the
-        // parts of step 1, on every core).
+        // parts of step 1, on every core, and are huge pages where the system allows).
         var flops = FlopCount()
         let P = [Float](unsafeUninitializedCapacity: kvHeads * R * C) { P, initialized in
+            attn_advise_huge_pages(P.baseAddress!, P.count * MemoryLayout<Float>.size)
             for g in 0..<kvHeads {
                 let rowsAt = g * R * d, colsAt = g * C * d, Pg = P.baseAddress! + g * R * C
                 blockedOuter(.scores, p, g: g, blocks: blocks, memory: mem, flops: &flops,  // 1. S = τQKᵀ

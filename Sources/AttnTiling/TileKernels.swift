@@ -102,24 +102,30 @@ struct BlockScratch {
 /// The flat buffers of one pass, each allocated once when the pass starts and all freed when it ends
 /// (llm.c's malloc at the top and free at the bottom): hot loops index plain pointers computed at the
 /// top of their body instead of nesting a `withUnsafe…` closure per array. Inputs are copied in;
-/// results are copied out with `array`.
+/// results are copied out with `array`. Large buffers are backed by huge pages where the system
+/// allows (`attn_advise_huge_pages`).
 struct Workspace {
     private var buffers: [UnsafeMutableBufferPointer<Float>] = []
 
     /// A read-only buffer holding a copy of `values` (an input of the pass).
     mutating func copy(_ values: [Float]) -> UnsafePointer<Float> {
-        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: values.count)
+        let buffer = allocate(values.count)
         _ = buffer.initialize(from: values)
-        buffers.append(buffer)
         return UnsafePointer(buffer.baseAddress!)
     }
 
     /// A buffer of `count` elements, each `value`.
     mutating func filled(_ count: Int, with value: Float = 0) -> UnsafeMutablePointer<Float> {
-        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+        let buffer = allocate(count)
         buffer.initialize(repeating: value)
-        buffers.append(buffer)
         return buffer.baseAddress!
+    }
+
+    private mutating func allocate(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
+        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+        attn_advise_huge_pages(buffer.baseAddress!, count * MemoryLayout<Float>.size)
+        buffers.append(buffer)
+        return buffer
     }
 
     /// The first `count` elements of a buffer, as an array that outlives the workspace.

@@ -235,3 +235,21 @@ ATTN_INLINE void attn_row_sums_body(const float *x, ptrdiff_t ldx, ptrdiff_t row
 
 ATTN_DISPATCH(void, attn_row_sums, (const float *x, ptrdiff_t ldx, ptrdiff_t rows, const ptrdiff_t *counts, float *sums),
               (x, ldx, rows, counts, sums))
+
+// MARK: - Memory
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+void attn_advise_huge_pages(void *p, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    // Only whole 2 MiB pages inside the buffer: the hint must not reach memory the buffer does not own.
+    uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t start = ((uintptr_t)p + huge - 1) & ~(huge - 1), end = ((uintptr_t)p + bytes) & ~(huge - 1);
+    if (end > start) madvise((void *)start, end - start, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}

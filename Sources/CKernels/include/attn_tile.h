@@ -37,4 +37,10 @@ float attn_row_max(const float *x, ptrdiff_t n, float start);
 /// different rows overlap.
 void attn_row_sums(const float *x, ptrdiff_t ldx, ptrdiff_t rows, const ptrdiff_t *counts, float *sums);
 
+/// Asks the operating system to back the whole 2 MiB pages inside [p, p + bytes) with huge pages
+/// (Linux transparent huge pages; elsewhere nothing), before the buffer is first touched: a large
+/// buffer then takes a few hundred page faults instead of hundreds of thousands. A hint only: no
+/// value depends on it. (NumPy does the same for its arrays of 4 MiB and more.)
+void attn_advise_huge_pages(void *p, size_t bytes);
+
 #endif
