@@ -32,59 +32,68 @@ ATTN_INLINE v16f score_lanes(const float *q, const float *k, ptrdiff_t d) {
     return (a0 + a1) + (a2 + a3);
 }
 
-/// `reduce16` of sixteen vectors at once: lane e of the result is reduce16(v[e]). Each step adds,
-/// lane by lane, the pairs the halving tree adds — (0..7 + 8..15), then 4, 2, 1 — packed from two
-/// inputs into one vector.
-ATTN_INLINE v16f reduce16x16(const v16f *v) {
-    v16f w[8], x[4], y[2];
-    for (int j = 0; j < 8; j++)   // 16 lanes → 8 per score, two scores per vector
-        w[j] = __builtin_shufflevector(v[2 * j], v[2 * j + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23)
-             + __builtin_shufflevector(v[2 * j], v[2 * j + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
-    for (int j = 0; j < 4; j++)   // 8 → 4, four scores per vector
-        x[j] = __builtin_shufflevector(w[2 * j], w[2 * j + 1], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27)
-             + __builtin_shufflevector(w[2 * j], w[2 * j + 1], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
-    for (int j = 0; j < 2; j++)   // 4 → 2: (v4[0] + v4[2], v4[1] + v4[3]), eight scores per vector
-        y[j] = __builtin_shufflevector(x[2 * j], x[2 * j + 1], 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29)
-             + __builtin_shufflevector(x[2 * j], x[2 * j + 1], 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
-    // 2 → 1: v2a + v2b, sixteen scores
-    return __builtin_shufflevector(y[0], y[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
-         + __builtin_shufflevector(y[0], y[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+typedef float v8f __attribute__((vector_size(32), aligned(4)));
+
+/// reduce16's first step, 16 lanes → 8: (0..7) + (8..15), the two halves of the vector.
+ATTN_INLINE v8f halves_sum(v16f v) {
+    return __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
 }
 
-/// One row of scores, sixteen columns at a time. Inlined with a constant d for the common head
-/// sizes, so the row of q stays in registers while the keys stream by.
-ATTN_INLINE void scores_row(const float *q, const float *k, ptrdiff_t ldk, ptrdiff_t cols, ptrdiff_t d, float tau, float *s) {
+/// The rest of `reduce16` for sixteen scores at once: lane e of the result is the sum of v[e]'s
+/// eight lanes by reduce16's tree (8 → 4 → 2 → 1). Each step adds, lane by lane, the pairs the tree
+/// adds, packed from two inputs into one vector.
+ATTN_INLINE v16f reduce8x16(const v8f *v) {
+    v8f x[8], y[4], z[2];
+    for (int j = 0; j < 8; j++)   // 8 → 4 lanes per score, two scores per vector
+        x[j] = __builtin_shufflevector(v[2 * j], v[2 * j + 1], 0, 1, 2, 3, 8, 9, 10, 11)
+             + __builtin_shufflevector(v[2 * j], v[2 * j + 1], 4, 5, 6, 7, 12, 13, 14, 15);
+    for (int j = 0; j < 4; j++)   // 4 → 2: (v4[0] + v4[2], v4[1] + v4[3]), four scores per vector
+        y[j] = __builtin_shufflevector(x[2 * j], x[2 * j + 1], 0, 1, 4, 5, 8, 9, 12, 13)
+             + __builtin_shufflevector(x[2 * j], x[2 * j + 1], 2, 3, 6, 7, 10, 11, 14, 15);
+    for (int j = 0; j < 2; j++)   // 2 → 1: v2a + v2b, eight scores per vector
+        z[j] = __builtin_shufflevector(y[2 * j], y[2 * j + 1], 0, 2, 4, 6, 8, 10, 12, 14)
+             + __builtin_shufflevector(y[2 * j], y[2 * j + 1], 1, 3, 5, 7, 9, 11, 13, 15);
+    return __builtin_shufflevector(z[0], z[1], 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+
+/// Scores of one row against a group of at most 16 keys. Inlined with a constant d for the common
+/// head sizes, so the row of q stays in registers while the keys stream by.
+ATTN_INLINE void scores_group(const float *q, const float *k, ptrdiff_t ldk, ptrdiff_t nb, ptrdiff_t d, float tau, float *s) {
     ptrdiff_t tail = d & ~(ptrdiff_t)15;   // attn_dot_f32 adds elements from here on one by one
-    v16f lanes[16];
-    for (ptrdiff_t b0 = 0; b0 < cols; b0 += 16) {
-        ptrdiff_t nb = cols - b0 < 16 ? cols - b0 : 16;
-        for (ptrdiff_t b = 0; b < nb; b++) lanes[b] = score_lanes(q, k + (b0 + b) * ldk, d);
-        for (ptrdiff_t b = nb; b < 16; b++) lanes[b] = splat16(0);   // past the last column: not stored
-        v16f sums = reduce16x16(lanes) + splat16(0);
-        if (tail == d && nb == 16) {
-            store16(s + b0, sums * splat16(tau));
-            continue;
-        }
-        for (ptrdiff_t b = 0; b < nb; b++) {
-            const float *kb = k + (b0 + b) * ldk;
-            float sum = sums[b];
-            for (ptrdiff_t i = tail; i < d; i++) sum += q[i] * kb[i];
-            s[b0 + b] = sum * tau;
-        }
+    v8f lanes[16];
+    for (ptrdiff_t b = 0; b < nb; b++) lanes[b] = halves_sum(score_lanes(q, k + b * ldk, d));
+    for (ptrdiff_t b = nb; b < 16; b++) lanes[b] = (v8f){0};   // past the last key: not stored
+    v16f sums = reduce8x16(lanes) + splat16(0);
+    if (tail == d && nb == 16) {
+        store16(s, sums * splat16(tau));
+        return;
+    }
+    for (ptrdiff_t b = 0; b < nb; b++) {
+        const float *kb = k + b * ldk;
+        float sum = sums[b];
+        for (ptrdiff_t i = tail; i < d; i++) sum += q[i] * kb[i];
+        s[b] = sum * tau;
     }
 }
 
 ATTN_INLINE void attn_tile_scores_body(const float *q, ptrdiff_t ldq, ptrdiff_t rows, const float *k, ptrdiff_t ldk, ptrdiff_t cols,
                                        ptrdiff_t d, float tau, const ptrdiff_t *visible, float *s, ptrdiff_t lds) {
-    for (ptrdiff_t a = 0; a < rows; a++) {
-        const float *qa = q + a * ldq;
-        float *sa = s + a * lds;
-        if (d == 64) scores_row(qa, k, ldk, cols, 64, tau, sa);
-        else if (d == 128) scores_row(qa, k, ldk, cols, 128, tau, sa);
-        else scores_row(qa, k, ldk, cols, d, tau, sa);
-        if (visible)
-            for (ptrdiff_t b = visible[a]; b < cols; b++) sa[b] = -__builtin_inff();
+    // Keys outside, rows inside: a group's 16 keys stay in L1 while every row of q meets them (a
+    // whole K block does not fit).
+    for (ptrdiff_t b0 = 0; b0 < cols; b0 += 16) {
+        ptrdiff_t nb = cols - b0 < 16 ? cols - b0 : 16;
+        const float *kg = k + b0 * ldk;
+        for (ptrdiff_t a = 0; a < rows; a++) {
+            const float *qa = q + a * ldq;
+            float *sa = s + a * lds + b0;
+            if (d == 64) scores_group(qa, kg, ldk, nb, 64, tau, sa);
+            else if (d == 128) scores_group(qa, kg, ldk, nb, 128, tau, sa);
+            else scores_group(qa, kg, ldk, nb, d, tau, sa);
+        }
     }
+    if (visible)
+        for (ptrdiff_t a = 0; a < rows; a++)
+            for (ptrdiff_t b = visible[a]; b < cols; b++) s[a * lds + b] = -__builtin_inff();
 }
 
 ATTN_DISPATCH(void, attn_tile_scores,
