@@ -103,50 +103,53 @@ ATTN_DISPATCH(void, attn_tile_scores,
 
 // MARK: - P·V
 
-/// Columns of w whose scaled weights one pass keeps on the stack.
-enum { ACCUMULATE_CHUNK = 256 };
+/// Columns of w (rows of v) one pass takes: 64 rows of v at d = 64 are 16 KB, which stay in L1
+/// while every group of rows meets them.
+enum { ACCUMULATE_CHUNK = 64 };
 
-/// Rows a..a+group−1 (`group` a constant once inlined): the scaled weights w·scale of a chunk of
-/// columns are formed once (the same products the Swift loop forms for every element), then each
-/// block of 16 output elements of every row stays in registers while the chunk's rows of v stream
-/// by. Chunks go in column order, so each element still adds c = 0, 1, … in order.
-ATTN_INLINE void accumulate_rows(const float *w, ptrdiff_t ldw, ptrdiff_t count, const float *scale, ptrdiff_t scale_step,
+/// Rows 0..group−1 (`group` a constant once inlined) over columns 0..<cn (cn ≤ ACCUMULATE_CHUNK): the
+/// scaled weights w·scale are formed once (the same products the Swift loop forms for every
+/// element), then each block of 16 output elements of every row stays in registers while the rows
+/// of v stream by, c in order.
+ATTN_INLINE void accumulate_rows(const float *w, ptrdiff_t ldw, ptrdiff_t cn, const float *scale, ptrdiff_t scale_step,
                                  const float *v, ptrdiff_t d, float *o, ptrdiff_t ldo, int group) {
     float ws[4][ACCUMULATE_CHUNK];
-    for (ptrdiff_t c0 = 0; c0 < count; c0 += ACCUMULATE_CHUNK) {
-        ptrdiff_t cn = count - c0 < ACCUMULATE_CHUNK ? count - c0 : ACCUMULATE_CHUNK;
+    for (int r = 0; r < group; r++) {
+        float sr = scale[r * scale_step];
+        for (ptrdiff_t c = 0; c < cn; c++) ws[r][c] = w[r * ldw + c] * sr;
+    }
+    ptrdiff_t e = 0;
+    for (; e + 16 <= d; e += 16) {
+        v16f acc[4];
+        for (int r = 0; r < group; r++) acc[r] = load16(o + r * ldo + e);
+        for (ptrdiff_t c = 0; c < cn; c++) {
+            v16f vc = load16(v + c * d + e);
+            for (int r = 0; r < group; r++) acc[r] += vc * splat16(ws[r][c]);
+        }
+        for (int r = 0; r < group; r++) store16(o + r * ldo + e, acc[r]);
+    }
+    for (; e < d; e++) {
         for (int r = 0; r < group; r++) {
-            float sr = scale[r * scale_step];
-            for (ptrdiff_t c = 0; c < cn; c++) ws[r][c] = w[r * ldw + c0 + c] * sr;
-        }
-        const float *vc0 = v + c0 * d;
-        ptrdiff_t e = 0;
-        for (; e + 16 <= d; e += 16) {
-            v16f acc[4];
-            for (int r = 0; r < group; r++) acc[r] = load16(o + r * ldo + e);
-            for (ptrdiff_t c = 0; c < cn; c++) {
-                v16f vc = load16(vc0 + c * d + e);
-                for (int r = 0; r < group; r++) acc[r] += vc * splat16(ws[r][c]);
-            }
-            for (int r = 0; r < group; r++) store16(o + r * ldo + e, acc[r]);
-        }
-        for (; e < d; e++) {
-            for (int r = 0; r < group; r++) {
-                float acc = o[r * ldo + e];
-                for (ptrdiff_t c = 0; c < cn; c++) acc += vc0[c * d + e] * ws[r][c];
-                o[r * ldo + e] = acc;
-            }
+            float acc = o[r * ldo + e];
+            for (ptrdiff_t c = 0; c < cn; c++) acc += v[c * d + e] * ws[r][c];
+            o[r * ldo + e] = acc;
         }
     }
 }
 
 ATTN_INLINE void attn_tile_accumulate_body(const float *w, ptrdiff_t ldw, ptrdiff_t rows, ptrdiff_t count, const float *scale,
                                            ptrdiff_t scale_step, const float *v, ptrdiff_t d, float *o, ptrdiff_t ldo) {
-    ptrdiff_t a = 0;
-    for (; a + 4 <= rows; a += 4)
-        accumulate_rows(w + a * ldw, ldw, count, scale + a * scale_step, scale_step, v, d, o + a * ldo, ldo, 4);
-    for (; a < rows; a++)
-        accumulate_rows(w + a * ldw, ldw, count, scale + a * scale_step, scale_step, v, d, o + a * ldo, ldo, 1);
+    // Chunks of columns outside, in order (so each element still adds c = 0, 1, … in order); rows
+    // inside, four at a time.
+    for (ptrdiff_t c0 = 0; c0 < count; c0 += ACCUMULATE_CHUNK) {
+        ptrdiff_t cn = count - c0 < ACCUMULATE_CHUNK ? count - c0 : ACCUMULATE_CHUNK;
+        const float *vc = v + c0 * d;
+        ptrdiff_t a = 0;
+        for (; a + 4 <= rows; a += 4)
+            accumulate_rows(w + a * ldw + c0, ldw, cn, scale + a * scale_step, scale_step, vc, d, o + a * ldo, ldo, 4);
+        for (; a < rows; a++)
+            accumulate_rows(w + a * ldw + c0, ldw, cn, scale + a * scale_step, scale_step, vc, d, o + a * ldo, ldo, 1);
+    }
 }
 
 ATTN_DISPATCH(void, attn_tile_accumulate,
