@@ -76,7 +76,9 @@ enum TileKernels {
 struct BlockScratch {
     /// S_ij, then P̃_ij.                                                 // [Br × Bc]
     let s: UnsafeMutablePointer<Float>
-    /// Per row of the block: running max m, sum l, rescale factor, block row sum, one more factor. // [Br] each
+    /// Per row of the block, [Br] each: the statistics kept on chip (FA2: the running m and l; FA1:
+    /// m̃ and l_new), the rescale e^(m_old − m_new), the block's row sums, and FA1's weight of P̃V,
+    /// e^(m̃ − m_new) / l_new.
     let m, l, alpha, rowSum, factor: UnsafeMutablePointer<Float>
     /// Keys each row of the block sees.                                 // [Br]
     let visible: UnsafeMutablePointer<Int>
