@@ -27,7 +27,7 @@ let package = Package(
         // Pure computation: model, attention, KV cache, calculators. No file or terminal I/O.
         .target(name: "AttnEngine", dependencies: ["CKernels"]),
         // Naive and tiled (FlashAttention 1/2) attention on a modelled HBM + SRAM hierarchy.
-        .target(name: "AttnTiling", dependencies: ["AttnEngine"]),
+        .target(name: "AttnTiling", dependencies: ["AttnEngine", "CKernels"]),
         // Pretrained models from GGUF files: the file reader, dequantization, the byte-level BPE
         // tokenizer, and the mapping of a Llama GGUF onto the engine's decoder.
         .target(name: "AttnModels", dependencies: ["AttnEngine"]),
@@ -62,7 +62,7 @@ let package = Package(
 
         // MARK: - Tests
         .testTarget(name: "AttnEngineTests", dependencies: ["AttnEngine", "AttnModels"]),
-        .testTarget(name: "AttnTilingTests", dependencies: ["AttnEngine", "AttnTiling"]),
+        .testTarget(name: "AttnTilingTests", dependencies: ["AttnEngine", "AttnTiling", "CKernels"]),
         .testTarget(name: "AttnTraceTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace"]),
         .testTarget(name: "AttnFiguresTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace", "AttnFigures"]),
         .testTarget(name: "AttnRenderTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace", "AttnFigures", "AttnRender"]),

@@ -64,7 +64,10 @@ enum BackwardBlock {
         let q = buffers.q + g * R * d, dO = buffers.dO + g * R * d, dq = buffers.dq + g * R * d            // [G·N × d]
         let k = buffers.k + g * C * d, v = buffers.v + g * C * d                              // [N × d]
         let dk = buffers.dk + g * C * d, dv = buffers.dv + g * C * d
-        TileKernels.scores(p, q: q, k: k + cols.lowerBound * d, rows: rows, cols: cols, mask: mask, into: s)
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: nr) { visible in
+            TileKernels.visibleKeys(p, rows: rows, cols: cols, mask: mask, into: visible.baseAddress!)
+            TileKernels.scores(p, q: q, k: k + cols.lowerBound * d, rows: rows, cols: cols, mask: mask, visible: visible.baseAddress!, into: s)
+        }
         for a in 0..<nr {
             let r = rows.lowerBound + a
             let D = rowD(r)

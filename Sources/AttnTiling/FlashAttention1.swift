@@ -26,11 +26,71 @@ enum FlashAttention1: TiledAlgorithm {
         let oAll = ws.filled(queryRows * d)                                                  // line 2: O = 0 in HBM
         let lAll = ws.filled(queryRows)                                                      //         l = 0
         let mAll = ws.filled(queryRows, with: -.infinity)                                    //         m = −∞
-        let s = ws.filled(br * bc)                                                           // on chip [Br × Bc]
+        // The watched row's state after each column block j.
+        var watchedAfter = [WatchedRow?](repeating: nil, count: Tc)
+        // The arithmetic. A row block's O_i, l_i, m_i depend only on its own rows and on the column
+        // blocks in order j = 0, 1, …: each row block runs through all j on its own, on any core,
+        // and every value comes out as in the printed loop order.
+        watchedAfter.withUnsafeMutableBufferPointer { watchedAfter in
+            TileParts.forEach(p.layout.kvHeads * Tr) { t in
+                let g = t / Tr, i = t % Tr
+                let q = qAll + g * R * d, k = kAll + g * C * d, v = vAll + g * C * d
+                let o = oAll + g * R * d, l = lAll + g * R, m = mAll + g * R
+                let chip = BlockScratch(blocks)                                               // on chip
+                defer { chip.deallocate() }
+                let s = chip.s, visible = chip.visible, add = chip.factor
+                let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
+                for j in 0..<Tc {                                                             // line 5
+                    let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
+                    let causal = p.causalState(rows: rows, cols: cols)
+                    if causal.skip { continue }
+                    // line 9: S_ij = τ Q_i K_jᵀ; scores past a row's position are masked (−∞), their P̃ exactly 0
+                    TileKernels.visibleKeys(p, rows: rows, cols: cols, mask: causal.mask, into: visible)
+                    TileKernels.scores(p, q: q, k: k + cols.lowerBound * d, rows: rows, cols: cols, mask: causal.mask, visible: visible, into: s)
+                    for a in 0..<nr {
+                        // line 10: m̃ = rowmax(S), P̃ = exp(S − m̃), l̃ = rowsum(P̃)
+                        let srow = s + a * nc
+                        chip.m[a] = TileKernels.rowMax(srow, nc, from: -.infinity)
+                        if visible[a] > 0 { TileKernels.expShifted(srow, visible[a], shift: chip.m[a]) }
+                        for b in visible[a]..<nc { srow[b] = 0 }
+                    }
+                    TileKernels.rowSums(s, rows: nr, stride: nc, counts: visible, into: chip.rowSum)
+                    for a in 0..<nr {
+                        let r = rows.lowerBound + a, mTilde = chip.m[a], lTilde = chip.rowSum[a]
+                        // line 11: m_new = max(m_i, m̃), l_new = e^(m_i − m_new) l_i + e^(m̃ − m_new) l̃
+                        let mOld = m[r], lOld = l[r]
+                        let mNew = Swift.max(mOld, mTilde)
+                        let alpha = TileKernels.expShifted(mOld, mNew), beta = TileKernels.expShifted(mTilde, mNew)
+                        let lNew = alpha * lOld + beta * lTilde
+                        // line 12: O_i ← diag(l_new)⁻¹ (diag(l_i) e^(m_i − m_new) O_i + e^(m̃ − m_new) P̃_ij V_j)
+                        let orow = o + r * d
+                        if lNew > 0 {
+                            let keep = lOld * alpha / lNew
+                            add[a] = beta / lNew
+                            for e in 0..<d { orow[e] *= keep }
+                        }
+                        chip.l[a] = lNew
+                        // line 13: l_i ← l_new, m_i ← m_new
+                        l[r] = lNew
+                        m[r] = mNew
+                        if r == watchRow && g == 0 { watchedAfter[j] = WatchedRow(row: r, m: mNew, l: lNew, rescale: alpha) }
+                    }
+                    // line 12, + e^(m̃ − m_new) P̃_ij V_j / l_new, for each run of rows that saw a key
+                    var a = 0
+                    while a < nr {
+                        guard chip.l[a] > 0 else { a += 1; continue }
+                        var end = a + 1
+                        while end < nr && chip.l[end] > 0 { end += 1 }
+                        TileKernels.accumulate(s + a * nc, rows: end - a, count: nc, stride: nc, scale: add + a, scaleStride: 1,
+                                               v + cols.lowerBound * d, d: d, into: o + (rows.lowerBound + a) * d)
+                        a = end
+                    }
+                }
+            }
+        }
+        // The memory model, in the printed loop order: K/V blocks j outside, Q blocks i inside.
         var flops = FlopCount()
         for g in 0..<p.layout.kvHeads {
-            let q = qAll + g * R * d, k = kAll + g * C * d, v = vAll + g * C * d
-            let o = oAll + g * R * d, l = lAll + g * R, m = mAll + g * R
             for j in 0..<Tc {                                                                 // line 5
                 let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
                 var kvLoaded = false
@@ -49,38 +109,7 @@ enum FlashAttention1: TiledAlgorithm {
                     mem.load(.l, nr, i: i)
                     mem.load(.m, nr, i: i)
                     mem.allocate(nr * nc + 4 * nr)                                            // S̃_ij/P̃_ij, m̃, l̃, m_new, l_new
-                    // line 9: S_ij = τ Q_i K_jᵀ
-                    TileKernels.scores(p, q: q, k: k + cols.lowerBound * d, rows: rows, cols: cols, mask: causal.mask, into: s)
-                    var watched: WatchedRow? = nil
-                    for a in 0..<nr {
-                        let r = rows.lowerBound + a, srow = s + a * nc
-                        // line 10: m̃ = rowmax(S), P̃ = exp(S − m̃), l̃ = rowsum(P̃)
-                        var mTilde = -Float.infinity
-                        for b in 0..<nc { mTilde = Swift.max(mTilde, srow[b]) }
-                        var lTilde: Float = 0
-                        // Scores past the row's position are masked (−∞): their P̃ is exactly 0.
-                        let visible = causal.mask ? max(0, min(nc, p.position(ofRow: r) - cols.lowerBound + 1)) : nc
-                        if visible > 0 { Kernels.expShifted(srow, visible, shift: mTilde) }
-                        for b in visible..<nc { srow[b] = 0 }
-                        for b in 0..<visible { lTilde += srow[b] }
-                        // line 11: m_new = max(m_i, m̃), l_new = e^(m_i − m_new) l_i + e^(m̃ − m_new) l̃
-                        let mOld = m[r], lOld = l[r]
-                        let mNew = Swift.max(mOld, mTilde)
-                        let alpha = TileKernels.expShifted(mOld, mNew), beta = TileKernels.expShifted(mTilde, mNew)
-                        let lNew = alpha * lOld + beta * lTilde
-                        // line 12: O_i ← diag(l_new)⁻¹ (diag(l_i) e^(m_i − m_new) O_i + e^(m̃ − m_new) P̃_ij V_j)
-                        let orow = o + r * d
-                        if lNew > 0 {
-                            let keep = lOld * alpha / lNew, add = beta / lNew
-                            for e in 0..<d { orow[e] *= keep }
-                            Kernels.accumulateRows(srow, nc, v + cols.lowerBound * d, d, scale: add, into: orow)
-                        }
-                        // line 13: l_i ← l_new, m_i ← m_new
-                        l[r] = lNew
-                        m[r] = mNew
-                        if r == watchRow { watched = WatchedRow(row: r, m: mNew, l: lNew, rescale: alpha) }
-                    }
-                    TileKernels.accumulateFlops(&flops, nr: nr, nc: nc, d: d)
+                    TileKernels.accumulateFlops(&flops, nr: nr, nc: nc, d: d)                 // lines 9–12
                     flops.other += 3 * nr * d + 4 * nr                                       // rescale O, l_new
                     flops.exp += 2 * nr
                     flops.div += nr
@@ -88,7 +117,8 @@ enum FlashAttention1: TiledAlgorithm {
                     mem.store(.l, nr, i: i)
                     mem.store(.m, nr, i: i)
                     mem.free(2 * nr * d + 2 * nr + nr * nc + 4 * nr)
-                    mem.endStep(watch: g == 0 ? watched : nil)
+                    let watched = g == 0 && watchRow.map { rows.contains($0) } == true ? watchedAfter[j] : nil
+                    mem.endStep(watch: watched)
                 }
                 if kvLoaded { mem.free(2 * nc * d) }
             }

@@ -16,7 +16,7 @@ enum FlashAttention2: TiledAlgorithm {
         let L: [Float]                                              // [q_heads × N]
     }
 
-    static func forward(_ p: TileProblem, blocks: BlockSizes, memory mem: MemoryHierarchy, watchRow: Int?) -> ForwardPass<Saved> {
+    static func forward(_ p: TileProblem, blocks: BlockSizes, memory: MemoryHierarchy, watchRow: Int?) -> ForwardPass<Saved> {
         let d = p.d, R = p.rows, C = p.n, br = blocks.br, bc = blocks.bc
         let Tr = (R + br - 1) / br, Tc = (C + bc - 1) / bc
         let queryRows = p.layout.qHeads * p.n
@@ -25,69 +25,76 @@ enum FlashAttention2: TiledAlgorithm {
         let qAll = ws.copy(p.q), kAll = ws.copy(p.k), vAll = ws.copy(p.v)                     // HBM [heads × N × d]
         let oAll = ws.filled(queryRows * d)                                                   // HBM [q_heads × N × d]
         let LAll = ws.filled(queryRows)                                                       // HBM [q_heads × N]
-        let s = ws.filled(br * bc)                                                            // on chip [Br × Bc]
-        let m = ws.filled(br), l = ws.filled(br)                                              // on chip [Br]
-        var flops = FlopCount()
-        for g in 0..<p.layout.kvHeads {
+        // Each row block i of each K/V head is a part of its own (the outer loop, line 3): it reads
+        // Q_i and all of K, V and writes only O_i and L_i, so the parts run across the cores.
+        let flops = TileParts.map(p.layout.kvHeads * Tr, memory: memory) { t, mem in
+            let g = t / Tr, i = t % Tr
             let q = qAll + g * R * d, k = kAll + g * C * d, v = vAll + g * C * d
             let o = oAll + g * R * d, L = LAll + g * R
-            for i in 0..<Tr {                                                                 // line 3
-                let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
-                // Causal: K/V blocks past the rows' last position are never visited.
-                let lastJ = p.causal ? min(Tc - 1, p.positions(rows).max / bc) : Tc - 1
-                for a in 0..<nr { m[a] = -.infinity; l[a] = 0 }                               // line 5: O = 0, l = 0, m = −∞
-                for e in 0..<(nr * d) { o[rows.lowerBound * d + e] = 0 }
-                for j in 0...lastJ {                                                          // line 6
-                    let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
-                    let causal = p.causalState(rows: rows, cols: cols)
-                    mem.beginStep(.forward, kvHead: g, i: i, j: j, rows: rows, cols: cols, masked: causal.mask)
-                    if j == 0 {
-                        mem.load(.Q, nr * d, i: i)                                            // line 4
-                        mem.allocate(nr * d + 2 * nr)                                         // O_i, l_i, m_i on chip
-                    }
-                    mem.load(.K, nc * d, j: j)                                                // line 7
-                    mem.load(.V, nc * d, j: j)
-                    mem.allocate(nr * nc + nr)                                                // S_ij/P̃_ij, m_new
-                    TileKernels.scores(p, q: q, k: k + cols.lowerBound * d, rows: rows, cols: cols, mask: causal.mask, into: s)
-                    var watched: WatchedRow? = nil
-                    for a in 0..<nr {                                                         // line 8
-                        let r = rows.lowerBound + a, srow = s + a * nc, orow = o + r * d
-                        var mNew = m[a]
-                        for b in 0..<nc { mNew = Swift.max(mNew, srow[b]) }
-                        let alpha = TileKernels.expShifted(m[a], mNew)                        // e^(m_old − m_new)
-                        var rowSum: Float = 0
-                        // Scores past the row's position are masked (−∞): their P̃ is exactly 0.
-                        let visible = causal.mask ? max(0, min(nc, p.position(ofRow: r) - cols.lowerBound + 1)) : nc
-                        if visible > 0 { Kernels.expShifted(srow, visible, shift: mNew) }
-                        for b in visible..<nc { srow[b] = 0 }
-                        for b in 0..<visible { rowSum += srow[b] }
-                        l[a] = alpha * l[a] + rowSum
-                        m[a] = mNew
-                        if alpha != 1 { for e in 0..<d { orow[e] *= alpha } }                // line 9: diag(e^(m_old − m_new)) O
-                        Kernels.accumulateRows(srow, nc, v + cols.lowerBound * d, d, into: orow)
-                        if r == watchRow { watched = WatchedRow(row: r, m: mNew, l: l[a], rescale: alpha) }
-                    }
-                    TileKernels.accumulateFlops(&flops, nr: nr, nc: nc, d: d)
-                    flops.exp += nr
-                    flops.other += nr * d + 2 * nr
-                    mem.free(2 * nc * d + nr * nc + nr)
-                    if j == lastJ {
-                        for a in 0..<nr {                                                     // lines 10–12
-                            let r = rows.lowerBound + a, orow = o + r * d
-                            let inv = 1 / l[a]
-                            for e in 0..<d { orow[e] *= inv }
-                            L[r] = m[a] + Float(DetMath.log(Double(l[a])))
-                        }
-                        flops.div += nr
-                        flops.other += nr * d + 2 * nr
-                        mem.store(.O, nr * d, i: i)                                           // lines 13–14
-                        mem.store(.L, nr, i: i)
-                        mem.free(2 * nr * d + 2 * nr)                                         // Q_i, O_i, l_i, m_i
-                    }
-                    mem.endStep(watch: g == 0 ? watched : nil)
+            let chip = BlockScratch(blocks)                                                   // on chip
+            defer { chip.deallocate() }
+            let s = chip.s, m = chip.m, l = chip.l, alpha = chip.alpha, visible = chip.visible
+            var flops = FlopCount()
+            var one: Float = 1
+            let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count                       // line 3
+            let orows = o + rows.lowerBound * d
+            // Causal: K/V blocks past the rows' last position are never visited.
+            let lastJ = p.causal ? min(Tc - 1, p.positions(rows).max / bc) : Tc - 1
+            for a in 0..<nr { m[a] = -.infinity; l[a] = 0 }                                   // line 5: O = 0, l = 0, m = −∞
+            for e in 0..<(nr * d) { orows[e] = 0 }
+            for j in 0...lastJ {                                                              // line 6
+                let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
+                let causal = p.causalState(rows: rows, cols: cols)
+                mem.beginStep(.forward, kvHead: g, i: i, j: j, rows: rows, cols: cols, masked: causal.mask)
+                if j == 0 {
+                    mem.load(.Q, nr * d, i: i)                                                // line 4
+                    mem.allocate(nr * d + 2 * nr)                                             // O_i, l_i, m_i on chip
                 }
+                mem.load(.K, nc * d, j: j)                                                    // line 7
+                mem.load(.V, nc * d, j: j)
+                mem.allocate(nr * nc + nr)                                                    // S_ij/P̃_ij, m_new
+                // Scores past a row's position are masked (−∞): their P̃ is exactly 0.
+                TileKernels.visibleKeys(p, rows: rows, cols: cols, mask: causal.mask, into: visible)
+                TileKernels.scores(p, q: q, k: k + cols.lowerBound * d, rows: rows, cols: cols, mask: causal.mask, visible: visible, into: s)
+                for a in 0..<nr {                                                             // line 8
+                    let srow = s + a * nc
+                    let mNew = TileKernels.rowMax(srow, nc, from: m[a])
+                    alpha[a] = TileKernels.expShifted(m[a], mNew)                             // e^(m_old − m_new)
+                    if visible[a] > 0 { TileKernels.expShifted(srow, visible[a], shift: mNew) }
+                    for b in visible[a]..<nc { srow[b] = 0 }
+                    m[a] = mNew
+                }
+                TileKernels.rowSums(s, rows: nr, stride: nc, counts: visible, into: chip.rowSum)
+                var watched: WatchedRow? = nil
+                for a in 0..<nr {
+                    let r = rows.lowerBound + a, orow = o + r * d
+                    l[a] = alpha[a] * l[a] + chip.rowSum[a]
+                    if alpha[a] != 1 { for e in 0..<d { orow[e] *= alpha[a] } }               // line 9: diag(e^(m_old − m_new)) O
+                    if r == watchRow && g == 0 { watched = WatchedRow(row: r, m: m[a], l: l[a], rescale: alpha[a]) }
+                }
+                TileKernels.accumulate(s, rows: nr, count: nc, stride: nc, scale: &one, scaleStride: 0,   //        + P̃_ij V_j
+                                       v + cols.lowerBound * d, d: d, into: orows)
+                TileKernels.accumulateFlops(&flops, nr: nr, nc: nc, d: d)
+                flops.exp += nr
+                flops.other += nr * d + 2 * nr
+                mem.free(2 * nc * d + nr * nc + nr)
+                if j == lastJ {
+                    for a in 0..<nr {                                                         // lines 10–12
+                        let r = rows.lowerBound + a, orow = o + r * d
+                        let inv = 1 / l[a]
+                        for e in 0..<d { orow[e] *= inv }
+                        L[r] = m[a] + Float(DetMath.log(Double(l[a])))
+                    }
+                    flops.div += nr
+                    flops.other += nr * d + 2 * nr
+                    mem.store(.O, nr * d, i: i)                                               // lines 13–14
+                    mem.store(.L, nr, i: i)
+                    mem.free(2 * nr * d + 2 * nr)                                             // Q_i, O_i, l_i, m_i
+                }
+                mem.endStep(watch: watched)
             }
-        }
+            return flops
+        }.reduce(FlopCount(), +)
         return ForwardPass(o: ws.array(oAll, queryRows * d), saved: Saved(L: ws.array(LAll, queryRows)), flops: flops)
     }
 

@@ -196,6 +196,36 @@ public final class MemoryHierarchy {
         if recordsSteps, let c = current, occupancy > c.sramPeak { current!.sramPeak = occupancy }
     }
 
+    /// An empty memory with the same SRAM and settings, for one part of a pass that runs on a core of
+    /// its own (`TileParts`); `append` adds what it counted back here.
+    func part() -> MemoryHierarchy {
+        MemoryHierarchy(sramElements: sramElements, recordsSteps: recordsSteps, counting: counting)
+    }
+
+    /// Adds what `part` counted as though its steps had run here next: its traffic to these totals, its
+    /// occupancy on top of this one (so its peak too), its steps numbered after these with the HBM
+    /// totals and SRAM levels continuing from here. Appending the parts of a pass in order gives
+    /// exactly the counts and steps of running them one after another in this memory.
+    func append(_ part: MemoryHierarchy) {
+        guard counting else { return }
+        precondition(current == nil && part.current == nil, "parts are appended between steps")
+        let readsBefore = hbmReads, writesBefore = hbmWrites
+        if recordsSteps {
+            steps += part.steps.map { step in
+                var s = TileStep(continuing: step, index: steps.count + step.index, reads: readsBefore, writes: writesBefore)
+                s.sramAfter += occupancy
+                s.sramPeak += occupancy
+                return s
+            }
+        }
+        for t in reads.indices {
+            reads[t] += part.reads[t]
+            writes[t] += part.writes[t]
+        }
+        peak = max(peak, occupancy + part.peak)
+        occupancy += part.occupancy
+    }
+
     public func beginStep(_ phase: TilePhase, kvHead: Int, i: Int?, j: Int?, rows: Range<Int>, cols: Range<Int>, masked: Bool = false) {
         guard counting, recordsSteps else { return }
         current = TileStep(index: steps.count, phase: phase, kvHead: kvHead, i: i, j: j, rows: rows, cols: cols, masked: masked)

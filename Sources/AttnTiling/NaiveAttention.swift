@@ -1,4 +1,5 @@
 import AttnEngine
+import CKernels
 
 /// Standard attention, Algorithm 0 of the FlashAttention paper, run honestly within SRAM of M
 /// elements: every N×N intermediate goes to HBM and comes back.
@@ -28,29 +29,37 @@ enum NaiveAttention: TiledAlgorithm {
         defer { ws.deallocate() }
         let Q = ws.copy(p.q), K = ws.copy(p.k), V = ws.copy(p.v)                             // HBM [heads × N × d]
         let O = ws.filled(p.q.count)                                                         // HBM [q_heads × N × d]
-        let S = ws.filled(R * C)                                                             // HBM [G·N × N], one K/V head at a time
-        let P = ws.filled(kvHeads * R * C)                                                   // HBM [kv_heads × G·N × N]
+        // HBM [kv_heads × G·N × N]. Each head's S is computed in its slot of P and turned into P
+        // there: the memory model counts S and P as the two tensors they are, the host keeps one.
+        // Step 1 writes every element, so P starts uninitialized (its pages are first touched by the
+        // parts of step 1, on every core, and are huge pages where the system allows).
         var flops = FlopCount()
-        for g in 0..<kvHeads {
-            let rowsAt = g * R * d, colsAt = g * C * d, Pg = P + g * R * C
-            blockedOuter(.scores, p, g: g, blocks: blocks, memory: mem, flops: &flops,      // 1. S = τQKᵀ
-                         rowOperand: (.Q, Q + rowsAt), colOperand: (.K, K + colsAt), out: (.S, S), scale: p.scale)
-            softmax(p, S: S, into: Pg, g: g, memory: mem, watchRow: g == 0 ? watchRow : nil, flops: &flops)  // 2. P = softmax(S)
-            blockedProduct(.output, p, g: g, blocks: blocks, memory: mem, flops: &flops,    // 3. O = PV
-                           matrix: (.P, UnsafePointer(Pg)), outerIsRows: true, operand: (.V, V + colsAt), out: (.O, O + rowsAt), scale: 1)
+        let P = [Float](unsafeUninitializedCapacity: kvHeads * R * C) { P, initialized in
+            attn_advise_huge_pages(P.baseAddress!, P.count * MemoryLayout<Float>.size)
+            for g in 0..<kvHeads {
+                let rowsAt = g * R * d, colsAt = g * C * d, Pg = P.baseAddress! + g * R * C
+                blockedOuter(.scores, p, g: g, blocks: blocks, memory: mem, flops: &flops,  // 1. S = τQKᵀ
+                             rowOperand: (.Q, Q + rowsAt), colOperand: (.K, K + colsAt), out: (.S, Pg), scale: p.scale)
+                softmax(p, Pg, g: g, memory: mem, watchRow: g == 0 ? watchRow : nil, flops: &flops)  // 2. P = softmax(S)
+                blockedProduct(.output, p, g: g, blocks: blocks, memory: mem, flops: &flops, // 3. O = PV
+                               matrix: (.P, UnsafePointer(Pg)), outerIsRows: true, operand: (.V, V + colsAt), out: (.O, O + rowsAt), scale: 1)
+            }
+            initialized = kvHeads * R * C
         }
-        return ForwardPass(o: ws.array(O, p.q.count), saved: Saved(P: ws.array(P, kvHeads * R * C)), flops: flops)
+        return ForwardPass(o: ws.array(O, p.q.count), saved: Saved(P: P), flops: flops)
     }
 
     /// M = scale · X Yᵀ into an HBM matrix `[R × C]`, block by block: X_i (a row block) stays on chip
-    /// while the Y_j stream by, and each block M_ij is written out. (S = τQKᵀ, dP = dO Vᵀ.)
-    private static func blockedOuter(_ phase: TilePhase, _ p: TileProblem, g: Int, blocks: BlockSizes, memory mem: MemoryHierarchy,
+    /// while the Y_j stream by, and each block M_ij is written out. (S = τQKᵀ, dP = dO Vᵀ.) Each row
+    /// block writes its own rows of M: the row blocks are parts run across the cores.
+    private static func blockedOuter(_ phase: TilePhase, _ p: TileProblem, g: Int, blocks: BlockSizes, memory: MemoryHierarchy,
                                      flops: inout FlopCount, rowOperand x: (TileTensor, UnsafePointer<Float>),
                                      colOperand y: (TileTensor, UnsafePointer<Float>), out: (TileTensor, UnsafeMutablePointer<Float>), scale: Float) {
         let d = p.d, R = p.rows, C = p.n, br = blocks.br, bc = blocks.bc
         let Tr = (R + br - 1) / br, Tc = (C + bc - 1) / bc
         let xs = x.1, ys = y.1, m = out.1
-        for i in 0..<Tr {
+        flops = TileParts.map(Tr, memory: memory) { i, mem in
+            var flops = FlopCount()
             let rows = (i * br)..<min(R, (i + 1) * br), nr = rows.count
             for j in 0..<Tc {
                 let cols = (j * bc)..<min(C, (j + 1) * bc), nc = cols.count
@@ -58,9 +67,8 @@ enum NaiveAttention: TiledAlgorithm {
                 if j == 0 { mem.load(x.0, nr * d, i: i) }
                 mem.load(y.0, nc * d, j: j)
                 mem.allocate(nr * nc)
-                for r in rows {
-                    for c in cols { m[r * C + c] = Kernels.dot(xs + r * d, ys + c * d, d) * scale }
-                }
+                TileKernels.product(xs + rows.lowerBound * d, rows: nr, ys + cols.lowerBound * d, cols: nc, d: d, scale: scale,
+                                    visible: nil, into: m + rows.lowerBound * C + cols.lowerBound, stride: C)
                 flops.matmul += 2 * nr * nc * d
                 flops.other += scale == 1 ? 0 : nr * nc
                 mem.store(out.0, nr * nc, i: i, j: j)
@@ -68,20 +76,23 @@ enum NaiveAttention: TiledAlgorithm {
                 if j == Tc - 1 { mem.free(nr * d) }
                 mem.endStep()
             }
-        }
+            return flops
+        }.reduce(flops, +)
     }
 
     /// Out += scale · A·B (`outerIsRows`: output row r += Σ_c A[r,c]·B_c, as in O = PV, dQ = τ dS K) or
     /// scale · Aᵀ·B (output row c += Σ_r A[r,c]·B_r, as in dV = Pᵀ dO, dK = τ dSᵀ Q), block by block:
-    /// the output block accumulates on chip over the inner loop and is written once.
-    private static func blockedProduct(_ phase: TilePhase, _ p: TileProblem, g: Int, blocks: BlockSizes, memory mem: MemoryHierarchy,
+    /// the output block accumulates on chip over the inner loop and is written once. Each outer
+    /// block writes its own output rows: the outer blocks are parts run across the cores.
+    private static func blockedProduct(_ phase: TilePhase, _ p: TileProblem, g: Int, blocks: BlockSizes, memory: MemoryHierarchy,
                                        flops: inout FlopCount, matrix A: (TileTensor, UnsafePointer<Float>), outerIsRows: Bool,
                                        operand B: (TileTensor, UnsafePointer<Float>), out: (TileTensor, UnsafeMutablePointer<Float>), scale: Float) {
         let d = p.d, R = p.rows, C = p.n, br = blocks.br, bc = blocks.bc
         let Tr = (R + br - 1) / br, Tc = (C + bc - 1) / bc
         let (outer, inner) = outerIsRows ? (Tr, Tc) : (Tc, Tr)
         let a = A.1, b = B.1, o = out.1
-        for u in 0..<outer {
+        flops = TileParts.map(outer, memory: memory) { u, mem in
+            var flops = FlopCount(), scale = scale
             for w in 0..<inner {
                 let (i, j) = outerIsRows ? (u, w) : (w, u)
                 let rows = (i * br)..<min(R, (i + 1) * br), cols = (j * bc)..<min(C, (j + 1) * bc)
@@ -90,11 +101,11 @@ enum NaiveAttention: TiledAlgorithm {
                 if w == 0 { mem.allocate(outBlock * d) }
                 mem.load(A.0, rows.count * cols.count, i: i, j: j)
                 if outerIsRows { mem.load(B.0, operandRows * d, j: j) } else { mem.load(B.0, operandRows * d, i: i) }
-                for r in rows {
-                    if outerIsRows {
-                        let row = a + r * C + cols.lowerBound
-                        Kernels.accumulateRows(row, cols.count, b + cols.lowerBound * d, d, scale: scale, into: o + r * d)
-                    } else {
+                if outerIsRows {
+                    TileKernels.accumulate(a + rows.lowerBound * C + cols.lowerBound, rows: rows.count, count: cols.count, stride: C,
+                                           scale: &scale, scaleStride: 0, b + cols.lowerBound * d, d: d, into: o + rows.lowerBound * d)
+                } else {
+                    for r in rows {
                         for c in cols where a[r * C + c] != 0 { Kernels.axpy(a[r * C + c] * scale, b + r * d, o + c * d, d) }
                     }
                 }
@@ -106,17 +117,22 @@ enum NaiveAttention: TiledAlgorithm {
                 }
                 mem.endStep()
             }
-        }
+            return flops
+        }.reduce(flops, +)
     }
 
-    /// Step 2: P = softmax(S) row by row, masked above the diagonal for causal attention.
-    /// `P` starts at zero: entries masked above the diagonal stay 0.
-    private static func softmax(_ p: TileProblem, S: UnsafePointer<Float>, into P: UnsafeMutablePointer<Float>, g: Int, memory mem: MemoryHierarchy,
+    /// Step 2: P = softmax(S) row by row, in place (S in, P out), masked above the diagonal for causal
+    /// attention: entries there become 0.
+    private static func softmax(_ p: TileProblem, _ P: UnsafeMutablePointer<Float>, g: Int, memory: MemoryHierarchy,
                                 watchRow: Int?, flops: inout FlopCount) {
-        let R = p.rows, C = p.n, M = mem.sramElements
+        let R = p.rows, C = p.n, M = memory.sramElements
         let chunk = softmaxRowsPerChunk(sramElements: M, cols: C)
         let segment = max(1, M - 2)
-        for rows in rowChunks(R, chunk) {
+        let chunks = rowChunks(R, chunk)
+        // Each chunk of rows is a part of its own, run across the cores.
+        flops = TileParts.map(chunks.count, memory: memory) { t, mem in
+            var flops = FlopCount()
+            let rows = chunks[t]
             mem.beginStep(.softmax, kvHead: g, i: nil, j: nil, rows: rows, cols: 0..<C)
             if chunk >= 1 {
                 mem.load(.S, rows.count * C)
@@ -132,27 +148,32 @@ enum NaiveAttention: TiledAlgorithm {
                     }
                 }
             }
-            var watched: WatchedRow? = nil
-            for r in rows {
-                let limit = p.causal ? p.position(ofRow: r) : C - 1
-                var m = -Float.infinity
-                for c in 0...limit { m = max(m, S[r * C + c]) }
-                var l: Float = 0
-                for c in 0...limit { P[r * C + c] = S[r * C + c] }
-                Kernels.expShifted(P + r * C, limit + 1, shift: m)
-                for c in 0...limit { l += P[r * C + c] }
-                let inv = 1 / l
-                for c in 0...limit { P[r * C + c] *= inv }
-                if r == watchRow { watched = WatchedRow(row: r, m: m, l: l, rescale: 1) }
-                flops.max += limit + 1
-                flops.exp += limit + 1
-                flops.other += 2 * (limit + 1)
+            let visible = UnsafeMutablePointer<Int>.allocate(capacity: rows.count), l = UnsafeMutablePointer<Float>.allocate(capacity: rows.count)
+            defer { visible.deallocate(); l.deallocate() }
+            var watched: WatchedRow? = nil, maxes: [Float] = []
+            for (a, r) in rows.enumerated() {
+                let prow = P + r * C
+                visible[a] = (p.causal ? p.position(ofRow: r) : C - 1) + 1
+                let m = TileKernels.rowMax(prow, visible[a], from: -.infinity)
+                TileKernels.expShifted(prow, visible[a], shift: m)
+                for c in visible[a]..<C { prow[c] = 0 }
+                maxes.append(m)
+            }
+            TileKernels.rowSums(P + rows.lowerBound * C, rows: rows.count, stride: C, counts: visible, into: l)
+            for (a, r) in rows.enumerated() {
+                let inv = 1 / l[a], prow = P + r * C
+                for c in 0..<visible[a] { prow[c] *= inv }
+                if r == watchRow { watched = WatchedRow(row: r, m: maxes[a], l: l[a], rescale: 1) }
+                flops.max += visible[a]
+                flops.exp += visible[a]
+                flops.other += 2 * visible[a]
                 flops.div += 1
             }
             mem.store(.P, rows.count * C)
             mem.free(chunk >= 1 ? rows.count * C + 2 * rows.count : 2)
             mem.endStep(watch: watched)
-        }
+            return flops
+        }.reduce(flops, +)
     }
 
     /// The standard backward pass (FlashAttention paper, Algorithm 3), each product blocked like the

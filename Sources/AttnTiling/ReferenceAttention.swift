@@ -7,57 +7,90 @@ import Foundation
 /// arithmetic over the keys `AttentionMask` lets each row see.
 enum ReferenceAttention {
     /// O for the given rows of every query head (all rows when `rows` is nil).  // [q_heads × N × d]
+    ///
+    /// Each row is computed whole by one core (`Attention.attend` in its plain left-to-right order),
+    /// in parts of `rowsPerPart` rows spread over the cores, so the values do not depend on the split.
     static func forward(_ p: TileProblem, rows sample: [Int]?) -> (o: [Double], rowMax: [Double], rowSum: [Double]) {
         let d = p.d, N = p.n, H = p.layout.qHeads, mask = p.mask
         let q = Float64Buffer(p.q), k = Float64Buffer(p.k), v = Float64Buffer(p.v)  // [heads × N × d]
         let o = Float64Buffer(zeros: H * N * d)                                     // [q_heads × N × d]
-        let s = Float64Buffer(zeros: N)                                             // one row of scores
-        var rowMax = [Double](repeating: 0, count: H * N), rowSum = rowMax
-        for h in 0..<H {
+        let rowMax = Float64Buffer(zeros: H * N), rowSum = Float64Buffer(zeros: H * N)  // [q_heads × N]
+        let positions = sample ?? Array(0..<N)
+        let partsPerHead = (positions.count + rowsPerPart - 1) / rowsPerPart
+        TileParts.forEach(H * partsPerHead) { part in
+            let h = part / partsPerHead, first = (part % partsPerHead) * rowsPerPart
             let g = p.layout.kvHead(forQueryHead: h)
             let keys = KVRows(base: k.pointer + g * N * d, stride: d), values = KVRows(base: v.pointer + g * N * d, stride: d)
-            for t in sample ?? Array(0..<N) {
+            let s = UnsafeMutablePointer<Double>.allocate(capacity: N)                 // one row of scores
+            defer { s.deallocate() }
+            for t in positions[first..<min(positions.count, first + rowsPerPart)] {
                 let row = h * N + t
-                (rowMax[row], rowSum[row]) = Attention.attend(
+                (rowMax.pointer[row], rowSum.pointer[row]) = Attention.attend(
                     Float64Reference(), q: q.pointer + row * d, keys: keys, values: values,
-                    visible: mask.visibleKeys(query: t, keys: N), headDim: d, scores: s.pointer, out: o.pointer + row * d)
+                    visible: mask.visibleKeys(query: t, keys: N), headDim: d, scores: s, out: o.pointer + row * d)
             }
         }
-        return (o.array, rowMax, rowSum)
+        return (o.array, rowMax.array, rowSum.array)
     }
 
+    /// Query rows one part of the reference computes.
+    static let rowsPerPart = 64
+
     /// dQ, dK, dV of Σ O ∘ dO, in float64.
+    ///
+    /// Query rows go in order (heads outside, positions inside), `rowsPerPart` at a time. Each row's
+    /// P, dS and dQ row are its own, computed across the cores; then every dK_c, dV_c adds the chunk's
+    /// rows in order, the keys split across the cores. Every element sees the additions of the
+    /// plain row-by-row loop in the same order, whatever the split.
     static func backward(_ p: TileProblem) -> (dq: [Double], dk: [Double], dv: [Double]) {
         let d = p.d, N = p.n, H = p.layout.qHeads, tau = 1 / Double(d).squareRoot()
-        var dq = [Double](repeating: 0, count: p.q.count), dk = [Double](repeating: 0, count: p.k.count), dv = dk
-        for h in 0..<H {
-            let g = p.layout.kvHead(forQueryHead: h)
-            for t in 0..<N {
+        let q = Float64Buffer(p.q), k = Float64Buffer(p.k), v = Float64Buffer(p.v), dO = Float64Buffer(p.dO)  // [heads × N × d]
+        let dq = Float64Buffer(zeros: p.q.count), dk = Float64Buffer(zeros: p.k.count), dv = Float64Buffer(zeros: p.v.count)
+        let P = Float64Buffer(zeros: rowsPerPart * N), dS = Float64Buffer(zeros: rowsPerPart * N)  // [chunk rows × N]
+        let keyParts = min(N, 16)
+        for first in stride(from: 0, to: H * N, by: rowsPerPart) {
+            let chunk = first..<min(H * N, first + rowsPerPart)                        // rows h·N + t
+            TileParts.forEach(chunk.count) { a in
+                let row = chunk.lowerBound + a, h = row / N, t = row % N, g = p.layout.kvHead(forQueryHead: h)
                 let keys = Array(p.mask.visibleKeys(query: t, keys: N))
                 var s = [Double](repeating: 0, count: keys.count)
                 for (i, c) in keys.enumerated() {
                     var dot = 0.0
-                    for e in 0..<d { dot += Double(p.q[(h * N + t) * d + e]) * Double(p.k[(g * N + c) * d + e]) }
+                    for e in 0..<d { dot += q.pointer[row * d + e] * k.pointer[(g * N + c) * d + e] }
                     s[i] = dot * tau
                 }
                 let m = s.max()!
                 let w = s.map { Foundation.exp($0 - m) }
                 let z = w.reduce(0, +)
-                let P = w.map { $0 / z }
-                let dO = (0..<d).map { Double(p.dO[(h * N + t) * d + $0]) }
-                let dP = keys.map { c in (0..<d).reduce(0.0) { $0 + dO[$1] * Double(p.v[(g * N + c) * d + $1]) } }
-                let D = zip(P, dP).reduce(0.0) { $0 + $1.0 * $1.1 }
+                let Pr = w.map { $0 / z }
+                let dOr = dO.pointer + row * d
+                let dP = keys.map { c in (0..<d).reduce(0.0) { $0 + dOr[$1] * v.pointer[(g * N + c) * d + $1] } }
+                let D = zip(Pr, dP).reduce(0.0) { $0 + $1.0 * $1.1 }
                 for (i, c) in keys.enumerated() {
-                    let dS = P[i] * (dP[i] - D)
-                    for e in 0..<d {
-                        dv[(g * N + c) * d + e] += P[i] * dO[e]
-                        dq[(h * N + t) * d + e] += tau * dS * Double(p.k[(g * N + c) * d + e])
-                        dk[(g * N + c) * d + e] += tau * dS * Double(p.q[(h * N + t) * d + e])
+                    let dSi = Pr[i] * (dP[i] - D)
+                    P.pointer[a * N + c] = Pr[i]
+                    dS.pointer[a * N + c] = dSi
+                    for e in 0..<d { dq.pointer[row * d + e] += tau * dSi * k.pointer[(g * N + c) * d + e] }
+                }
+            }
+            TileParts.forEach(keyParts) { part in
+                for row in chunk {
+                    let a = row - chunk.lowerBound, h = row / N, t = row % N
+                    let g = p.layout.kvHead(forQueryHead: h), visible = p.mask.visibleKeys(query: t, keys: N)
+                    for range in [visible.first, visible.second] {
+                        let mine = range.clamped(to: (part * N / keyParts)..<((part + 1) * N / keyParts))
+                        for c in mine {
+                            let Pc = P.pointer[a * N + c], dSc = dS.pointer[a * N + c]
+                            for e in 0..<d {
+                                dv.pointer[(g * N + c) * d + e] += Pc * dO.pointer[row * d + e]
+                                dk.pointer[(g * N + c) * d + e] += tau * dSc * q.pointer[row * d + e]
+                            }
+                        }
                     }
                 }
             }
         }
-        return (dq, dk, dv)
+        return (dq.array, dk.array, dv.array)
     }
 }
 

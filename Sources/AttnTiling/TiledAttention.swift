@@ -108,6 +108,10 @@ public enum TiledAttention {
     /// Float64 reference work allowed for the check, in multiply-adds (beyond it rows are sampled).
     static let referenceBudget = 1 << 26
 
+    /// Runs every part of a pass (row blocks, chunks of rows, reference rows) on the calling thread
+    /// instead of across the cores: the results are the same bits either way, and the tests show it.
+    @TaskLocal public static var singleThreaded = false
+
     public static func run(_ p: TileProblem, _ o: TileOptions) throws(ConfigError) -> TileResult {
         let M = o.sramElements, R = p.rows, C = p.n, d = p.d
         try Limits.require(M, .sramElements)

@@ -1,0 +1,267 @@
+// The tiled attention simulator's block kernels (see attn_tile.h): same additions in the same
+// order per element as the Swift loops they replace, many elements at a time.
+#include "simd.h"
+
+typedef int32_t v16i __attribute__((vector_size(64), aligned(4)));
+
+/// Lane by lane: `yes` where `mask` is set (all bits), else `no`.
+ATTN_INLINE v16f select16(v16i mask, v16f yes, v16f no) {
+    return (v16f)((mask & (v16i)yes) | (~mask & (v16i)no));
+}
+
+// MARK: - Scores
+
+/// The 16-lane sum `attn_dot_f32` reduces, for q against one key. Lanes start from the first
+/// product instead of 0 + product: that differs only where a lane is −0 (0 + −0 = +0), and the
+/// caller's one final `+ 0` after the reduction maps exactly those results back (a sum of values
+/// none of which is −0 is never −0).
+ATTN_INLINE v16f score_lanes(const float *q, const float *k, ptrdiff_t d) {
+    v16f a0, a1, a2, a3;
+    ptrdiff_t i = 0;
+    if (d >= 64) {
+        a0 = load16(q) * load16(k); a1 = load16(q + 16) * load16(k + 16);
+        a2 = load16(q + 32) * load16(k + 32); a3 = load16(q + 48) * load16(k + 48);
+        for (i = 64; i + 64 <= d; i += 64) {
+            a0 += load16(q + i) * load16(k + i); a1 += load16(q + i + 16) * load16(k + i + 16);
+            a2 += load16(q + i + 32) * load16(k + i + 32); a3 += load16(q + i + 48) * load16(k + i + 48);
+        }
+    } else {
+        a0 = a1 = a2 = a3 = splat16(0);
+    }
+    for (; i + 16 <= d; i += 16) a0 += load16(q + i) * load16(k + i);
+    return (a0 + a1) + (a2 + a3);
+}
+
+typedef float v8f __attribute__((vector_size(32), aligned(4)));
+
+/// reduce16's first step, 16 lanes → 8: (0..7) + (8..15), the two halves of the vector.
+ATTN_INLINE v8f halves_sum(v16f v) {
+    return __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+
+/// The rest of `reduce16` for sixteen scores at once: lane e of the result is the sum of v[e]'s
+/// eight lanes by reduce16's tree (8 → 4 → 2 → 1). Each step adds, lane by lane, the pairs the tree
+/// adds, packed from two inputs into one vector.
+ATTN_INLINE v16f reduce8x16(const v8f *v) {
+    v8f x[8], y[4], z[2];
+    for (int j = 0; j < 8; j++)   // 8 → 4 lanes per score, two scores per vector
+        x[j] = __builtin_shufflevector(v[2 * j], v[2 * j + 1], 0, 1, 2, 3, 8, 9, 10, 11)
+             + __builtin_shufflevector(v[2 * j], v[2 * j + 1], 4, 5, 6, 7, 12, 13, 14, 15);
+    for (int j = 0; j < 4; j++)   // 4 → 2: (v4[0] + v4[2], v4[1] + v4[3]), four scores per vector
+        y[j] = __builtin_shufflevector(x[2 * j], x[2 * j + 1], 0, 1, 4, 5, 8, 9, 12, 13)
+             + __builtin_shufflevector(x[2 * j], x[2 * j + 1], 2, 3, 6, 7, 10, 11, 14, 15);
+    for (int j = 0; j < 2; j++)   // 2 → 1: v2a + v2b, eight scores per vector
+        z[j] = __builtin_shufflevector(y[2 * j], y[2 * j + 1], 0, 2, 4, 6, 8, 10, 12, 14)
+             + __builtin_shufflevector(y[2 * j], y[2 * j + 1], 1, 3, 5, 7, 9, 11, 13, 15);
+    return __builtin_shufflevector(z[0], z[1], 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+
+/// Scores of one row against a group of at most 16 keys. Inlined with a constant d for the common
+/// head sizes, so the row of q stays in registers while the keys stream by.
+ATTN_INLINE void scores_group(const float *q, const float *k, ptrdiff_t ldk, ptrdiff_t nb, ptrdiff_t d, float tau, float *s) {
+    ptrdiff_t tail = d & ~(ptrdiff_t)15;   // attn_dot_f32 adds elements from here on one by one
+    v8f lanes[16];
+    for (ptrdiff_t b = 0; b < nb; b++) lanes[b] = halves_sum(score_lanes(q, k + b * ldk, d));
+    for (ptrdiff_t b = nb; b < 16; b++) lanes[b] = (v8f){0};   // past the last key: not stored
+    v16f sums = reduce8x16(lanes) + splat16(0);
+    if (tail == d && nb == 16) {
+        store16(s, sums * splat16(tau));
+        return;
+    }
+    for (ptrdiff_t b = 0; b < nb; b++) {
+        const float *kb = k + b * ldk;
+        float sum = sums[b];
+        for (ptrdiff_t i = tail; i < d; i++) sum += q[i] * kb[i];
+        s[b] = sum * tau;
+    }
+}
+
+ATTN_INLINE void attn_tile_scores_body(const float *q, ptrdiff_t ldq, ptrdiff_t rows, const float *k, ptrdiff_t ldk, ptrdiff_t cols,
+                                       ptrdiff_t d, float tau, const ptrdiff_t *visible, float *s, ptrdiff_t lds) {
+    // Keys outside, rows inside: a group's 16 keys stay in L1 while every row of q meets them (a
+    // whole K block does not fit).
+    for (ptrdiff_t b0 = 0; b0 < cols; b0 += 16) {
+        ptrdiff_t nb = cols - b0 < 16 ? cols - b0 : 16;
+        const float *kg = k + b0 * ldk;
+        for (ptrdiff_t a = 0; a < rows; a++) {
+            const float *qa = q + a * ldq;
+            float *sa = s + a * lds + b0;
+            if (d == 64) scores_group(qa, kg, ldk, nb, 64, tau, sa);
+            else if (d == 128) scores_group(qa, kg, ldk, nb, 128, tau, sa);
+            else scores_group(qa, kg, ldk, nb, d, tau, sa);
+        }
+    }
+    if (visible)
+        for (ptrdiff_t a = 0; a < rows; a++)
+            for (ptrdiff_t b = visible[a]; b < cols; b++) s[a * lds + b] = -__builtin_inff();
+}
+
+ATTN_DISPATCH(void, attn_tile_scores,
+              (const float *q, ptrdiff_t ldq, ptrdiff_t rows, const float *k, ptrdiff_t ldk, ptrdiff_t cols,
+               ptrdiff_t d, float tau, const ptrdiff_t *visible, float *s, ptrdiff_t lds),
+              (q, ldq, rows, k, ldk, cols, d, tau, visible, s, lds))
+
+// MARK: - P·V
+
+/// Columns of w (rows of v) one pass takes: 64 rows of v at d = 64 are 16 KB, which stay in L1
+/// while every group of rows meets them.
+enum { ACCUMULATE_CHUNK = 64 };
+
+/// Rows 0..group−1 (`group` a constant once inlined) over columns 0..<cn (cn ≤ ACCUMULATE_CHUNK): the
+/// scaled weights w·scale are formed once (the same products the Swift loop forms for every
+/// element), then each block of 16 output elements of every row stays in registers while the rows
+/// of v stream by, c in order.
+ATTN_INLINE void accumulate_rows(const float *w, ptrdiff_t ldw, ptrdiff_t cn, const float *scale, ptrdiff_t scale_step,
+                                 const float *v, ptrdiff_t d, float *o, ptrdiff_t ldo, int group) {
+    float ws[4][ACCUMULATE_CHUNK];
+    for (int r = 0; r < group; r++) {
+        float sr = scale[r * scale_step];
+        for (ptrdiff_t c = 0; c < cn; c++) ws[r][c] = w[r * ldw + c] * sr;
+    }
+    ptrdiff_t e = 0;
+    for (; e + 16 <= d; e += 16) {
+        v16f acc[4];
+        for (int r = 0; r < group; r++) acc[r] = load16(o + r * ldo + e);
+        for (ptrdiff_t c = 0; c < cn; c++) {
+            v16f vc = load16(v + c * d + e);
+            for (int r = 0; r < group; r++) acc[r] += vc * splat16(ws[r][c]);
+        }
+        for (int r = 0; r < group; r++) store16(o + r * ldo + e, acc[r]);
+    }
+    for (; e < d; e++) {
+        for (int r = 0; r < group; r++) {
+            float acc = o[r * ldo + e];
+            for (ptrdiff_t c = 0; c < cn; c++) acc += v[c * d + e] * ws[r][c];
+            o[r * ldo + e] = acc;
+        }
+    }
+}
+
+ATTN_INLINE void attn_tile_accumulate_body(const float *w, ptrdiff_t ldw, ptrdiff_t rows, ptrdiff_t count, const float *scale,
+                                           ptrdiff_t scale_step, const float *v, ptrdiff_t d, float *o, ptrdiff_t ldo) {
+    // Chunks of columns outside, in order (so each element still adds c = 0, 1, … in order); rows
+    // inside, four at a time.
+    for (ptrdiff_t c0 = 0; c0 < count; c0 += ACCUMULATE_CHUNK) {
+        ptrdiff_t cn = count - c0 < ACCUMULATE_CHUNK ? count - c0 : ACCUMULATE_CHUNK;
+        const float *vc = v + c0 * d;
+        ptrdiff_t a = 0;
+        for (; a + 4 <= rows; a += 4)
+            accumulate_rows(w + a * ldw + c0, ldw, cn, scale + a * scale_step, scale_step, vc, d, o + a * ldo, ldo, 4);
+        for (; a < rows; a++)
+            accumulate_rows(w + a * ldw + c0, ldw, cn, scale + a * scale_step, scale_step, vc, d, o + a * ldo, ldo, 1);
+    }
+}
+
+ATTN_DISPATCH(void, attn_tile_accumulate,
+              (const float *w, ptrdiff_t ldw, ptrdiff_t rows, ptrdiff_t count, const float *scale,
+               ptrdiff_t scale_step, const float *v, ptrdiff_t d, float *o, ptrdiff_t ldo),
+              (w, ldw, rows, count, scale, scale_step, v, d, o, ldo))
+
+// MARK: - Softmax pieces
+
+/// e^x lane by lane with IEEE +, −, × only (Kernels.exp16, operation for operation).
+ATTN_INLINE v16f exp16(v16f x) {
+    v16f low = splat16(-87.0f), high = splat16(88.0f);
+    v16f xc = select16((v16i)(x < low), low, x);
+    xc = select16((v16i)(xc > high), high, xc);
+    // k = round(x / ln 2): adding and subtracting 1.5·2^23 rounds to the nearest integer.
+    v16f magic = splat16(12582912.0f);
+    v16f k = (xc * splat16(1.44269504f) + magic) - magic;
+    v16f r = (xc - k * splat16(0.693145751953125f)) - k * splat16(1.428606765330187e-06f);
+    v16f p = splat16(1.0f / 5040.0f);
+    p = p * r + splat16(1.0f / 720.0f);
+    p = p * r + splat16(1.0f / 120.0f);
+    p = p * r + splat16(1.0f / 24.0f);
+    p = p * r + splat16(1.0f / 6.0f);
+    p = p * r + splat16(0.5f);
+    p = p * r + splat16(1.0f);
+    p = p * r + splat16(1.0f);
+    // 2^k from the exponent bits: k + 127 + 2^23 is exact and its low bits are k + 127.
+    v16i biased = (v16i)(k + splat16(127.0f + 8388608.0f));
+    return p * (v16f)(biased << 23);
+}
+
+ATTN_INLINE void attn_exp_shifted_body(float *x, ptrdiff_t n, float shift) {
+    v16f m = splat16(shift);
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16) store16(x + i, exp16(load16(x + i) - m));
+    if (i < n) {
+        // The tail goes through the same lanes, padded with zeros.
+        float pad[16] = {0};
+        memcpy(pad, x + i, (size_t)(n - i) * sizeof(float));
+        store16(pad, exp16(load16(pad) - m));
+        memcpy(x + i, pad, (size_t)(n - i) * sizeof(float));
+    }
+}
+
+ATTN_DISPATCH(void, attn_exp_shifted, (float *x, ptrdiff_t n, float shift), (x, n, shift))
+
+ATTN_INLINE float attn_row_max_body(const float *x, ptrdiff_t n, float start) {
+    v16f m = splat16(-__builtin_inff());
+    v16i nan = {0};
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v16f v = load16(x + i);
+        nan |= (v16i)(v != v);
+        m = select16((v16i)(v > m), v, m);
+    }
+    int seenNaN = start != start;
+    for (int l = 0; l < 16; l++) seenNaN |= nan[l] != 0;
+    float best = start;
+    for (int l = 0; l < 16; l++) best = m[l] > best ? m[l] : best;
+    for (; i < n; i++) {
+        seenNaN |= x[i] != x[i];
+        best = x[i] > best ? x[i] : best;
+    }
+    // Without NaNs the largest value is the same in any order, unless it is a zero: then the sign
+    // depends on which zero came last, as the sequential loop sees it.
+    if (seenNaN || best == 0) {
+        best = start;
+        for (i = 0; i < n; i++) best = x[i] >= best ? x[i] : best;
+    }
+    return best;
+}
+
+ATTN_DISPATCH(float, attn_row_max, (const float *x, ptrdiff_t n, float start), (x, n, start))
+
+/// Row sums of `group` rows side by side (a constant once inlined, so the sums stay in registers).
+ATTN_INLINE void row_sums_group(const float *x, ptrdiff_t ldx, const ptrdiff_t *counts, float *sums, int group) {
+    ptrdiff_t common = counts[0];
+    for (int r = 1; r < group; r++) common = counts[r] < common ? counts[r] : common;
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (ptrdiff_t b = 0; b < common; b++)
+        for (int r = 0; r < group; r++) acc[r] += x[r * ldx + b];
+    for (int r = 0; r < group; r++) {
+        for (ptrdiff_t b = common; b < counts[r]; b++) acc[r] += x[r * ldx + b];
+        sums[r] = acc[r];
+    }
+}
+
+ATTN_INLINE void attn_row_sums_body(const float *x, ptrdiff_t ldx, ptrdiff_t rows, const ptrdiff_t *counts, float *sums) {
+    ptrdiff_t a = 0;
+    for (; a + 8 <= rows; a += 8) row_sums_group(x + a * ldx, ldx, counts + a, sums + a, 8);
+    if (a + 4 <= rows) { row_sums_group(x + a * ldx, ldx, counts + a, sums + a, 4); a += 4; }
+    if (a + 2 <= rows) { row_sums_group(x + a * ldx, ldx, counts + a, sums + a, 2); a += 2; }
+    if (a < rows) row_sums_group(x + a * ldx, ldx, counts + a, sums + a, 1);
+}
+
+ATTN_DISPATCH(void, attn_row_sums, (const float *x, ptrdiff_t ldx, ptrdiff_t rows, const ptrdiff_t *counts, float *sums),
+              (x, ldx, rows, counts, sums))
+
+// MARK: - Memory
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+void attn_advise_huge_pages(void *p, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    // Only whole 2 MiB pages inside the buffer: the hint must not reach memory the buffer does not own.
+    uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t start = ((uintptr_t)p + huge - 1) & ~(huge - 1), end = ((uintptr_t)p + bytes) & ~(huge - 1);
+    if (end > start) madvise((void *)start, end - start, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}
