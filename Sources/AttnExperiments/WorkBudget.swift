@@ -142,8 +142,13 @@ public final class ProgressLine {
     private var shown = false
     private let enabled = isatty(STDERR_FILENO) != 0
 
-    /// Work shorter than this never shows a line.
-    public static let delay = Duration.seconds(2)
+    /// Work shorter than this never shows a line: 2 s, or the seconds in `ATTNLAB_PROGRESS_AFTER`
+    /// (tests set 0 to see the line of a short run without waiting).
+    public static let delay: Duration = {
+        let text = ProcessInfo.processInfo.environment["ATTNLAB_PROGRESS_AFTER"]
+        guard let seconds = text.flatMap(Double.init), seconds.isFinite, seconds >= 0 else { return .seconds(2) }
+        return .seconds(seconds)
+    }()
 
     /// - Parameters:
     ///   - label: what is counted, e.g. "decode: token".

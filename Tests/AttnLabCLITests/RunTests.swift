@@ -272,13 +272,18 @@ struct RunTests {
     }
 
     /// On a terminal a long decode shows its progress on stderr; in a pipe it does not.
-    @Test("progress on a terminal only")
+    /// The line shows on a terminal only, and only for work longer than its delay (2 s; set to 0
+    /// here, so that a short decode shows it).
+    @Test("progress on a terminal only, after its delay")
     func progress() throws {
-        let arguments = ["decode", "--tokens", "6000", "--max-seconds", "600", "--json"]
-        let piped = try Run(arguments)
+        let arguments = ["decode", "--tokens", "400", "--json"]
+        let now = ["ATTNLAB_PROGRESS_AFTER": "0"]
+        let piped = try Run(arguments, environment: now)
         #expect(piped.status == 0 && piped.stderr == "", "\(piped.stderr)")
-        let (status, shown) = try Run.onTerminal(arguments)
+        let (status, shown) = try Run.onTerminal(arguments, environment: now)
         #expect(status == 0)
-        #expect(shown.contains("decode: token "), "\(shown.prefix(300))")
+        #expect(shown.contains("decode: token ") && shown.contains("400/400"), "\(shown.prefix(300))")
+        let (_, quiet) = try Run.onTerminal(arguments)
+        #expect(!quiet.contains("decode: token "), "a run shorter than 2 s showed progress: \(quiet.prefix(300))")
     }
 }
