@@ -22,41 +22,30 @@ public enum Kernels {
         return v2[0] + v2[1]
     }
 
-    /// y[r] = Σ_c W[r, c]·x[c] for a row-major W of `rows × cols`.
-    public static func matvec(
-        _ W: UnsafePointer<Float>, rows: Int, cols: Int,
-        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>
-    ) {
-        for r in 0..<rows { y[r] = dot(W + r * cols, x, cols) }
-    }
-
-    /// Y[b, r] = Σ_c W[r, c]·X[b, c] for `count` rows of X: `matvec` on each row, bit for bit, but
-    /// each row of W is used for all rows of X while it is in cache.
+    /// Y[b, r] = Σ_c W[r, c]·X[b, c] for `count` rows of X, W in its stored type: each output is
+    /// `dot(W row r dequantized, X row b)` bit for bit (`attn_matmul_rows`). One row of X streams W
+    /// as stored; several reuse each dequantized pair of rows of W for every row of X.
     ///
-    /// Large products split W's rows between two cores (each output is still one `dot`, so the split
-    /// cannot change a bit). Small ones stay on one: for the demo models (d_model 256) handing rows to
-    /// a second thread was measured slower than the product itself.
-    public static func matmul(
-        _ W: UnsafePointer<Float>, rows: Int, cols: Int,
-        _ X: UnsafePointer<Float>, count: Int, _ Y: UnsafeMutablePointer<Float>
-    ) {
-        let w = Shared(W), x = Shared(X), y = Shared(Y)
-        let parts = rows * cols * count >= parallelMultiplies ? 2 : 1
+    /// Large products split W's rows between two cores (each output is still computed whole by one
+    /// of them, so the split cannot change a bit). Small ones stay on one: for the demo models
+    /// (d_model 256) handing rows to a second thread was measured slower than the product itself.
+    public static func matmul(_ W: WeightMatrix, _ X: UnsafePointer<Float>, count: Int, _ Y: UnsafeMutablePointer<Float>) {
+        let w = Shared(W.base), x = Shared(X), y = Shared(Y)
+        let rows = W.rows, type = W.kernelType, rowBytes = W.rowBytes, cols = W.cols
+        let parts = rows * cols * count >= parallelMultiplies ? Parallel.parts : 1
         Parallel.forEach(parts) { part in
-            for r in (rows * part / parts)..<(rows * (part + 1) / parts) {
-                let row = w.pointer + r * cols
-                for b in 0..<count { y.pointer[b * rows + r] = dot(row, x.pointer + b * cols, cols) }
-            }
+            attn_matmul_rows(type, w.value, rowBytes, cols, rows * part / parts, rows * (part + 1) / parts,
+                             x.value, count, y.value, rows)
         }
     }
 
-    /// Multiply-adds above which `matmul` uses both cores.
+    /// Multiply-adds above which `matmul` (and the decoder's attention) uses both cores.
     static let parallelMultiplies = 1 << 18
 
-    /// A pointer handed to the worker threads of one `matmul`, which write disjoint outputs.
-    private struct Shared<P>: @unchecked Sendable {
-        let pointer: P
-        init(_ pointer: P) { self.pointer = pointer }
+    /// Pointers (and views holding them) handed to worker threads that write disjoint outputs.
+    struct Shared<P>: @unchecked Sendable {
+        let value: P
+        init(_ value: P) { self.value = value }
     }
 
     /// out = x / rms(x) · gain, rms(x) = sqrt(mean(x²) + eps) (Zhang & Sennrich 2019, Llama).
@@ -69,28 +58,20 @@ public enum Kernels {
         for i in 0..<n { out[i] = x[i] * inv * gain[i] }
     }
 
-    /// In-place softmax over n scores: subtract the max (for range), exponentiate, divide by the sum
-    /// accumulated left to right. Returns that max and sum.
+    /// In-place softmax over n scores: subtract the max (for range), exponentiate with `DetMath.exp`
+    /// (sixteen lanes at a time in `attn_softmax_f32`, the same bits as the scalar function), divide
+    /// by the sum accumulated left to right. Returns that max and sum.
     @discardableResult
     public static func softmax(_ s: UnsafeMutablePointer<Float>, _ n: Int) -> (max: Float, sum: Float) {
-        var m = -Float.infinity
-        for i in 0..<n { m = max(m, s[i]) }
-        var l: Float = 0
-        for i in 0..<n {
-            s[i] = DetMath.exp(s[i] - m)
-            l += s[i]
-        }
-        let inv = 1 / l
-        for i in 0..<n { s[i] *= inv }
+        var m: Float = 0, l: Float = 0
+        attn_softmax_f32(s, n, &m, &l)
         return (m, l)
     }
 
-    /// SwiGLU's gate: a[i] ← silu(a[i])·b[i], silu(x) = x·σ(x) (Shazeer 2020).
+    /// SwiGLU's gate: a[i] ← silu(a[i])·b[i], silu(x) = x·σ(x) = x / (1 + e^(−x)) (Shazeer 2020),
+    /// e^(−x) by `DetMath.exp` in vector lanes (`attn_swiglu_f32`).
     public static func swiglu(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) {
-        for i in 0..<n {
-            let x = a[i]
-            a[i] = x / (1 + DetMath.exp(-x)) * b[i]
-        }
+        attn_swiglu_f32(a, b, n)
     }
 
     /// y[i] += x[i]·alpha.

@@ -3,6 +3,10 @@ import Dispatch
 /// Splitting work across the machine's cores. Used only where each worker computes its own output
 /// from its own inputs, so the result is the same whatever the number of cores.
 package enum Parallel {
+    /// How many parts a split kernel cuts its outputs into: the two cores AttnLab is tuned for.
+    /// Fixed, so which thread computes an output never depends on the machine (and never its bits).
+    package static let parts = 2
+
     package static func forEach(_ count: Int, _ body: @Sendable (Int) -> Void) {
         DispatchQueue.concurrentPerform(iterations: count, execute: body)
     }

@@ -36,4 +36,6 @@ void attn_simd_use(attn_simd_level level);
 /// then the tail left to right.
 float attn_dot_f32(const float *a, const float *b, ptrdiff_t n);
 
+#include "decoder.h"
+
 #endif
