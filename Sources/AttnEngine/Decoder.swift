@@ -106,12 +106,14 @@ public final class Decoder {
             let aw = weights.attention[c.weightSharing.attentionSet(layer: l)]
             let src = c.kvMap.source[l]
             rmsNormRows(gain: aw.norm, B)
-            Kernels.matmul(aw.wq, h, count: B, q)
+            if src == l {
+                Kernels.matmul([(aw.wq, q), (aw.wk!, kNew), (aw.wv!, vNew)], h, count: B)
+            } else {
+                Kernels.matmul(aw.wq, h, count: B, q)
+            }
             for i in 0..<B { rope.apply(q + i * a.qElements, heads: a.qHeads, position: p + i) }
             var writtenK = [[Float]?](repeating: nil, count: B), writtenV = writtenK
             if src == l {
-                Kernels.matmul(aw.wk!, h, count: B, kNew)
-                Kernels.matmul(aw.wv!, h, count: B, vNew)
                 for i in 0..<B {
                     rope.apply(kNew + i * a.kvElements, heads: a.kvHeads, position: p + i)
                     cache.write(producer: l, position: p + i, k: kNew + i * a.kvElements, v: vNew + i * a.kvElements)
@@ -143,8 +145,7 @@ public final class Decoder {
 
             let fw = weights.ffn[c.weightSharing.ffnSet(layer: l)]
             rmsNormRows(gain: fw.norm, B)
-            Kernels.matmul(fw.w1, h, count: B, gate)
-            Kernels.matmul(fw.w3, h, count: B, up)
+            Kernels.matmul([(fw.w1, gate), (fw.w3, up)], h, count: B)
             for i in 0..<B { Kernels.swiglu(gate + i * c.ffn, up + i * c.ffn, c.ffn) }
             Kernels.matmul(fw.w2, gate, count: B, proj)
             for j in 0..<(B * d) { x[j] += proj[j] }

@@ -30,12 +30,21 @@ public enum Kernels {
     /// of them, so the split cannot change a bit). Small ones stay on one: for the demo models
     /// (d_model 256) handing rows to a second thread was measured slower than the product itself.
     public static func matmul(_ W: WeightMatrix, _ X: UnsafePointer<Float>, count: Int, _ Y: UnsafeMutablePointer<Float>) {
-        let w = Shared(W.base), x = Shared(X), y = Shared(Y)
-        let rows = W.rows, type = W.kernelType, rowBytes = W.rowBytes, cols = W.cols
-        let parts = rows * cols * count >= parallelMultiplies ? Parallel.parts : 1
+        matmul([(W, Y)], X, count: count)
+    }
+
+    /// `matmul` of several matrices by the same X (W_Q, W_K, W_V; W_1, W_3) in one split between the
+    /// cores: each part computes its share of the rows of every matrix, so the threads meet once.
+    public static func matmul(_ products: [(W: WeightMatrix, Y: UnsafeMutablePointer<Float>)], _ X: UnsafePointer<Float>, count: Int) {
+        let work = products.reduce(0) { $0 + $1.W.rows * $1.W.cols } * count
+        let parts = work >= parallelMultiplies ? Parallel.parts : 1
+        let shared = Shared((products: products, x: X))
         Parallel.forEach(parts) { part in
-            attn_matmul_rows(type, w.value, rowBytes, cols, rows * part / parts, rows * (part + 1) / parts,
-                             x.value, count, y.value, rows)
+            for (W, Y) in shared.value.products {
+                let rows = W.rows
+                attn_matmul_rows(W.kernelType, W.base, W.rowBytes, W.cols, rows * part / parts, rows * (part + 1) / parts,
+                                 shared.value.x, count, Y, rows)
+            }
         }
     }
 

@@ -18,21 +18,18 @@ ATTN_INLINE void store8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
 // MARK: - fp16 and bf16
 
 /// fp16 → Float32, exact: the exponent and mantissa shifted into place and scaled by 2^(127 − 15)
-/// (a power of two, so exact for normal and subnormal halves alike); infinities and NaNs get the
-/// all-ones exponent; the sign goes back on last, so −0 stays −0.
+/// (a power of two, so exact for normal and subnormal halves alike); infinities and NaNs, whose
+/// scaled exponent field is then 0x8f, get the all-ones one; the sign goes back on last, so −0 stays
+/// −0. No branch: a block's scale is converted in the hot loop.
 ATTN_INLINE float f16(const uint8_t *p) {
     uint16_t h;
     memcpy(&h, p, 2);
-    uint32_t em = h & 0x7fffu, bits;
-    if (em >= 0x7c00u) {
-        bits = (em << 13) | 0x7f800000u;
-    } else {
-        float scaled, unit;
-        uint32_t shifted = em << 13;
-        memcpy(&unit, &shifted, 4);
-        scaled = unit * 0x1p112f;
-        memcpy(&bits, &scaled, 4);
-    }
+    uint32_t em = h & 0x7fffu, shifted = em << 13, bits;
+    float unit, scaled;
+    memcpy(&unit, &shifted, 4);
+    scaled = unit * 0x1p112f;
+    memcpy(&bits, &scaled, 4);
+    bits |= (0u - (uint32_t)(em >= 0x7c00u)) & 0x7f800000u;
     bits |= (uint32_t)(h & 0x8000u) << 16;
     float f;
     memcpy(&f, &bits, 4);
@@ -45,10 +42,9 @@ ATTN_INLINE v16f f16x16(const uint8_t *p) {
     memcpy(&h, p, sizeof h);
     v16u32 w = __builtin_convertvector(h, v16u32);
     v16u32 em = w & 0x7fffu;
-    v16u32 finite = (v16u32)((v16f)(em << 13) * splat16(0x1p112f));
-    v16u32 special = (v16u32)(em >= 0x7c00u);
-    v16u32 bits = (((em << 13) | 0x7f800000u) & special) | (finite & ~special);
-    return (v16f)(bits | ((w & 0x8000u) << 16));
+    v16u32 scaled = (v16u32)((v16f)(em << 13) * splat16(0x1p112f));
+    v16u32 special = (v16u32)(em >= 0x7c00u) & 0x7f800000u;
+    return (v16f)(scaled | special | ((w & 0x8000u) << 16));
 }
 
 /// bf16 is the top half of a Float32.
@@ -134,11 +130,70 @@ ATTN_INLINE void attn_dequantize_row_body(attn_weight_type type, const void *row
 
 ATTN_DISPATCH(void, attn_dequantize_row, (attn_weight_type type, const void *row, float *out, ptrdiff_t n), (type, row, out, n))
 
+/// The 32 values of block b of a quantized row: `lo` values 0..<16, `hi` 16..<32, each block's
+/// scale (and minimum) converted once — what `load_weights16` gives at 32·b and 32·b + 16.
+ATTN_INLINE void load_block(attn_weight_type type, const uint8_t *row, ptrdiff_t b, v16f *lo, v16f *hi) {
+    switch (type) {
+    case attn_weight_q8_0: {
+        const uint8_t *block = row + 34 * b;
+        v16i8 q0, q1;
+        memcpy(&q0, block + 2, sizeof q0);
+        memcpy(&q1, block + 18, sizeof q1);
+        v16f d = splat16(f16(block));
+        *lo = __builtin_convertvector(q0, v16f) * d;
+        *hi = __builtin_convertvector(q1, v16f) * d;
+        return;
+    }
+    case attn_weight_q4_0: {
+        const uint8_t *block = row + 18 * b;
+        v16u8 bytes;
+        memcpy(&bytes, block + 2, sizeof bytes);
+        v16f d = splat16(f16(block));
+        *lo = __builtin_convertvector(__builtin_convertvector(bytes & 0x0f, v16i32) - 8, v16f) * d;
+        *hi = __builtin_convertvector(__builtin_convertvector(bytes >> 4, v16i32) - 8, v16f) * d;
+        return;
+    }
+    case attn_weight_q4_1: {
+        const uint8_t *block = row + 20 * b;
+        v16u8 bytes;
+        memcpy(&bytes, block + 4, sizeof bytes);
+        v16f d = splat16(f16(block)), m = splat16(f16(block + 2));
+        *lo = __builtin_convertvector(bytes & 0x0f, v16f) * d + m;
+        *hi = __builtin_convertvector(bytes >> 4, v16f) * d + m;
+        return;
+    }
+    default:
+        *lo = load_weights16(type, row, 32 * b);
+        *hi = load_weights16(type, row, 32 * b + 16);
+        return;
+    }
+}
+
 /// `attn_dot_f32_body` with the row dequantized as it is read. `type` is a constant at every call
 /// site, so each instance keeps only its own loads.
 ATTN_INLINE float dot_row(attn_weight_type type, const uint8_t *w, const float *x, ptrdiff_t n) {
     v16f acc0 = splat16(0), acc1 = splat16(0), acc2 = splat16(0), acc3 = splat16(0);
     ptrdiff_t i = 0;
+    if (type == attn_weight_q8_0 || type == attn_weight_q4_0 || type == attn_weight_q4_1) {
+        // Rows are whole blocks (n a multiple of 32): a 64-chunk is two blocks, and what is left
+        // after the last one is at most one block, its two halves added to acc0 in turn.
+        for (; i + 64 <= n; i += 64) {
+            v16f w0, w1, w2, w3;
+            load_block(type, w, i / 32, &w0, &w1);
+            load_block(type, w, i / 32 + 1, &w2, &w3);
+            acc0 += w0 * load16(x + i);
+            acc1 += w1 * load16(x + i + 16);
+            acc2 += w2 * load16(x + i + 32);
+            acc3 += w3 * load16(x + i + 48);
+        }
+        if (i < n) {
+            v16f w0, w1;
+            load_block(type, w, i / 32, &w0, &w1);
+            acc0 += w0 * load16(x + i);
+            acc0 += w1 * load16(x + i + 16);
+        }
+        return reduce16((acc0 + acc1) + (acc2 + acc3));
+    }
     for (; i + 64 <= n; i += 64) {
         acc0 += load_weights16(type, w, i) * load16(x + i);
         acc1 += load_weights16(type, w, i + 16) * load16(x + i + 16);
