@@ -64,7 +64,7 @@ public struct PretrainedModel: Sendable {
         }
         func matrix() -> WeightMatrix {
             let t = take()
-            return WeightMatrix(type: t.type, rows: t.dims[1], cols: t.dims[0], bytes: f.bytes(of: t).baseAddress!, owner: f)
+            return WeightMatrix(type: t.type, rows: t.dims[1], cols: t.dims[0], bytes: f.bytes(of: t).baseAddress!, owner: f.mapping)
         }
         func gain() -> [Float] { f.floats(take()) }
         let embedding = matrix(), finalNorm = gain(), lmHead = tied ? nil : matrix()
