@@ -20,10 +20,8 @@ ATTN_INLINE void store8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
 /// fp16 → Float32, exact: the exponent and mantissa shifted into place and scaled by 2^(127 − 15)
 /// (a power of two, so exact for normal and subnormal halves alike); infinities and NaNs, whose
 /// scaled exponent field is then 0x8f, get the all-ones one; the sign goes back on last, so −0 stays
-/// −0. No branch: a block's scale is converted in the hot loop.
-ATTN_INLINE float f16(const uint8_t *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
+/// −0.
+ATTN_INLINE float f16_convert(uint16_t h) {
     uint32_t em = h & 0x7fffu, shifted = em << 13, bits;
     float unit, scaled;
     memcpy(&unit, &shifted, 4);
@@ -34,6 +32,21 @@ ATTN_INLINE float f16(const uint8_t *p) {
     float f;
     memcpy(&f, &bits, 4);
     return f;
+}
+
+/// `f16_convert` of every half, filled before main: a block's scale in the hot loop is one load
+/// (the scales of one matrix share a few exponents, so the entries used stay in cache).
+static float f16_table[65536];
+
+__attribute__((constructor)) static void f16_table_fill(void) {
+    for (uint32_t h = 0; h < 65536; h++) f16_table[h] = f16_convert((uint16_t)h);
+}
+
+/// The fp16 at p as Float32.
+ATTN_INLINE float f16(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return f16_table[h];
 }
 
 /// Sixteen fp16 values → Float32, lane by lane as `f16`.

@@ -87,6 +87,28 @@ struct DecoderKernelTests {
         }
     }
 
+    @Test("every one of the 65,536 halves widens as Swift's Float(Float16): as F16 values and as block scales")
+    func everyHalf() {
+        let halves = (0...UInt16.max).map { $0 }
+        let expected = halves.map { Float(Float16(bitPattern: $0)) }
+        func same(_ got: [Float]) -> Bool {
+            zip(got, expected).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }
+        }
+        let f16 = Holder.matrix(.f16, rows: 1, cols: halves.count, halves.flatMap { Self.littleEndian($0) })
+        // Q8_0 blocks whose values are all 1: each dequantizes to its scale d, exactly.
+        let q8 = Holder.matrix(.q8_0, rows: 1, cols: 32 * halves.count,
+                               halves.flatMap { Self.littleEndian($0) + [UInt8](repeating: 1, count: 32) })
+        for got in atEachLevel({ () -> ([Float], [Float]) in
+            var a = [Float](repeating: 0, count: halves.count), b = [Float](repeating: 0, count: 32 * halves.count)
+            f16.row(0, into: &a)
+            q8.row(0, into: &b)
+            return (a, stride(from: 0, to: b.count, by: 32).map { b[$0] })
+        }) {
+            #expect(same(got.0))
+            #expect(same(got.1))
+        }
+    }
+
     @Test("a product with stored weights is dequantize-then-dot bit for bit, for 1 to 9 tokens and any row split",
           arguments: GGMLType.allCases)
     func storedProduct(type: GGMLType) {
