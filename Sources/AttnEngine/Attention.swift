@@ -1,3 +1,5 @@
+import CKernels
+
 /// Attention of one query head over the keys its mask lets it see (Vaswani et al. 2017, eq. 1):
 ///
 ///     s_j = q·k_j · scale        for every visible key j      (scale = 1/√head_dim)
@@ -25,20 +27,14 @@ public enum Attention {
         visible: KeyRanges, headDim d: Int, scores s: UnsafeMutablePointer<A.Scalar>, out: UnsafeMutablePointer<A.Scalar>
     ) -> (max: A.Scalar, sum: A.Scalar) {
         // pass 1: s = q·kᵀ·scale over the visible keys
-        var n = 0
-        for j in visible {
-            s[n] = arithmetic.score(q, keys[j], d)
-            n += 1
-        }
+        arithmetic.scores(q, keys, visible.first, d, into: s)
+        arithmetic.scores(q, keys, visible.second, d, into: s + visible.first.count)
         // pass 2: p = softmax(s), in place
-        let stats = arithmetic.softmax(s, n)
+        let stats = arithmetic.softmax(s, visible.count)
         // pass 3: o = Σ p_j·v_j, keys in order
         for e in 0..<d { out[e] = 0 }
-        n = 0
-        for j in visible {
-            arithmetic.accumulate(s[n], values[j], out, d)
-            n += 1
-        }
+        arithmetic.accumulate(s, values, visible.first, d, out)
+        arithmetic.accumulate(s + visible.first.count, values, visible.second, d, out)
         return stats
     }
 }
@@ -75,6 +71,24 @@ public protocol AttentionArithmetic {
     func softmax(_ s: UnsafeMutablePointer<Scalar>, _ n: Int) -> (max: Scalar, sum: Scalar)
     /// out += p·v.
     func accumulate(_ p: Scalar, _ v: UnsafePointer<Scalar>, _ out: UnsafeMutablePointer<Scalar>, _ d: Int)
+    /// s[n] = `score`(q, k_j) for the n-th key j of `range`: pass 1 over one range of keys.
+    func scores(_ q: UnsafePointer<Scalar>, _ keys: KVRows<Scalar>, _ range: Range<Int>, _ d: Int, into s: UnsafeMutablePointer<Scalar>)
+    /// `accumulate`(p[n], v_j) for the keys j of `range` in order: pass 3 over one range of keys.
+    func accumulate(_ p: UnsafePointer<Scalar>, _ values: KVRows<Scalar>, _ range: Range<Int>, _ d: Int, _ out: UnsafeMutablePointer<Scalar>)
+}
+
+extension AttentionArithmetic {
+    /// One `score` per key.
+    @inlinable
+    public func scores(_ q: UnsafePointer<Scalar>, _ keys: KVRows<Scalar>, _ range: Range<Int>, _ d: Int, into s: UnsafeMutablePointer<Scalar>) {
+        for (n, j) in range.enumerated() { s[n] = score(q, keys[j], d) }
+    }
+
+    /// One `accumulate` per key.
+    @inlinable
+    public func accumulate(_ p: UnsafePointer<Scalar>, _ values: KVRows<Scalar>, _ range: Range<Int>, _ d: Int, _ out: UnsafeMutablePointer<Scalar>) {
+        for (n, j) in range.enumerated() { accumulate(p[n], values[j], out, d) }
+    }
 }
 
 /// The engine's arithmetic: `Kernels.dot`, `Kernels.softmax` and `Kernels.axpy` in Float32, the
@@ -94,6 +108,17 @@ public struct Float32Attention: AttentionArithmetic, Sendable {
     @inlinable
     public func accumulate(_ p: Float, _ v: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ d: Int) {
         Kernels.axpy(p, v, out, d)
+    }
+
+    /// `score` for a range of keys in one C call (`attn_scores_f32`), the same bits.
+    public func scores(_ q: UnsafePointer<Float>, _ keys: KVRows<Float>, _ range: Range<Int>, _ d: Int, into s: UnsafeMutablePointer<Float>) {
+        if !range.isEmpty { attn_scores_f32(q, keys[range.lowerBound], keys.stride, range.count, d, scale, s) }
+    }
+
+    /// `accumulate` for a range of keys in one C call (`attn_accumulate_f32`), o held in registers
+    /// across the keys: every element sees the same additions in the same order, the same bits.
+    public func accumulate(_ p: UnsafePointer<Float>, _ values: KVRows<Float>, _ range: Range<Int>, _ d: Int, _ out: UnsafeMutablePointer<Float>) {
+        if !range.isEmpty { attn_accumulate_f32(p, values[range.lowerBound], values.stride, range.count, d, out) }
     }
 }
 

@@ -240,6 +240,45 @@ struct DecoderKernelTests {
         }
     }
 
+    /// The engine's Float32 arithmetic one key at a time: `Float32Attention` without its bulk
+    /// `scores` and `accumulate`, so `attend` takes the protocol's per-key defaults.
+    struct PerKey: AttentionArithmetic {
+        let f: Float32Attention
+        func score(_ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ d: Int) -> Float { f.score(q, k, d) }
+        func softmax(_ s: UnsafeMutablePointer<Float>, _ n: Int) -> (max: Float, sum: Float) { f.softmax(s, n) }
+        func accumulate(_ p: Float, _ v: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ d: Int) { f.accumulate(p, v, out, d) }
+    }
+
+    @Test("attention's bulk scores and weighted sums equal one score and one axpy per key, bit for bit")
+    func attentionPasses() {
+        var rng = SplitMix64(seed: 6, stream: "attention")
+        for d in [1, 8, 15, 16, 17, 64, 80, 100, 128] {
+            for keys in [1, 2, 7, 33] {
+                let stride = d + 3  // rows not packed, as in FullForward's token-major K/V
+                var q = [Float](repeating: 0, count: d), k = [Float](repeating: 0, count: keys * stride), v = k
+                rng.fillNormal(&q, std: 1)
+                rng.fillNormal(&k, std: 1)
+                rng.fillNormal(&v, std: 1)
+                let visible = keys > 2 ? KeyRanges(0..<1, 2..<keys) : KeyRanges(0..<keys)
+                func run<A: AttentionArithmetic>(_ a: A) -> [Float] where A.Scalar == Float {
+                    var s = [Float](repeating: .nan, count: keys), o = [Float](repeating: .nan, count: d)
+                    k.withUnsafeBufferPointer { kp in
+                        v.withUnsafeBufferPointer { vp in
+                            _ = Attention.attend(a, q: q, keys: KVRows(base: kp.baseAddress!, stride: stride),
+                                                 values: KVRows(base: vp.baseAddress!, stride: stride),
+                                                 visible: visible, headDim: d, scores: &s, out: &o)
+                        }
+                    }
+                    return o + s.prefix(visible.count)
+                }
+                let expected = run(PerKey(f: Float32Attention(headDim: d)))
+                for got in atEachLevel({ run(Float32Attention(headDim: d)) }) {
+                    #expect(got.map(\.bitPattern) == expected.map(\.bitPattern), "d \(d), \(keys) keys")
+                }
+            }
+        }
+    }
+
     @Test("a whole sequence at once (attention split between cores, blocked products) equals single steps bit for bit")
     func recomputedEqualsStepped() throws {
         let config = try DecoderConfig(layers: 2, dModel: 128, attention: AttentionLayout(qHeads: 8, kvHeads: 2, headDim: 16),
