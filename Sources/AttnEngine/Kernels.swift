@@ -1,6 +1,7 @@
 import CKernels
 
-/// The few dense kernels the decoder needs, on contiguous Float32 buffers.
+/// The few dense kernels the decoder needs, on contiguous Float32 buffers (and weight matrices in
+/// their stored types, `WeightMatrix`).
 ///
 /// Every reduction has one fixed order written out here (16 lanes × 4 accumulators, then a fixed
 /// tree, then the tail in sequence), so results are bit-identical on any machine: `SIMD16<Float>`
@@ -13,22 +14,14 @@ public enum Kernels {
         attn_dot_f32(a, b, n)
     }
 
-    /// Sum of 16 lanes by halving: (0..7 + 8..15), then 4, 2, 1 — a fixed tree.
-    @inline(__always)
-    static func reduce(_ v: SIMD16<Float>) -> Float {
-        let v8 = v.lowHalf + v.highHalf
-        let v4 = v8.lowHalf + v8.highHalf
-        let v2 = v4.lowHalf + v4.highHalf
-        return v2[0] + v2[1]
-    }
-
     /// Y[b, r] = Σ_c W[r, c]·X[b, c] for `count` rows of X, W in its stored type: each output is
     /// `dot(W row r dequantized, X row b)` bit for bit (`attn_matmul_rows`). One row of X streams W
     /// as stored; several reuse each dequantized pair of rows of W for every row of X.
     ///
-    /// Large products split W's rows between two cores (each output is still computed whole by one
-    /// of them, so the split cannot change a bit). Small ones stay on one: for the demo models
-    /// (d_model 256) handing rows to a second thread was measured slower than the product itself.
+    /// Large products split W's rows into `Parallel.parts` fixed parts shared by both cores (each
+    /// output is still computed whole by one thread, so the split cannot change a bit). Small ones
+    /// stay on one: for the demo models (d_model 256) handing rows to a second thread was measured
+    /// slower than the product itself.
     public static func matmul(_ W: WeightMatrix, _ X: UnsafePointer<Float>, count: Int, _ Y: UnsafeMutablePointer<Float>) {
         matmul([(W, Y)], X, count: count)
     }
