@@ -10,7 +10,10 @@ final class Activations {
     let attnOut: UnsafeMutablePointer<Float>    // [rows × q_heads·head_dim] o of every query head
     let gate: UnsafeMutablePointer<Float>       // [rows × ffn] W_1·h, then silu(W_1·h)·W_3·h
     let up: UnsafeMutablePointer<Float>         // [rows × ffn] W_3·h
-    let scores: UnsafeMutablePointer<Float>     // [keys] one query head's scores, then weights
+    /// One query head's scores, then weights, for each part of a split attention.
+    let scores: UnsafeMutablePointer<Float>     // [Parallel.parts × keys]
+    /// Elements from one part's scores to the next.
+    let keys: Int
     /// K and V of `kvSlots` producer layers.                     // [kv_slots × rows × kv_heads·head_dim] each
     private let kSlots: UnsafeMutablePointer<Float>, vSlots: UnsafeMutablePointer<Float>
     private let kvElements: Int
@@ -23,8 +26,9 @@ final class Activations {
     init(config c: DecoderConfig, rows: Int, keys: Int, kvSlots: Int) {
         let a = c.attention, d = c.dModel
         self.rows = rows
+        self.keys = keys
         kvElements = a.kvElements
-        memory = .allocate(capacity: rows * (3 * d + 2 * a.qElements + 2 * c.ffn + 2 * kvSlots * a.kvElements) + keys)
+        memory = .allocate(capacity: rows * (3 * d + 2 * a.qElements + 2 * c.ffn + 2 * kvSlots * a.kvElements) + Parallel.parts * keys)
         memory.initialize(repeating: 0)
         var next = memory.baseAddress!
         func take(_ count: Int) -> UnsafeMutablePointer<Float> {
@@ -35,7 +39,7 @@ final class Activations {
         q = take(rows * a.qElements); attnOut = take(rows * a.qElements)
         gate = take(rows * c.ffn); up = take(rows * c.ffn)
         kSlots = take(kvSlots * rows * a.kvElements); vSlots = take(kvSlots * rows * a.kvElements)
-        scores = take(keys)
+        scores = take(Parallel.parts * keys)
         assert(next == memory.baseAddress! + memory.count)
     }
 

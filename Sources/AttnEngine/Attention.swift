@@ -1,3 +1,5 @@
+import CKernels
+
 /// Attention of one query head over the keys its mask lets it see (Vaswani et al. 2017, eq. 1):
 ///
 ///     s_j = q·k_j · scale        for every visible key j      (scale = 1/√head_dim)
@@ -25,20 +27,14 @@ public enum Attention {
         visible: KeyRanges, headDim d: Int, scores s: UnsafeMutablePointer<A.Scalar>, out: UnsafeMutablePointer<A.Scalar>
     ) -> (max: A.Scalar, sum: A.Scalar) {
         // pass 1: s = q·kᵀ·scale over the visible keys
-        var n = 0
-        for j in visible {
-            s[n] = arithmetic.score(q, keys[j], d)
-            n += 1
-        }
+        arithmetic.scores(q, keys, visible.first, d, into: s)
+        arithmetic.scores(q, keys, visible.second, d, into: s + visible.first.count)
         // pass 2: p = softmax(s), in place
-        let stats = arithmetic.softmax(s, n)
+        let stats = arithmetic.softmax(s, visible.count)
         // pass 3: o = Σ p_j·v_j, keys in order
         for e in 0..<d { out[e] = 0 }
-        n = 0
-        for j in visible {
-            arithmetic.accumulate(s[n], values[j], out, d)
-            n += 1
-        }
+        arithmetic.accumulate(s, values, visible.first, d, out)
+        arithmetic.accumulate(s + visible.first.count, values, visible.second, d, out)
         return stats
     }
 }
@@ -75,11 +71,29 @@ public protocol AttentionArithmetic {
     func softmax(_ s: UnsafeMutablePointer<Scalar>, _ n: Int) -> (max: Scalar, sum: Scalar)
     /// out += p·v.
     func accumulate(_ p: Scalar, _ v: UnsafePointer<Scalar>, _ out: UnsafeMutablePointer<Scalar>, _ d: Int)
+    /// s[n] = `score`(q, k_j) for the n-th key j of `range`: pass 1 over one range of keys.
+    func scores(_ q: UnsafePointer<Scalar>, _ keys: KVRows<Scalar>, _ range: Range<Int>, _ d: Int, into s: UnsafeMutablePointer<Scalar>)
+    /// `accumulate`(p[n], v_j) for the keys j of `range` in order: pass 3 over one range of keys.
+    func accumulate(_ p: UnsafePointer<Scalar>, _ values: KVRows<Scalar>, _ range: Range<Int>, _ d: Int, _ out: UnsafeMutablePointer<Scalar>)
+}
+
+extension AttentionArithmetic {
+    /// One `score` per key.
+    @inlinable
+    public func scores(_ q: UnsafePointer<Scalar>, _ keys: KVRows<Scalar>, _ range: Range<Int>, _ d: Int, into s: UnsafeMutablePointer<Scalar>) {
+        for (n, j) in range.enumerated() { s[n] = score(q, keys[j], d) }
+    }
+
+    /// One `accumulate` per key.
+    @inlinable
+    public func accumulate(_ p: UnsafePointer<Scalar>, _ values: KVRows<Scalar>, _ range: Range<Int>, _ d: Int, _ out: UnsafeMutablePointer<Scalar>) {
+        for (n, j) in range.enumerated() { accumulate(p[n], values[j], out, d) }
+    }
 }
 
 /// The engine's arithmetic: `Kernels.dot`, `Kernels.softmax` and `Kernels.axpy` in Float32, the
 /// same bits on every machine.
-public struct Float32Attention: AttentionArithmetic {
+public struct Float32Attention: AttentionArithmetic, Sendable {
     public let scale: Float
 
     @inlinable
@@ -94,5 +108,76 @@ public struct Float32Attention: AttentionArithmetic {
     @inlinable
     public func accumulate(_ p: Float, _ v: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ d: Int) {
         Kernels.axpy(p, v, out, d)
+    }
+
+    /// `score` for a range of keys in one C call (`attn_scores_f32`), the same bits.
+    public func scores(_ q: UnsafePointer<Float>, _ keys: KVRows<Float>, _ range: Range<Int>, _ d: Int, into s: UnsafeMutablePointer<Float>) {
+        if !range.isEmpty { attn_scores_f32(q, keys[range.lowerBound], keys.stride, range.count, d, scale, s) }
+    }
+
+    /// `accumulate` for a range of keys in one C call (`attn_accumulate_f32`), o held in registers
+    /// across the keys: every element sees the same additions in the same order, the same bits.
+    public func accumulate(_ p: UnsafePointer<Float>, _ values: KVRows<Float>, _ range: Range<Int>, _ d: Int, _ out: UnsafeMutablePointer<Float>) {
+        if !range.isEmpty { attn_accumulate_f32(p, values[range.lowerBound], values.stride, range.count, d, out) }
+    }
+}
+
+extension Attention {
+    /// o for every query head of `tokens` consecutive queries from `position` (the decoder's block,
+    /// or `FullForward`'s whole sequence), each (query, head) pair by `attend`.
+    ///
+    /// The pairs are dealt to the cores in turn (pair n to part n mod parts, so later queries' longer
+    /// rows are shared evenly) when there is enough work; each pair is computed whole by one thread
+    /// with its own `scores` row, so the split cannot change a bit.
+    ///
+    /// - Parameters:
+    ///   - q: the queries.                                          // [tokens × q_heads·head_dim]
+    ///   - keys, values: the rows of K/V head 0; head g's start `kvHeadStride`·g elements later.
+    ///   - available: keys written so far (the mask may hide some of them from a query).
+    ///   - scores: one row of `scoreStride` ≥ the most visible keys per part.  // [Parallel.parts × scoreStride]
+    ///   - out: o.                                                  // [tokens × q_heads·head_dim]
+    ///   - record: whether to return each query's softmax weights.
+    /// - Returns: with `record`, per query its heads' weights over its visible keys. // [tokens][q_heads × visible]
+    static func attendBlock(
+        _ arithmetic: Float32Attention, q: UnsafePointer<Float>, keys: KVRows<Float>, values: KVRows<Float>, kvHeadStride: Int,
+        layout a: AttentionLayout, mask: AttentionMask, position p: Int, tokens: Int, available: Int,
+        scores: UnsafeMutablePointer<Float>, scoreStride: Int, out: UnsafeMutablePointer<Float>, record: Bool
+    ) -> [[Float]]? {
+        let hd = a.headDim, pairs = tokens * a.qHeads
+        // Softmax weights of pair (i, h) at records + recordStart[i] + h·visible(i).
+        var recordStart: [Int] = []
+        var records: UnsafeMutablePointer<Float>? = nil
+        if record {
+            var total = 0
+            for i in 0..<tokens {
+                recordStart.append(total)
+                total += a.qHeads * mask.visibleKeys(query: p + i, keys: available).count
+            }
+            records = .allocate(capacity: total)
+        }
+        defer { records?.deallocate() }
+        // Two multiply-adds per visible key and head dimension (scores and o).
+        let visibleKeys = mask.visibleKeys(query: p, keys: available).count + mask.visibleKeys(query: p + tokens - 1, keys: available).count
+        let parts = pairs * visibleKeys * hd >= Kernels.parallelMultiplies ? Parallel.parts : 1
+        let shared = Kernels.Shared((q: q, keys: keys, values: values, scores: scores, out: out, records: records))
+        let starts = Kernels.Shared(recordStart)
+        Parallel.forEach(parts) { part in
+            let v = shared.value, s = v.scores + part * scoreStride
+            for n in stride(from: part, to: pairs, by: parts) {
+                let i = n / a.qHeads, hq = n % a.qHeads, g = a.kvHead(forQueryHead: hq)
+                let visible = mask.visibleKeys(query: p + i, keys: available)
+                attend(arithmetic, q: v.q + i * a.qElements + hq * hd,
+                       keys: KVRows(base: v.keys.base + g * kvHeadStride, stride: v.keys.stride),
+                       values: KVRows(base: v.values.base + g * kvHeadStride, stride: v.values.stride),
+                       visible: visible, headDim: hd, scores: s, out: v.out + i * a.qElements + hq * hd)
+                if let r = v.records {
+                    (r + starts.value[i] + hq * visible.count).update(from: s, count: visible.count)
+                }
+            }
+        }
+        guard let records else { return nil }
+        return (0..<tokens).map { i in
+            Array(UnsafeBufferPointer(start: records + recordStart[i], count: a.qHeads * mask.visibleKeys(query: p + i, keys: available).count))
+        }
     }
 }

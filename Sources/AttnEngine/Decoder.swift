@@ -91,7 +91,7 @@ public final class Decoder {
     }
 
     private func block(_ tokens: ArraySlice<Int>, detail: RecordDetail) -> [StepRecord] {
-        let c = config, a = c.attention, d = c.dModel, hd = a.headDim, p = position, B = tokens.count
+        let c = config, a = c.attention, d = c.dModel, p = position, B = tokens.count
         precondition(tokens.allSatisfy { $0 >= 0 && $0 < c.vocab }, "token outside the vocabulary")
         precondition(p + B <= cache.capacityTokens, "the cache is full")
         let bytesPerRow = cache.bytesPerTokenPerLayer
@@ -100,21 +100,20 @@ public final class Decoder {
         let q = act.q, o = act.attnOut                                     // [B × q_heads·head_dim]
         let kNew = act.k(0), vNew = act.v(0)                               // [B × kv_heads·head_dim]
         let gate = act.gate, up = act.up                                   // [B × ffn]
-        let s = act.scores                                                 // [capacity]
 
-        for (i, token) in tokens.enumerated() {
-            for j in 0..<d { x[i * d + j] = weights.embedding[token * d + j] }
-        }
+        for (i, token) in tokens.enumerated() { weights.embedding.row(token, into: x + i * d) }
         for l in 0..<c.layers {
             let aw = weights.attention[c.weightSharing.attentionSet(layer: l)]
             let src = c.kvMap.source[l]
             rmsNormRows(gain: aw.norm, B)
-            Kernels.matmul(aw.wq, rows: a.qElements, cols: d, h, count: B, q)
+            if src == l {
+                Kernels.matmul([(aw.wq, q), (aw.wk!, kNew), (aw.wv!, vNew)], h, count: B)
+            } else {
+                Kernels.matmul(aw.wq, h, count: B, q)
+            }
             for i in 0..<B { rope.apply(q + i * a.qElements, heads: a.qHeads, position: p + i) }
             var writtenK = [[Float]?](repeating: nil, count: B), writtenV = writtenK
             if src == l {
-                Kernels.matmul(aw.wk!, rows: a.kvElements, cols: d, h, count: B, kNew)
-                Kernels.matmul(aw.wv!, rows: a.kvElements, cols: d, h, count: B, vNew)
                 for i in 0..<B {
                     rope.apply(kNew + i * a.kvElements, heads: a.kvHeads, position: p + i)
                     cache.write(producer: l, position: p + i, k: kNew + i * a.kvElements, v: vNew + i * a.kvElements)
@@ -126,40 +125,35 @@ public final class Decoder {
                     }
                 }
             }
+            // The block's rows are all in the cache now; the mask keeps token i to its own past.
+            let keys = cache.keys(layer: src, kvHead: 0), values = cache.values(layer: src, kvHead: 0)
+            let recorded = Attention.attendBlock(arithmetic, q: q, keys: keys, values: values,
+                                                 kvHeadStride: a.kvHeads > 1 ? cache.keys(layer: src, kvHead: 1).base - keys.base : 0,
+                                                 layout: a, mask: mask, position: p, tokens: B, available: p + B,
+                                                 scores: act.scores, scoreStride: act.keys, out: o, record: detail == .full)
             for i in 0..<B {
-                // The block's rows are all in the cache now; the mask keeps token i to its own past.
                 let visible = mask.visibleKeys(query: p + i, keys: p + B)
-                var weightsRecord: [Float]? = detail == .full ? [] : nil
-                weightsRecord?.reserveCapacity(a.qHeads * visible.count)
-                for hq in 0..<a.qHeads {
-                    let g = a.kvHead(forQueryHead: hq)
-                    Attention.attend(arithmetic, q: q + i * a.qElements + hq * hd,
-                                     keys: cache.keys(layer: src, kvHead: g), values: cache.values(layer: src, kvHead: g),
-                                     visible: visible, headDim: hd, scores: s, out: o + i * a.qElements + hq * hd)
-                    weightsRecord?.append(contentsOf: UnsafeBufferPointer(start: s, count: visible.count))
-                }
                 layerSteps[i].append(LayerStep(
                     layer: l, sourceLayer: src,
                     writtenPosition: src == l ? p + i : nil, bytesWritten: src == l ? bytesPerRow : 0,
                     tokensRead: visible.count, bytesRead: visible.count * bytesPerRow,
-                    writtenK: writtenK[i], writtenV: writtenV[i], attention: weightsRecord
+                    writtenK: writtenK[i], writtenV: writtenV[i], attention: recorded?[i]
                 ))
             }
-            Kernels.matmul(aw.wo, rows: d, cols: a.qElements, o, count: B, proj)
+            Kernels.matmul(aw.wo, o, count: B, proj)
             for j in 0..<(B * d) { x[j] += proj[j] }
 
             let fw = weights.ffn[c.weightSharing.ffnSet(layer: l)]
             rmsNormRows(gain: fw.norm, B)
-            Kernels.matmul(fw.w1, rows: c.ffn, cols: d, h, count: B, gate)
-            Kernels.matmul(fw.w3, rows: c.ffn, cols: d, h, count: B, up)
+            Kernels.matmul([(fw.w1, gate), (fw.w3, up)], h, count: B)
             for i in 0..<B { Kernels.swiglu(gate + i * c.ffn, up + i * c.ffn, c.ffn) }
-            Kernels.matmul(fw.w2, rows: d, cols: c.ffn, gate, count: B, proj)
+            Kernels.matmul(fw.w2, gate, count: B, proj)
             for j in 0..<(B * d) { x[j] += proj[j] }
         }
         cache.advance(to: p + B)
         rmsNormRows(gain: weights.finalNorm, B)
         var logits = [Float](repeating: 0, count: B * c.vocab)                        // [B × vocab]
-        Kernels.matmul(weights.lmHead ?? weights.embedding, rows: c.vocab, cols: d, h, count: B, &logits)
+        Kernels.matmul(weights.lmHead ?? weights.embedding, h, count: B, &logits)
         return tokens.enumerated().map { i, token in
             StepRecord(position: p + i, token: token, layers: layerSteps[i],
                        logits: Array(logits[(i * c.vocab)..<((i + 1) * c.vocab)]),

@@ -16,20 +16,17 @@ public enum FullForward {
         let X = act.x, H = act.h, proj = act.proj                         // [T × d_model]
         let Q = act.q, O = act.attnOut                                    // [T × q_heads·head_dim]
         let G = act.gate, U = act.up                                      // [T × ffn]
-        let S = act.scores                                                // [T] one row of scores
 
-        for t in 0..<T {
-            for i in 0..<d { X[t * d + i] = weights.embedding[tokens[t] * d + i] }
-        }
+        for t in 0..<T { weights.embedding.row(tokens[t], into: X + t * d) }
         for l in 0..<c.layers {
             let aw = weights.attention[c.weightSharing.attentionSet(layer: l)]
             rmsNormRows(X, aw.norm, T, d, c.normEps, H)
-            matmul(H, T, d, aw.wq, a.qElements, Q)
+            matmul(H, T, aw.wq, Q)
             for t in 0..<T { rope.apply(Q + t * a.qElements, heads: a.qHeads, position: t) }
             if c.kvMap.isProducer(l) {
                 let K = act.k(kvSlot[l]!), V = act.v(kvSlot[l]!)        // [T × kv_heads·head_dim]
-                matmul(H, T, d, aw.wk!, a.kvElements, K)
-                matmul(H, T, d, aw.wv!, a.kvElements, V)
+                matmul(H, T, aw.wk!, K)
+                matmul(H, T, aw.wv!, V)
                 for t in 0..<T { rope.apply(K + t * a.kvElements, heads: a.kvHeads, position: t) }
                 for i in 0..<(T * a.kvElements) {
                     K[i] = cacheDType.round(K[i])
@@ -37,36 +34,29 @@ public enum FullForward {
                 }
             }
             let K = act.k(kvSlot[c.kvMap.source[l]]!), V = act.v(kvSlot[c.kvMap.source[l]]!)
-            for t in 0..<T {
-                let visible = mask.visibleKeys(query: t, keys: T)
-                for hq in 0..<a.qHeads {
-                    let g = a.kvHead(forQueryHead: hq)
-                    Attention.attend(arithmetic, q: Q + t * a.qElements + hq * hd,
-                                     keys: KVRows(base: K + g * hd, stride: a.kvElements),
-                                     values: KVRows(base: V + g * hd, stride: a.kvElements),
-                                     visible: visible, headDim: hd, scores: S, out: O + t * a.qElements + hq * hd)
-                }
-            }
-            matmul(O, T, a.qElements, aw.wo, d, proj)
+            _ = Attention.attendBlock(arithmetic, q: Q, keys: KVRows(base: K, stride: a.kvElements), values: KVRows(base: V, stride: a.kvElements),
+                                      kvHeadStride: hd, layout: a, mask: mask, position: 0, tokens: T, available: T,
+                                      scores: act.scores, scoreStride: act.keys, out: O, record: false)
+            matmul(O, T, aw.wo, proj)
             for i in 0..<(T * d) { X[i] += proj[i] }
 
             let fw = weights.ffn[c.weightSharing.ffnSet(layer: l)]
             rmsNormRows(X, fw.norm, T, d, c.normEps, H)
-            matmul(H, T, d, fw.w1, c.ffn, G)
-            matmul(H, T, d, fw.w3, c.ffn, U)
+            matmul(H, T, fw.w1, G)
+            matmul(H, T, fw.w3, U)
             for t in 0..<T { Kernels.swiglu(G + t * c.ffn, U + t * c.ffn, c.ffn) }
-            matmul(G, T, c.ffn, fw.w2, d, proj)
+            matmul(G, T, fw.w2, proj)
             for i in 0..<(T * d) { X[i] += proj[i] }
         }
         rmsNormRows(X, weights.finalNorm, T, d, c.normEps, H)
         var logits = [Float](repeating: 0, count: T * c.vocab)
-        logits.withUnsafeMutableBufferPointer { matmul(H, T, d, weights.lmHead ?? weights.embedding, c.vocab, $0.baseAddress!) }
+        logits.withUnsafeMutableBufferPointer { matmul(H, T, weights.lmHead ?? weights.embedding, $0.baseAddress!) }
         return logits
     }
 
-    /// Y = A·Wᵀ for A `[rows × inner]` and W `[out × inner]`, one `matvec` per row.
-    private static func matmul(_ A: UnsafePointer<Float>, _ rows: Int, _ inner: Int, _ W: [Float], _ out: Int, _ Y: UnsafeMutablePointer<Float>) {
-        for r in 0..<rows { Kernels.matvec(W, rows: out, cols: inner, A + r * inner, Y + r * out) }
+    /// Y = A·Wᵀ for A `[rows × W.cols]`: every output one dot product, as in the decoder.
+    private static func matmul(_ A: UnsafePointer<Float>, _ rows: Int, _ W: WeightMatrix, _ Y: UnsafeMutablePointer<Float>) {
+        Kernels.matmul(W, A, count: rows, Y)
     }
 
     private static func rmsNormRows(_ X: UnsafePointer<Float>, _ gain: [Float], _ rows: Int, _ d: Int, _ eps: Float, _ H: UnsafeMutablePointer<Float>) {

@@ -1,6 +1,7 @@
 import CKernels
 
-/// The few dense kernels the decoder needs, on contiguous Float32 buffers.
+/// The few dense kernels the decoder needs, on contiguous Float32 buffers (and weight matrices in
+/// their stored types, `WeightMatrix`).
 ///
 /// Every reduction has one fixed order written out here (16 lanes × 4 accumulators, then a fixed
 /// tree, then the tail in sequence), so results are bit-identical on any machine: `SIMD16<Float>`
@@ -13,50 +14,40 @@ public enum Kernels {
         attn_dot_f32(a, b, n)
     }
 
-    /// Sum of 16 lanes by halving: (0..7 + 8..15), then 4, 2, 1 — a fixed tree.
-    @inline(__always)
-    static func reduce(_ v: SIMD16<Float>) -> Float {
-        let v8 = v.lowHalf + v.highHalf
-        let v4 = v8.lowHalf + v8.highHalf
-        let v2 = v4.lowHalf + v4.highHalf
-        return v2[0] + v2[1]
-    }
-
-    /// y[r] = Σ_c W[r, c]·x[c] for a row-major W of `rows × cols`.
-    public static func matvec(
-        _ W: UnsafePointer<Float>, rows: Int, cols: Int,
-        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>
-    ) {
-        for r in 0..<rows { y[r] = dot(W + r * cols, x, cols) }
-    }
-
-    /// Y[b, r] = Σ_c W[r, c]·X[b, c] for `count` rows of X: `matvec` on each row, bit for bit, but
-    /// each row of W is used for all rows of X while it is in cache.
+    /// Y[b, r] = Σ_c W[r, c]·X[b, c] for `count` rows of X, W in its stored type: each output is
+    /// `dot(W row r dequantized, X row b)` bit for bit (`attn_matmul_rows`). One row of X streams W
+    /// as stored; several reuse each dequantized pair of rows of W for every row of X.
     ///
-    /// Large products split W's rows between two cores (each output is still one `dot`, so the split
-    /// cannot change a bit). Small ones stay on one: for the demo models (d_model 256) handing rows to
-    /// a second thread was measured slower than the product itself.
-    public static func matmul(
-        _ W: UnsafePointer<Float>, rows: Int, cols: Int,
-        _ X: UnsafePointer<Float>, count: Int, _ Y: UnsafeMutablePointer<Float>
-    ) {
-        let w = Shared(W), x = Shared(X), y = Shared(Y)
-        let parts = rows * cols * count >= parallelMultiplies ? 2 : 1
+    /// Large products split W's rows into `Parallel.parts` fixed parts shared by both cores (each
+    /// output is still computed whole by one thread, so the split cannot change a bit). Small ones
+    /// stay on one: for the demo models (d_model 256) handing rows to a second thread was measured
+    /// slower than the product itself.
+    public static func matmul(_ W: WeightMatrix, _ X: UnsafePointer<Float>, count: Int, _ Y: UnsafeMutablePointer<Float>) {
+        matmul([(W, Y)], X, count: count)
+    }
+
+    /// `matmul` of several matrices by the same X (W_Q, W_K, W_V; W_1, W_3) in one split between the
+    /// cores: each part computes its share of the rows of every matrix, so the threads meet once.
+    public static func matmul(_ products: [(W: WeightMatrix, Y: UnsafeMutablePointer<Float>)], _ X: UnsafePointer<Float>, count: Int) {
+        let work = products.reduce(0) { $0 + $1.W.rows * $1.W.cols } * count
+        let parts = work >= parallelMultiplies ? Parallel.parts : 1
+        let shared = Shared((products: products, x: X))
         Parallel.forEach(parts) { part in
-            for r in (rows * part / parts)..<(rows * (part + 1) / parts) {
-                let row = w.pointer + r * cols
-                for b in 0..<count { y.pointer[b * rows + r] = dot(row, x.pointer + b * cols, cols) }
+            for (W, Y) in shared.value.products {
+                let rows = W.rows
+                attn_matmul_rows(W.kernelType, W.base, W.rowBytes, W.cols, rows * part / parts, rows * (part + 1) / parts,
+                                 shared.value.x, count, Y, rows)
             }
         }
     }
 
-    /// Multiply-adds above which `matmul` uses both cores.
+    /// Multiply-adds above which `matmul` (and the decoder's attention) uses both cores.
     static let parallelMultiplies = 1 << 18
 
-    /// A pointer handed to the worker threads of one `matmul`, which write disjoint outputs.
-    private struct Shared<P>: @unchecked Sendable {
-        let pointer: P
-        init(_ pointer: P) { self.pointer = pointer }
+    /// Pointers (and views holding them) handed to worker threads that write disjoint outputs.
+    struct Shared<P>: @unchecked Sendable {
+        let value: P
+        init(_ value: P) { self.value = value }
     }
 
     /// out = x / rms(x) · gain, rms(x) = sqrt(mean(x²) + eps) (Zhang & Sennrich 2019, Llama).
@@ -69,28 +60,20 @@ public enum Kernels {
         for i in 0..<n { out[i] = x[i] * inv * gain[i] }
     }
 
-    /// In-place softmax over n scores: subtract the max (for range), exponentiate, divide by the sum
-    /// accumulated left to right. Returns that max and sum.
+    /// In-place softmax over n scores: subtract the max (for range), exponentiate with `DetMath.exp`
+    /// (sixteen lanes at a time in `attn_softmax_f32`, the same bits as the scalar function), divide
+    /// by the sum accumulated left to right. Returns that max and sum.
     @discardableResult
     public static func softmax(_ s: UnsafeMutablePointer<Float>, _ n: Int) -> (max: Float, sum: Float) {
-        var m = -Float.infinity
-        for i in 0..<n { m = max(m, s[i]) }
-        var l: Float = 0
-        for i in 0..<n {
-            s[i] = DetMath.exp(s[i] - m)
-            l += s[i]
-        }
-        let inv = 1 / l
-        for i in 0..<n { s[i] *= inv }
+        var m: Float = 0, l: Float = 0
+        attn_softmax_f32(s, n, &m, &l)
         return (m, l)
     }
 
-    /// SwiGLU's gate: a[i] ← silu(a[i])·b[i], silu(x) = x·σ(x) (Shazeer 2020).
+    /// SwiGLU's gate: a[i] ← silu(a[i])·b[i], silu(x) = x·σ(x) = x / (1 + e^(−x)) (Shazeer 2020),
+    /// e^(−x) by `DetMath.exp` in vector lanes (`attn_swiglu_f32`).
     public static func swiglu(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) {
-        for i in 0..<n {
-            let x = a[i]
-            a[i] = x / (1 + DetMath.exp(-x)) * b[i]
-        }
+        attn_swiglu_f32(a, b, n)
     }
 
     /// y[i] += x[i]·alpha.

@@ -3,6 +3,12 @@ import Dispatch
 /// Splitting work across the machine's cores. Used only where each worker computes its own output
 /// from its own inputs, so the result is the same whatever the number of cores.
 package enum Parallel {
+    /// How many parts a split kernel cuts its outputs into. Fixed, so the parts never depend on the
+    /// machine (and each output is computed whole by whichever thread takes its part, so neither
+    /// do its bits). More parts than the two cores AttnLab is tuned for: a thread that finds its
+    /// core busy (another process) holds back only a small part, which the other thread takes.
+    package static let parts = 8
+
     package static func forEach(_ count: Int, _ body: @Sendable (Int) -> Void) {
         DispatchQueue.concurrentPerform(iterations: count, execute: body)
     }

@@ -41,9 +41,15 @@ public enum Perplexity {
         while start < tokens.count - 1 {
             let window = Array(tokens[start..<min(tokens.count, start + windowTokens)])
             let decoder = Decoder(config: config, weights: weights, capacityTokens: window.count, cacheDType: cacheDType)
-            let records = decoder.forward(window)
-            for t in 1..<window.count {
-                total += Decoder.negativeLogLikelihood(records[t - 1].logits, target: window[t])
+            // One block of tokens at a time, each token's logits scored against the next token and
+            // dropped: only a block's logits are held, never the window's (512 × 49,152 floats).
+            var blockStart = 0
+            while blockStart < window.count {
+                let blockEnd = min(window.count, blockStart + decoder.blockTokens)
+                for (t, record) in zip(blockStart..., decoder.forward(Array(window[blockStart..<blockEnd]))) where t + 1 < window.count {
+                    total += Decoder.negativeLogLikelihood(record.logits, target: window[t + 1])
+                }
+                blockStart = blockEnd
             }
             scored += window.count - 1
             windows += 1

@@ -38,8 +38,10 @@ public enum Retrofit {
                 continue
             }
             if pooled > 1 {
-                out.attention[l].wk = meanPool(weights.attention[l].wk!, heads: base.attention.kvHeads, by: pooled, rows: hd, cols: d)
-                out.attention[l].wv = meanPool(weights.attention[l].wv!, heads: base.attention.kvHeads, by: pooled, rows: hd, cols: d)
+                // Pooled in Float32 from the dequantized values; the pooled rows stay Float32.
+                let rows = target.attention.kvElements
+                out.attention[l].wk = WeightMatrix(rows: rows, cols: d, floats: meanPool(weights.attention[l].wk!.floats, heads: base.attention.kvHeads, by: pooled, rows: hd, cols: d))
+                out.attention[l].wv = WeightMatrix(rows: rows, cols: d, floats: meanPool(weights.attention[l].wv!.floats, heads: base.attention.kvHeads, by: pooled, rows: hd, cols: d))
             }
         }
         return out

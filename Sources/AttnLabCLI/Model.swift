@@ -71,7 +71,7 @@ extension AttnLab {
                 out += "shape      \(c.layers) layers, d_model \(c.dModel), FFN \(c.ffn), vocab \(Format.grouped(c.vocab)), \(c.tiedEmbeddings ? "tied" : "separate") embeddings\n"
                 out += "attention  \(a.qHeads) query heads → \(Format.plural(a.kvHeads, "KV head")) (\(a.name)), head_dim \(a.headDim), RoPE base \(Format.grouped(Int(c.ropeBase))), RMSNorm eps \(c.normEps)\n"
                 out += "heads      \(DecodeTrace.headGroups(a))\n"
-                out += "parameters \(Format.grouped(c.paramCount.total)) (\(Format.grouped(m.weights.storedElements)) Float32 values held after dequantizing)\n"
+                out += "parameters \(Format.grouped(c.paramCount.total)) (\(Format.grouped(m.weights.storedElements)) values held in their stored types: \(Format.bytes(m.weights.storedBytes, units: .binary)))\n"
                 out += "tensors    \(m.tensorTypes.map { "\($0.tensors) \($0.type)" }.joined(separator: ", "))\n"
                 out += "context    \(Format.grouped(m.contextTokens)) tokens trained\n"
                 out += "KV cache   \(Format.grouped(budget.bytesPerToken)) B per token in fp16 = \(c.layers) layers × 2 × \(a.kvHeads) KV heads × \(a.headDim) × 2 B; \(Format.grouped(budget.bytesPerToken * m.contextTokens)) B at \(Format.grouped(m.contextTokens)) tokens\n"

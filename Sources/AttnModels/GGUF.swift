@@ -23,7 +23,10 @@ public final class GGUFFile: @unchecked Sendable {
     /// Byte offset of the data section (tensor offsets are relative to it).
     public let dataOffsetBytes: Int
     public let fileBytes: Int
-    private let base: UnsafeRawPointer
+    /// The file's bytes. Weights read in place keep this alive, not the parsed file: its metadata (the
+    /// vocabulary and merges, megabytes of strings) is freed once the model is built.
+    public let mapping: Mapping
+    private var base: UnsafeRawPointer { mapping.base }
     private let tensorIndex: [String: Int]
     private let metadataIndex: [String: Int]
 
@@ -48,7 +51,7 @@ public final class GGUFFile: @unchecked Sendable {
             munmap(mapped, size)
             throw ConfigError(file: path, error.reason)
         }
-        base = UnsafeRawPointer(mapped)
+        mapping = Mapping(base: UnsafeRawPointer(mapped), bytes: size)
         fileBytes = size
         version = parsed.version
         metadata = parsed.metadata
@@ -58,7 +61,18 @@ public final class GGUFFile: @unchecked Sendable {
         metadataIndex = Dictionary(parsed.metadata.enumerated().map { ($1.key, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
-    deinit { munmap(UnsafeMutableRawPointer(mutating: base), fileBytes) }
+    /// A read-only memory mapping, unmapped when the last user lets go.
+    public final class Mapping: @unchecked Sendable {
+        let base: UnsafeRawPointer
+        let bytes: Int
+
+        init(base: UnsafeRawPointer, bytes: Int) {
+            self.base = base
+            self.bytes = bytes
+        }
+
+        deinit { munmap(UnsafeMutableRawPointer(mutating: base), bytes) }
+    }
 
     public func value(_ key: String) -> GGUFValue? { metadataIndex[key].map { metadata[$0].value } }
 

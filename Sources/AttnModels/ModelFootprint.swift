@@ -9,7 +9,8 @@ import AttnEngine
 /// *is* the embedding, read once whole. The KV cache is not counted here: it grows with the context
 /// (`KVBudget.bytesReadPerContextToken`).
 public struct ModelFootprint: Sendable, Equatable {
-    /// Bytes per token as this engine holds the weights now (`DecoderWeights`: Float32 arrays).
+    /// Bytes per token as this engine holds the weights: the matrices in their stored type
+    /// (`WeightMatrix`, computed in place), the norm vectors as Float32.
     public let heldBytesPerToken: Int
     /// Bytes per token as the file stores them (quantized blocks, F16, F32): what an engine that
     /// computes on the stored blocks in place reads, as llama.cpp does.
@@ -20,12 +21,19 @@ public struct ModelFootprint: Sendable, Equatable {
     /// Counts `model`'s weights as it holds them, and the tensors of `file` (the file it was read from)
     /// as stored there.
     public init(model: PretrainedModel, file: GGUFFile) {
-        let w = model.weights, d = model.config.dModel
-        var held = w.finalNorm.count + (w.lmHead?.count ?? w.embedding.count)
-        if w.lmHead != nil { held += d }
-        for a in w.attention { held += a.norm.count + a.wq.count + (a.wk?.count ?? 0) + (a.wv?.count ?? 0) + a.wo.count }
-        for f in w.ffn { held += f.norm.count + f.w1.count + f.w3.count + f.w2.count }
-        heldBytesPerToken = held * MemoryLayout<Float>.size
+        let w = model.weights, floatBytes = MemoryLayout<Float>.size
+        // With its own LM head the embedding is read one row per token; tied, it is the LM head.
+        var held = (w.finalNorm.count) * floatBytes
+        if let head = w.lmHead {
+            held += head.bytes + w.embedding.rowBytes
+        } else {
+            held += w.embedding.bytes
+        }
+        for a in w.attention {
+            held += a.norm.count * floatBytes + a.wq.bytes + (a.wk?.bytes ?? 0) + (a.wv?.bytes ?? 0) + a.wo.bytes
+        }
+        for f in w.ffn { held += f.norm.count * floatBytes + f.w1.bytes + f.w3.bytes + f.w2.bytes }
+        heldBytesPerToken = held
 
         let tied = file.tensor("output.weight") == nil
         var stored = 0

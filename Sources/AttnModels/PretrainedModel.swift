@@ -2,7 +2,9 @@ import AttnEngine
 
 /// A pretrained Llama-architecture model read from a GGUF file, as the engine runs it: the same
 /// `DecoderConfig`, `DecoderWeights`, `Decoder`, KV cache and trace as the random models, with the
-/// weights dequantized to Float32 and the model's own tokenizer.
+/// model's own tokenizer. The weight matrices stay in the file's types, read in place from its
+/// memory mapping (which they keep alive) and dequantized inside the products; only the norm gains
+/// are copied out, as Float32.
 ///
 /// The GGUF metadata drives everything: `llama.block_count`, `llama.embedding_length`,
 /// `llama.feed_forward_length`, `llama.attention.head_count(_kv)`, `llama.rope.freq_base`,
@@ -38,7 +40,7 @@ public struct PretrainedModel: Sendable {
         let layers = config.layers, tied = config.tiedEmbeddings
 
         // Every tensor the architecture needs, with the shape it must have ([cols, rows] in GGUF's
-        // fastest-first order), dequantized in parallel.
+        // fastest-first order).
         var wanted: [(name: String, dims: [Int])] = [("token_embd.weight", [d, vocab]), ("output_norm.weight", [d])]
         if !tied { wanted.append(("output.weight", [d, vocab])) }
         for l in 0..<layers {
@@ -55,20 +57,21 @@ public struct PretrainedModel: Sendable {
             guard t.dims == w.dims else { throw ConfigError(file: path, "tensor '\(w.name)' has shape \(t.dims), expected \(w.dims)") }
             infos.append(t)
         }
-        let slots = TensorSlots(count: infos.count)
-        let list = infos
-        Parallel.forEach(list.count) { i in slots.set(i, f.floats(list[i])) }
-        let tensors = slots.values
         var next = 0
-        func take() -> [Float] {
+        func take() -> GGUFTensorInfo {
             defer { next += 1 }
-            return tensors[next]
+            return infos[next]
         }
-        let embedding = take(), finalNorm = take(), lmHead = tied ? nil : take()
+        func matrix() -> WeightMatrix {
+            let t = take()
+            return WeightMatrix(type: t.type, rows: t.dims[1], cols: t.dims[0], bytes: f.bytes(of: t).baseAddress!, owner: f.mapping)
+        }
+        func gain() -> [Float] { f.floats(take()) }
+        let embedding = matrix(), finalNorm = gain(), lmHead = tied ? nil : matrix()
         var attentionWeights: [AttentionWeights] = [], ffnWeights: [FFNWeights] = []
         for _ in 0..<layers {
-            attentionWeights.append(AttentionWeights(norm: take(), wq: take(), wk: take(), wv: take(), wo: take()))
-            ffnWeights.append(FFNWeights(norm: take(), w1: take(), w3: take(), w2: take()))
+            attentionWeights.append(AttentionWeights(norm: gain(), wq: matrix(), wk: matrix(), wv: matrix(), wo: matrix()))
+            ffnWeights.append(FFNWeights(norm: gain(), w1: matrix(), w3: matrix(), w2: matrix()))
         }
 
         guard let tokens = f.value("tokenizer.ggml.tokens")?.array?.compactMap(\.string), tokens.count == vocab else {

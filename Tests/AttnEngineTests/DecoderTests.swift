@@ -67,9 +67,10 @@ struct DecoderTests {
         var gqaWeights = DecoderWeights(config: gqa, seed: 3)
         for l in gqaWeights.attention.indices {
             // W_Q, W_O, FFN and embeddings come from the same named streams; give both K/V heads MQA's.
-            #expect(gqaWeights.attention[l].wq == mqaWeights.attention[l].wq)
-            gqaWeights.attention[l].wk = mqaWeights.attention[l].wk! + mqaWeights.attention[l].wk!
-            gqaWeights.attention[l].wv = mqaWeights.attention[l].wv! + mqaWeights.attention[l].wv!
+            #expect(gqaWeights.attention[l].wq.floats == mqaWeights.attention[l].wq.floats)
+            let k = mqaWeights.attention[l].wk!, v = mqaWeights.attention[l].wv!
+            gqaWeights.attention[l].wk = WeightMatrix(rows: 2 * k.rows, cols: k.cols, floats: k.floats + k.floats)
+            gqaWeights.attention[l].wv = WeightMatrix(rows: 2 * v.rows, cols: v.cols, floats: v.floats + v.floats)
         }
         let (a, _) = try decode(mqa, weights: mqaWeights)
         let (b, _) = try decode(gqa, weights: gqaWeights)

@@ -2,8 +2,8 @@ import AttnEngine
 import Foundation
 
 /// An independent float64 decoder written the plain way — nested loops, Foundation's libm, no
-/// cache, no SIMD — used as ground truth for the engine. It reads the engine's weights but none of
-/// its code paths.
+/// cache, no SIMD — used as ground truth for the engine. It reads the engine's weights, dequantized
+/// by the plain Swift reference (`WeightMatrix.floats`), but none of its code paths.
 enum ReferenceDecoder {
     /// Logits at every position of `tokens`.                        // [T][vocab]
     static func logits(config c: DecoderConfig, weights w: DecoderWeights, tokens: [Int]) -> [[Double]] {
@@ -29,18 +29,21 @@ enum ReferenceDecoder {
             }
             return out
         }
-        var x: [[Double]] = tokens.map { t in (0..<d).map { Double(w.embedding[t * d + $0]) } }
+        let embedding = w.embedding.floats
+        var x: [[Double]] = tokens.map { t in (0..<d).map { Double(embedding[t * d + $0]) } }
         var keys: [Int: [[Double]]] = [:], values: [Int: [[Double]]] = [:]
         for l in 0..<c.layers {
             let aw = w.attention[c.weightSharing == .all || c.weightSharing == .attention ? 0 : l]
             let h = x.map { rmsNorm($0, aw.norm) }
             if c.kvMap.source[l] == l {
-                keys[l] = (0..<T).map { rope(linear(aw.wk!, h[$0], rows: kvH * hd), heads: kvH, position: $0) }
-                values[l] = (0..<T).map { linear(aw.wv!, h[$0], rows: kvH * hd) }
+                let wk = aw.wk!.floats, wv = aw.wv!.floats
+                keys[l] = (0..<T).map { rope(linear(wk, h[$0], rows: kvH * hd), heads: kvH, position: $0) }
+                values[l] = (0..<T).map { linear(wv, h[$0], rows: kvH * hd) }
             }
             let K = keys[c.kvMap.source[l]]!, V = values[c.kvMap.source[l]]!
+            let wq = aw.wq.floats, wo = aw.wo.floats
             for t in 0..<T {
-                let q = rope(linear(aw.wq, h[t], rows: qH * hd), heads: qH, position: t)
+                let q = rope(linear(wq, h[t], rows: qH * hd), heads: qH, position: t)
                 var out = [Double](repeating: 0, count: qH * hd)
                 for head in 0..<qH {
                     let g = head * kvH / qH  // consecutive query heads form a group
@@ -54,18 +57,20 @@ enum ReferenceDecoder {
                         for e in 0..<hd { out[head * hd + e] += scores[j] / z * V[j][g * hd + e] }
                     }
                 }
-                let o = linear(aw.wo, out, rows: d)
+                let o = linear(wo, out, rows: d)
                 for i in 0..<d { x[t][i] += o[i] }
             }
             let fw = w.ffn[c.weightSharing == .all || c.weightSharing == .ffn ? 0 : l]
+            let w1 = fw.w1.floats, w3 = fw.w3.floats, w2 = fw.w2.floats
             for t in 0..<T {
                 let hn = rmsNorm(x[t], fw.norm)
-                let gate = linear(fw.w1, hn, rows: c.ffn), up = linear(fw.w3, hn, rows: c.ffn)
+                let gate = linear(w1, hn, rows: c.ffn), up = linear(w3, hn, rows: c.ffn)
                 let act = (0..<c.ffn).map { gate[$0] / (1 + exp(-gate[$0])) * up[$0] }
-                let down = linear(fw.w2, act, rows: d)
+                let down = linear(w2, act, rows: d)
                 for i in 0..<d { x[t][i] += down[i] }
             }
         }
-        return x.map { linear(w.lmHead ?? w.embedding, rmsNorm($0, w.finalNorm), rows: c.vocab) }
+        let head = (w.lmHead ?? w.embedding).floats
+        return x.map { linear(head, rmsNorm($0, w.finalNorm), rows: c.vocab) }
     }
 }

@@ -11,19 +11,22 @@ struct RetrofitTests {
         // Make every K/V head of every layer a copy of head 0: pooling any group gives that head back.
         let headElements = base.attention.headDim * base.dModel
         for l in 0..<base.layers {
+            var k = w.attention[l].wk!.floats, v = w.attention[l].wv!.floats
             for g in 1..<4 {
                 for i in 0..<headElements {
-                    w.attention[l].wk![g * headElements + i] = w.attention[l].wk![i]
-                    w.attention[l].wv![g * headElements + i] = w.attention[l].wv![i]
+                    k[g * headElements + i] = k[i]
+                    v[g * headElements + i] = v[i]
                 }
             }
+            w.attention[l].wk = WeightMatrix(rows: w.attention[l].wk!.rows, cols: base.dModel, floats: k)
+            w.attention[l].wv = WeightMatrix(rows: w.attention[l].wv!.rows, cols: base.dModel, floats: v)
         }
         let tokens = try CharVocabulary.encode("the cat sat on the mat", vocab: base.vocab)
         let original = FullForward.logits(config: base, weights: w, tokens: tokens)
         for kvHeads in [2, 1] {
             let c = try Retrofit.config(base, kvHeads: kvHeads, kvMap: base.kvMap, field: .variants)
             let pooled = Retrofit.weights(w, from: base, to: c)
-            #expect(pooled.attention[0].wk!.count == kvHeads * headElements)
+            #expect(pooled.attention[0].wk!.elements == kvHeads * headElements)
             #expect(maxAbsDiff(FullForward.logits(config: c, weights: pooled, tokens: tokens), original) < 1e-5)
         }
     }
@@ -36,10 +39,11 @@ struct RetrofitTests {
         let pooled = Retrofit.weights(w, from: base, to: c)
         let n = base.attention.headDim * base.dModel
         for l in 0..<base.layers {
+            let v = w.attention[l].wv!.floats, pooledV = pooled.attention[l].wv!.floats
             for g in 0..<2 {
                 for i in stride(from: 0, to: n, by: 17) {
-                    let mean = (Double(w.attention[l].wv![(2 * g) * n + i]) + Double(w.attention[l].wv![(2 * g + 1) * n + i])) / 2
-                    #expect(abs(Double(pooled.attention[l].wv![g * n + i]) - mean) < 1e-6)
+                    let mean = (Double(v[(2 * g) * n + i]) + Double(v[(2 * g + 1) * n + i])) / 2
+                    #expect(abs(Double(pooledV[g * n + i]) - mean) < 1e-6)
                 }
             }
         }

@@ -125,7 +125,7 @@ struct SmolLM2Tests {
         for (kvHeads, pattern) in [(1, KVPattern.none), (3, .cla(2))] {
             let c = try Retrofit.config(m.config, kvHeads: kvHeads, kvMap: pattern.map(layers: 30), field: .variants)
             let w = Retrofit.weights(m.weights, from: m.config, to: c)
-            #expect(w.attention.allSatisfy { ($0.wk?.count ?? 0) == c.attention.kvElements * 576 || $0.wk == nil })
+            #expect(w.attention.allSatisfy { ($0.wk?.elements ?? 0) == c.attention.kvElements * 576 || $0.wk == nil })
             let r = Perplexity.evaluate(config: c, weights: w, tokens: tokens, windowTokens: 64)
             #expect(KVBudget(layout: c.attention, kvMap: c.kvMap, dtype: .bf16).bytesPerToken < KVBudget(layout: m.config.attention, kvMap: m.config.kvMap, dtype: .bf16).bytesPerToken)
             #expect(r.perplexity > original.perplexity)

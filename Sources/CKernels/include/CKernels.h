@@ -36,6 +36,7 @@ void attn_simd_use(attn_simd_level level);
 /// then the tail left to right.
 float attn_dot_f32(const float *a, const float *b, ptrdiff_t n);
 
+#include "attn_decoder.h"
 #include "attn_tile.h"
 
 #endif

@@ -8,6 +8,9 @@
 /// In the 4-bit types byte j holds value j in its low nibble and value j + 16 in its high nibble.
 /// q·d is exact in Float32 (an 11-bit fp16 significand times an integer of at most 8 bits), so the
 /// only rounding is Q4_1's `+ m`, and every reader gets the same Float32 values.
+///
+/// The engine keeps weight matrices in these types (`WeightMatrix`); `dequantize` is the plain
+/// reference its C kernels (`attn_dequantize_row`, `attn_dot_row`) must match bit for bit.
 public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     case f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q8_0 = 8, bf16 = 30
 
