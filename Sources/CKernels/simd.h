@@ -40,13 +40,19 @@ extern attn_simd_level attn_level;
 
 #if defined(__x86_64__)
 #define ATTN_AVX2 __attribute__((target("avx2")))
-/// Defines `ret name(params)` from `name##_body`: a portable and an AVX2 build of the same body, and
-/// the public function choosing between them by the current level.
+#define ATTN_AVX512 __attribute__((target("avx2,avx512f,avx512bw,avx512dq,avx512vl")))
+/// Defines `ret name(params)` from `name##_body`: a portable, an AVX2 and an AVX-512 build of the
+/// same body, and the public function choosing between them by the current level.
 #define ATTN_DISPATCH(ret, name, params, args)                                  \
     static ret name##_portable params { return name##_body args; }             \
     ATTN_AVX2 static ret name##_avx2 params { return name##_body args; }       \
+    ATTN_AVX512 static ret name##_avx512 params { return name##_body args; }   \
     ret name params {                                                           \
-        return attn_level == attn_simd_avx2 ? name##_avx2 args : name##_portable args; \
+        switch (attn_level) {                                                   \
+        case attn_simd_avx512: return name##_avx512 args;                       \
+        case attn_simd_avx2: return name##_avx2 args;                           \
+        default: return name##_portable args;                                   \
+        }                                                                       \
     }
 #else
 #define ATTN_DISPATCH(ret, name, params, args) \

@@ -7,10 +7,10 @@ import Testing
 /// bit, at every SIMD level the CPU has, and however the outputs are split between threads.
 @Suite("Decoder kernels: stored weight types, softmax, SwiGLU", .serialized)
 struct DecoderKernelTests {
-    /// `body` at the portable level and at AVX2 (when the CPU has it), the best level restored after.
+    /// `body` at the portable level, AVX2 and AVX-512 (each capped at what the CPU has), the best level restored after.
     func atEachLevel<T>(_ body: () -> T) -> [T] {
         defer { attn_simd_use(attn_simd_best()) }
-        return [attn_simd_portable, attn_simd_avx2].map { level in
+        return [attn_simd_portable, attn_simd_avx2, attn_simd_avx512].map { level in
             attn_simd_use(level)
             return body()
         }

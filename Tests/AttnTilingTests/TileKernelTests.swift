@@ -16,7 +16,7 @@ private func values(_ count: Int, stream: String) -> [Float] {
 /// `body` once per SIMD level (portable first), then back to the best level.
 private func eachLevel(_ body: () throws -> Void) rethrows {
     defer { attn_simd_use(attn_simd_best()) }
-    for level in [attn_simd_portable, attn_simd_avx2] {
+    for level in [attn_simd_portable, attn_simd_avx2, attn_simd_avx512] {
         attn_simd_use(level)
         try body()
     }
@@ -153,7 +153,7 @@ struct TileDeterminismTests {
 
     static let cases: [(TileAlgorithm, Bool)] = [(.naive, false), (.naive, true), (.fa1, false), (.fa1, true), (.fa2, false), (.fa2, true)]
 
-    @Test("portable and AVX2, one thread and all cores: outputs, counts and traced steps", arguments: cases)
+    @Test("portable, AVX2 and AVX-512, one thread and all cores: outputs, counts and traced steps", arguments: cases)
     func sameBits(algo: TileAlgorithm, causal: Bool) throws {
         let p = try TileProblem(n: 150, d: 40, qHeads: 4, kvHeads: 2, causal: causal, seed: 5)
         var o = TileOptions(algorithm: algo, sramElements: 3000)
@@ -166,7 +166,7 @@ struct TileDeterminismTests {
                 try TiledAttention.$singleThreaded.withValue(single) { prints.append(Fingerprint(try TiledAttention.run(p, o))) }
             }
         }
-        #expect(prints.count == 4)
+        #expect(prints.count == 6)
         for (i, f) in prints.enumerated().dropFirst() { #expect(f == prints[0], "run \(i)") }
         #expect(prints[0].steps.count > 20)
         #expect(try #require(prints[0].error) < 1e-5)
