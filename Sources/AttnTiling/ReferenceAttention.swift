@@ -96,14 +96,35 @@ enum ReferenceAttention {
 
 /// Float64 arithmetic in plain left-to-right order with the platform's `exp`: far more precise than
 /// any simulated Float32 run, and written independently of the engine's kernels.
-struct Float64Reference: AttentionArithmetic {
-    func score(_ q: UnsafePointer<Double>, _ k: UnsafePointer<Double>, _ d: Int) -> Double {
+package struct Float64Reference: AttentionArithmetic {
+    package init() {}
+
+    package func score(_ q: UnsafePointer<Double>, _ k: UnsafePointer<Double>, _ d: Int) -> Double {
         var dot = 0.0
         for e in 0..<d { dot += q[e] * k[e] }
         return dot / Double(d).squareRoot()
     }
 
-    func softmax(_ s: UnsafeMutablePointer<Double>, _ n: Int) -> (max: Double, sum: Double) {
+    /// `score` for each key, eight keys at a time, lane n of `dot` being key n's sum: eight
+    /// independent chains of additions (a single chain waits on each addition before the next),
+    /// each key's in its own order, so the same bits.
+    package func scores(_ q: UnsafePointer<Double>, _ keys: KVRows<Double>, _ range: Range<Int>, _ d: Int, into s: UnsafeMutablePointer<Double>) {
+        let root = Double(d).squareRoot()
+        var j = range.lowerBound
+        while j + 8 <= range.upperBound {
+            let k0 = keys[j], k1 = keys[j + 1], k2 = keys[j + 2], k3 = keys[j + 3]
+            let k4 = keys[j + 4], k5 = keys[j + 5], k6 = keys[j + 6], k7 = keys[j + 7]
+            var dot = SIMD8<Double>()
+            for e in 0..<d {
+                dot += SIMD8(repeating: q[e]) * SIMD8(k0[e], k1[e], k2[e], k3[e], k4[e], k5[e], k6[e], k7[e])
+            }
+            for n in 0..<8 { s[j - range.lowerBound + n] = dot[n] / root }
+            j += 8
+        }
+        for j in j..<range.upperBound { s[j - range.lowerBound] = score(q, keys[j], d) }
+    }
+
+    package func softmax(_ s: UnsafeMutablePointer<Double>, _ n: Int) -> (max: Double, sum: Double) {
         var m = s[0]
         for i in 1..<n where s[i] > m { m = s[i] }
         var z = 0.0
@@ -115,8 +136,28 @@ struct Float64Reference: AttentionArithmetic {
         return (m, z)
     }
 
-    func accumulate(_ p: Double, _ v: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>, _ d: Int) {
+    package func accumulate(_ p: Double, _ v: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>, _ d: Int) {
         for e in 0..<d { out[e] += p * v[e] }
+    }
+
+    /// `accumulate` for each key in order, with eight elements of out held in registers across all
+    /// the keys instead of loaded and stored for each: every element sees the same additions in the
+    /// same order, so the same bits.
+    package func accumulate(_ p: UnsafePointer<Double>, _ values: KVRows<Double>, _ range: Range<Int>, _ d: Int, _ out: UnsafeMutablePointer<Double>) {
+        let o = UnsafeMutableRawPointer(out)
+        var e = 0
+        while e + 8 <= d {
+            var sum = o.loadUnaligned(fromByteOffset: e * 8, as: SIMD8<Double>.self)
+            for j in range {
+                let v = UnsafeRawPointer(values[j]).loadUnaligned(fromByteOffset: e * 8, as: SIMD8<Double>.self)
+                sum += SIMD8(repeating: p[j - range.lowerBound]) * v
+            }
+            o.storeBytes(of: sum, toByteOffset: e * 8, as: SIMD8<Double>.self)
+            e += 8
+        }
+        for e in e..<d {
+            for j in range { out[e] += p[j - range.lowerBound] * values[j][e] }
+        }
     }
 }
 
