@@ -54,26 +54,50 @@ func peakResidentBytes() -> Int {
 /// busy enough to disturb them.
 struct MachineLoad {
     let cores: Int
+    /// Cores kept busy by other processes just before the runs (nil where `/proc/stat` is missing).
+    let busyCores: Double?
     let before: Double
 
-    /// Samples the load now, before the runs.
+    /// Samples the load now, before the runs: the CPU time all processes took over a quarter of a
+    /// second while this one waited, and the load average.
     init() {
         cores = ProcessInfo.processInfo.activeProcessorCount
-        before = Self.now()
+        before = Self.loadAverage()
+        let start = Self.cpuTicks()
+        Thread.sleep(forTimeInterval: 0.25)
+        if let start, let end = Self.cpuTicks(), end.total > start.total {
+            busyCores = Double(end.busy - start.busy) / Double(end.total - start.total) * Double(cores)
+        } else {
+            busyCores = nil
+        }
     }
 
-    static func now() -> Double {
+    static func loadAverage() -> Double {
         var loads = [0.0, 0.0, 0.0]
         return getloadavg(&loads, 3) >= 1 ? loads[0] : 0
     }
 
-    /// "2 cores, load average 0.31 before the runs, 2.05 after", and a warning when other processes
-    /// kept more than half the cores busy before the runs started: timings then mostly measure the
-    /// machine, and a program whose threads wait for each other spinning (`spinning`: llama.cpp)
-    /// loses the most.
+    /// Busy and total CPU ticks of all cores since boot (the first line of `/proc/stat`).
+    static func cpuTicks() -> (busy: Int, total: Int)? {
+        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8), let line = text.split(separator: "\n").first,
+              line.hasPrefix("cpu ") else { return nil }
+        let ticks = line.split(separator: " ").dropFirst().compactMap { Int($0) }
+        guard ticks.count >= 5 else { return nil }
+        // user nice system idle iowait …: idle and iowait are the ticks nobody used.
+        let total = ticks.reduce(0, +)
+        return (total - ticks[3] - ticks[4], total)
+    }
+
+    /// "2 cores, 0.02 busy with other processes before the runs (load average 1.14, 2.05 after)", and
+    /// a warning when other processes kept more than half a core busy: timings then mostly measure
+    /// the machine, and a program whose threads wait for each other spinning (`spinning`:
+    /// llama.cpp) loses the most. The load average alone would also count what ran before bench (a
+    /// build just finished), not only what competes with it.
     func line(spinning: String? = nil) -> String {
-        var text = "\(cores) cores, load average \(Format.fixed(before, 2)) before the runs, \(Format.fixed(Self.now(), 2)) after"
-        if before > Double(cores) / 2 {
+        let after = "load average \(Format.fixed(before, 2)) before the runs, \(Format.fixed(Self.loadAverage(), 2)) after"
+        guard let busyCores else { return "\(cores) cores, \(after)" }
+        var text = "\(cores) cores, \(Format.fixed(busyCores, 2)) busy with other processes just before the runs (\(after))"
+        if busyCores > 0.5 {
             text += " — a busy machine: the timings are unreliable"
             if let spinning { text += ", \(spinning)'s most (its threads wait for each other spinning)" }
         }
