@@ -69,19 +69,18 @@ public struct WorkEstimate: Sendable {
 
     /// Seconds per weight multiply-add when tokens go through one at a time (a decode step: matrix ×
     /// vector) and in blocks (prefill and perplexity windows: matrix × matrix). Measured on SmolLM2-135M
-    /// on this project's 2-core machine (`bench --model`: 44 decoded and 118 prompt tokens/s, i.e.
-    /// 1.7e-10 and 6.3e-11 s), with some to spare.
-    static let secondsPerWeightMultiplyAdd = (oneAtATime: 2e-10, inBlocks: 7e-11)
+    /// on this project's 2-core machine (`bench --model`: 108 decoded and 262 prompt tokens/s, i.e.
+    /// 6.9e-11 and 2.8e-11 s), with some to spare.
+    static let secondsPerWeightMultiplyAdd = (oneAtATime: 9e-11, inBlocks: 4e-11)
     /// Seconds per (query, key) pair of one head: its q·k, its exp in the softmax and its p·v, whose
     /// cost hardly depends on head_dim at these sizes. One token at a time with the per-step
-    /// bookkeeping (the default model decoding 16k tokens: 91 s), and in blocks (perplexity windows:
-    /// 44 s for 16k-token windows of the default model; about 9 s of the 52 s `retrofit` takes on
-    /// SmolLM2-135M over 1,024 tokens with five models).
-    static let secondsPerAttentionPair = (oneAtATime: 5e-8, inBlocks: 2.5e-8)
+    /// bookkeeping (the default model decoding 8,000 tokens: 3.3 s, 6.5e-9 s a pair), and in blocks
+    /// (one 8,192-token perplexity window of the default model: 2.6 s, 4.9e-9 s a pair).
+    static let secondsPerAttentionPair = (oneAtATime: 1e-8, inBlocks: 7e-9)
     /// Seconds per multiply-add of the tiling simulator's products (`TiledAttention.run`).
     static let secondsPerTiledMultiplyAdd = 5e-10
-    /// Seconds to parse and dequantize a pretrained model, per parameter.
-    static let secondsPerLoadedParameter = 1e-8
+    /// Seconds to map and check a pretrained model, per parameter (SmolLM2-135M: 0.06 s).
+    static let secondsPerLoadedParameter = 1e-9
 
     /// Seconds for `passes` runs of a decoder of `config` over `tokens` tokens with an empty cache:
     /// every token multiplies every weight once (the parameter count) and attends to the tokens

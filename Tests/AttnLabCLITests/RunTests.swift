@@ -196,14 +196,14 @@ struct RunTests {
 
     /// Work over the budget is refused at once, with the estimate and the budget that would run it.
     static let overBudget: [([String], String)] = [
-        (["decode", "--tokens", "16384"], "--tokens/--max-seconds: decoding 16,384 tokens"),
+        (["decode", "--tokens", "40000"], "--tokens/--max-seconds: decoding 40,000 tokens"),
         (["decode", "--tokens", "4000", "--max-seconds", "1"], "--tokens/--max-seconds"),
         (["draw", "cache", "--tokens", "30000", "-o", "cache.svg"], "--tokens/--max-seconds"),
         (["bench", "--repeat", "1000"], "--repeat/--n/--max-seconds"),
         (["bench", "--repeat", "1000", "--no-numpy"], "--repeat/--n/--max-seconds"),
         (["bench", "--n", "65536", "--no-numpy"], "--repeat/--n/--max-seconds"),
-        (["ppl", "--layers", "8", "--text", "TEXT", "--window", "16384", "--max-tokens", "0"], "--max-tokens/--window/--max-seconds: scoring 16,800 tokens"),
-        (["retrofit", "--layers", "8", "--text", "TEXT", "--window", "8192", "--max-tokens", "16384", "--to", "mqa"],
+        (["ppl", "--layers", "24", "--text", "TEXT", "--window", "16384", "--max-tokens", "0"], "--max-tokens/--window/--max-seconds: scoring 16,800 tokens"),
+        (["retrofit", "--layers", "24", "--text", "TEXT", "--window", "8192", "--max-tokens", "16384", "--to", "mqa"],
          "--max-tokens/--window/--to/--max-seconds: scoring 16,384 tokens with 2 models"),
         (["decode", "--max-seconds", "0"], "--max-seconds: must be a positive number"),
         (["decode", "--max-seconds", "nan"], "--max-seconds: must be a positive number"),
@@ -231,7 +231,7 @@ struct RunTests {
 
     @Test("a run within a raised budget goes ahead")
     func raisedBudget() throws {
-        let refused = try Run(["decode", "--tokens", "1500", "--max-seconds", "0.5", "--json"])
+        let refused = try Run(["decode", "--tokens", "1500", "--max-seconds", "0.05", "--json"])
         #expect(refused.status == 2 && refused.stderr.contains("raise the budget to"), "\(refused.stderr)")
         let run = try Run(["decode", "--tokens", "1500", "--max-seconds", "60", "--json"])
         #expect(run.status == 0, "\(run.stderr)")
