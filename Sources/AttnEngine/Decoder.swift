@@ -30,6 +30,12 @@ public struct StepRecord: Sendable {
 /// and every head's attention weights).
 public enum RecordDetail: String, Sendable, CaseIterable { case summary, full }
 
+/// Which tokens of a `forward` get logits: `every` one (perplexity scores each), or only the `last`
+/// (a prompt before generation, as llama.cpp computes it: the LM head is a fifth of SmolLM2's
+/// multiply-adds, and 256 tokens of logits are 50 MB). The last token's logits are the same bits
+/// either way.
+public enum LogitRows: Sendable { case every, last }
+
 /// A decoder running token by token with a real KV cache.
 ///
 /// `forward` takes several tokens at once (a prompt, or a window of text for perplexity): each weight
@@ -78,19 +84,21 @@ public final class Decoder {
     }
 
     /// Runs `tokens` through the model at the next positions, one block at a time; one record per token.
-    public func forward(_ tokens: [Int], detail: RecordDetail = .summary) -> [StepRecord] {
+    /// With `logits: .last` the other records have empty logits.
+    public func forward(_ tokens: [Int], detail: RecordDetail = .summary, logits: LogitRows = .every) -> [StepRecord] {
         var records: [StepRecord] = []
         records.reserveCapacity(tokens.count)
         var start = 0
         while start < tokens.count {
             let end = min(tokens.count, start + blockTokens)
-            records += block(tokens[start..<end], detail: detail)
+            records += block(tokens[start..<end], detail: detail, logitRows: logits == .every ? start..<end : (end == tokens.count ? end - 1..<end : end..<end))
             start = end
         }
         return records
     }
 
-    private func block(_ tokens: ArraySlice<Int>, detail: RecordDetail) -> [StepRecord] {
+    /// `logitRows`: the positions in `tokens` whose logits are computed.
+    private func block(_ tokens: ArraySlice<Int>, detail: RecordDetail, logitRows: Range<Int>) -> [StepRecord] {
         let c = config, a = c.attention, d = c.dModel, p = position, B = tokens.count
         precondition(tokens.allSatisfy { $0 >= 0 && $0 < c.vocab }, "token outside the vocabulary")
         precondition(p + B <= cache.capacityTokens, "the cache is full")
@@ -152,12 +160,14 @@ public final class Decoder {
         }
         cache.advance(to: p + B)
         rmsNormRows(gain: weights.finalNorm, B)
-        var logits = [Float](repeating: 0, count: B * c.vocab)                        // [B × vocab]
-        Kernels.matmul(weights.lmHead ?? weights.embedding, h, count: B, &logits)
+        let first = logitRows.lowerBound - tokens.startIndex, rows = logitRows.count
+        var logits = [Float](repeating: 0, count: rows * c.vocab)                     // [rows × vocab]
+        if rows > 0 { Kernels.matmul(weights.lmHead ?? weights.embedding, h + first * d, count: rows, &logits) }
         return tokens.enumerated().map { i, token in
-            StepRecord(position: p + i, token: token, layers: layerSteps[i],
-                       logits: Array(logits[(i * c.vocab)..<((i + 1) * c.vocab)]),
-                       cacheBytes: c.kvMap.kvLayers * (p + i + 1) * bytesPerRow)
+            let r = i - first
+            return StepRecord(position: p + i, token: token, layers: layerSteps[i],
+                              logits: r >= 0 && r < rows ? Array(logits[(r * c.vocab)..<((r + 1) * c.vocab)]) : [],
+                              cacheBytes: c.kvMap.kvLayers * (p + i + 1) * bytesPerRow)
         }
     }
 

@@ -94,7 +94,7 @@ extension AttnLab.Bench {
             }
         }
         print(Format.table(header, rows, rightAligned: Set(1..<header.count)), terminator: "")
-        say("\nPrompt: AttnLab in blocks of \(Decoder.defaultBlockTokens) tokens\(peer.isEmpty ? "" : "; \(peerInfo)").")
+        say("\nPrompt: AttnLab in blocks of \(Decoder.defaultBlockTokens) tokens\(peer.isEmpty ? "" : "; \(peerInfo)"); logits for its last token only.")
 
         // The roofline: a decoded token reads every weight once and the KV cache of its context, so
         // bytes per token ÷ bytes per second bounds tokens per second.
@@ -132,7 +132,7 @@ extension AttnLab.Bench {
         try loaded(model)
         let decoder = Decoder(config: model.config, weights: model.weights, capacityTokens: promptTokens + tokens)
         start = clock.now
-        var next = Sampler.argmax(decoder.forward(prompt).last!.logits)
+        var next = Sampler.argmax(decoder.forward(prompt, logits: .last).last!.logits)
         let prefill = seconds(clock.now - start)
         start = clock.now
         for _ in 0..<tokens { next = Sampler.argmax(decoder.step(token: next).logits) }

@@ -28,6 +28,20 @@ struct DecoderTests {
         }
     }
 
+    /// A prompt pushed through for its last token only (as before generating): that token's logits
+    /// are the bits of the whole prompt's last row, the others are not computed, the cache the same.
+    @Test("forward with the last token's logits only", arguments: [1, 5, 31, 32, 33, 70])
+    func lastLogits(tokens: Int) throws {
+        let config = try smallConfig(layers: 3, kvHeads: 2, pattern: .none, sharing: .none)
+        let weights = DecoderWeights(config: config, seed: 4)
+        let prompt = (0..<tokens).map { ($0 * 7 + 3) % config.vocab }
+        let every = Decoder(config: config, weights: weights, capacityTokens: 80), last = Decoder(config: config, weights: weights, capacityTokens: 80)
+        let all = every.forward(prompt), one = last.forward(prompt, logits: .last)
+        #expect(one.count == tokens && one.dropLast().allSatisfy { $0.logits.isEmpty })
+        #expect(one.last!.logits.map(\.bitPattern) == all.last!.logits.map(\.bitPattern))
+        #expect(every.step(token: 1).logits.map(\.bitPattern) == last.step(token: 1).logits.map(\.bitPattern))
+    }
+
     @Test("cached decode equals the engine's own full causal forward (--verify's path)", arguments: layouts)
     func cachedMatchesFullForward(name: String, config: DecoderConfig) throws {
         let (result, weights) = try decode(config)

@@ -82,7 +82,7 @@ struct BenchTests {
         let ratio = try #require(Double(decode[5].dropLast())), ownDecode = try #require(Double(decode[1]))
         #expect(decode[5].hasSuffix("×") && abs(ratio - ownDecode / 10) < 0.02, "\(decode)")
         #expect(try cells("peak memory, MiB").dropFirst(3).prefix(2) == ["100", "100–100"])
-        #expect(lines.contains("Prompt: AttnLab in blocks of 32 tokens; llama.cpp (llama-cpp-python 0.0.0, \(ProcessInfo.processInfo.activeProcessorCount) threads) in batches of 512."))
+        #expect(lines.contains("Prompt: AttnLab in blocks of 32 tokens; llama.cpp (llama-cpp-python 0.0.0, \(ProcessInfo.processInfo.activeProcessorCount) threads) in batches of 512; logits for its last token only."))
         #expect(lines.contains { $0.hasPrefix("Memory read bandwidth: ") && $0.contains(" GB/s (") })
         for who in ["  AttnLab   ", "  llama.cpp "] {
             #expect(lines.contains { $0.hasPrefix(who) && $0.contains(" per token (weights ") && $0.contains("% of the bound") }, "\(who)")
