@@ -86,9 +86,17 @@ private final class WorkerPool: @unchecked Sendable {
             while true {
                 let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 guard i < count else { return }
-                body.pointee(i)
+                run(part: i)
                 done.wrappingAdd(1, ordering: .releasing)
             }
+        }
+
+        /// Calls the body in a function of its own, so that the copy of the closure the call takes
+        /// is released before the part is counted done: the caller's `withoutActuallyEscaping`
+        /// traps if any copy is still alive when `forEach` returns.
+        @inline(never)
+        private func run(part i: Int) {
+            body.pointee(i)
         }
     }
 
