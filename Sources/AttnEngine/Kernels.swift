@@ -7,6 +7,16 @@ import CKernels
 /// tree, then the tail in sequence), so results are bit-identical on any machine: `SIMD16<Float>`
 /// arithmetic is lane-wise IEEE whatever vector width the CPU has, and nothing is fused into FMAs.
 public enum Kernels {
+    /// The instruction set the C kernels run with on this machine ("AVX-512", "AVX2" or "portable"),
+    /// for `bench` to report: the bits are the same whichever it is.
+    public static var instructionSet: String {
+        switch attn_simd_current() {
+        case attn_simd_avx512: "AVX-512"
+        case attn_simd_avx2: "AVX2"
+        default: "portable"
+        }
+    }
+
     /// Σ a[i]·b[i] for i in 0..<n, in AttnLab's fixed order (`attn_dot_f32`: AVX2 where the CPU has
     /// it, the same bits either way).
     @inline(__always)

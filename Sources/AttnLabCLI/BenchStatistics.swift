@@ -1,3 +1,4 @@
+import AttnEngine
 import AttnTrace
 import Dispatch
 import Foundation
@@ -88,15 +89,17 @@ struct MachineLoad {
         return (total - ticks[3] - ticks[4], total)
     }
 
-    /// "2 cores, 0.02 busy with other processes before the runs (load average 1.14, 2.05 after)", and
+    /// "2 cores (AttnLab's kernels: AVX2), 0.02 busy with other processes just before the runs (load
+    /// average 1.14 before the runs, 2.05 after)", and
     /// a warning when other processes kept more than half a core busy: timings then mostly measure
     /// the machine, and a program whose threads wait for each other spinning (`spinning`:
     /// llama.cpp) loses the most. The load average alone would also count what ran before bench (a
     /// build just finished), not only what competes with it.
     func line(spinning: String? = nil) -> String {
         let after = "load average \(Format.fixed(before, 2)) before the runs, \(Format.fixed(Self.loadAverage(), 2)) after"
-        guard let busyCores else { return "\(cores) cores, \(after)" }
-        var text = "\(cores) cores, \(Format.fixed(busyCores, 2)) busy with other processes just before the runs (\(after))"
+        let machine = "\(cores) cores (AttnLab's kernels: \(Kernels.instructionSet))"
+        guard let busyCores else { return "\(machine), \(after)" }
+        var text = "\(machine), \(Format.fixed(busyCores, 2)) busy with other processes just before the runs (\(after))"
         if busyCores > 0.5 {
             text += " — a busy machine: the timings are unreliable"
             if let spinning { text += ", \(spinning)'s most (its threads wait for each other spinning)" }

@@ -67,7 +67,7 @@ struct BenchTests {
         let lines = run.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(lines[0].hasPrefix("tiny.gguf (") && lines[0].contains("tensors 11 F32"), "\(lines[0])")
         #expect(lines[1] == "Medians of 3 alternating runs (llama.cpp, AttnLab), spread = min–max")
-        #expect(lines[2].hasPrefix("\(ProcessInfo.processInfo.activeProcessorCount) cores, ") && lines[2].contains(" busy with other processes just before the runs (load average "), "\(lines[2])")
+        #expect(lines[2].hasPrefix("\(ProcessInfo.processInfo.activeProcessorCount) cores (AttnLab's kernels: ") && lines[2].contains(" busy with other processes just before the runs (load average "), "\(lines[2])")
         func cells(_ phase: String) throws -> [String] {
             let row = try #require(lines.first { $0.hasPrefix(phase) }, "no row \(phase)")
             return row.dropFirst(phase.count).split(separator: " ").map(String.init)
@@ -134,7 +134,7 @@ struct BenchTests {
         try #require(run.status == 0, "\(run.stderr)")
         let lines = run.stdout.split(separator: "\n").map(String.init)
         #expect(lines[0].hasSuffix("medians of 3 alternating runs (NumPy, counted, bare), spread = min–max"), "\(lines[0])")
-        #expect(lines[1].hasPrefix("\(ProcessInfo.processInfo.activeProcessorCount) cores, ") && lines[1].contains(" busy with other processes just before the runs (load average "), "\(lines[1])")
+        #expect(lines[1].hasPrefix("\(ProcessInfo.processInfo.activeProcessorCount) cores (AttnLab's kernels: ") && lines[1].contains(" busy with other processes just before the runs (load average "), "\(lines[1])")
         #expect(lines[2].split(separator: " ").joined(separator: " ") == "N algo ms spread GFLOP/s bare ms counting NumPy ms spread vs NumPy")
         let rows = lines.dropFirst(4).prefix { !$0.isEmpty && !$0.hasPrefix("NumPy") }.map { $0.split(separator: " ").map(String.init) }
         #expect(rows.map { $0[0] + " " + $0[1] } == ["64 naive", "64 fa1", "64 fa2", "128 naive", "128 fa1", "128 fa2"])

@@ -14,8 +14,8 @@ private final class Started {
         let name = UUID().uuidString
         stdout = folder.appendingPathComponent("\(name).out")
         stderr = folder.appendingPathComponent("\(name).err")
-        FileManager.default.createFile(atPath: stdout.path, contents: nil)
-        FileManager.default.createFile(atPath: stderr.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdout.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: stdout)
         process.standardError = try FileHandle(forWritingTo: stderr)
         try process.run()
@@ -114,7 +114,7 @@ struct RunTests {
             try FileManager.default.createDirectory(at: out.appendingPathComponent("\(name)/figures"), withIntermediateDirectories: true)
         }
         for name in [".index.html.tmp-\(dead)", ".index.html.tmp-\(alive)", ".notes", "notes.tmp-\(dead)"] {
-            FileManager.default.createFile(atPath: out.appendingPathComponent(name).path, contents: Data("x".utf8))
+            _ = FileManager.default.createFile(atPath: out.appendingPathComponent(name).path, contents: Data("x".utf8))
         }
         let run = try Run(["run", "02-gqa", "--no-step", "--out", out.path])
         #expect(run.status == 0, "\(run.stderr)")
