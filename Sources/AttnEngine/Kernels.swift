@@ -104,50 +104,10 @@ public enum Kernels {
         }
     }
 
-    /// x[i] ← e^(x[i] − shift) for i in 0..<n, sixteen lanes at a time in Float32 with AttnLab's own
-    /// polynomial (Cody–Waite reduction, degree-7 Taylor series; within 2 ulp), so it is fast and the
-    /// same on every machine. Arguments are clamped to [−87, 88]: callers pass only scores that are
-    /// not masked, and e^−87 ≈ 1.6e−38 is as good as zero next to the row's maximum term e^0 = 1.
+    /// x[i] ← e^(x[i] − shift) for i in 0..<n (`attn_exp_shifted`: AttnLab's own polynomial, within
+    /// 2 ulp, the same bits on every machine; arguments clamped to [−87, 88]).
     public static func expShifted(_ x: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) {
-        let raw = UnsafeMutableRawPointer(x), m = SIMD16<Float>(repeating: shift)
-        var i = 0
-        while i + 16 <= n {
-            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            raw.storeBytes(of: exp16(v - m), toByteOffset: i * 4, as: SIMD16<Float>.self)
-            i += 16
-        }
-        if i < n {
-            // The tail goes through the same lanes, padded.
-            var v = SIMD16<Float>(repeating: 0)
-            for l in 0..<(n - i) { v[l] = x[i + l] }
-            v = exp16(v - m)
-            for l in 0..<(n - i) { x[i + l] = v[l] }
-        }
-    }
-
-    /// e^x lane by lane using only IEEE +, −, ×, min and max, so it vectorizes and rounds the same
-    /// everywhere.
-    @inline(__always)
-    static func exp16(_ x: SIMD16<Float>) -> SIMD16<Float> {
-        let low = SIMD16<Float>(repeating: -87), high = SIMD16<Float>(repeating: 88)
-        let xc = x.replacing(with: low, where: x .< low).replacing(with: high, where: x .> high)
-        // k = round(x / ln 2): adding and subtracting 1.5·2^23 rounds to the nearest integer (ties to
-        // even) in plain float arithmetic.
-        let magic = SIMD16<Float>(repeating: 12_582_912)
-        let k = (xc * 1.44269504 + magic) - magic
-        let r = (xc - k * 0.693145751953125) - k * 1.428606765330187e-06
-        var p = SIMD16<Float>(repeating: 1 / 5040)
-        p = p * r + 1 / 720
-        p = p * r + 1 / 120
-        p = p * r + 1 / 24
-        p = p * r + 1 / 6
-        p = p * r + 0.5
-        p = p * r + 1
-        p = p * r + 1
-        // 2^k without a float → int conversion: k + 127 + 2^23 is exact, and its low bits are k + 127
-        // (in 1…215 here), which shifted into the exponent field give 2^k.
-        let biased = unsafeBitCast(k + (127 + 8_388_608), to: SIMD16<UInt32>.self)
-        return p * unsafeBitCast(biased &<< 23, to: SIMD16<Float>.self)
+        attn_exp_shifted(x, n, shift)
     }
 
     /// o[e] += Σ_c (w[c]·scale) · v[c·d + e] for e in 0..<d, c in order — `axpy` for each c, but with a

@@ -51,7 +51,7 @@ enum FlashAttention1: TiledAlgorithm {
                         // line 10: m̃ = rowmax(S), P̃ = exp(S − m̃), l̃ = rowsum(P̃)
                         let srow = s + a * nc
                         chip.m[a] = TileKernels.rowMax(srow, nc, from: -.infinity)
-                        if visible[a] > 0 { TileKernels.expShifted(srow, visible[a], shift: chip.m[a]) }
+                        if visible[a] > 0 { Kernels.expShifted(srow, visible[a], shift: chip.m[a]) }
                         for b in visible[a]..<nc { srow[b] = 0 }
                     }
                     TileKernels.rowSums(s, rows: nr, stride: nc, counts: visible, into: chip.rowSum)

@@ -60,7 +60,7 @@ enum FlashAttention2: TiledAlgorithm {
                     let srow = s + a * nc
                     let mNew = TileKernels.rowMax(srow, nc, from: m[a])
                     alpha[a] = TileKernels.expShifted(m[a], mNew)                             // e^(m_old − m_new)
-                    if visible[a] > 0 { TileKernels.expShifted(srow, visible[a], shift: mNew) }
+                    if visible[a] > 0 { Kernels.expShifted(srow, visible[a], shift: mNew) }
                     for b in visible[a]..<nc { srow[b] = 0 }
                     m[a] = mNew
                 }

@@ -155,7 +155,7 @@ enum NaiveAttention: TiledAlgorithm {
                 let prow = P + r * C
                 visible[a] = (p.causal ? p.position(ofRow: r) : C - 1) + 1
                 let m = TileKernels.rowMax(prow, visible[a], from: -.infinity)
-                TileKernels.expShifted(prow, visible[a], shift: m)
+                Kernels.expShifted(prow, visible[a], shift: m)
                 for c in visible[a]..<C { prow[c] = 0 }
                 maxes.append(m)
             }

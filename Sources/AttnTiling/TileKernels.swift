@@ -45,12 +45,6 @@ enum TileKernels {
         attn_row_max(x, n, start)
     }
 
-    /// x[b] ← e^(x[b] − shift) for b < n (`Kernels.expShifted`).
-    @inline(__always)
-    static func expShifted(_ x: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) {
-        attn_exp_shifted(x, n, shift)
-    }
-
     /// sums[a] = Σ_b x[a·stride + b] over b < counts[a], left to right, for a < rows.
     static func rowSums(_ x: UnsafePointer<Float>, rows: Int, stride: Int, counts: UnsafePointer<Int>, into sums: UnsafeMutablePointer<Float>) {
         attn_row_sums(x, stride, rows, counts, sums)

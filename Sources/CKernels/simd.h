@@ -18,12 +18,20 @@ typedef float v16f __attribute__((vector_size(64), aligned(4)));
 
 #define ATTN_INLINE static inline __attribute__((always_inline))
 
+/// Sixteen 32-bit integers: comparison masks and bit patterns of `v16f`.
+typedef int32_t v16i __attribute__((vector_size(64), aligned(4)));
+
 /// Loads 16 floats from p (any alignment).
 ATTN_INLINE v16f load16(const float *p) { v16f v; memcpy(&v, p, sizeof v); return v; }
 /// Stores 16 floats to p (any alignment).
 ATTN_INLINE void store16(float *p, v16f v) { memcpy(p, &v, sizeof v); }
 /// v broadcast to 16 lanes.
 ATTN_INLINE v16f splat16(float x) { return (v16f){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
+
+/// Lane by lane: `yes` where `mask` is set (all bits), else `no`.
+ATTN_INLINE v16f select16(v16i mask, v16f yes, v16f no) {
+    return (v16f)((mask & (v16i)yes) | (~mask & (v16i)no));
+}
 
 /// Sum of 16 lanes by halving: (0..7 + 8..15), then 4, 2, 1 — a fixed tree.
 ATTN_INLINE float reduce16(v16f v) {

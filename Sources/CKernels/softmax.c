@@ -6,7 +6,6 @@
 
 typedef double v8d __attribute__((vector_size(64), aligned(8)));
 typedef int64_t v8l __attribute__((vector_size(64), aligned(8)));
-typedef int32_t v16i32 __attribute__((vector_size(64), aligned(4)));
 
 /// e^x for x in [−110, 100], as `DetMath.exp(_: Double)` computes it: k = x/ln 2 rounded to nearest
 /// even (adding and subtracting 1.5·2^52 does that rounding exactly for |x/ln 2| < 2^51, and leaves k
@@ -32,14 +31,14 @@ ATTN_INLINE v8d exp8(v8d x) {
 /// subnormal), +∞ above (e^100 > the largest Float32), NaN for NaN.
 ATTN_INLINE v16f exp16(v16f x) {
     v16f clamped = x;
-    v16i32 low = x < -110.0f, high = x > 100.0f, nan = x != x;
-    clamped = (v16f)(((v16i32)clamped & ~(low | high | nan)) | ((v16i32)splat16(-110.0f) & low) | ((v16i32)splat16(100.0f) & high));
+    v16i low = x < -110.0f, high = x > 100.0f, nan = x != x;
+    clamped = (v16f)(((v16i)clamped & ~(low | high | nan)) | ((v16i)splat16(-110.0f) & low) | ((v16i)splat16(100.0f) & high));
     typedef float v8f __attribute__((vector_size(32), aligned(4)));
     v8d lo = __builtin_convertvector(__builtin_shufflevector(clamped, clamped, 0, 1, 2, 3, 4, 5, 6, 7), v8d);
     v8d hi = __builtin_convertvector(__builtin_shufflevector(clamped, clamped, 8, 9, 10, 11, 12, 13, 14, 15), v8d);
     v8f elo = __builtin_convertvector(exp8(lo), v8f), ehi = __builtin_convertvector(exp8(hi), v8f);
     v16f e = __builtin_shufflevector(elo, ehi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    v16i32 bits = ((v16i32)e & ~(low | high | nan)) | ((v16i32)splat16(__builtin_inff()) & high) | ((v16i32)x & nan);
+    v16i bits = ((v16i)e & ~(low | high | nan)) | ((v16i)splat16(__builtin_inff()) & high) | ((v16i)x & nan);
     return (v16f)bits;
 }
 

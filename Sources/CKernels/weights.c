@@ -10,7 +10,6 @@ typedef uint8_t v16u8 __attribute__((vector_size(16), aligned(1)));
 typedef int8_t v16i8 __attribute__((vector_size(16), aligned(1)));
 typedef uint16_t v16u16 __attribute__((vector_size(32), aligned(2)));
 typedef uint32_t v16u32 __attribute__((vector_size(64), aligned(4)));
-typedef int32_t v16i32 __attribute__((vector_size(64), aligned(4)));
 
 ATTN_INLINE v8f load8(const float *p) { v8f v; memcpy(&v, p, sizeof v); return v; }
 ATTN_INLINE void store8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
@@ -96,7 +95,7 @@ ATTN_INLINE v16f load_weights16(attn_weight_type type, const uint8_t *row, ptrdi
         v16u8 bytes;
         memcpy(&bytes, block + 2, sizeof bytes);
         v16u8 q = i % 32 == 0 ? bytes & 0x0f : bytes >> 4;
-        return __builtin_convertvector(__builtin_convertvector(q, v16i32) - 8, v16f) * splat16(f16(block));
+        return __builtin_convertvector(__builtin_convertvector(q, v16i) - 8, v16f) * splat16(f16(block));
     }
     case attn_weight_q4_1: {
         const uint8_t *block = row + 20 * (i / 32);
@@ -162,8 +161,8 @@ ATTN_INLINE void load_block(attn_weight_type type, const uint8_t *row, ptrdiff_t
         v16u8 bytes;
         memcpy(&bytes, block + 2, sizeof bytes);
         v16f d = splat16(f16(block));
-        *lo = __builtin_convertvector(__builtin_convertvector(bytes & 0x0f, v16i32) - 8, v16f) * d;
-        *hi = __builtin_convertvector(__builtin_convertvector(bytes >> 4, v16i32) - 8, v16f) * d;
+        *lo = __builtin_convertvector(__builtin_convertvector(bytes & 0x0f, v16i) - 8, v16f) * d;
+        *hi = __builtin_convertvector(__builtin_convertvector(bytes >> 4, v16i) - 8, v16f) * d;
         return;
     }
     case attn_weight_q4_1: {
@@ -171,7 +170,7 @@ ATTN_INLINE void load_block(attn_weight_type type, const uint8_t *row, ptrdiff_t
         v16u8 bytes;
         memcpy(&bytes, block + 4, sizeof bytes);
         // Widened to 32 bits first, then split into nibbles: fewer shuffles than splitting bytes.
-        v16i32 q = __builtin_convertvector(bytes, v16i32);
+        v16i q = __builtin_convertvector(bytes, v16i);
         v16f d = splat16(f16(block)), m = splat16(f16(block + 2));
         *lo = __builtin_convertvector(q & 0x0f, v16f) * d + m;
         *hi = __builtin_convertvector(q >> 4, v16f) * d + m;

@@ -25,10 +25,6 @@ void attn_tile_scores(const float *q, ptrdiff_t ldq, ptrdiff_t rows, const float
 void attn_tile_accumulate(const float *w, ptrdiff_t ldw, ptrdiff_t rows, ptrdiff_t count, const float *scale,
                           ptrdiff_t scale_step, const float *v, ptrdiff_t d, float *o, ptrdiff_t ldo);
 
-/// x[i] ← e^(x[i] − shift) for i < n: `Kernels.expShifted` (clamp to [−87, 88], Cody–Waite
-/// reduction, degree-7 Taylor polynomial, 2^k from the exponent bits), the tail through padded lanes.
-void attn_exp_shifted(float *x, ptrdiff_t n, float shift);
-
 /// The value of `m = start; for i < n { m = max(m, x[i]) }` with Swift's `max(a, b) = b >= a ? b : a`.
 /// Computed in lanes; when the answer could depend on the order (a zero, whose sign does, or a NaN
 /// anywhere) the sequential loop gives it.
