@@ -110,15 +110,18 @@ public struct Float32Attention: AttentionArithmetic, Sendable {
         Kernels.axpy(p, v, out, d)
     }
 
-    /// `score` for a range of keys in one C call (`attn_scores_f32`), the same bits.
+    /// `score` for a range of keys in one C call: one row of the block kernel `attn_tile_scores`, the
+    /// same bits (each score `Kernels.dot`'s additions), sixteen keys at a time.
     public func scores(_ q: UnsafePointer<Float>, _ keys: KVRows<Float>, _ range: Range<Int>, _ d: Int, into s: UnsafeMutablePointer<Float>) {
-        if !range.isEmpty { attn_scores_f32(q, keys[range.lowerBound], keys.stride, range.count, d, scale, s) }
+        if !range.isEmpty { attn_tile_scores(q, d, 1, keys[range.lowerBound], keys.stride, range.count, d, scale, nil, s, range.count) }
     }
 
-    /// `accumulate` for a range of keys in one C call (`attn_accumulate_f32`), o held in registers
-    /// across the keys: every element sees the same additions in the same order, the same bits.
+    /// `accumulate` for a range of keys in one C call: one row of the block kernel
+    /// `attn_tile_accumulate` (scale 1), o held in registers across the keys; every element sees the
+    /// same additions in the same order, the same bits.
     public func accumulate(_ p: UnsafePointer<Float>, _ values: KVRows<Float>, _ range: Range<Int>, _ d: Int, _ out: UnsafeMutablePointer<Float>) {
-        if !range.isEmpty { attn_accumulate_f32(p, values[range.lowerBound], values.stride, range.count, d, out) }
+        var one: Float = 1
+        if !range.isEmpty { attn_tile_accumulate(p, range.count, 1, range.count, &one, 0, values[range.lowerBound], values.stride, d, out, d) }
     }
 }
 

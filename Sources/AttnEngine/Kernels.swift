@@ -109,43 +109,4 @@ public enum Kernels {
     public static func expShifted(_ x: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) {
         attn_exp_shifted(x, n, shift)
     }
-
-    /// o[e] += Σ_c (w[c]·scale) · v[c·d + e] for e in 0..<d, c in order — `axpy` for each c, but with a
-    /// block of o held in registers across all c. Every element sees the same additions in the same
-    /// order as the axpy loop, so the result is bit-identical to it.
-    public static func accumulateRows(_ w: UnsafePointer<Float>, _ count: Int, _ v: UnsafePointer<Float>, _ d: Int,
-                                      scale: Float = 1, into o: UnsafeMutablePointer<Float>) {
-        let rv = UnsafeRawPointer(v), ro = UnsafeMutableRawPointer(o)
-        var e = 0
-        while e + 64 <= d {
-            var a0 = ro.loadUnaligned(fromByteOffset: e * 4, as: SIMD16<Float>.self)
-            var a1 = ro.loadUnaligned(fromByteOffset: e * 4 + 64, as: SIMD16<Float>.self)
-            var a2 = ro.loadUnaligned(fromByteOffset: e * 4 + 128, as: SIMD16<Float>.self)
-            var a3 = ro.loadUnaligned(fromByteOffset: e * 4 + 192, as: SIMD16<Float>.self)
-            for c in 0..<count {
-                let s = SIMD16<Float>(repeating: w[c] * scale), row = (c * d + e) * 4
-                a0 += rv.loadUnaligned(fromByteOffset: row, as: SIMD16<Float>.self) * s
-                a1 += rv.loadUnaligned(fromByteOffset: row + 64, as: SIMD16<Float>.self) * s
-                a2 += rv.loadUnaligned(fromByteOffset: row + 128, as: SIMD16<Float>.self) * s
-                a3 += rv.loadUnaligned(fromByteOffset: row + 192, as: SIMD16<Float>.self) * s
-            }
-            ro.storeBytes(of: a0, toByteOffset: e * 4, as: SIMD16<Float>.self)
-            ro.storeBytes(of: a1, toByteOffset: e * 4 + 64, as: SIMD16<Float>.self)
-            ro.storeBytes(of: a2, toByteOffset: e * 4 + 128, as: SIMD16<Float>.self)
-            ro.storeBytes(of: a3, toByteOffset: e * 4 + 192, as: SIMD16<Float>.self)
-            e += 64
-        }
-        while e + 16 <= d {
-            var a = ro.loadUnaligned(fromByteOffset: e * 4, as: SIMD16<Float>.self)
-            for c in 0..<count { a += rv.loadUnaligned(fromByteOffset: (c * d + e) * 4, as: SIMD16<Float>.self) * SIMD16(repeating: w[c] * scale) }
-            ro.storeBytes(of: a, toByteOffset: e * 4, as: SIMD16<Float>.self)
-            e += 16
-        }
-        while e < d {
-            var a = o[e]
-            for c in 0..<count { a += v[c * d + e] * (w[c] * scale) }
-            o[e] = a
-            e += 1
-        }
-    }
 }

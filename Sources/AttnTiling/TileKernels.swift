@@ -4,7 +4,7 @@ import CKernels
 /// Block products shared by the three algorithms, on raw buffers. Rows are stacked query rows of one
 /// K/V group (`[G·N × d]`), columns are key positions (`[N × d]`). The arithmetic runs in CKernels
 /// (`attn_tile.h`), element for element in the order of the Swift loops it replaced (`Kernels.dot`
-/// per score, `Kernels.accumulateRows` per output row, `Kernels.expShifted`), so runs keep their bits.
+/// per score, a plain loop per output element of P·V), so runs keep their bits.
 enum TileKernels {
     /// How many keys each row of the block rows × cols sees: all of them, or under the causal `mask`
     /// those up to the row's position. Written to `visible[a]` for a in 0..<rows.count.
@@ -32,11 +32,10 @@ enum TileKernels {
     }
 
     /// o_a += Σ_c (w[a·wStride + c] · scale[a·scaleStride]) · v_c for a < rows, c < count in order
-    /// (`Kernels.accumulateRows` on each row; `scaleStride` 0: one scale for all rows). Output rows
-    /// are d apart.
+    /// (`scaleStride` 0: one scale for all rows). Rows of v and of o are d apart.
     static func accumulate(_ w: UnsafePointer<Float>, rows: Int, count: Int, stride wStride: Int, scale: UnsafePointer<Float>,
                            scaleStride: Int, _ v: UnsafePointer<Float>, d: Int, into o: UnsafeMutablePointer<Float>) {
-        attn_tile_accumulate(w, wStride, rows, count, scale, scaleStride, v, d, o, d)
+        attn_tile_accumulate(w, wStride, rows, count, scale, scaleStride, v, d, d, o, d)
     }
 
     /// The running max `start` updated with x[0..<n] (`m = max(m, x_b)` in order; same value).

@@ -105,7 +105,7 @@ enum { ACCUMULATE_CHUNK = 64 };
 /// element), then each block of 16 output elements of every row stays in registers while the rows
 /// of v stream by, c in order.
 ATTN_INLINE void accumulate_rows(const float *w, ptrdiff_t ldw, ptrdiff_t cn, const float *scale, ptrdiff_t scale_step,
-                                 const float *v, ptrdiff_t d, float *o, ptrdiff_t ldo, int group) {
+                                 const float *v, ptrdiff_t ldv, ptrdiff_t d, float *o, ptrdiff_t ldo, int group) {
     float ws[4][ACCUMULATE_CHUNK];
     for (int r = 0; r < group; r++) {
         float sr = scale[r * scale_step];
@@ -116,7 +116,7 @@ ATTN_INLINE void accumulate_rows(const float *w, ptrdiff_t ldw, ptrdiff_t cn, co
         v16f acc[4];
         for (int r = 0; r < group; r++) acc[r] = load16(o + r * ldo + e);
         for (ptrdiff_t c = 0; c < cn; c++) {
-            v16f vc = load16(v + c * d + e);
+            v16f vc = load16(v + c * ldv + e);
             for (int r = 0; r < group; r++) acc[r] += vc * splat16(ws[r][c]);
         }
         for (int r = 0; r < group; r++) store16(o + r * ldo + e, acc[r]);
@@ -124,31 +124,31 @@ ATTN_INLINE void accumulate_rows(const float *w, ptrdiff_t ldw, ptrdiff_t cn, co
     for (; e < d; e++) {
         for (int r = 0; r < group; r++) {
             float acc = o[r * ldo + e];
-            for (ptrdiff_t c = 0; c < cn; c++) acc += v[c * d + e] * ws[r][c];
+            for (ptrdiff_t c = 0; c < cn; c++) acc += v[c * ldv + e] * ws[r][c];
             o[r * ldo + e] = acc;
         }
     }
 }
 
 ATTN_INLINE void attn_tile_accumulate_body(const float *w, ptrdiff_t ldw, ptrdiff_t rows, ptrdiff_t count, const float *scale,
-                                           ptrdiff_t scale_step, const float *v, ptrdiff_t d, float *o, ptrdiff_t ldo) {
+                                           ptrdiff_t scale_step, const float *v, ptrdiff_t ldv, ptrdiff_t d, float *o, ptrdiff_t ldo) {
     // Chunks of columns outside, in order (so each element still adds c = 0, 1, … in order); rows
     // inside, four at a time.
     for (ptrdiff_t c0 = 0; c0 < count; c0 += ACCUMULATE_CHUNK) {
         ptrdiff_t cn = count - c0 < ACCUMULATE_CHUNK ? count - c0 : ACCUMULATE_CHUNK;
-        const float *vc = v + c0 * d;
+        const float *vc = v + c0 * ldv;
         ptrdiff_t a = 0;
         for (; a + 4 <= rows; a += 4)
-            accumulate_rows(w + a * ldw + c0, ldw, cn, scale + a * scale_step, scale_step, vc, d, o + a * ldo, ldo, 4);
+            accumulate_rows(w + a * ldw + c0, ldw, cn, scale + a * scale_step, scale_step, vc, ldv, d, o + a * ldo, ldo, 4);
         for (; a < rows; a++)
-            accumulate_rows(w + a * ldw + c0, ldw, cn, scale + a * scale_step, scale_step, vc, d, o + a * ldo, ldo, 1);
+            accumulate_rows(w + a * ldw + c0, ldw, cn, scale + a * scale_step, scale_step, vc, ldv, d, o + a * ldo, ldo, 1);
     }
 }
 
 ATTN_DISPATCH(void, attn_tile_accumulate,
               (const float *w, ptrdiff_t ldw, ptrdiff_t rows, ptrdiff_t count, const float *scale,
-               ptrdiff_t scale_step, const float *v, ptrdiff_t d, float *o, ptrdiff_t ldo),
-              (w, ldw, rows, count, scale, scale_step, v, d, o, ldo))
+               ptrdiff_t scale_step, const float *v, ptrdiff_t ldv, ptrdiff_t d, float *o, ptrdiff_t ldo),
+              (w, ldw, rows, count, scale, scale_step, v, ldv, d, o, ldo))
 
 // MARK: - Softmax pieces
 

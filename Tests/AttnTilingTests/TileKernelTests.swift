@@ -61,21 +61,24 @@ struct TileKernelTests {
         }
     }
 
-    @Test("accumulate: Kernels.accumulateRows per row, with one scale or one per row", arguments: shapes)
+    /// Against the plain loop `o += v_c · (w_c · scale)`, c in order, for every element; rows of v
+    /// `d + 3` apart (as the decoder's cache rows are wider than one head).
+    @Test("accumulate: the plain loop per element, with one scale or one per row, strided rows of v", arguments: shapes)
     func accumulate(rows: Int, cols: Int, d: Int) {
-        let w = values(rows * cols, stream: "w"), v = values(cols * d, stream: "v"), o0 = values(rows * d, stream: "o")
+        let ldv = d + 3
+        let w = values(rows * cols, stream: "w"), v = values(cols * ldv, stream: "v"), o0 = values(rows * d, stream: "o")
         let scales = (0..<rows).map { 0.5 + Float($0) / 7 }
         for perRow in [false, true] {
             var expected = o0
-            expected.withUnsafeMutableBufferPointer { e in
-                for a in 0..<rows {
-                    Kernels.accumulateRows(w.withUnsafeBufferPointer { $0.baseAddress! + a * cols }, cols, v, d,
-                                           scale: perRow ? scales[a] : scales[0], into: e.baseAddress! + a * d)
+            for a in 0..<rows {
+                let scale = perRow ? scales[a] : scales[0]
+                for e in 0..<d {
+                    for c in 0..<cols { expected[a * d + e] += v[c * ldv + e] * (w[a * cols + c] * scale) }
                 }
             }
             eachLevel {
                 var o = o0
-                attn_tile_accumulate(w, cols, rows, cols, scales, perRow ? 1 : 0, v, d, &o, d)
+                attn_tile_accumulate(w, cols, rows, cols, scales, perRow ? 1 : 0, v, ldv, d, &o, d)
                 #expect(bits(o) == bits(expected), "per row: \(perRow)")
             }
         }

@@ -35,14 +35,6 @@ float attn_dot_row(attn_weight_type type, const void *row, const float *x, ptrdi
 void attn_matmul_rows(attn_weight_type type, const void *W, ptrdiff_t rowBytes, ptrdiff_t cols,
                       ptrdiff_t first, ptrdiff_t end, const float *X, ptrdiff_t count, float *Y, ptrdiff_t ldy);
 
-/// s[j] = (q · k_j)·scale for `count` keys k_j = keys + j·stride of d values, each dot in
-/// `attn_dot_f32`'s order: attention's scores for one query head.
-void attn_scores_f32(const float *q, const float *keys, ptrdiff_t stride, ptrdiff_t count, ptrdiff_t d, float scale, float *s);
-
-/// out[e] ← out[e] + v_j[e]·p[j] for j in 0..<count in order, v_j = values + j·stride (d values):
-/// attention's weighted sum of V rows, each element the same additions as a loop of axpys.
-void attn_accumulate_f32(const float *p, const float *values, ptrdiff_t stride, ptrdiff_t count, ptrdiff_t d, float *out);
-
 /// x[i] ← Float(e^Double(x[i])) with AttnLab's `DetMath.exp` (Cody–Waite reduction, degree-14 Taylor
 /// series in float64), eight lanes at a time: the same bits as the scalar Swift function.
 void attn_exp_f32(float *x, ptrdiff_t n);

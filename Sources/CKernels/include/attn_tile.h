@@ -1,6 +1,6 @@
 // The block products and softmax pieces of the tiled attention simulator (AttnTiling): each gives
 // every output element exactly the additions, in exactly the order, of the Swift loop it replaces
-// (`Kernels.dot` per score, `Kernels.accumulateRows` per output row, `Kernels.expShifted`), so the
+// (`Kernels.dot` per score, a plain loop per output element of P·V), so the
 // simulated O, every trace and every figure keep their bits; they only do the work of many elements
 // at once.
 #ifndef ATTNLAB_ATTN_TILE_H
@@ -10,6 +10,7 @@
 
 /// s[a·lds + b] = attn_dot_f32(q + a·ldq, k + b·ldk, d) · tau for a < rows, b < cols; then −∞ at
 /// b ≥ visible[a] when `visible` is not NULL (the causal mask: row a sees its first visible[a] keys).
+/// Also the decoder's pass 1 (one row of scores over a run of cached keys).
 ///
 /// Scores are computed sixteen at a time (16 keys, which stay in L1 while every row meets them): each
 /// score's 16-lane sum is the one `attn_dot_f32` forms, its two halves are added (reduce16's first
@@ -18,12 +19,13 @@
 void attn_tile_scores(const float *q, ptrdiff_t ldq, ptrdiff_t rows, const float *k, ptrdiff_t ldk, ptrdiff_t cols,
                       ptrdiff_t d, float tau, const ptrdiff_t *visible, float *s, ptrdiff_t lds);
 
-/// o[a·ldo + e] += Σ_c (w[a·ldw + c] · scale[a·scale_step]) · v[c·d + e] for a < rows, e < d, with
-/// c = 0, 1, …, count − 1 in order for every element (`Kernels.accumulateRows` on each row;
-/// scale_step 0 gives every row scale[0]). Columns go in chunks of 64 (their rows of v stay in L1),
-/// and four output rows share each loaded row of v.
+/// o[a·ldo + e] += Σ_c v[c·ldv + e] · (w[a·ldw + c] · scale[a·scale_step]) for a < rows, e < d, with
+/// c = 0, 1, …, count − 1 in order for every element (scale_step 0 gives every row scale[0]): each
+/// element is o + v_0·p_0 + v_1·p_1 + … as a plain loop adds it. Columns go in chunks of 64 (their
+/// rows of v stay in L1), and four output rows share each loaded row of v. Also the decoder's pass 3
+/// (one row, scale 1, v rows `ldv` apart in the KV cache).
 void attn_tile_accumulate(const float *w, ptrdiff_t ldw, ptrdiff_t rows, ptrdiff_t count, const float *scale,
-                          ptrdiff_t scale_step, const float *v, ptrdiff_t d, float *o, ptrdiff_t ldo);
+                          ptrdiff_t scale_step, const float *v, ptrdiff_t ldv, ptrdiff_t d, float *o, ptrdiff_t ldo);
 
 /// The value of `m = start; for i < n { m = max(m, x[i]) }` with Swift's `max(a, b) = b >= a ? b : a`.
 /// Computed in lanes; when the answer could depend on the order (a zero, whose sign does, or a NaN
