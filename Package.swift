@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "AttnLessons", targets: ["AttnLessons"]),
         .library(name: "AttnModels", targets: ["AttnModels"]),
         .library(name: "AttnExperiments", targets: ["AttnExperiments"]),
+        .library(name: "AttnTraining", targets: ["AttnTraining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,6 +32,9 @@ let package = Package(
         // Pretrained models from GGUF files: the file reader, dequantization, the byte-level BPE
         // tokenizer, and the mapping of a Llama GGUF onto the engine's decoder.
         .target(name: "AttnModels", dependencies: ["AttnEngine"]),
+        // Training: the decoder's forward with every activation kept, its hand-written backward pass,
+        // optimizers, the corpus, a BPE trainer and the synthetic recall task.
+        .target(name: "AttnTraining", dependencies: ["AttnEngine", "AttnModels", "CKernels"]),
         // Engine results as trace events, and their writers (JSON Lines, text), atomic files.
         .target(name: "AttnTrace", dependencies: ["AttnEngine", "AttnTiling"]),
         // Figures as values (pages of shapes), drawn from models and runs. No Cairo.
@@ -40,7 +44,7 @@ let package = Package(
         .target(name: "AttnRender", dependencies: ["AttnEngine", "AttnTrace", "AttnFigures", "CCairo"]),
         // Experiments as typed values: every action and figure kind a teacher can run, read from flags,
         // run to a typed result (its values, its trace, the figures drawn from that run). One registry.
-        .target(name: "AttnExperiments", dependencies: ["AttnEngine", "AttnTiling", "AttnModels", "AttnTrace", "AttnFigures"]),
+        .target(name: "AttnExperiments", dependencies: ["AttnEngine", "AttnTiling", "AttnModels", "AttnTraining", "AttnTrace", "AttnFigures"]),
         // Lessons as data: the file format, checks, narration templates, the runner and its reports.
         // It renders figures through AttnRender, so it never sees Cairo itself.
         .target(name: "AttnLessons", dependencies: ["AttnEngine", "AttnTrace", "AttnFigures", "AttnRender", "AttnExperiments", .product(name: "Yams", package: "Yams")]),
@@ -56,6 +60,7 @@ let package = Package(
                 "AttnLessons",
                 "AttnModels",
                 "AttnExperiments",
+                "AttnTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -68,6 +73,7 @@ let package = Package(
         .testTarget(name: "AttnRenderTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace", "AttnFigures", "AttnRender"]),
         .testTarget(name: "AttnModelsTests", dependencies: ["AttnEngine", "AttnModels"]),
         .testTarget(name: "AttnExperimentsTests", dependencies: ["AttnEngine", "AttnTiling", "AttnFigures", "AttnExperiments", "AttnTrace"]),
+        .testTarget(name: "AttnTrainingTests", dependencies: ["AttnEngine", "AttnModels", "AttnTraining", "CKernels"]),
         .testTarget(name: "AttnLessonsTests", dependencies: ["AttnLessons", "AttnExperiments"]),
         .testTarget(name: "AttnLabCLITests", dependencies: ["AttnLabCLI", "AttnEngine", "AttnExperiments"]),
     ]

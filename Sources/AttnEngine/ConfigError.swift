@@ -21,6 +21,9 @@ public enum Field: Sendable, Hashable, CaseIterable {
     case promptTokens, repeats, numpyScript, noNumpy, llamaScript, force
     // How long a run may take.
     case maxSeconds
+    // Training: data, optimizer, schedule, checkpoints, studies.
+    case corpus, task, tokenizer, dataDir, steps, seq, lr, optimizer, schedule, warmup, weightDecay, clip
+    case from, retrofit, seeds, evalTokens, checkpointType, mqarPairs, resume
 }
 
 /// What an error is about.
