@@ -1,5 +1,5 @@
 import Testing
-@testable import AttnTraining
+import AttnTraining
 
 @Suite struct GemmTests {
     /// The three products against float64 sums of the same definitions.

@@ -1,0 +1,23 @@
+/// The memory a training run allocates, counted from its buffers (not estimated).
+public struct TrainingMemory: Sendable, Equatable {
+    /// What the forward pass keeps for backward, and the backward pass's scratch.
+    public struct Activations: Sendable, Equatable {
+        /// Per layer; with CLA a consumer's total holds no K/V rows.
+        public let perLayerBytes: [Int]
+        /// Of `perLayerBytes`, the K and V rows (0 for a CLA consumer).
+        public let perLayerKVBytes: [Int]
+        /// Final norm, logits and per-row losses.
+        public let finalBytes: Int
+        /// Gradients of activations (one layer's at a time) and per-producer dK, dV.
+        public let backwardScratchBytes: Int
+
+        public var totalBytes: Int { perLayerBytes.reduce(0, +) + finalBytes + backwardScratchBytes }
+    }
+
+    public let parameterBytes: Int
+    public let gradientBytes: Int
+    public let optimizerBytes: Int
+    public let activations: Activations
+
+    public var totalBytes: Int { parameterBytes + gradientBytes + optimizerBytes + activations.totalBytes }
+}
