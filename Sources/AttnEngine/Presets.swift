@@ -22,7 +22,7 @@ public struct Preset: Sendable {
 }
 
 public enum Presets {
-    public static let all: [Preset] = realDecoders + encoders + claTable1 + cla3B
+    public static let all: [Preset] = realDecoders + encoders + claTable1 + cla3B + minis
 
     public static func named(_ name: String) -> Preset? { all.first { $0.name == name.lowercased() } }
 
@@ -112,6 +112,36 @@ public enum Presets {
     ] as [Row]).compactMap { row in
         claModel("cla3b-" + row.0.lowercased(), label: row.0 + " (3B)", layers: 32, d: 3072, ffn: 8192, headDim: row.1, q: row.2, kv: row.3,
                  pattern: row.4, ppl: row.5, source: "CLA paper (Brandon et al. 2024), Table 5: \(row.0), 3B, tuned LR")
+    }
+
+    // MARK: - The study models: the CLA design space and ALBERT sharing in miniature, trained here
+
+    /// d_model 128, 6 layers, FFN 352 (`llamaFFN`), 1,024-token BPE: the CLA paper's Table 1 scaled
+    /// down 16× in width so `attnlab study` trains each on two cores in minutes. The paper's H128 at
+    /// d_model 2048 (16 query heads) becomes H32 here (4 heads); the other head sizes scale with it.
+    private typealias MiniRow = (name: String, label: String, headDim: Int, q: Int, kv: Int, pattern: KVPattern, sharing: WeightSharing)
+
+    static let minis: [Preset] = ([
+        ("mini-mha", "H32-MHA", 32, 4, 4, .none, .none),
+        ("mini-gqa2", "H32-GQA2", 32, 4, 2, .none, .none),
+        ("mini-mqa", "H32-MQA", 32, 4, 1, .none, .none),
+        ("mini-h16-mqa", "H16-MQA", 16, 8, 1, .none, .none),
+        ("mini-mqa-cla2", "H32-MQA-CLA2", 32, 4, 1, .cla(2), .none),
+        ("mini-h64-mqa-cla2", "H64-MQA-CLA2", 64, 2, 1, .cla(2), .none),
+        ("mini-mqa-cla3", "H32-MQA-CLA3", 32, 4, 1, .cla(3), .none),
+        ("mini-mqa-cla2-keepends", "H32-MQA-CLA2-KeepEnds", 32, 4, 1, .keepEnds, .none),
+        ("mini-mqa-cla2-densefront", "H32-MQA-CLA2-DenseFront", 32, 4, 1, .denseFront, .none),
+        ("mini-mqa-cla2-denseback", "H32-MQA-CLA2-DenseBack", 32, 4, 1, .denseBack, .none),
+        ("mini-shared-all", "H32-MHA, all weights shared", 32, 4, 4, .none, .all),
+        ("mini-shared-attention", "H32-MHA, attention shared", 32, 4, 4, .none, .attention),
+        ("mini-shared-ffn", "H32-MHA, FFN shared", 32, 4, 4, .none, .ffn),
+    ] as [MiniRow]).compactMap { row in
+        guard let config = try? DecoderConfig(
+            layers: 6, dModel: 128, attention: AttentionLayout(qHeads: row.q, kvHeads: row.kv, headDim: row.headDim),
+            ffn: DecoderConfig.llamaFFN(dModel: 128), vocab: 1024, kvMap: row.pattern.map(layers: 6), weightSharing: row.sharing) else { return nil }
+        return Preset(name: row.name, label: row.label, model: .decoder(config),
+                      source: "AttnLab's study model: the CLA paper's Table 1 (Brandon et al. 2024) and ALBERT's sharing (Lan et al. 2019) at d_model 128, 6 layers",
+                      publishedValPerplexity: nil, kvPattern: row.pattern)
     }
 
     // MARK: - Builders

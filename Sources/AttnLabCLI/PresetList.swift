@@ -41,7 +41,7 @@ extension AttnLab {
                 case .decoder(let c):
                     let budget = KVBudget(layout: c.attention, kvMap: c.kvMap, dtype: .bf16)
                     return [p.name, "\(c.layers)", "\(c.dModel)", "\(c.attention.qHeads)/\(c.attention.kvHeads)", "\(c.attention.headDim)",
-                            "\(c.kvMap.kvLayers)", Format.grouped(budget.bytesPerToken), Format.fixed(Double(c.paramCount.total) / 1e9, 2) + "B",
+                            "\(c.kvMap.kvLayers)", Format.grouped(budget.bytesPerToken), c.paramCount.total < 100_000_000 ? Format.fixed(Double(c.paramCount.total) / 1e6, 2) + "M" : Format.fixed(Double(c.paramCount.total) / 1e9, 2) + "B",
                             p.publishedValPerplexity.map { Format.fixed($0, 2) } ?? ""]
                 case .encoder(let c):
                     return [p.name, "\(c.layers)", "\(c.hidden)", "\(c.heads)", "64", "—", "—",
