@@ -16,6 +16,10 @@ package enum Parallel {
     /// core busy (another process) holds back only a small part, which the other thread takes.
     package static let parts = 8
 
+    /// Set (with `$singleThreaded.withValue(true)`) to run every split's parts in order on the calling
+    /// thread: for tests that compare one thread with all cores bit for bit.
+    @TaskLocal package static var singleThreaded = false
+
     /// Runs `body(0)`, …, `body(count − 1)` on the calling thread and the pool's workers, and returns
     /// when all have finished.
     ///
@@ -26,7 +30,7 @@ package enum Parallel {
     /// while the pool is busy (from another thread, or from inside a part) runs its parts in order
     /// on its own thread: the same results, since every part is computed whole.
     package static func forEach(_ count: Int, _ body: @Sendable (Int) -> Void) {
-        if count > 1, let pool = WorkerPool.shared, pool.busy.withLockIfAvailable({ _ in pool.run(count, body) }) != nil {
+        if count > 1, !singleThreaded, let pool = WorkerPool.shared, pool.busy.withLockIfAvailable({ _ in pool.run(count, body) }) != nil {
             return
         }
         for i in 0..<count { body(i) }

@@ -43,6 +43,31 @@ ATTN_INLINE float reduce16(v16f v) {
     return v2a + v2b;
 }
 
+/// Eight floats: the halves of a `v16f`.
+typedef float v8f __attribute__((vector_size(32), aligned(4)));
+
+/// reduce16's first step, 16 lanes → 8: (0..7) + (8..15), the two halves of the vector.
+ATTN_INLINE v8f halves_sum(v16f v) {
+    return __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+
+/// The rest of `reduce16` for sixteen scores at once: lane e of the result is the sum of v[e]'s
+/// eight lanes by reduce16's tree (8 → 4 → 2 → 1). Each step adds, lane by lane, the pairs the tree
+/// adds, packed from two inputs into one vector.
+ATTN_INLINE v16f reduce8x16(const v8f *v) {
+    v8f x[8], y[4], z[2];
+    for (int j = 0; j < 8; j++)   // 8 → 4 lanes per score, two scores per vector
+        x[j] = __builtin_shufflevector(v[2 * j], v[2 * j + 1], 0, 1, 2, 3, 8, 9, 10, 11)
+             + __builtin_shufflevector(v[2 * j], v[2 * j + 1], 4, 5, 6, 7, 12, 13, 14, 15);
+    for (int j = 0; j < 4; j++)   // 4 → 2: (v4[0] + v4[2], v4[1] + v4[3]), four scores per vector
+        y[j] = __builtin_shufflevector(x[2 * j], x[2 * j + 1], 0, 1, 4, 5, 8, 9, 12, 13)
+             + __builtin_shufflevector(x[2 * j], x[2 * j + 1], 2, 3, 6, 7, 10, 11, 14, 15);
+    for (int j = 0; j < 2; j++)   // 2 → 1: v2a + v2b, eight scores per vector
+        z[j] = __builtin_shufflevector(y[2 * j], y[2 * j + 1], 0, 2, 4, 6, 8, 10, 12, 14)
+             + __builtin_shufflevector(y[2 * j], y[2 * j + 1], 1, 3, 5, 7, 9, 11, 13, 15);
+    return __builtin_shufflevector(z[0], z[1], 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+
 /// The level kernels dispatch on (set once by `attn_simd_best`'s first caller, or by `attn_simd_use`).
 extern attn_simd_level attn_level;
 

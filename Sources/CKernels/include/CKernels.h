@@ -60,6 +60,7 @@ static inline void attn_spin_pause(void) {
 }
 
 #include "attn_decoder.h"
+#include "attn_gemm.h"
 #include "attn_tile.h"
 
 #endif
