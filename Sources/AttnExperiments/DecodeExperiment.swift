@@ -73,7 +73,7 @@ public struct DecodeSpec: Sendable, Hashable {
         var sampler = Sampler(temperature: temperature, seed: seed)
         let progress = ProgressLine("decode: token", total: tokens)
         let result = decoder.generate(prompt: promptTokens, tokens: tokens, sampler: &sampler, detail: detail, stop: loaded.endToken,
-                                      progress: progress.update)
+                                      progress: { progress.update($0) })
         progress.clear()
         // A model file with NaN weights decodes garbage that looks like tokens: refused, not printed.
         if let bad = result.steps.first(where: { !$0.record.logits.allSatisfy(\.isFinite) }) {

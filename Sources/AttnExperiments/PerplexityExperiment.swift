@@ -59,7 +59,7 @@ public struct EvalSpec: Sendable, Hashable {
         let progress = ProgressLine("\(name): token", total: tokens.count)
         defer { progress.clear() }
         let result = Perplexity.evaluate(config: config, weights: weights, tokens: tokens, windowTokens: windowTokens, cacheDType: dtype,
-                                         progress: progress.update)
+                                         progress: { progress.update($0) })
         guard result.totalNLL.isFinite else {
             throw ConfigError(.fields(modelFields), "\(name): the log-likelihood is \(result.totalNLL), not a number; the model's logits are not finite (broken weights or metadata)")
         }

@@ -157,15 +157,15 @@ public final class ProgressLine {
         self.total = total
     }
 
-    /// Shows `done` of `total` if the work has run longer than `delay`.
-    public func update(_ done: Int) {
+    /// Shows `done` of `total`, and a note such as a loss and a rate, if the work has run longer than `delay`.
+    public func update(_ done: Int, detail: String? = nil) {
         guard enabled else { return }
         let now = ContinuousClock.now
         guard now - start >= Self.delay, !shown || now - last >= .milliseconds(100) || done == total else { return }
         last = now
         shown = true
         let percent = total > 0 ? " (\(100 * done / total)%)" : ""
-        FileHandle.standardError.write(Data("\r\u{1B}[K\(label) \(Format.grouped(done))/\(Format.grouped(total))\(percent)".utf8))
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(label) \(Format.grouped(done))/\(Format.grouped(total))\(percent)\(detail.map { " · \($0)" } ?? "")".utf8))
     }
 
     /// Erases the line, so that what is printed next starts on a clean line.

@@ -6,9 +6,9 @@ public protocol BatchSource: Sendable {
     /// Token ids in 0..<vocab.
     var vocab: Int { get }
     /// Training batch `step`: [batch × seq] inputs and targets (−1: not scored), row-major.
-    func trainBatch(step: Int, batch: Int, seq: Int) -> (inputs: [Int32], targets: [Int32])
-    /// The fixed validation batches.
-    func validationBatches(batch: Int, seq: Int) -> [(inputs: [Int32], targets: [Int32])]
+    func trainBatch(step: Int, batch: Int, seq: Int) -> Batch
+    /// The fixed validation batches (the last may hold fewer sequences).
+    func validationBatches(batch: Int, seq: Int) -> [Batch]
 }
 
 /// One logged training step. Everything here is the same bits on every run of the same seed;
@@ -62,7 +62,8 @@ public final class Trainer {
     /// Takes the next step (number `optimizer.steps`) on `data`.
     public func step(_ data: BatchSource) -> StepLog {
         let s = optimizer.steps
-        let (inputs, targets) = data.trainBatch(step: s, batch: batch, seq: seq)
+        let b = data.trainBatch(step: s, batch: batch, seq: seq)
+        let (inputs, targets) = (b.inputs, b.targets)
         let loss = model.forward(inputs: inputs, targets: targets, acts)
         model.gradients.zero()
         model.backward(inputs: inputs, targets: targets, acts, scoredTokens: loss.scoredTokens)
@@ -75,7 +76,10 @@ public final class Trainer {
     public func evaluate(_ data: BatchSource) -> Evaluation {
         var sum = 0.0, scored = 0, correct = 0
         let V = model.config.vocab
-        for (inputs, targets) in data.validationBatches(batch: batch, seq: seq) {
+        for b in data.validationBatches(batch: batch, seq: seq) {
+            // A short last batch runs with its own activations.
+            let acts = b.batchSize == batch ? self.acts : TrainActivations(config: model.config, batch: b.batchSize, seq: seq)
+            let (inputs, targets) = (b.inputs, b.targets)
             let loss = model.forward(inputs: inputs, targets: targets, acts)
             sum += loss.loss * Double(loss.scoredTokens)
             scored += loss.scoredTokens

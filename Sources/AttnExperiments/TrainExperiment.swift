@@ -1,0 +1,399 @@
+import AttnEngine
+import AttnFigures
+import AttnModels
+import AttnTrace
+import AttnTraining
+import Foundation
+
+/// What a run learns: next-token prediction on a corpus, or the synthetic recall task.
+public enum TrainTask: String, CaseIterable, Sendable {
+    case text
+    /// Multi-query associative recall (Arora et al. 2023), over the 256 byte tokens.
+    case mqar
+}
+
+/// Trains a decoder — any shape, K/V map and weight sharing the engine runs — with the hand-written
+/// backward pass (`attnlab train`), and measures it on held-out data.
+///
+/// With `checkpoint` set, the run keeps three files there: the model as a GGUF checkpoint (`run.gguf`,
+/// readable by every `--model` command), the optimizer state beside it (`run.optimizer.gguf`, for
+/// `resume`) and the log (`run.log.jsonl`: step, loss, lr, grad norm and tokens, then each
+/// validation). All three are the same bytes on every run of the same flags; wall-clock numbers
+/// (tokens per second) are kept out of them and only printed.
+public struct TrainExperiment: Experiment {
+    public var model = ModelSpec()
+    public var task: TrainTask = .text
+    /// `python-docs` or a path to a UTF-8 text file.
+    public var corpus = "python-docs"
+    /// `bytes` or `bpe:N`; nil: the checkpoint's (with `from`), else `bpe:1024`.
+    public var tokenizer: String?
+    public var dataDir: String?
+    /// Key → value pairs per recall sequence.
+    public var mqarPairs = 8
+    public var steps = 200
+    public var batch = 16
+    public var seq = 128
+    public var seed: UInt64 = 1
+    public var optimizer = OptimizerSettings()
+    /// Validation tokens per evaluation.
+    public var evalTokens = 16_384
+    /// Where the checkpoint goes (nil: nowhere).
+    public var checkpoint: String?
+    public var checkpointType: CheckpointType = .f32
+    /// A checkpoint to start from instead of random weights.
+    public var from: String?
+    /// Surgery on `from` first: `mqa`, `gqa:G`, `cla:S`, a K/V pattern, or `X+Y` (GQA paper uptraining).
+    public var retrofit: String?
+    /// Continue the run whose files are at `checkpoint`.
+    public var resume = false
+
+    /// Evaluations per run (evenly spaced, plus one before the first step).
+    public static let evaluations = 10
+    /// The recall task's vocabulary: the byte tokens, so a recall checkpoint carries a real tokenizer.
+    public static let recallVocab = 256
+
+    public init() {}
+
+    public init(_ r: inout FlagReader) throws(ConfigError) {
+        model = try ModelSpec(&r)
+        task = try r.choice(.task) ?? task
+        corpus = try r.string(.corpus) ?? corpus
+        tokenizer = try r.string(.tokenizer)
+        dataDir = try r.string(.dataDir)
+        mqarPairs = try r.int(.mqarPairs) ?? mqarPairs
+        steps = try r.int(.steps) ?? steps
+        batch = try r.int(.batch) ?? batch
+        seq = try r.int(.seq) ?? seq
+        seed = try r.uint64(.seed) ?? seed
+        optimizer.kind = try r.choice(.optimizer) ?? optimizer.kind
+        if optimizer.kind == .sgd { optimizer.weightDecay = 0 }
+        optimizer.lr = try r.double(.lr) ?? optimizer.lr
+        optimizer.schedule = try r.choice(.schedule) ?? optimizer.schedule
+        optimizer.warmupSteps = try r.int(.warmup) ?? optimizer.warmupSteps
+        optimizer.weightDecay = try r.double(.weightDecay) ?? optimizer.weightDecay
+        if let clip = try r.double(.clip) { optimizer.clipNorm = clip > 0 ? clip : nil }
+        evalTokens = try r.int(.evalTokens) ?? evalTokens
+        checkpoint = try r.string(.output)
+        checkpointType = try r.choice(.checkpointType) ?? checkpointType
+        from = try r.string(.from)
+        retrofit = try r.string(.retrofit)
+        resume = try r.flag(.resume)
+    }
+
+    public func validate() throws {
+        try checkFlags()
+        if from == nil { _ = try config(vocab: task == .mqar ? Self.recallVocab : model.vocab ?? 1024) }
+    }
+
+    /// The checks that need no data and no model.
+    func checkFlags() throws(ConfigError) {
+        guard steps >= 0 && steps <= 10_000_000 else { throw ConfigError(.steps, "must be in 0...10,000,000, got \(steps)") }
+        guard batch >= 1 && batch <= 4096 else { throw ConfigError(.batch, "must be in 1...4,096, got \(batch)") }
+        guard seq >= 2 && seq <= Limits.maxTokens else { throw ConfigError(.seq, "must be in 2...\(Limits.maxTokens), got \(seq)") }
+        guard optimizer.lr > 0 && optimizer.lr.isFinite else { throw ConfigError(.lr, "must be a positive number, got \(optimizer.lr)") }
+        guard optimizer.weightDecay >= 0 && optimizer.weightDecay.isFinite else { throw ConfigError(.weightDecay, "must be 0 or positive, got \(optimizer.weightDecay)") }
+        guard optimizer.warmupSteps >= 0 else { throw ConfigError(.warmup, "must be 0 or more steps, got \(optimizer.warmupSteps)") }
+        guard evalTokens >= seq else { throw ConfigError(.evalTokens, "must be at least one sequence (\(seq) tokens), got \(evalTokens)") }
+        guard model.pretrained == nil else { throw ConfigError(.model, "train starts from random weights or from a checkpoint: give it as --from") }
+        if retrofit != nil && from == nil { throw ConfigError(.retrofit, "retrofits a checkpoint: give --from CKPT.gguf") }
+        if resume && checkpoint == nil { throw ConfigError(.resume, "continues the run saved at -o: give -o CKPT.gguf") }
+        if resume && from != nil { throw ConfigError(.fields([.resume, .from]), "give one: --resume continues a run, --from starts a new one from a checkpoint") }
+        if task == .mqar && tokenizer != nil { throw ConfigError(.tokenizer, "the recall task uses the 256 byte tokens; leave --tokenizer out") }
+        if let checkpoint {
+            guard checkpoint.hasSuffix(".gguf") else { throw ConfigError(.output, "'\(checkpoint)' must end in .gguf (the checkpoint's log and optimizer state go beside it)") }
+            do { try AtomicFile.checkWritable(checkpoint) } catch { throw ConfigError(.output, error.reason) }
+        }
+    }
+
+    /// The model the flags describe, with `vocab` tokens (the data's).
+    func config(vocab: Int) throws(ConfigError) -> DecoderConfig {
+        var spec = model
+        if let given = spec.vocab, given != vocab {
+            throw ConfigError(.vocab, "is \(given) but the \(task == .mqar ? "recall task" : "tokenizer") has \(vocab) tokens; leave --vocab out (it comes from --tokenizer)")
+        }
+        let shapeGiven = [spec.layers, spec.dModel, spec.qHeads, spec.kvHeads, spec.headDim, spec.ffn].contains { $0 != nil }
+        if spec.preset == nil && !shapeGiven { spec.preset = "mini-mha" }
+        spec.vocab = vocab
+        return try spec.decoderConfig()
+    }
+
+    /// The tokenizer choice: the flag, else the one `from` was trained with, else BPE 1,024.
+    func tokenizerChoice(fromFile: GGUFFile?) throws(ConfigError) -> TokenizerChoice {
+        if let tokenizer { return try TokenizerChoice(parsing: tokenizer) }
+        if let recorded = fromFile?.value(TrainKeys.tokenizer)?.string { return try TokenizerChoice(parsing: recorded) }
+        return try TokenizerChoice(parsing: "bpe:1024")
+    }
+
+    /// The data, tokenized (or the task, built).
+    func data(fromFile: GGUFFile?) throws(ConfigError) -> TrainingData {
+        switch task {
+        case .mqar:
+            return TrainingData(.recall(try MQAR(vocabSize: Self.recallVocab, seq: seq, pairs: mqarPairs)), seed: seed, evalTokens: evalTokens)
+        case .text:
+            let choice = try CorpusChoice(parsing: corpus)
+            let directory = CorpusStore.directory(dataDir)
+            let text = try Corpus.load(choice, dataDirectory: directory)
+            let tokens = TokenizedCorpus.load(text, tokenizer: try tokenizerChoice(fromFile: fromFile), cacheDirectory: directory)
+            return TrainingData(.text(tokens), seed: seed, evalTokens: evalTokens)
+        }
+    }
+
+    public func run() throws -> TrainOutput { try TrainRun(self).run() }
+
+    /// The checkpoint's companion files.
+    var logPath: String? { checkpoint.map { String($0.dropLast(5)) + ".log.jsonl" } }
+    var optimizerPath: String? { checkpoint.map { String($0.dropLast(5)) + ".optimizer.gguf" } }
+}
+
+/// The `attnlab.train.*` metadata a checkpoint carries about its run.
+enum TrainKeys {
+    static let steps = "attnlab.train.steps", seed = "attnlab.train.seed", task = "attnlab.train.task"
+    static let corpus = "attnlab.train.corpus", tokenizer = "attnlab.train.tokenizer", tokens = "attnlab.train.tokens"
+    static let valLoss = "attnlab.train.val_loss", lr = "attnlab.train.lr", optimizer = "attnlab.train.optimizer"
+}
+
+/// One run of a `TrainExperiment`: data, model, optimizer, the loop, checkpoints and the log.
+struct TrainRun {
+    let e: TrainExperiment
+
+    init(_ experiment: TrainExperiment) { e = experiment }
+
+    func run() throws -> TrainOutput {
+        try e.checkFlags()
+        let fromFile = try e.from.map { path throws(ConfigError) in try GGUFFile(path: path) }
+        let data = try e.data(fromFile: fromFile)
+        try data.check(batch: e.batch, seq: e.seq)
+        var (config, weights, startStep, log) = try start(data: data)
+        if e.seq > Limits.maxTokens { throw ConfigError(.seq, "is longer than the model's limit of \(Limits.maxTokens) tokens") }
+        let model = TrainingModel<Float>(config: config, weights: weights, maxSeq: e.seq)
+        let optimizer = Optimizer(settings: e.optimizer, parameterCount: model.layout.count)
+        if startStep > 0 { try restoreOptimizer(optimizer, steps: startStep, count: model.layout.count) }
+        weights = DecoderWeights(embedding: weights.embedding, attention: [], ffn: [], finalNorm: [], lmHead: nil)  // the model holds them now
+        let trainer = Trainer(model: model, optimizer: optimizer, batch: e.batch, seq: e.seq, totalSteps: e.steps)
+
+        let evalSteps = Set((0...TrainExperiment.evaluations).map { $0 * e.steps / TrainExperiment.evaluations })
+        let checkpointSteps = Set((1...10).map { $0 * e.steps / 10 }).subtracting([0])
+        let progress = ProgressLine("train: step", total: e.steps)
+        defer { progress.clear() }
+        let clock = ContinuousClock(), began = clock.now
+        var lastEval = log.evaluations.last?.evaluation
+        if startStep == 0 && evalSteps.contains(0) {
+            let v = trainer.evaluate(data)
+            log.record(step: 0, tokens: 0, v)
+            lastEval = v
+        }
+        for _ in startStep..<e.steps {
+            let s = trainer.step(data)
+            guard s.loss.isFinite else {
+                throw ConfigError(.lr, "the loss became \(s.loss) at step \(s.step) (the run diverged); try a lower learning rate than \(e.optimizer.lr)")
+            }
+            log.steps.append(s)
+            if evalSteps.contains(s.step) {
+                let v = trainer.evaluate(data)
+                log.record(step: s.step, tokens: s.tokens, v)
+                lastEval = v
+            }
+            if checkpointSteps.contains(s.step) { try save(trainer, data: data, log: log, valLoss: lastEval?.loss) }
+            let seconds = (clock.now - began).seconds
+            let rate = Double((s.step - startStep) * e.batch * e.seq) / max(seconds, 1e-9)
+            progress.update(s.step, detail: "loss \(Format.fixed(s.loss, 3)) · \(Format.grouped(Int(rate))) tokens/s · ETA \(TrainOutput.spelled(Double(e.steps - s.step) * Double(e.batch * e.seq) / max(rate, 1e-9)))")
+        }
+        if e.steps == 0 || startStep == e.steps { try save(trainer, data: data, log: log, valLoss: lastEval?.loss) }
+        let seconds = (clock.now - began).seconds
+        let trained = (e.steps - startStep) * e.batch * e.seq
+        let unigram: UnigramEntropy? = if case .text(let corpus) = data.kind { corpus.unigramEntropy } else { nil }
+        return TrainOutput(experiment: e, config: config, parameters: model.layout.count, memory: trainer.memory, log: log,
+                           validation: lastEval ?? trainer.evaluate(data), unigram: unigram,
+                           tokensPerSecond: trained > 0 ? Double(trained) / max(seconds, 1e-9) : 0, seconds: seconds)
+    }
+
+    /// The model and how far it got: fresh, from a checkpoint (with surgery), or resumed.
+    func start(data: TrainingData) throws -> (DecoderConfig, DecoderWeights, Int, TrainLog) {
+        if e.resume, let path = e.checkpoint, FileManager.default.fileExists(atPath: path) {
+            let saved = try ModelStore.load(path, directory: ".")
+            let expected = try e.config(vocab: data.vocab)
+            guard saved.config == expected else {
+                throw ConfigError(.fields([.output, .resume]), "\(path) holds a \(saved.config.layoutName) model with \(saved.config.layers) layers and d_model \(saved.config.dModel); the flags ask for \(expected.layoutName), \(expected.layers) layers, d_model \(expected.dModel)")
+            }
+            let file = try GGUFFile(path: path)
+            guard let done = file.value(TrainKeys.steps)?.int, done >= 0, done <= e.steps else {
+                throw ConfigError(.resume, "\(path) records no step count at or below --steps \(e.steps)")
+            }
+            let log = try TrainLog.read(e.logPath!, upTo: done)
+            return (saved.config, saved.weights, done, log)
+        }
+        if let from = e.from {
+            let saved = try ModelStore.load(from, directory: ".")
+            guard saved.config.vocab == data.vocab, saved.tokenizer.tokens == data.tokenizer.tokens else {
+                throw ConfigError(.fields([.from, .tokenizer]), "\(from) has a \(saved.config.vocab)-token vocabulary that is not --tokenizer \(data.tokenizer.choice)'s on this corpus; give the tokenizer it was trained with")
+            }
+            guard let spec = e.retrofit else { return (saved.config, saved.weights, 0, TrainLog()) }
+            let target: DecoderConfig
+            do { target = try RetrofitExperiment.config(spec, base: saved.config) } catch {
+                throw ConfigError(.retrofit, error.reason)
+            }
+            return (target, Retrofit.weights(saved.weights, from: saved.config, to: target), 0, TrainLog())
+        }
+        let config = try e.config(vocab: data.vocab)
+        return (config, DecoderWeights(config: config, seed: e.seed), 0, TrainLog())
+    }
+
+    /// Writes the optimizer state, the checkpoint and the log, each whole or not at all. The
+    /// checkpoint names the step it holds, so a resume never pairs it with another step's state.
+    func save(_ trainer: Trainer, data: TrainingData, log: TrainLog, valLoss: Double?) throws(ConfigError) {
+        guard let path = e.checkpoint else { return }
+        let steps = trainer.optimizer.steps
+        var state = GGUFWriter()
+        state.set(TrainKeys.steps, .u32(UInt32(steps)))
+        if let m = trainer.optimizer.m, let v = trainer.optimizer.v {
+            state.addTensor("optimizer.m", m.array, as: .f32)
+            state.addTensor("optimizer.v", v.array, as: .f32)
+        }
+        do { try AtomicFile.write(state.data(), to: e.optimizerPath!) } catch { throw ConfigError(file: e.optimizerPath!, error.reason) }
+        var extras: [(key: String, value: GGUFWriter.Value)] = [
+            (TrainKeys.steps, .u32(UInt32(steps))), (TrainKeys.seed, .u64(e.seed)), (TrainKeys.task, .string(e.task.rawValue)),
+            (TrainKeys.tokens, .u64(UInt64(steps * e.batch * e.seq))), (TrainKeys.optimizer, .string(e.optimizer.kind.rawValue)),
+            (TrainKeys.lr, .f64(e.optimizer.lr)),
+        ]
+        if e.task == .text {
+            extras += [(TrainKeys.corpus, .string(e.corpus)), (TrainKeys.tokenizer, .string(data.tokenizer.choice.description))]
+        }
+        if let valLoss { extras.append((TrainKeys.valLoss, .f64(valLoss))) }
+        let m = trainer.model
+        try Checkpoint.write(path: path, config: m.config, weights: m.weights, tokenizer: data.tokenizer.tokenizer,
+                             contextTokens: e.seq, tensorType: e.checkpointType, name: "AttnLab \(m.config.layoutName)",
+                             extras: extras)
+        do { try AtomicFile.write(log.jsonl, to: e.logPath!) } catch { throw ConfigError(file: e.logPath!, error.reason) }
+    }
+
+    func restoreOptimizer(_ optimizer: Optimizer, steps: Int, count: Int) throws(ConfigError) {
+        let path = e.optimizerPath!
+        let file = try GGUFFile(path: path)
+        guard file.value(TrainKeys.steps)?.int == steps else {
+            throw ConfigError(file: path, "holds the optimizer at another step than the checkpoint's \(steps) (the run was stopped between the two writes); start again without --resume")
+        }
+        func tensor(_ name: String) throws(ConfigError) -> [Float]? {
+            guard optimizer.settings.kind == .adamw else { return nil }
+            guard let t = file.tensor(name), t.dims == [count] else { throw ConfigError(file: path, "tensor '\(name)' is missing or not \(count) values") }
+            return file.floats(t)
+        }
+        optimizer.restore(steps: steps, m: try tensor("optimizer.m"), v: try tensor("optimizer.v"))
+    }
+}
+
+/// A run's log: every step, and the validations.
+public struct TrainLog: Sendable {
+    public var steps: [StepLog] = []
+    public var evaluations: [(step: Int, tokens: Int, evaluation: Evaluation)] = []
+
+    mutating func record(step: Int, tokens: Int, _ v: Evaluation) { evaluations.append((step, tokens, v)) }
+
+    /// JSON Lines, in step order; a validation follows the step it was measured after.
+    public var jsonl: String {
+        var out = ""
+        var next = 0
+        func validation(_ k: Int) {
+            let (step, tokens, v) = evaluations[k]
+            out += JSON.object([("step", .int(step)), ("tokens", .int(tokens)), ("val_loss", .double(v.loss)),
+                                ("val_ppl", .double(v.perplexity)), ("val_accuracy", .double(v.accuracy))]).serialized() + "\n"
+        }
+        while next < evaluations.count && evaluations[next].step == 0 { validation(next); next += 1 }
+        for s in steps {
+            out += JSON.object([("step", .int(s.step)), ("loss", .double(s.loss)), ("lr", .double(s.lr)),
+                                ("grad_norm", .double(s.gradNorm)), ("tokens", .int(s.tokens))]).serialized() + "\n"
+            while next < evaluations.count && evaluations[next].step == s.step { validation(next); next += 1 }
+        }
+        return out
+    }
+
+    /// The log of a run saved at step `step` (a resume starts from it).
+    static func read(_ path: String, upTo step: Int) throws(ConfigError) -> TrainLog {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, "cannot read the run's log (it is written beside the checkpoint); start again without --resume")
+        }
+        var log = TrainLog()
+        for line in text.split(separator: "\n") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let s = object["step"] as? Int, let tokens = object["tokens"] as? Int else {
+                throw ConfigError(file: path, "a line is not a log record: \(line.prefix(60))")
+            }
+            guard s <= step else { break }
+            if let loss = object["val_loss"] as? Double {
+                let accuracy = object["val_accuracy"] as? Double ?? 0
+                log.record(step: s, tokens: tokens, Evaluation(loss: loss, accuracy: accuracy, scoredTokens: 0))
+            } else if let loss = object["loss"] as? Double, let lr = object["lr"] as? Double, let norm = object["grad_norm"] as? Double {
+                log.steps.append(StepLog(step: s, loss: loss, lr: lr, gradNorm: norm, tokens: tokens))
+            }
+        }
+        return log
+    }
+}
+
+/// A finished run: what it trained, how well, how fast, and the memory it took.
+public struct TrainOutput: ExperimentOutput {
+    public let experiment: TrainExperiment
+    public let config: DecoderConfig
+    public let parameters: Int
+    public let memory: TrainingMemory
+    public let log: TrainLog
+    /// The last validation.
+    public let validation: Evaluation
+    /// The corpus's unigram entropy (text runs): a model below it has learned from context.
+    public let unigram: UnigramEntropy?
+    public let tokensPerSecond: Double
+    public let seconds: Double
+
+    /// The KV cache per token at inference, bf16 as the CLA paper counts it.
+    public var kvBytesPerToken: Int { KVBudget(layout: config.attention, kvMap: config.kvMap, dtype: .bf16).bytesPerToken }
+
+    /// The mean training loss over the last tenth of the steps (at least one).
+    public var trainLoss: Double {
+        let tail = log.steps.suffix(max(1, log.steps.count / 10))
+        return tail.isEmpty ? validation.loss : tail.reduce(0) { $0 + $1.loss } / Double(tail.count)
+    }
+
+    public static let valueNames = ValueNames(
+        numbers: ["train_loss", "val_loss", "val_ppl", "val_accuracy", "tokens", "tokens_per_second", "seconds", "params",
+                  "kv_bytes_per_token", "kv_layers", "kv_heads", "steps", "unigram_entropy",
+                  "memory.parameters", "memory.gradients", "memory.optimizer", "memory.activations", "memory.total",
+                  "memory.activations_per_layer.#", "memory.kv_per_layer.#"],
+        texts: ["layout", "task", "corpus"])
+
+    public var json: JSON {
+        let e = experiment, m = memory
+        var fields: [(String, JSON)] = [
+            ("layout", .string(config.layoutName)), ("task", .string(e.task.rawValue)), ("corpus", .string(e.task == .text ? e.corpus : "mqar")),
+            ("steps", .int(e.steps)), ("tokens", .int(e.steps * e.batch * e.seq)),
+            ("train_loss", .double(trainLoss)), ("val_loss", .double(validation.loss)), ("val_ppl", .double(validation.perplexity)),
+            ("val_accuracy", .double(validation.accuracy)),
+            ("tokens_per_second", .double(tokensPerSecond)), ("seconds", .double(seconds)),
+            ("params", .int(parameters)), ("kv_bytes_per_token", .int(kvBytesPerToken)),
+            ("kv_layers", .int(config.kvMap.kvLayers)), ("kv_heads", .int(config.attention.kvHeads)),
+        ]
+        if let unigram { fields.append(("unigram_entropy", .double(unigram.natsPerToken))) }
+        fields.append(("memory", .object([
+            ("parameters", .int(m.parameterBytes)), ("gradients", .int(m.gradientBytes)), ("optimizer", .int(m.optimizerBytes)),
+            ("activations", .int(m.activations.totalBytes)), ("total", .int(m.totalBytes)),
+            ("activations_per_layer", .ints(m.activations.perLayerBytes)), ("kv_per_layer", .ints(m.activations.perLayerKVBytes)),
+        ])))
+        return .object(fields)
+    }
+
+    /// The curve of this run.
+    public var lossSeries: LossSeries {
+        LossSeries(name: config.layoutName, train: log.steps.map { ($0.tokens, $0.loss) },
+                   validation: log.evaluations.map { ($0.tokens, $0.evaluation.loss) })
+    }
+
+    /// "12.3 s", "4 min 10 s".
+    static func spelled(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "—" }
+        if seconds < 60 { return "\(Format.fixed(seconds, 1)) s" }
+        let s = Int(seconds.rounded())
+        return s < 3600 ? "\(s / 60) min \(s % 60) s" : "\(s / 3600) h \(s % 3600 / 60) min"
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
