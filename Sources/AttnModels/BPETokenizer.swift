@@ -280,9 +280,9 @@ public struct BPETokenizer: Vocabulary {
 /// GPT-2's `bytes_to_unicode`: every byte value as a printable scalar, so that BPE tokens are
 /// readable strings without spaces. Printable Latin-1 bytes stand for themselves; the other 68
 /// (controls, space, DEL, NBSP, soft hyphen) take U+0100…U+0143 in byte order (0x20 → "Ġ").
-enum ByteAlphabet {
+public enum ByteAlphabet {
     /// The scalar of each byte value.
-    static let scalars: [Unicode.Scalar] = {
+    public static let scalars: [Unicode.Scalar] = {
         var shifted: UInt32 = 0x100
         return (0...255).map { (byte: UInt32) in
             if isPrintable(byte) { return Unicode.Scalar(byte)! }

@@ -11,9 +11,9 @@
 /// order, as the regex engine tries them, and the first that matches takes its (greedy) run.
 /// Scalars, not Swift `Character`s: the regex sees "\r\n" as two, and "e" + U+0301 as a letter
 /// followed by a mark.
-enum PreTokenizer {
+public enum PreTokenizer {
     /// The pieces of `text`, as index ranges of `text`, in order and covering all of it.
-    static func pieces(of text: ArraySlice<Unicode.Scalar>) -> [Range<Int>] {
+    public static func pieces(of text: ArraySlice<Unicode.Scalar>) -> [Range<Int>] {
         let classes = text.map(ScalarClass.init)  // classes[i - text.startIndex]
         var pieces: [Range<Int>] = []
         var stretchStart = text.startIndex
