@@ -30,8 +30,9 @@ let package = Package(
         // Naive and tiled (FlashAttention 1/2) attention on a modelled HBM + SRAM hierarchy.
         .target(name: "AttnTiling", dependencies: ["AttnEngine", "CKernels"]),
         // Pretrained models from GGUF files: the file reader, dequantization, the byte-level BPE
-        // tokenizer, and the mapping of a Llama GGUF onto the engine's decoder.
-        .target(name: "AttnModels", dependencies: ["AttnEngine"]),
+        // tokenizer, and the mapping of a Llama GGUF onto the engine's decoder; checkpoints written as
+        // GGUF (through AttnTrace's atomic file writes).
+        .target(name: "AttnModels", dependencies: ["AttnEngine", "AttnTrace"]),
         // Training: the decoder's forward with every activation kept, its hand-written backward pass,
         // optimizers, the corpus, a BPE trainer and the synthetic recall task.
         .target(name: "AttnTraining", dependencies: ["AttnEngine", "AttnModels", "CKernels"]),

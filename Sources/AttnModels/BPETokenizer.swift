@@ -14,8 +14,12 @@ import AttnEngine
 /// Decoding maps token strings back to bytes and reads them as UTF-8. No BOS token is added:
 /// SmolLM2's GGUF sets `tokenizer.ggml.add_bos_token` to false.
 public struct BPETokenizer: Vocabulary {
-    /// Token strings by id, as the GGUF spells them.
-    private let tokens: [String]
+    /// Token strings by id, as the GGUF spells them (`tokenizer.ggml.tokens`).
+    public let tokens: [String]
+    /// Token types by id, as given (`tokenizer.ggml.token_type`).
+    public let tokenTypes: [Int32]
+    /// The merges as given, rank 0 first (`tokenizer.ggml.merges`): what a checkpoint writes back.
+    public let mergeRules: [String]
     private let ids: [String: Int]
     /// Control (type 3) and user-defined (type 4) tokens: found in the text as written and decoded
     /// as written, like llama.cpp and HuggingFace's added tokens.
@@ -107,6 +111,8 @@ public struct BPETokenizer: Vocabulary {
         }
 
         self.tokens = tokens
+        self.tokenTypes = tokenTypes
+        self.mergeRules = merges
         self.ids = ids
         self.isLiteral = isLiteral
         self.literalsByFirstScalar = literals.mapValues { $0.sorted { $0.scalars.count > $1.scalars.count } }
