@@ -9,7 +9,7 @@ public protocol CommandKind: Sendable, Equatable {
 /// Every action a lesson step (or a CLI verb) can run. The one registry: each case names its
 /// experiment type in `experimentType`, and the compiler checks that no case is forgotten.
 public enum ActionKind: String, CaseIterable, CommandKind {
-    case decode, kv, params, tile, sweep, ppl, retrofit
+    case decode, kv, params, tile, sweep, ppl, retrofit, train, study
 
     public var experimentType: any Experiment.Type {
         switch self {
@@ -20,6 +20,8 @@ public enum ActionKind: String, CaseIterable, CommandKind {
         case .sweep: SweepExperiment.self
         case .ppl: PerplexityExperiment.self
         case .retrofit: RetrofitExperiment.self
+        case .train: TrainExperiment.self
+        case .study: StudyExperiment.self
         }
     }
 

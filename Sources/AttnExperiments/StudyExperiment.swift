@@ -178,7 +178,7 @@ public struct SeedStatistic: Sendable, Equatable {
 }
 
 /// One row of a study's table: a variant's runs over the seeds.
-public struct StudyRow: Sendable {
+public struct StudyRow {
     public let name: String
     /// The CLA paper's row this variant scales down, with its published perplexity.
     public let paperRow: String?

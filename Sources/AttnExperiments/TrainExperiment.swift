@@ -141,8 +141,8 @@ public struct TrainExperiment: Experiment {
     public func run() throws -> TrainOutput { try TrainRun(self).run() }
 
     /// The checkpoint's companion files.
-    var logPath: String? { checkpoint.map { String($0.dropLast(5)) + ".log.jsonl" } }
-    var optimizerPath: String? { checkpoint.map { String($0.dropLast(5)) + ".optimizer.gguf" } }
+    public var logPath: String? { checkpoint.map { String($0.dropLast(5)) + ".log.jsonl" } }
+    public var optimizerPath: String? { checkpoint.map { String($0.dropLast(5)) + ".optimizer.gguf" } }
 }
 
 /// The `attnlab.train.*` metadata a checkpoint carries about its run.

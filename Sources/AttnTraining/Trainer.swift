@@ -22,6 +22,10 @@ public struct StepLog: Sendable, Equatable {
     public let gradNorm: Double
     /// Tokens trained on so far.
     public let tokens: Int
+
+    public init(step: Int, loss: Double, lr: Double, gradNorm: Double, tokens: Int) {
+        (self.step, self.loss, self.lr, self.gradNorm, self.tokens) = (step, loss, lr, gradNorm, tokens)
+    }
 }
 
 /// What a validation pass measured.
@@ -32,6 +36,10 @@ public struct Evaluation: Sendable, Equatable {
     /// Scored tokens whose most likely prediction was the target (the recall task's accuracy).
     public let accuracy: Double
     public let scoredTokens: Int
+
+    public init(loss: Double, accuracy: Double, scoredTokens: Int) {
+        (self.loss, self.accuracy, self.scoredTokens) = (loss, accuracy, scoredTokens)
+    }
 }
 
 /// Runs the optimisation loop over a model: batch, forward, backward, clip, update.
