@@ -160,7 +160,10 @@ struct TrainRun {
 
     func run() throws -> TrainOutput {
         try e.checkFlags()
-        let fromFile = try e.from.map { path throws(ConfigError) in try GGUFFile(path: path) }
+        let fromFile = try e.from.map { path throws(ConfigError) in
+            guard FileManager.default.fileExists(atPath: path) else { throw ConfigError(.from, "no file \(path)") }
+            return try GGUFFile(path: path)
+        }
         let data = try e.data(fromFile: fromFile)
         try data.check(batch: e.batch, seq: e.seq)
         var (config, weights, startStep, log) = try start(data: data)
@@ -256,7 +259,12 @@ struct TrainRun {
             (TrainKeys.lr, .f64(e.optimizer.lr)),
         ]
         if e.task == .text {
-            extras += [(TrainKeys.corpus, .string(e.corpus)), (TrainKeys.tokenizer, .string(data.tokenizer.choice.description))]
+            // The corpus by name, or a file by its name and contents: never a path, so the same run
+            // from another folder writes the same bytes.
+            let corpus: String = if case .text(let c) = data.kind, case .file = try CorpusChoice(parsing: e.corpus) {
+                "\(e.corpus.split(separator: "/").last.map(String.init) ?? e.corpus) (SHA-256 \(c.checksum))"
+            } else { e.corpus }
+            extras += [(TrainKeys.corpus, .string(corpus)), (TrainKeys.tokenizer, .string(data.tokenizer.choice.description))]
         }
         if let valLoss { extras.append((TrainKeys.valLoss, .f64(valLoss))) }
         let m = trainer.model
@@ -313,16 +321,23 @@ public struct TrainLog: Sendable {
         }
         var log = TrainLog()
         for line in text.split(separator: "\n") {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let s = object["step"] as? Int, let tokens = object["tokens"] as? Int else {
+            // The log's own flat records of numbers, read with Swift's exact `Double(_:)` (a JSON
+            // library's parser may round the last bit, and the resumed log would then differ).
+            var fields: [Substring: Double] = [:]
+            for pair in line.dropFirst().dropLast().split(separator: ",") {
+                let kv = pair.split(separator: ":", maxSplits: 1)
+                if kv.count == 2, let v = Double(kv[1]) { fields[kv[0].dropFirst().dropLast()] = v }
+            }
+            guard line.hasPrefix("{") && line.hasSuffix("}"), let s = fields["step"].map(Int.init), let tokens = fields["tokens"].map(Int.init) else {
                 throw ConfigError(file: path, "a line is not a log record: \(line.prefix(60))")
             }
             guard s <= step else { break }
-            if let loss = object["val_loss"] as? Double {
-                let accuracy = object["val_accuracy"] as? Double ?? 0
-                log.record(step: s, tokens: tokens, Evaluation(loss: loss, accuracy: accuracy, scoredTokens: 0))
-            } else if let loss = object["loss"] as? Double, let lr = object["lr"] as? Double, let norm = object["grad_norm"] as? Double {
+            if let loss = fields["val_loss"] {
+                log.record(step: s, tokens: tokens, Evaluation(loss: loss, accuracy: fields["val_accuracy"] ?? 0, scoredTokens: 0))
+            } else if let loss = fields["loss"], let lr = fields["lr"], let norm = fields["grad_norm"] {
                 log.steps.append(StepLog(step: s, loss: loss, lr: lr, gradNorm: norm, tokens: tokens))
+            } else {
+                throw ConfigError(file: path, "a line is not a log record: \(line.prefix(60))")
             }
         }
         return log

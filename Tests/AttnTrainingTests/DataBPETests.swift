@@ -2,7 +2,7 @@ import AttnEngine
 import AttnModels
 import Foundation
 import Testing
-@testable import AttnTraining
+import AttnTraining
 
 @Suite struct DataBPETests {
     /// Wikipedia's example of byte-pair encoding ("aaabdaaabac" → "ZabdZabac" → "ZYdZYac" → "XdXac"

@@ -1,7 +1,7 @@
 import AttnEngine
 import Foundation
 import Testing
-@testable import AttnTraining
+import AttnTraining
 
 @Suite struct DataBatchTests {
     let stream = (0..<1000).map { Int32(($0 * 7919) % 251) }

@@ -1,7 +1,7 @@
 import AttnEngine
 import Foundation
 import Testing
-@testable import AttnTraining
+import AttnTraining
 
 /// A temporary folder that removes itself.
 final class TemporaryFolder {

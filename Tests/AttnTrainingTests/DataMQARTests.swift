@@ -1,6 +1,6 @@
 import AttnEngine
 import Testing
-@testable import AttnTraining
+import AttnTraining
 
 @Suite struct DataMQARTests {
     /// Every sequence: N distinct keys (lower half) with N distinct values (upper half), then each key

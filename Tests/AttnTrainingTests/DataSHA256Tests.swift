@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import AttnTraining
+import AttnTraining
 
 @Suite struct DataSHA256Tests {
     /// FIPS 180-4's examples (NIST's "SHA256.pdf" and "SHA2_Additional.pdf").

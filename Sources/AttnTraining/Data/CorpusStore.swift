@@ -102,7 +102,7 @@ public enum CorpusStore {
     }
 
     /// The corpus file built from the extracted folder: its files in path order, each as a record.
-    static func corpusFile(from folder: String) throws(ConfigError) -> [UInt8] {
+    package static func corpusFile(from folder: String) throws(ConfigError) -> [UInt8] {
         guard let walker = FileManager.default.enumerator(atPath: folder) else {
             throw ConfigError(file: folder, "the package has no \(member.dropFirst(2))/ folder")
         }
@@ -141,7 +141,7 @@ public enum CorpusStore {
     }
 
     /// The (path, contents) records of a corpus file that ``corpusFile(from:)`` built.
-    static func records(of bytes: [UInt8]) -> [(name: String, text: String)] {
+    package static func records(of bytes: [UInt8]) -> [(name: String, text: String)] {
         var records: [(name: String, text: String)] = []
         var start = 0  // at a record separator
         while start < bytes.count {

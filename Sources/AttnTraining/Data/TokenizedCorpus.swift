@@ -35,7 +35,7 @@ public struct TokenizedCorpus: Sendable {
     }
 
     /// `3862569ab3b3726f-bpe-1024.tokens`: the checksum's first 16 hex digits and the tokenizer.
-    static func cacheFileName(checksum: String, tokenizer: TokenizerChoice) -> String {
+    package static func cacheFileName(checksum: String, tokenizer: TokenizerChoice) -> String {
         "\(checksum.prefix(16))-\(tokenizer.description.replacingOccurrences(of: ":", with: "-")).tokens"
     }
 
@@ -51,7 +51,7 @@ public struct TokenizedCorpus: Sendable {
         self.init(checksum: corpus.checksum, tokenizer: tokenizer, train: streams[.train]!, validation: streams[.validation]!)
     }
 
-    init(checksum: String, tokenizer: TrainingTokenizer, train: [Int32], validation: [Int32]) {
+    package init(checksum: String, tokenizer: TrainingTokenizer, train: [Int32], validation: [Int32]) {
         (self.checksum, self.tokenizer, self.train, self.validation) = (checksum, tokenizer, train, validation)
     }
 
@@ -77,7 +77,7 @@ public struct TokenizedCorpus: Sendable {
     private static let cacheMagic = "attnlab-tokens-v1"
 
     /// Reads a cache file; nil unless its digest, corpus, tokenizer, counts and every id check out.
-    init?(cache bytes: [UInt8], checksum: String, tokenizer choice: TokenizerChoice) {
+    package init?(cache bytes: [UInt8], checksum: String, tokenizer choice: TokenizerChoice) {
         guard bytes.count > 32, SHA256.digest(bytes[..<(bytes.count - 32)]) == Array(bytes[(bytes.count - 32)...]),
               let lineEnd = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
         let fields = String(decoding: bytes[..<lineEnd], as: UTF8.self).split(separator: " ")
