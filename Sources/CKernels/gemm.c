@@ -154,11 +154,13 @@ enum { OUTER_CHUNK = 512 };
 ATTN_INLINE void attn_gemm_outer_body(const float *a, ptrdiff_t ars, ptrdiff_t aes, const float *b, ptrdiff_t ldb,
                                       ptrdiff_t rows, ptrdiff_t L, ptrdiff_t cols, float *out, ptrdiff_t ldo, int add) {
     const int RB = wide_registers() ? 6 : 2, VB = wide_registers() ? 4 : 2;
-    float *scratch = L > OUTER_CHUNK ? malloc(sizeof(float) * 64 * (size_t)(rows + RB)) : NULL;
+    float *scratch = L > OUTER_CHUNK ? malloc(sizeof(float) * 64 * (size_t)rows) : NULL;
+    // Without a scratch buffer (none needed, or none to be had) the whole reduction is one chunk.
+    ptrdiff_t chunk = scratch ? OUTER_CHUNK : L > 0 ? L : 1;
     for (ptrdiff_t e0 = 0; e0 < cols; e0 += 16 * VB) {
         int width = cols - e0 < 16 * VB ? (int)(cols - e0) : 16 * VB, V = width / 16, tail = width % 16;
-        for (ptrdiff_t l0 = 0; l0 < L || l0 == 0; l0 += OUTER_CHUNK) {
-            ptrdiff_t lc = L - l0 < OUTER_CHUNK ? L - l0 : OUTER_CHUNK;
+        for (ptrdiff_t l0 = 0; l0 < L || l0 == 0; l0 += chunk) {
+            ptrdiff_t lc = L - l0 < chunk ? L - l0 : chunk;
             int fresh = l0 == 0;
             outer_finish finish = l0 + lc < L ? OUTER_PARTIAL : add ? OUTER_ADD : OUTER_STORE;
             const float *bl = b + l0 * ldb + e0;
