@@ -187,6 +187,7 @@ ATTN_INLINE void attn_gemm_outer_body(const float *a, ptrdiff_t ars, ptrdiff_t a
     free(scratch);
 }
 
+/// The one kernel behind attn_gemm_nn and attn_gemm_tn (not in the header: callers use those two).
 void attn_gemm_outer(const float *a, ptrdiff_t ars, ptrdiff_t aes, const float *b, ptrdiff_t ldb, ptrdiff_t rows,
                      ptrdiff_t L, ptrdiff_t cols, float *out, ptrdiff_t ldo, int add);
 
