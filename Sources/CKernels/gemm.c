@@ -11,15 +11,17 @@ ATTN_INLINE int wide_registers(void) { return attn_level == attn_simd_avx512; }
 // MARK: - Y = X·Wᵀ
 
 /// The outputs of R rows of X (`x`, k apart) against C rows of W (`w`, k apart) into y (rows `ldy`
-/// apart), R, C ≤ 4, each `attn_dot_f32(x_r, w_c, k)` bit for bit. The four partial sums of every
+/// apart), R, C ≤ 3, each `attn_dot_f32(x_r, w_c, k)` bit for bit. The four partial sums of every
 /// pair are formed one after another (the q-th over offsets 16q + 64t, the first also over the blocks
-/// of 16 after the last whole 64), so only R·C accumulators are live at a time.
+/// of 16 after the last whole 64), so only R·C accumulators are live at a time, besides the sums
+/// a0 + a1 and a2 (then a2 + a3).
 ATTN_INLINE void nt_block(const float *x, const float *w, ptrdiff_t k, float *y, ptrdiff_t ldy, int R, int C,
                           int accumulate) {
     ptrdiff_t whole = k & ~(ptrdiff_t)63, sixteens = k & ~(ptrdiff_t)15;
-    v16f partial[4][4][4];   // [q][r][c]
+    // (a0 + a1) + (a2 + a3) as the sweeps finish: a0 + a1 after the second, a2 + a3 after the fourth.
+    v16f first2[3][3], last2[3][3];
     for (int q = 0; q < 4; q++) {
-        v16f acc[4][4];
+        v16f acc[3][3];
         for (int r = 0; r < R; r++)
             for (int c = 0; c < C; c++) acc[r][c] = splat16(0);
         for (ptrdiff_t i = 16 * q; i < whole; i += 64)
@@ -34,14 +36,17 @@ ATTN_INLINE void nt_block(const float *x, const float *w, ptrdiff_t k, float *y,
                     for (int c = 0; c < C; c++) acc[r][c] += xr * load16(w + c * k + i);
                 }
         for (int r = 0; r < R; r++)
-            for (int c = 0; c < C; c++) partial[q][r][c] = acc[r][c];
+            for (int c = 0; c < C; c++) {
+                if (q == 0) first2[r][c] = acc[r][c];
+                else if (q == 1) first2[r][c] = first2[r][c] + acc[r][c];
+                else if (q == 2) last2[r][c] = acc[r][c];
+                else last2[r][c] = last2[r][c] + acc[r][c];
+            }
     }
     v8f halves[16];
     for (int r = 0; r < 4; r++)
         for (int c = 0; c < 4; c++)
-            halves[r * 4 + c] = r < R && c < C
-                ? halves_sum((partial[0][r][c] + partial[1][r][c]) + (partial[2][r][c] + partial[3][r][c]))
-                : (v8f){0};
+            halves[r * 4 + c] = r < R && c < C ? halves_sum(first2[r][c] + last2[r][c]) : (v8f){0};
     v16f sums = reduce8x16(halves);
     for (int r = 0; r < R; r++)
         for (int c = 0; c < C; c++) {
@@ -54,12 +59,13 @@ ATTN_INLINE void nt_block(const float *x, const float *w, ptrdiff_t k, float *y,
 
 ATTN_INLINE void attn_gemm_nt_body(const float *X, const float *W, float *Y, ptrdiff_t first, ptrdiff_t end,
                                    ptrdiff_t m, ptrdiff_t k, int accumulate) {
-    // 4 × 4 pairs (16 accumulators) where there are 32 registers, 2 × 2 where there are 16.
-    const int RB = wide_registers() ? 4 : 2, CB = RB;
+    // 3 × 3 pairs (27 vectors of sums) where there are 32 registers, 2 × 2 where there are 16: measured
+    // faster than 4 × 4 with the partial sums kept in memory, and than 4 × 2 or 2 × 4.
+    const int RB = wide_registers() ? 3 : 2, CB = RB;
     // A block of W's rows of about 256 KB stays in L2 while the rows of X in range meet it, RB at a
     // time (those stay in L1).
-    ptrdiff_t rowsPerBlock = ((ptrdiff_t)65536 / (k > 0 ? k : 1)) / 4 * 4;
-    if (rowsPerBlock < 4) rowsPerBlock = 4;
+    ptrdiff_t rowsPerBlock = ((ptrdiff_t)65536 / (k > 0 ? k : 1)) / 6 * 6;   // whole blocks of 2 and of 3
+    if (rowsPerBlock < 6) rowsPerBlock = 6;
     for (ptrdiff_t j0 = 0; j0 < m; j0 += rowsPerBlock) {
         ptrdiff_t j1 = j0 + rowsPerBlock < m ? j0 + rowsPerBlock : m;
         for (ptrdiff_t i = first; i < end; i += RB) {
@@ -68,9 +74,16 @@ ATTN_INLINE void attn_gemm_nt_body(const float *X, const float *W, float *Y, ptr
             for (ptrdiff_t j = j0; j < j1; j += CB) {
                 int C = j1 - j < CB ? (int)(j1 - j) : CB;
                 float *y = Y + i * m + j;
-                if (R == 4 && C == 4) nt_block(x, W + j * k, k, y, m, 4, 4, accumulate);
-                else if (R == 2 && C == 2) nt_block(x, W + j * k, k, y, m, 2, 2, accumulate);
-                else nt_block(x, W + j * k, k, y, m, R, C, accumulate);
+                // Every shape of block its own code with constant bounds, so its sums stay in registers.
+                switch (R * 8 + C) {
+#define NT_CASE(r, c) \
+    case r * 8 + c: nt_block(x, W + j * k, k, y, m, r, c, accumulate); break;
+#define NT_ROW(r) NT_CASE(r, 1) NT_CASE(r, 2) NT_CASE(r, 3)
+                    NT_ROW(1) NT_ROW(2) NT_ROW(3)
+#undef NT_ROW
+#undef NT_CASE
+                default: break;
+                }
             }
         }
     }
@@ -141,11 +154,13 @@ enum { OUTER_CHUNK = 512 };
 ATTN_INLINE void attn_gemm_outer_body(const float *a, ptrdiff_t ars, ptrdiff_t aes, const float *b, ptrdiff_t ldb,
                                       ptrdiff_t rows, ptrdiff_t L, ptrdiff_t cols, float *out, ptrdiff_t ldo, int add) {
     const int RB = wide_registers() ? 6 : 2, VB = wide_registers() ? 4 : 2;
-    float *scratch = L > OUTER_CHUNK ? malloc(sizeof(float) * 64 * (size_t)(rows + RB)) : NULL;
+    float *scratch = L > OUTER_CHUNK ? malloc(sizeof(float) * 64 * (size_t)rows) : NULL;
+    // Without a scratch buffer (none needed, or none to be had) the whole reduction is one chunk.
+    ptrdiff_t chunk = scratch ? OUTER_CHUNK : L > 0 ? L : 1;
     for (ptrdiff_t e0 = 0; e0 < cols; e0 += 16 * VB) {
         int width = cols - e0 < 16 * VB ? (int)(cols - e0) : 16 * VB, V = width / 16, tail = width % 16;
-        for (ptrdiff_t l0 = 0; l0 < L || l0 == 0; l0 += OUTER_CHUNK) {
-            ptrdiff_t lc = L - l0 < OUTER_CHUNK ? L - l0 : OUTER_CHUNK;
+        for (ptrdiff_t l0 = 0; l0 < L || l0 == 0; l0 += chunk) {
+            ptrdiff_t lc = L - l0 < chunk ? L - l0 : chunk;
             int fresh = l0 == 0;
             outer_finish finish = l0 + lc < L ? OUTER_PARTIAL : add ? OUTER_ADD : OUTER_STORE;
             const float *bl = b + l0 * ldb + e0;
@@ -153,9 +168,16 @@ ATTN_INLINE void attn_gemm_outer_body(const float *a, ptrdiff_t ars, ptrdiff_t a
                 int R = rows - r0 < RB ? (int)(rows - r0) : RB;
                 const float *ar = a + r0 * ars + l0 * aes;
                 float *part = scratch ? scratch + r0 * 64 : NULL, *o = out + r0 * ldo + e0;
-                if (R == 6 && V == 4) outer_block(ar, ars, aes, bl, ldb, lc, part, fresh, finish, o, ldo, 6, 4);
-                else if (R == 2 && V == 2) outer_block(ar, ars, aes, bl, ldb, lc, part, fresh, finish, o, ldo, 2, 2);
-                else if (V > 0) outer_block(ar, ars, aes, bl, ldb, lc, part, fresh, finish, o, ldo, R, V);
+                // Every shape of block its own code with constant bounds, so its sums stay in registers.
+                switch (R * 8 + V) {
+#define OUTER_CASE(r, v) \
+    case r * 8 + v: outer_block(ar, ars, aes, bl, ldb, lc, part, fresh, finish, o, ldo, r, v); break;
+#define OUTER_ROW(r) OUTER_CASE(r, 1) OUTER_CASE(r, 2) OUTER_CASE(r, 3) OUTER_CASE(r, 4)
+                    OUTER_ROW(1) OUTER_ROW(2) OUTER_ROW(3) OUTER_ROW(4) OUTER_ROW(5) OUTER_ROW(6)
+#undef OUTER_ROW
+#undef OUTER_CASE
+                default: break;   // V = 0: only the columns below
+                }
                 if (tail)
                     outer_columns(ar, ars, aes, bl + 16 * V, ldb, lc, part ? part + 16 * V : NULL, fresh, finish,
                                   o + 16 * V, ldo, R, tail);
@@ -165,6 +187,7 @@ ATTN_INLINE void attn_gemm_outer_body(const float *a, ptrdiff_t ars, ptrdiff_t a
     free(scratch);
 }
 
+/// The one kernel behind attn_gemm_nn and attn_gemm_tn (not in the header: callers use those two).
 void attn_gemm_outer(const float *a, ptrdiff_t ars, ptrdiff_t aes, const float *b, ptrdiff_t ldb, ptrdiff_t rows,
                      ptrdiff_t L, ptrdiff_t cols, float *out, ptrdiff_t ldo, int add);
 

@@ -26,10 +26,11 @@ private func values(_ count: Int, seed: UInt64) -> [Float] {
 
 @Suite("Gemm: the three training products, their summation orders, the same bits on every level and thread count")
 struct GemmTests {
-    /// Odd sizes and 1s (tails of 16, blocks of 4 and 6 rows cut short), whole blocks of 64, a
-    /// reduction longer than one chunk of 512, and products large enough to be split between threads.
+    /// Odd sizes and 1s (tails of 16, blocks of 2, 3 and 6 rows cut short), empty reductions (m = 0
+    /// for nn, n = 0 for tn), whole blocks of 64, a reduction longer than one chunk of 512, and
+    /// products large enough to be split between threads.
     static let shapes: [(n: Int, m: Int, k: Int)] = [
-        (1, 1, 1), (1, 7, 3), (5, 7, 9), (3, 1, 17), (13, 37, 70), (6, 24, 64), (67, 19, 129), (7, 600, 33),
+        (1, 1, 1), (3, 0, 5), (0, 4, 5), (1, 7, 3), (5, 7, 9), (3, 1, 17), (13, 37, 70), (6, 24, 64), (67, 19, 129), (7, 600, 33),
         (1100, 9, 21), (130, 70, 100), (61, 131, 256), (40, 520, 75),
     ]
 

@@ -11,9 +11,9 @@
 /// bit for bit, for rows i in first..<end and j < m: Y = X·Wᵀ (X is n × k, W is m × k). The order of
 /// s is attn_dot_f32's: four 16-lane partial sums over p ≡ lane + 16q (mod 64) for the whole blocks
 /// of 64, blocks of 16 left over into the first, (a0 + a1) + (a2 + a3), the halving tree
-/// 16 → 8 → 4 → 2 → 1, then the last k mod 16 products one by one. Four rows of X meet four rows of W
-/// at a time, one of the four partial sums at a time; a block of W's rows stays in L2 while the rows
-/// of X go by.
+/// 16 → 8 → 4 → 2 → 1, then the last k mod 16 products one by one. Three rows of X meet three rows of
+/// W at a time (two and two on 16 registers), one of the four partial sums at a time; a block of W's
+/// rows stays in L2 while the rows of X go by.
 void attn_gemm_nt(const float *X, const float *W, float *Y, ptrdiff_t first, ptrdiff_t end, ptrdiff_t m, ptrdiff_t k,
                   int accumulate);
 
