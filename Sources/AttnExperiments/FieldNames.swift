@@ -95,6 +95,7 @@ extension Field {
         case .checkpointType: "checkpoint-type"
         case .mqarPairs: "mqar-pairs"
         case .resume: "resume"
+        case .study: "study"
         }
     }
 }

@@ -53,24 +53,28 @@ public struct StudyExperiment: Experiment {
 
     /// Defaults sized so that cla-mini with 2 seeds takes well under 45 minutes on two cores.
     public init() {
-        text.steps = 600
-        text.optimizer.warmupSteps = 30
+        text.steps = 400
+        text.optimizer.warmupSteps = 20
+        text.evalTokens = 8192
         recall.task = .mqar
-        recall.steps = 300
+        recall.steps = 150
         recall.seq = 64
-        recall.optimizer.warmupSteps = 30
+        recall.optimizer.warmupSteps = 15
         recall.evalTokens = 64 * 64
     }
 
     public init(_ r: inout FlagReader) throws(ConfigError) {
         self.init()
-        guard let study = try r.choice(.lesson, StudyName.self) else {
-            throw ConfigError(.lesson, "name a study: \(StudyName.allCases.map(\.rawValue).joined(separator: ", "))")
+        guard let study = try r.choice(.study, StudyName.self) else {
+            throw ConfigError(.study, "name a study: \(StudyName.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         name = study
         seeds = try r.int(.seeds) ?? seeds
-        text.steps = try r.int(.steps) ?? text.steps
-        recall.steps = max(1, text.steps / 2)
+        if let steps = try r.int(.steps) {
+            // The recall runs keep their share of the corpus runs' steps.
+            recall.steps = max(1, steps * recall.steps / text.steps)
+            text.steps = steps
+        }
         text.batch = try r.int(.batch) ?? text.batch
         text.seq = try r.int(.seq) ?? text.seq
         text.optimizer.lr = try r.double(.lr) ?? text.optimizer.lr
@@ -107,7 +111,9 @@ public struct StudyExperiment: Experiment {
         guard name == .uptrainMini else {
             return try name.variants.map { v throws(ConfigError) in
                 let (t, m) = both(v.preset)
-                return Cell(row: try t.config(vocab: 1024).layoutName, paperRow: v.paperRow, text: t, recall: m)
+                // The preset's label: layout names cannot tell KeepEnds from DenseFront (both KV4of6).
+                let label = try t.model.namedPreset()?.label
+                return Cell(row: label ?? v.preset, paperRow: v.paperRow, text: t, recall: m)
             }
         }
         var mha = both("mini-mha").0

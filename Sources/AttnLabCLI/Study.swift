@@ -25,26 +25,38 @@ extension AttnLab {
         var study: StudyName
         @Option(parsing: .unconditional, help: "Seeds per variant (mean ± sample standard deviation over them).")
         var seeds = 2
-        @OptionGroup var data: TrainDataFlags
-        @Option(parsing: .unconditional, help: "Peak learning rate of every run.")
-        var lr = 3e-3
+        @Option(help: "Training text: python-docs or a path to a UTF-8 text file.")
+        var corpus = "python-docs"
+        @Option(help: "bytes or bpe:N. (default: bpe:1024)")
+        var tokenizer: String?
+        @Option(name: .customLong("data-dir"), help: "Folder of corpora and token caches. (default: $ATTNLAB_DATA_DIR, else data)")
+        var dataDir: String?
+        @Option(parsing: .unconditional, help: "Steps of each corpus run (the recall runs take the same share as by default). (default: 400)")
+        var steps: Int?
+        @Option(parsing: .unconditional, help: "Sequences per batch. (default: 16)")
+        var batch: Int?
+        @Option(parsing: .unconditional, help: "Tokens per corpus sequence. (default: 128)")
+        var seq: Int?
+        @Option(name: .customLong("eval-tokens"), parsing: .unconditional, help: "Validation tokens per evaluation. (default: 8,192)")
+        var evalTokens: Int?
+        @Option(parsing: .unconditional, help: "Peak learning rate of every run. (default: 3e-3)")
+        var lr: Double?
         @Option(help: "Folder for the table, figures and report. (default: output/study-NAME)")
         var out: String?
         @Flag(help: "Print the result as JSON.")
         var json = false
 
-        var experiment: StudyExperiment {
-            var e = StudyExperiment()
-            e.name = study
-            e.seeds = seeds
-            (e.text.steps, e.text.batch, e.text.seq, e.text.optimizer.lr) = (data.steps, data.batch, data.seq, lr)
-            (e.text.corpus, e.text.tokenizer, e.text.dataDir, e.text.evalTokens) = (data.corpus, data.tokenizer, data.dataDir, data.evalTokens)
-            (e.recall.steps, e.recall.batch, e.recall.optimizer.lr) = (max(1, data.steps / 2), data.batch, lr)
-            return e
+        /// The same experiment a lesson's `study:` map builds, by the same reader.
+        func experiment() throws -> StudyExperiment {
+            var flags: [(Field, String?)] = [(.study, study.rawValue), (.seeds, String(seeds)), (.corpus, corpus), (.tokenizer, tokenizer),
+                                             (.dataDir, dataDir), (.steps, steps.map(String.init)), (.batch, batch.map(String.init)),
+                                             (.seq, seq.map(String.init)), (.evalTokens, evalTokens.map(String.init)), (.lr, lr.map { "\($0)" })]
+            flags.removeAll { $0.1 == nil }
+            return try FlagReader.read(Flags(flags.map { Flags.Flag($0.0.flagName, $0.1) })) { r throws(ConfigError) in try StudyExperiment(&r) }
         }
 
         func run() throws {
-            let e = experiment
+            let e = try experiment()
             try e.validate()
             let folder = out ?? "output/study-\(study.rawValue)"
             let output = try e.run()

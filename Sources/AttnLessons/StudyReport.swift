@@ -26,8 +26,8 @@ public enum StudyReport {
              Comparison(claim: "KeepEnds is no better than plain CLA2 (the paper: 13.62 vs 13.60)", variant: "H32-MQA-CLA2-KeepEnds", base: "H32-MQA-CLA2", expected: 0),
              Comparison(claim: "DenseBack is the worst CLA2 layout", variant: "H32-MQA-CLA2-DenseBack", base: "H32-MQA-CLA2-DenseFront", expected: 1)]
         case .albertMini:
-            [Comparison(claim: "sharing all weights costs quality (ALBERT: 1–2 points)", variant: "H32-MHA-shared-all", base: "H32-MHA", expected: 1),
-             Comparison(claim: "sharing the FFN costs more than sharing attention (ALBERT Table 4)", variant: "H32-MHA-shared-ffn", base: "H32-MHA-shared-attention", expected: 1)]
+            [Comparison(claim: "sharing all weights costs quality (ALBERT: 1–2 points)", variant: "H32-MHA, all weights shared", base: "H32-MHA", expected: 1),
+             Comparison(claim: "sharing the FFN costs more than sharing attention (ALBERT Table 4)", variant: "H32-MHA, FFN shared", base: "H32-MHA, attention shared", expected: 1)]
         case .uptrainMini:
             []
         }
@@ -45,9 +45,10 @@ public enum StudyReport {
             let seen = o.experiment.seeds < 2 ? 0 : abs(delta) <= noise ? 0 : delta > 0 ? 1 : -1
             let verdict: String
             switch (c.expected, seen) {
+            case _ where o.experiment.seeds < 2: verdict = "one seed: no noise estimate, so no verdict"
             case (0, 0): verdict = "reproduced: the difference is within the seeds' noise"
             case (0, _): verdict = "not reproduced at this scale: \(seen > 0 ? "worse" : "better") by more than the noise"
-            case (_, 0): verdict = o.experiment.seeds < 2 ? "one seed: no noise estimate, so no verdict" : "not distinguishable at this scale (within the noise)"
+            case (_, 0): verdict = "not distinguishable at this scale (within the noise)"
             case let (e, s) where e == s: verdict = "reproduced"
             default: verdict = "reversed at this scale"
             }
