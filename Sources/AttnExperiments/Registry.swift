@@ -37,7 +37,7 @@ public enum ActionKind: String, CaseIterable, CommandKind {
 /// Every figure kind `draw` (and a lesson's `figure`) can make; the one registry of figures.
 public enum FigureKind: String, CaseIterable, CommandKind {
     case heads, layers, tiles, cache, attention
-    case kvChart = "kv-chart", ioChart = "io-chart", tradeoff
+    case kvChart = "kv-chart", ioChart = "io-chart", tradeoff, lossCurve = "loss-curve"
 
     public var figureType: any FigureExperiment.Type {
         switch self {
@@ -49,6 +49,7 @@ public enum FigureKind: String, CaseIterable, CommandKind {
         case .kvChart: KVChartFigure.self
         case .ioChart: IOChartFigure.self
         case .tradeoff: TradeoffFigure.self
+        case .lossCurve: LossCurveFigure.self
         }
     }
 

@@ -97,7 +97,7 @@ extension AttnLab {
                   attnlab draw tiles --algo fa2 --n 256 --d 64 --sram-elements 8192 -o output/tiles.pdf
                   attnlab draw attention --q-heads 8 --kv-heads 2 --prompt "the cat sat on the mat" -o output/attention.png
                 """,
-            subcommands: [DrawHeads.self, DrawLayers.self, DrawTiles.self, DrawCache.self, DrawAttention.self, DrawKVChart.self, DrawIOChart.self, DrawTradeoff.self]
+            subcommands: [DrawHeads.self, DrawLayers.self, DrawTiles.self, DrawCache.self, DrawAttention.self, DrawKVChart.self, DrawIOChart.self, DrawTradeoff.self, DrawLossCurve.self]
         )
     }
 
@@ -262,6 +262,21 @@ extension AttnLab {
         @OptionGroup var figure: FigureOptions
 
         var experiment: TradeoffFigure { TradeoffFigure() }
+    }
+
+    struct DrawLossCurve: FigureCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "loss-curve", abstract: "Train a model and draw its loss against tokens, with the validations and the corpus's unigram entropy.",
+            discussion: "Example: attnlab draw loss-curve --preset mini-mqa-cla2 --steps 200 -o output/loss.png (train --plot draws the same beside a run)")
+        @OptionGroup var train: TrainFlags
+        @OptionGroup var figure: FigureOptions
+
+        var experiment: LossCurveFigure {
+            get throws {
+                guard let rate = Double(train.lr) else { throw ConfigError(.lr, "'\(train.lr)' is not one number (a sweep is `attnlab train --lr A,B --plot FILE`)") }
+                return LossCurveFigure(train.experiment(lr: rate))
+            }
+        }
     }
 }
 

@@ -37,6 +37,50 @@ struct TrainDataFlags: ParsableArguments {
     var evalTokens = 16_384
 }
 
+/// Every flag of a training run, shared by `train` and `draw loss-curve`.
+struct TrainFlags: ParsableArguments {
+    @OptionGroup var model: ModelOptions
+    @Option(help: "text (next-token prediction on --corpus) or mqar (multi-query associative recall).")
+    var task: TrainTask = .text
+    @OptionGroup var data: TrainDataFlags
+    @Option(name: .customLong("mqar-pairs"), parsing: .unconditional, help: "Key → value pairs per recall sequence.")
+    var mqarPairs = 8
+    @Option(parsing: .unconditional, help: "Seed of the weights and of the batches.")
+    var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Peak learning rate; a comma list trains once per rate and compares them.")
+    var lr = "3e-3"
+    @Option(help: "adamw or sgd.")
+    var optimizer: OptimizerKind = .adamw
+    @Option(help: "cosine (linear warmup, then cosine decay to 10%) or constant.")
+    var schedule: ScheduleKind = .cosine
+    @Option(parsing: .unconditional, help: "Warmup steps (cosine schedule).")
+    var warmup = 0
+    @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "Decoupled weight decay on projection matrices (not norms or embeddings). (default: 0.1, 0 with sgd)")
+    var weightDecay: Double?
+    @Option(parsing: .unconditional, help: "Clip the gradient to this global norm; 0 = never.")
+    var clip = 1.0
+    @Option(name: .customLong("checkpoint-type"), help: "Type of the checkpoint's matrices: f32 or f16.")
+    var checkpointType: CheckpointType = .f32
+    @Option(help: "Start from this checkpoint instead of random weights.")
+    var from: String?
+    @Option(help: "Surgery on --from before training: mqa, gqa:G, cla:S, a K/V pattern, or X+Y (the GQA paper's uptraining).")
+    var retrofit: String?
+    @Flag(help: "Continue the run saved at -o from its last checkpoint.")
+    var resume = false
+
+    func experiment(lr: Double) -> TrainExperiment {
+        var e = TrainExperiment()
+        (e.model, e.task, e.corpus, e.tokenizer, e.dataDir, e.mqarPairs) = (model.spec, task, data.corpus, data.tokenizer, data.dataDir, mqarPairs)
+        (e.steps, e.batch, e.seq, e.seed, e.evalTokens) = (data.steps, data.batch, data.seq, seed, data.evalTokens)
+        (e.optimizer.kind, e.optimizer.lr, e.optimizer.schedule, e.optimizer.warmupSteps) = (optimizer, lr, schedule, warmup)
+        e.optimizer.weightDecay = weightDecay ?? (optimizer == .sgd ? 0 : e.optimizer.weightDecay)
+        e.optimizer.clipNorm = clip > 0 ? clip : nil
+        (e.checkpointType, e.from, e.retrofit, e.resume) = (checkpointType, from, retrofit, resume)
+        return e
+    }
+
+}
+
 extension AttnLab {
     struct Train: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -53,54 +97,16 @@ extension AttnLab {
                   attnlab train --from output/mha.gguf --retrofit mqa --steps 30 -o output/mqa-uptrained.gguf
                 """)
 
-        @OptionGroup var model: ModelOptions
-        @Option(help: "text (next-token prediction on --corpus) or mqar (multi-query associative recall).")
-        var task: TrainTask = .text
-        @OptionGroup var data: TrainDataFlags
-        @Option(name: .customLong("mqar-pairs"), parsing: .unconditional, help: "Key → value pairs per recall sequence.")
-        var mqarPairs = 8
-        @Option(parsing: .unconditional, help: "Seed of the weights and of the batches.")
-        var seed: UInt64 = 1
-        @Option(parsing: .unconditional, help: "Peak learning rate; a comma list trains once per rate and compares them.")
-        var lr = "3e-3"
-        @Option(help: "adamw or sgd.")
-        var optimizer: OptimizerKind = .adamw
-        @Option(help: "cosine (linear warmup, then cosine decay to 10%) or constant.")
-        var schedule: ScheduleKind = .cosine
-        @Option(parsing: .unconditional, help: "Warmup steps (cosine schedule).")
-        var warmup = 0
-        @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "Decoupled weight decay on projection matrices (not norms or embeddings). (default: 0.1, 0 with sgd)")
-        var weightDecay: Double?
-        @Option(parsing: .unconditional, help: "Clip the gradient to this global norm; 0 = never.")
-        var clip = 1.0
+        @OptionGroup var train: TrainFlags
         @Option(name: .shortAndLong, help: "Checkpoint to write (.gguf); its log (.log.jsonl) and optimizer state (.optimizer.gguf) go beside it.")
         var output: String?
-        @Option(name: .customLong("checkpoint-type"), help: "Type of the checkpoint's matrices: f32 or f16.")
-        var checkpointType: CheckpointType = .f32
-        @Option(help: "Start from this checkpoint instead of random weights.")
-        var from: String?
-        @Option(help: "Surgery on --from before training: mqa, gqa:G, cla:S, a K/V pattern, or X+Y (the GQA paper's uptraining).")
-        var retrofit: String?
-        @Flag(help: "Continue the run saved at -o from its last checkpoint.")
-        var resume = false
         @Option(help: "Also draw the loss curve to this file (.png, .svg or .pdf).")
         var plot: String?
         @Flag(help: "Print the result as JSON.")
         var json = false
 
-        func experiment(lr: Double) -> TrainExperiment {
-            var e = TrainExperiment()
-            (e.model, e.task, e.corpus, e.tokenizer, e.dataDir, e.mqarPairs) = (model.spec, task, data.corpus, data.tokenizer, data.dataDir, mqarPairs)
-            (e.steps, e.batch, e.seq, e.seed, e.evalTokens) = (data.steps, data.batch, data.seq, seed, data.evalTokens)
-            (e.optimizer.kind, e.optimizer.lr, e.optimizer.schedule, e.optimizer.warmupSteps) = (optimizer, lr, schedule, warmup)
-            e.optimizer.weightDecay = weightDecay ?? (optimizer == .sgd ? 0 : e.optimizer.weightDecay)
-            e.optimizer.clipNorm = clip > 0 ? clip : nil
-            (e.checkpoint, e.checkpointType, e.from, e.retrofit, e.resume) = (output, checkpointType, from, retrofit, resume)
-            return e
-        }
-
         func run() throws {
-            let rates = try lr.split(separator: ",").map { text throws(ConfigError) -> Double in
+            let rates = try train.lr.split(separator: ",").map { text throws(ConfigError) -> Double in
                 guard let v = Double(text.trimmingCharacters(in: .whitespaces)) else { throw ConfigError(.lr, "'\(text)' is not a number") }
                 return v
             }
@@ -114,18 +120,14 @@ extension AttnLab {
             }
             var outputs: [TrainOutput] = []
             for rate in rates {
-                let e = experiment(lr: rate)
+                var e = train.experiment(lr: rate)
+                e.checkpoint = output
                 try e.validate()
                 outputs.append(try e.run())
             }
             if let plot {
-                let unigram = outputs[0].unigram
-                let figure = try Charts.lossCurve(outputs.map { o in
-                    LossSeries(name: rates.count > 1 ? "lr \(o.experiment.optimizer.lr)" : o.config.layoutName, train: o.lossSeries.train, validation: o.lossSeries.validation)
-                }, title: "Training \(outputs[0].config.layoutName)", subtitle: TrainSummary.subtitle(outputs[0]),
-                   reference: unigram.map { ("unigram entropy", $0.natsPerToken) },
-                   footnote: "Training loss per step (mean over windows) and validation loss, from this run of attnlab train.", style: Style())
-                try Renderer.write(figure, to: plot, subject: .named("plot"))
+                let names = rates.count > 1 ? outputs.map { "lr \($0.experiment.optimizer.lr)" } : nil
+                try Renderer.write(try LossCurveFigure.figure(outputs, names: names, style: Style()), to: plot, subject: .named("plot"))
             }
             if json { return say(rates.count == 1 ? outputs[0].json.serialized() : JSON.array(outputs.map(\.json)).serialized()) }
             say(rates.count == 1 ? TrainSummary.text(outputs[0], plot: plot) : TrainSummary.sweep(outputs))

@@ -1,6 +1,7 @@
 import AttnEngine
 import AttnFigures
 import AttnTiling
+import AttnTrace
 
 /// The score matrix as tiles in visit order, and with `allPages` one page per step (`draw tiles`).
 public struct TilesFigure: FigureExperiment {
@@ -105,5 +106,33 @@ public struct IOChartFigure: FigureExperiment {
         let fixed = sweep.axis == .n ? "d = \(t.d)" : "N = \(t.sequenceLength), d = \(t.d)"
         return try Charts.ioChart(try runs.run(sweep).rows, over: sweep.axis,
                                   subtitle: "\(fixed)\(t.causal ? ", causal" : ""), forward pass; every count from a real run", style: style)
+    }
+}
+
+/// A training run's loss against tokens, with its validations and the corpus's unigram entropy
+/// (`draw loss-curve`; `train --plot` draws the same from the run it just made).
+public struct LossCurveFigure: FigureExperiment {
+    public var train: TrainExperiment
+
+    public init(_ train: TrainExperiment) { self.train = train }
+
+    public init(_ r: inout FlagReader) throws(ConfigError) { self.init(try TrainExperiment(&r)) }
+
+    public func validate() throws { try train.validate() }
+
+    public func draw(_ style: Style, allPages: Bool, runs: Runs) throws -> Figure {
+        try Self.figure([try runs.run(train)], style: style)
+    }
+
+    /// The curves of `outputs` on one chart (several: a learning-rate sweep, or variants).
+    public static func figure(_ outputs: [TrainOutput], names: [String]? = nil, style: Style) throws -> Figure {
+        let first = outputs[0], e = first.experiment
+        let data = e.task == .text ? e.corpus : "MQAR, \(e.mqarPairs) pairs"
+        return try Charts.lossCurve(
+            outputs.enumerated().map { i, o in LossSeries(name: names?[i] ?? o.config.layoutName, train: o.lossSeries.train, validation: o.lossSeries.validation) },
+            title: outputs.count == 1 ? "Training \(first.config.layoutName)" : "Training \(Format.plural(outputs.count, "run"))",
+            subtitle: "\(data), \(Format.grouped(e.steps)) steps × \(e.batch) × \(e.seq) tokens, \(e.optimizer.kind.rawValue), seed \(e.seed)",
+            reference: first.unigram.map { ("unigram entropy", $0.natsPerToken) },
+            footnote: "Training loss per step (mean over windows) and validation loss, from the run this figure shows.", style: style)
     }
 }
