@@ -23,7 +23,7 @@ public enum Field: Sendable, Hashable, CaseIterable {
     case maxSeconds
     // Training: data, optimizer, schedule, checkpoints, studies.
     case corpus, task, tokenizer, dataDir, steps, seq, lr, optimizer, schedule, warmup, weightDecay, clip
-    case from, retrofit, seeds, evalTokens, checkpointType, mqarPairs, resume, study
+    case from, retrofit, seeds, evalTokens, checkpointType, mqarPairs, resume, study, jaxScript
 }
 
 /// What an error is about.

@@ -96,6 +96,7 @@ extension Field {
         case .mqarPairs: "mqar-pairs"
         case .resume: "resume"
         case .study: "study"
+        case .jaxScript: "jax-script"
         }
     }
 }

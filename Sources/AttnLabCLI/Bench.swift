@@ -4,6 +4,7 @@ import AttnExperiments
 import AttnModels
 import AttnTiling
 import AttnTrace
+import AttnTraining
 import Foundation
 
 extension AttnLab {
@@ -31,11 +32,26 @@ extension AttnLab {
                 Examples:
                   swift build -c release && .build/release/attnlab bench
                   .build/release/attnlab bench --model smollm2-135m
+                  .build/release/attnlab bench --train
+
+                With --train: steps of AttnLab's training (forward, hand-written backward, AdamW) on the \
+                study models and a d_model 512 model, beside the same model and step in JAX (jax[cpu], two \
+                threads; `bash bench/setup-jax.sh` makes bench/.venv-jax) when that environment exists. \
+                GFLOP/s count 3 × the forward's 2 × multiply-adds, attention at full T × T, for both.
                 """
         )
 
         @Option(help: "Time this pretrained model (e.g. smollm2-135m) instead of the attention kernels.")
         var model: String?
+
+        @Flag(help: "Time training steps of the study models and a d_model 512 model instead, beside JAX on the CPU (bash bench/setup-jax.sh).")
+        var train = false
+
+        @Option(name: .customLong("jax-python"), help: "With --train: the Python of the JAX environment.")
+        var jaxPython = "bench/.venv-jax/bin/python"
+
+        @Option(name: .customLong("jax-script"), help: "With --train: the JAX comparison to run.")
+        var jaxScript = "bench/jax_train.py"
 
         @OptionGroup var models: ModelsDirOption
 
@@ -77,6 +93,7 @@ extension AttnLab {
         func run() throws {
             try Limits.require(repeats, .repeats)
             if let model { return try benchModel(model) }
+            if train { return try benchTrain() }
             let sizes = try parseList(n, field: .n)
             // Checked before NumPy runs and before any size is multiplied.
             for size in sizes { try Limits.require(size, .n) }
@@ -128,6 +145,55 @@ extension AttnLab {
             print(Format.table(header, rows, rightAligned: Set(0..<header.count).subtracting([1])), terminator: "")
             if let numpy {
                 say("\nNumPy \(numpyInfo ?? "") from \(numpy.python) (naive attention: S, softmax, PV in float32); vs NumPy = AttnLab's ms ÷ NumPy's (below 1× AttnLab is faster)")
+            }
+        }
+
+        /// `--train`: per case, `repeats` rounds of (JAX run, AttnLab steps), medians.
+        private func benchTrain() throws {
+            let cases = try TrainBench.cases()
+            let jax = FileManager.default.fileExists(atPath: jaxPython) && FileManager.default.fileExists(atPath: jaxScript)
+                ? PeerScript(python: jaxPython, script: jaxScript, field: .jaxScript, hint: "is this bench/jax_train.py, and does bash bench/setup-jax.sh run?")
+                : nil
+            let stepsPerRound = 5
+            let load = MachineLoad()
+            var rows: [[String]] = [], jaxVersion: String? = nil
+            for c in cases {
+                let model = TrainingModel<Float>(config: c.config, weights: DecoderWeights(config: c.config, seed: 1), maxSeq: c.seq)
+                let trainer = Trainer(model: model, optimizer: Optimizer(settings: OptimizerSettings(), parameterCount: model.layout.count),
+                                      batch: c.batch, seq: c.seq, totalSteps: 1_000_000)
+                let data = TrainBench.RandomTokens(vocab: c.config.vocab)
+                _ = TrainBench.attnlabStepSeconds(c, trainer: trainer, data: data, steps: 2)
+                var ours: [Double] = [], theirs: [Double] = []
+                for _ in 0..<repeats {
+                    if let jax {
+                        for object in try jax.run([], input: TrainBench.peerInput(c, steps: stepsPerRound)) {
+                            if let s = object["step_seconds_median"] as? Double { theirs.append(s) }
+                            if let v = object["jax"] as? String { jaxVersion = v }
+                        }
+                    }
+                    ours.append(Samples(TrainBench.attnlabStepSeconds(c, trainer: trainer, data: data, steps: stepsPerRound)).median)
+                }
+                let flops = TrainBench.flops(c), tokens = Double(c.batch * c.seq)
+                let us = Samples(ours).map { $0 * 1000 }
+                var row = [c.name, Format.grouped(model.layout.count), "\(c.batch) × \(c.seq)", Format.fixed(us.median, 1), us.spread(1),
+                           Format.grouped(Int((tokens / us.median * 1000).rounded())), Format.fixed(flops / us.median / 1e6, 1)]
+                if jax != nil {
+                    guard !theirs.isEmpty else { throw ConfigError(.jaxScript, "\(jaxScript) printed no step time") }
+                    let them = Samples(theirs).map { $0 * 1000 }
+                    row += [Format.fixed(them.median, 1), them.spread(1), Format.grouped(Int((tokens / them.median * 1000).rounded())),
+                            Format.fixed(flops / them.median / 1e6, 1), Format.fixed(them.median / us.median, 2) + "×"]
+                }
+                rows.append(row)
+            }
+            var header = ["model", "params", "batch", "ms/step", "spread", "tokens/s", "GFLOP/s"]
+            if jax != nil { header += ["JAX ms", "spread", "tokens/s", "GFLOP/s", "speed vs JAX"] }
+            say("Training steps (forward, backward, AdamW), Float32; medians of \(Format.grouped(repeats)) alternating rounds of \(stepsPerRound) steps each\(jax == nil ? "" : " (JAX, then AttnLab)"), spread = min–max")
+            say(load.line() + "\n")
+            print(Format.table(header, rows, rightAligned: Set(1..<header.count).subtracting([2])), terminator: "")
+            if jax != nil {
+                say("\nJAX \(jaxVersion ?? "") on the CPU, two threads, jitted step with the same model, loss and AdamW; speed vs JAX = JAX's ms ÷ AttnLab's (above 1× AttnLab is faster)")
+            } else {
+                say("\nNo JAX environment (\(jaxPython)): AttnLab alone. `bash bench/setup-jax.sh` makes it.")
             }
         }
 

@@ -22,7 +22,7 @@ struct PeerScript {
     /// Runs the script with `arguments` and returns its JSON objects. Python children die with AttnLab
     /// (`ChildProcess`); OpenBLAS's core-type overrides are removed (they slow a current NumPy; see
     /// the machine notes).
-    func run(_ arguments: [String]) throws -> [[String: Any]] {
+    func run(_ arguments: [String], input: String? = nil) throws -> [[String: Any]] {
         let process = ChildProcess.make([python, script] + arguments)
         var environment = ProcessInfo.processInfo.environment
         environment["OPENBLAS_CORETYPE"] = nil
@@ -33,7 +33,13 @@ struct PeerScript {
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
+        let stdin = input.map { _ in Pipe() }
+        if let stdin { process.standardInput = stdin }
         try process.run()
+        if let stdin, let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
+        }
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
