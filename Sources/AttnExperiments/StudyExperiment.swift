@@ -65,10 +65,7 @@ public struct StudyExperiment: Experiment {
 
     public init(_ r: inout FlagReader) throws(ConfigError) {
         self.init()
-        guard let study = try r.choice(.study, StudyName.self) else {
-            throw ConfigError(.study, "name a study: \(StudyName.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        name = study
+        name = try r.choice(.study) ?? name
         seeds = try r.int(.seeds) ?? seeds
         if let steps = try r.int(.steps) {
             // The recall runs keep their share of the corpus runs' steps.

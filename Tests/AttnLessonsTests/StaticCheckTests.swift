@@ -169,9 +169,17 @@ struct ValueNameTests {
         return url.path
     }
 
+    /// A text long enough for a training split and a validation split (8 chunks of 4 KiB).
+    static func corpusFile() throws -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("attnlab-corpus-\(UUID().uuidString).txt")
+        try Data((0..<1200).map { "line \($0): the cat sat on the mat.\n" }.joined().utf8).write(to: url)
+        return url.path
+    }
+
     /// Runs between them give every name of each list (`preset` only with a preset, `backward` only with --backward, …).
     static func runs() throws -> [ActionKind: [[(String, String?)]]] {
         let text = try textFile()
+        let corpus = try corpusFile()
         let small: [(String, String?)] = [("layers", "2"), ("d-model", "16"), ("q-heads", "2"), ("ffn", "32")]
         return [
             .kv: [[("preset", "llama-3-8b")], [("layers", "4")]],
@@ -181,6 +189,9 @@ struct ValueNameTests {
             .sweep: [[("over", "n"), ("values", "16,32"), ("d", "8")]],
             .ppl: [small + [("text", text), ("window", "8"), ("max-tokens", "32")]],
             .retrofit: [small + [("text", text), ("window", "8"), ("max-tokens", "32"), ("to", "mqa")]],
+            .train: [small + [("corpus", corpus), ("tokenizer", "bytes"), ("steps", "2"), ("batch", "2"), ("seq", "16"), ("eval-tokens", "32")]],
+            .study: [[("study", "cla-mini"), ("seeds", "1"), ("corpus", corpus), ("tokenizer", "bytes"), ("steps", "1"), ("batch", "1"),
+                      ("seq", "16"), ("eval-tokens", "16")]],
         ]
     }
 
