@@ -76,6 +76,6 @@ let package = Package(
         .testTarget(name: "AttnExperimentsTests", dependencies: ["AttnEngine", "AttnTiling", "AttnFigures", "AttnExperiments", "AttnTrace"]),
         .testTarget(name: "AttnTrainingTests", dependencies: ["AttnEngine", "AttnModels", "AttnTraining", "CKernels"]),
         .testTarget(name: "AttnLessonsTests", dependencies: ["AttnLessons", "AttnExperiments"]),
-        .testTarget(name: "AttnLabCLITests", dependencies: ["AttnLabCLI", "AttnEngine", "AttnExperiments"]),
+        .testTarget(name: "AttnLabCLITests", dependencies: ["AttnLabCLI", "AttnEngine", "AttnModels", "AttnExperiments"]),
     ]
 )

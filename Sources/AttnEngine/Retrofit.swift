@@ -8,7 +8,10 @@
 /// - Cross-layer sharing (a `KVSourceMap`): a consumer layer drops its own W_K and W_V and attends
 ///   over the cache of the layer the map names (Brandon et al. 2024, §2), its queries unchanged.
 ///
-/// The result is an ordinary config and weights, run by the same decoder as every other model.
+/// The result is an ordinary config and weights, run by the same decoder as every other model. The
+/// base may itself share K/V or weights (a trained CLA or ALBERT checkpoint): a retrofit can only take
+/// K/V away, so every producer of the new map must have W_K and W_V in the base, and a weight set that
+/// several layers share is pooled once, for all of them.
 public enum Retrofit {
     /// The config of `base` with `kvHeads` K/V heads and `kvMap`, everything else kept.
     public static func config(_ base: DecoderConfig, kvHeads: Int, kvMap: KVSourceMap, field: Field) throws(ConfigError) -> DecoderConfig {
@@ -16,13 +19,13 @@ public enum Retrofit {
         guard kvHeads > 0, a.kvHeads % kvHeads == 0 else {
             throw ConfigError(field, "\(kvHeads) K/V heads cannot be pooled from \(a.kvHeads) (it must divide \(a.kvHeads): pooling merges whole groups)")
         }
-        guard base.weightSharing == .none, base.kvMap == .unshared(layers: base.layers) else {
-            throw ConfigError(field, "retrofitting starts from a model whose every layer has its own K/V and weights")
+        for l in kvMap.producers where !base.attentionSetHasKV(base.weightSharing.attentionSet(layer: l)) {
+            throw ConfigError(field, "layer \(l) would need K/V of its own, but the model's layer \(l) reads layer \(base.kvMap.source[l])'s and has no W_K, W_V (a retrofit can only remove K/V)")
         }
         return try DecoderConfig(
             layers: base.layers, dModel: base.dModel,
             attention: try AttentionLayout(qHeads: a.qHeads, kvHeads: kvHeads, headDim: a.headDim),
-            ffn: base.ffn, vocab: base.vocab, kvMap: kvMap, weightSharing: .none,
+            ffn: base.ffn, vocab: base.vocab, kvMap: kvMap, weightSharing: base.weightSharing,
             tiedEmbeddings: base.tiedEmbeddings, ropeBase: base.ropeBase, normEps: base.normEps)
     }
 
@@ -31,17 +34,18 @@ public enum Retrofit {
         let d = base.dModel, hd = base.attention.headDim
         let pooled = base.attention.kvHeads / target.attention.kvHeads
         var out = weights
-        for l in 0..<base.layers {
-            guard target.kvMap.isProducer(l) else {
-                out.attention[l].wk = nil
-                out.attention[l].wv = nil
+        // One attention weight set per layer unless they are shared.
+        for s in weights.attention.indices {
+            guard target.attentionSetHasKV(s) else {
+                out.attention[s].wk = nil
+                out.attention[s].wv = nil
                 continue
             }
             if pooled > 1 {
                 // Pooled in Float32 from the dequantized values; the pooled rows stay Float32.
                 let rows = target.attention.kvElements
-                out.attention[l].wk = WeightMatrix(rows: rows, cols: d, floats: meanPool(weights.attention[l].wk!.floats, heads: base.attention.kvHeads, by: pooled, rows: hd, cols: d))
-                out.attention[l].wv = WeightMatrix(rows: rows, cols: d, floats: meanPool(weights.attention[l].wv!.floats, heads: base.attention.kvHeads, by: pooled, rows: hd, cols: d))
+                out.attention[s].wk = WeightMatrix(rows: rows, cols: d, floats: meanPool(weights.attention[s].wk!.floats, heads: base.attention.kvHeads, by: pooled, rows: hd, cols: d))
+                out.attention[s].wv = WeightMatrix(rows: rows, cols: d, floats: meanPool(weights.attention[s].wv!.floats, heads: base.attention.kvHeads, by: pooled, rows: hd, cols: d))
             }
         }
         return out

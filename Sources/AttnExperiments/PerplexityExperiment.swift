@@ -153,7 +153,8 @@ public struct RetrofitExperiment: Experiment {
     public var variants: [String] = []
     public var seed: UInt64 = 1
 
-    /// The variants measured when none is given.
+    /// The variants measured when none is given: those of them that change the model, each once (a
+    /// checkpoint trained as MQA or CLA2 already is one, and one trained as CLA2 cannot become CLA3).
     public static let defaultVariants = ["mqa", "cla:2", "cla:3", "mqa+cla:2"]
 
     public init() {}
@@ -198,8 +199,17 @@ public struct RetrofitExperiment: Experiment {
     public func run() throws(ConfigError) -> RetrofitOutput {
         try eval.check()
         let base = try model.decoderConfig()
-        let specs = variants.isEmpty ? Self.defaultVariants : variants
-        let configs = try specs.map { spec throws(ConfigError) in (spec, try Self.config(spec, base: base)) }
+        var configs: [(String, DecoderConfig)] = []
+        if variants.isEmpty {
+            for spec in Self.defaultVariants {
+                if let c = try? Self.config(spec, base: base), c != base, !configs.contains(where: { $0.1 == c }) { configs.append((spec, c)) }
+            }
+            guard !configs.isEmpty else {
+                throw ConfigError(.variants, "none of the default variants (\(Self.defaultVariants.joined(separator: ", "))) changes this \(base.layoutName) model; name one to try")
+            }
+        } else {
+            configs = try variants.map { spec throws(ConfigError) in (spec, try Self.config(spec, base: base)) }
+        }
         let loaded = try model.load(seed: seed, tokens: eval.windowTokens)
         let tokens = try eval.tokens(loaded.vocabulary)
         try eval.checkBudget(base, tokens: tokens.count, models: configs.count + 1)

@@ -74,7 +74,14 @@ extension AttnLab {
                 out += "parameters \(Format.grouped(c.paramCount.total)) (\(Format.grouped(m.weights.storedElements)) values held in their stored types: \(Format.bytes(m.weights.storedBytes, units: .binary)))\n"
                 out += "tensors    \(m.tensorTypes.map { "\($0.tensors) \($0.type)" }.joined(separator: ", "))\n"
                 out += "context    \(Format.grouped(m.contextTokens)) tokens trained\n"
-                out += "KV cache   \(Format.grouped(budget.bytesPerToken)) B per token in fp16 = \(c.layers) layers × 2 × \(a.kvHeads) KV heads × \(a.headDim) × 2 B; \(Format.grouped(budget.bytesPerToken * m.contextTokens)) B at \(Format.grouped(m.contextTokens)) tokens\n"
+                // A checkpoint's K/V map and weight sharing (`Checkpoint`), when it has them.
+                let kvLayers = c.kvMap.kvLayers == c.layers ? "\(c.layers) layers" : "\(c.kvMap.kvLayers) of \(c.layers) layers"
+                if c.kvMap.kvLayers < c.layers {
+                    out += "kv map     \(c.kvMap.source.map(String.init).joined(separator: " ")) (layer l reads layer map[l]'s K/V)\n"
+                }
+                if c.weightSharing != .none { out += "sharing    \(c.weightSharing.rawValue): one set of those weights for all \(c.layers) layers\n" }
+                out += "KV cache   \(Format.grouped(budget.bytesPerToken)) B per token in fp16 = \(kvLayers) × 2 × \(a.kvHeads) KV heads × \(a.headDim) × 2 B; \(Format.grouped(budget.bytesPerToken * m.contextTokens)) B at \(Format.grouped(m.contextTokens)) tokens\n"
+                if !m.notes.isEmpty { out += "notes      \(m.notes.map { "\($0.key) = \($0.value)" }.joined(separator: ", "))\n" }
                 say(String(out.dropLast()))
             }
         }

@@ -33,6 +33,9 @@ public struct PretrainedModel: Sendable {
     public let contextTokens: Int
     /// Count of the file's tensors by type, e.g. ["Q4_1": 210, "F32": 61, "Q8_0": 1].
     public let tensorTypes: [(type: String, tensors: Int)]
+    /// The file's other `attnlab.` metadata in file order — a checkpoint's training provenance
+    /// (`attnlab.train.steps`, …) — without the K/V map and weight sharing, which are in `config`.
+    public let notes: [(key: String, value: GGUFValue)]
 
     /// Reads a Llama GGUF; every error names the file and what is wrong.
     public init(file f: GGUFFile, name: String) throws(ConfigError) {
@@ -115,6 +118,7 @@ public struct PretrainedModel: Sendable {
         var counts: [String: Int] = [:]
         for t in f.tensors { counts[t.type.description, default: 0] += 1 }
         tensorTypes = counts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { ($0.key, $0.value) }
+        notes = f.metadata.filter { $0.key.hasPrefix("attnlab.") && $0.key != Checkpoint.kvSourceMapKey && $0.key != Checkpoint.weightSharingKey }
     }
     /// A tensor the file's `attnlab.` keys say cannot exist — a consumer layer's W_K, a second copy of
     /// a shared weight set — means the keys and the tensors disagree: the file is not what it says.

@@ -69,8 +69,50 @@ struct RetrofitTests {
         let base = try smallConfig(qHeads: 4, kvHeads: 2)
         #expect(throws: ConfigError.self) { try Retrofit.config(base, kvHeads: 4, kvMap: base.kvMap, field: .variants) }
         #expect(throws: ConfigError.self) { try Retrofit.config(base, kvHeads: 3, kvMap: base.kvMap, field: .variants) }
-        let shared = try smallConfig(qHeads: 4, kvHeads: 2, sharing: .all)
-        #expect(throws: ConfigError.self) { try Retrofit.config(shared, kvHeads: 1, kvMap: shared.kvMap, field: .variants) }
+        // A CLA2 model's layer 1 has no W_K, W_V: CLA3 (producers 0, 1) would need them.
+        let cla2 = try smallConfig(qHeads: 4, kvHeads: 2, pattern: .cla(2))
+        let error = try #require(throws: ConfigError.self) { try Retrofit.config(cla2, kvHeads: 2, kvMap: KVPattern.cla(3).map(layers: 4), field: .cla) }
+        #expect(error.subject == .fields([.cla]) && error.reason.contains("layer 1"))
+    }
+
+    /// `w` retrofitted from `base` to `kvHeads` and `pattern`.
+    private func retrofit(_ w: DecoderWeights, _ base: DecoderConfig, kvHeads: Int, _ pattern: KVPattern) throws -> (DecoderConfig, DecoderWeights) {
+        let c = try Retrofit.config(base, kvHeads: kvHeads, kvMap: pattern.map(layers: base.layers), field: .variants)
+        return (c, Retrofit.weights(w, from: base, to: c))
+    }
+
+    @Test("retrofitting a model that already shares K/V: two steps give what one step gives",
+          arguments: [(KVPattern.cla(2), 2, KVPattern.cla(2), 1), (.cla(2), 4, .cla(4), 4), (.cla(2), 2, .cla(4), 1), (.keepEnds, 4, .cla(4), 2)])
+    func retrofitTwice(first: KVPattern, firstHeads: Int, second: KVPattern, secondHeads: Int) throws {
+        let base = try smallConfig(qHeads: 4, kvHeads: 4)
+        let w = DecoderWeights(config: base, seed: 9)
+        let (c1, w1) = try retrofit(w, base, kvHeads: firstHeads, first)
+        let (c2, w2) = try retrofit(w1, c1, kvHeads: secondHeads, second)
+        let (direct, wd) = try retrofit(w, base, kvHeads: secondHeads, second)
+        #expect(c2 == direct)
+        let tokens = try CharVocabulary.encode("the cat sat on the mat", vocab: base.vocab)
+        // Pooling 4 → 2 → 1 sums pairs of pairs instead of four heads in order: equal up to rounding.
+        #expect(maxAbsDiff(FullForward.logits(config: c2, weights: w2, tokens: tokens), FullForward.logits(config: direct, weights: wd, tokens: tokens)) < 1e-5)
+        for (a, b) in zip(w2.attention, wd.attention) { #expect((a.wk == nil) == (b.wk == nil) && (a.wv == nil) == (b.wv == nil)) }
+    }
+
+    @Test("a shared weight set is pooled once and keeps serving every layer", arguments: [WeightSharing.all, .attention, .ffn])
+    func retrofitShared(sharing: WeightSharing) throws {
+        let base = try smallConfig(qHeads: 4, kvHeads: 4, sharing: sharing)
+        let w = DecoderWeights(config: base, seed: 4)
+        let (c, r) = try retrofit(w, base, kvHeads: 1, .cla(2))
+        #expect(c.weightSharing == sharing && r.attention.count == w.attention.count && r.ffn.count == w.ffn.count)
+        for (s, set) in r.attention.enumerated() {
+            #expect((set.wk != nil) == c.attentionSetHasKV(s))
+            if let wk = set.wk {
+                // MQA: the one head is the mean of the four, summed in head order.
+                let k = w.attention[s].wk!.floats, n = wk.elements
+                #expect(wk.floats == (0..<n).map { i in (k[i] + k[n + i] + k[2 * n + i] + k[3 * n + i]) / 4 })
+            }
+        }
+        let tokens = try CharVocabulary.encode("the cat sat", vocab: base.vocab)
+        let cached = Decoder(config: c, weights: r, capacityTokens: tokens.count).forward(tokens).flatMap(\.logits)
+        #expect(maxAbsDiff(cached, FullForward.logits(config: c, weights: r, tokens: tokens)) < 1e-4)
     }
 
     @Test("perplexity equals exp of the mean float64 negative log-likelihood of the recomputed logits")
