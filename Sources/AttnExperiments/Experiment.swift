@@ -23,10 +23,21 @@ public protocol ExperimentOutput {
     var trace: EngineTrace? { get }
     /// Every name `json` flattens to, as patterns; kept beside `json`.
     static var valueNames: ValueNames { get }
+    /// Wall-clock measurements (seconds, tokens per second): printed by the CLI's `--json` after
+    /// `json`'s fields, never part of `json`, so that lesson reports and traces stay the same bytes
+    /// on every run.
+    var timing: [(String, JSON)] { get }
 }
 
 extension ExperimentOutput {
     public var trace: EngineTrace? { nil }
+    public var timing: [(String, JSON)] { [] }
+
+    /// `json` with `timing`'s fields after its own: what `--json` prints.
+    public var jsonWithTiming: JSON {
+        guard case .object(let fields) = json, !timing.isEmpty else { return json }
+        return .object(fields + timing)
+    }
 }
 
 /// An engine trace in its two written forms.

@@ -35,8 +35,11 @@ public enum StudyName: String, CaseIterable, Sendable {
         }
     }
 
-    /// uptrain-mini's conversions of the trained MHA model, and the preset each equals when trained from scratch.
-    public static let uptrainTargets: [(retrofit: String, preset: String)] = [("gqa:2", "mini-gqa2"), ("mqa", "mini-mqa"), ("cla:2", "mini-mqa-cla2")]
+    /// uptrain-mini's conversions of the trained MHA model, and the same model trained from scratch
+    /// (a preset, with CLA2 on top for the layer-sharing one: MHA-CLA2 keeps MHA's four K/V heads).
+    public static let uptrainTargets: [(retrofit: String, preset: String, cla: Int?)] = [
+        ("gqa:2", "mini-gqa2", nil), ("mqa", "mini-mqa", nil), ("cla:2", "mini-mha", 2),
+    ]
     /// Extra steps after the surgery, as a fraction of the original run (the GQA paper's α = 0.05).
     public static let uptrainFractions = [0.0, 0.05, 0.1]
 }
@@ -78,7 +81,11 @@ public struct StudyExperiment: Experiment {
         text.corpus = try r.string(.corpus) ?? text.corpus
         text.tokenizer = try r.string(.tokenizer)
         text.dataDir = try r.string(.dataDir)
-        text.evalTokens = try r.int(.evalTokens) ?? text.evalTokens
+        if let tokens = try r.int(.evalTokens) {
+            text.evalTokens = tokens
+            // Fewer validation tokens asked for: the recall runs measure no more than that either.
+            recall.evalTokens = max(recall.seq, min(recall.evalTokens, tokens))
+        }
         recall.batch = text.batch
         recall.optimizer.lr = text.optimizer.lr
     }
@@ -124,7 +131,9 @@ public struct StudyExperiment: Experiment {
                 u.optimizer.warmupSteps = min(text.optimizer.warmupSteps, u.steps / 10)
                 cells.append(Cell(row: "MHA → \(target.retrofit), +\(Int((fraction * 100).rounded())) % steps", paperRow: nil, text: u, recall: nil))
             }
-            cells.append(Cell(row: "\(target.retrofit), from scratch", paperRow: nil, text: both(target.preset).0, recall: nil))
+            var scratch = both(target.preset).0
+            scratch.model.cla = target.cla
+            cells.append(Cell(row: "\(target.retrofit), from scratch", paperRow: nil, text: scratch, recall: nil))
         }
         return cells
     }
@@ -205,7 +214,7 @@ public struct StudyOutput: ExperimentOutput {
 
     public static let valueNames = ValueNames(
         numbers: ["seeds", "steps", "tokens_per_run", "rows.#.params", "rows.#.kv_bytes_per_token", "rows.#.val_loss", "rows.#.val_loss_spread",
-                  "rows.#.val_ppl", "rows.#.val_ppl_spread", "rows.#.mqar_accuracy", "rows.#.mqar_accuracy_spread", "rows.#.tokens_per_second",
+                  "rows.#.val_ppl", "rows.#.val_ppl_spread", "rows.#.mqar_accuracy", "rows.#.mqar_accuracy_spread",
                   "rows.#.paper_ppl", "rows.#.unigram_entropy"],
         texts: ["study", "corpus", "rows.#.name", "rows.#.paper_row"])
 
@@ -219,7 +228,6 @@ public struct StudyOutput: ExperimentOutput {
                     ("name", .string(r.name)), ("params", .int(r.parameters)), ("kv_bytes_per_token", .int(r.kvBytesPerToken)),
                     ("val_loss", .double(r.validationLoss.mean)), ("val_loss_spread", .double(r.validationLoss.spread)),
                     ("val_ppl", .double(r.validationPerplexity.mean)), ("val_ppl_spread", .double(r.validationPerplexity.spread)),
-                    ("tokens_per_second", .double(r.tokensPerSecond.mean)),
                 ]
                 if let a = r.recallAccuracy { f += [("mqar_accuracy", .double(a.mean)), ("mqar_accuracy_spread", .double(a.spread))] }
                 if let row = r.paperRow, let ppl = r.paperPerplexity { f += [("paper_row", .string(row)), ("paper_ppl", .double(ppl))] }
@@ -229,18 +237,22 @@ public struct StudyOutput: ExperimentOutput {
         ])
     }
 
-    /// The table as Markdown: one row per variant, mean ± sample standard deviation over the seeds.
-    public var markdownTable: String {
+    public var timing: [(String, JSON)] { [("tokens_per_second", .array(rows.map { .double($0.tokensPerSecond.mean) }))] }
+
+    /// The table as Markdown: one row per variant, mean ± sample standard deviation over the seeds;
+    /// with `speed` a column of training tokens per second (wall clock: the terminal's table has it,
+    /// the written report does not, so that it is the same bytes on every run).
+    public func markdownTable(speed: Bool) -> String {
         let recall = rows.contains { $0.recallAccuracy != nil }, paper = rows.contains { $0.paperPerplexity != nil }
         var header = ["variant", "parameters", "KV bytes/token (bf16)", "validation loss", "validation perplexity"]
         if recall { header.append("MQAR accuracy") }
-        header.append("tokens/s")
+        if speed { header.append("tokens/s") }
         if paper { header.append("paper's row (1B, Table 1 ppl)") }
         var lines = ["| " + header.joined(separator: " | ") + " |", "|" + header.map { _ in "---" }.joined(separator: "|") + "|"]
         for r in rows {
             var cells = [r.name, Format.grouped(r.parameters), Format.grouped(r.kvBytesPerToken), r.validationLoss.spelled(3), r.validationPerplexity.spelled(2)]
             if recall { cells.append(r.recallAccuracy.map { "\(SeedStatistic(values: $0.values.map { $0 * 100 }).spelled(1)) %" } ?? "—") }
-            cells.append(Format.grouped(Int(r.tokensPerSecond.mean.rounded())))
+            if speed { cells.append(Format.grouped(Int(r.tokensPerSecond.mean.rounded()))) }
             if paper { cells.append(r.paperRow.map { "\($0) (\(r.paperPerplexity.map { Format.fixed($0, 2) } ?? "—"))" } ?? "—") }
             lines.append("| " + cells.joined(separator: " | ") + " |")
         }

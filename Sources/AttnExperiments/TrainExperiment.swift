@@ -368,7 +368,7 @@ public struct TrainOutput: ExperimentOutput {
     }
 
     public static let valueNames = ValueNames(
-        numbers: ["train_loss", "val_loss", "val_ppl", "val_accuracy", "tokens", "tokens_per_second", "seconds", "params",
+        numbers: ["train_loss", "val_loss", "val_ppl", "val_accuracy", "tokens", "params",
                   "kv_bytes_per_token", "kv_layers", "kv_heads", "steps", "unigram_entropy",
                   "memory.parameters", "memory.gradients", "memory.optimizer", "memory.activations", "memory.total",
                   "memory.activations_per_layer.#", "memory.kv_per_layer.#"],
@@ -381,7 +381,6 @@ public struct TrainOutput: ExperimentOutput {
             ("steps", .int(e.steps)), ("tokens", .int(e.steps * e.batch * e.seq)),
             ("train_loss", .double(trainLoss)), ("val_loss", .double(validation.loss)), ("val_ppl", .double(validation.perplexity)),
             ("val_accuracy", .double(validation.accuracy)),
-            ("tokens_per_second", .double(tokensPerSecond)), ("seconds", .double(seconds)),
             ("params", .int(parameters)), ("kv_bytes_per_token", .int(kvBytesPerToken)),
             ("kv_layers", .int(config.kvMap.kvLayers)), ("kv_heads", .int(config.attention.kvHeads)),
         ]
@@ -393,6 +392,8 @@ public struct TrainOutput: ExperimentOutput {
         ])))
         return .object(fields)
     }
+
+    public var timing: [(String, JSON)] { [("tokens_per_second", .double(tokensPerSecond)), ("seconds", .double(seconds))] }
 
     /// The curve of this run.
     public var lossSeries: LossSeries {

@@ -73,9 +73,9 @@ extension AttnLab {
             try AtomicFile.write(output.json.serialized() + "\n", to: "\(folder)/results.json")
             try AtomicFile.write(StudyReport.markdown(output), to: "\(folder)/report.md")
             try AtomicFile.write(StudyReport.html(output, svg: svg), to: "\(folder)/report.html")
-            if json { return say(output.json.serialized()) }
+            if json { return say(output.jsonWithTiming.serialized()) }
             say("AttnLab study \(study.rawValue) — \(Format.plural(seeds, "seed")), \(Format.grouped(e.text.steps * e.text.batch * e.text.seq)) tokens of \(e.text.corpus) per run\n")
-            say(output.markdownTable + "\n")
+            say(output.markdownTable(speed: true) + "\n")
             say(StudyReport.findings(output).map { "- " + $0 }.joined(separator: "\n") + "\n")
             say("wrote \(folder)/report.html, report.md, tradeoff.png, loss.png, results.json")
         }

@@ -129,7 +129,7 @@ extension AttnLab {
                 let names = rates.count > 1 ? outputs.map { "lr \($0.experiment.optimizer.lr)" } : nil
                 try Renderer.write(try LossCurveFigure.figure(outputs, names: names, style: Style()), to: plot, subject: .named("plot"))
             }
-            if json { return say(rates.count == 1 ? outputs[0].json.serialized() : JSON.array(outputs.map(\.json)).serialized()) }
+            if json { return say(rates.count == 1 ? outputs[0].jsonWithTiming.serialized() : JSON.array(outputs.map(\.jsonWithTiming)).serialized()) }
             say(rates.count == 1 ? TrainSummary.text(outputs[0], plot: plot) : TrainSummary.sweep(outputs))
         }
     }

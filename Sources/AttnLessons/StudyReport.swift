@@ -62,7 +62,7 @@ public enum StudyReport {
         let e = o.experiment, t = e.text
         var md = "# attnlab study \(e.name.rawValue)\n\n"
         md += "Every number below comes from runs of this study: \(Format.plural(e.seeds, "seed")) per variant, \(Format.grouped(t.steps)) steps × \(t.batch) × \(t.seq) = \(Format.grouped(t.steps * t.batch * t.seq)) tokens of \(t.corpus) per run, AdamW at peak lr \(t.optimizer.lr), cosine schedule. Validation perplexity is measured on the corpus's held-out documents; MQAR accuracy on the recall task (\(e.recall.mqarPairs) pairs in \(e.recall.seq) tokens) after \(Format.grouped(e.recall.steps)) steps. ± is the sample standard deviation over seeds.\n\n"
-        md += o.markdownTable + "\n\n"
+        md += o.markdownTable(speed: false) + "\n\n"
         let found = findings(o)
         if !found.isEmpty { md += "## What the runs say\n\n" + found.map { "- " + $0 }.joined(separator: "\n") + "\n\n" }
         md += "Scale: these models have ~\(Format.fixed(Double(o.rows[0].parameters) / 1e6, 1)) M parameters and see \(Format.grouped(t.steps * t.batch * t.seq)) tokens; the CLA paper's have 1 B and see 30 B. Differences of a few percent between variants are within what a change of seed moves, and the order of close variants can change with scale and tokens.\n\n"

@@ -89,6 +89,8 @@ struct PresetTableTests {
         #expect(Presets.all.filter { $0.encoder != nil }.count == 6)
         #expect(names.filter { $0.hasPrefix("cla1b-") }.count == 20)
         #expect(names.filter { $0.hasPrefix("cla3b-") }.count == 3)
-        #expect(Set(Presets.all.map(\.name)).count == 35)
+        // And the 13 study models (`mini-*`), which are AttnLab's own, not published.
+        #expect(names.filter { $0.hasPrefix("mini-") }.count == 13)
+        #expect(Set(Presets.all.map(\.name)).count == 35 + 13)
     }
 }

@@ -57,7 +57,8 @@ struct InputTests {
     static let nonNumericOptions: Set<String> = [
         "--model", "--models-dir", "--trace", "--trace-format", "--trace-detail", "--dtype", "--weight-sharing", "--output",
         "--theme", "--title", "--preset", "--numpy-script", "--llama-script", "--peer-python", "--text", "--out", "--lang", "--formats", "--algo", "--over",
-        "--format", "--to", "--frames",
+        "--format", "--to", "--frames", "--corpus", "--data-dir", "--tokenizer", "--task", "--optimizer", "--schedule",
+        "--checkpoint-type", "--from", "--retrofit", "--plot", "--jax-python", "--jax-script",
     ]
 
     /// Every option of every verb (from ArgumentParser's own description) with 0, −1, Int.max
@@ -87,12 +88,19 @@ struct InputTests {
         let lessonFile = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../lessons/01-kv-cache.yaml").standardized.path
         let text = dir.appendingPathComponent("text.txt")
         try "the cat sat on the mat.\n".write(to: text, atomically: true, encoding: .utf8)
+        let corpus = dir.appendingPathComponent("corpus.txt")
+        try (0..<1200).map { "line \($0): the cat sat on the mat.\n" }.joined().write(to: corpus, atomically: true, encoding: .utf8)
+        // A training run the size of a unit test: one layer, two steps of two short sequences.
+        let tinyTraining = ["--corpus", corpus.path, "--tokenizer", "bytes", "--steps", "2", "--batch", "2", "--seq", "16", "--eval-tokens", "32"]
+        let tinyModel = ["--layers", "1", "--d-model", "16", "--q-heads", "2"]
         // Each run writes into the temporary folder and stays small; the option under test wins.
         func arguments(_ c: [String]) -> [String] {
             let option = c[c.count - 2]
             var extra: [String] = []
             switch c[0] {
-            case "draw": extra = ["-o", dir.appendingPathComponent("figure.png").path]
+            case "draw": extra = ["-o", dir.appendingPathComponent("figure.png").path] + (c[1] == "loss-curve" ? tinyTraining + tinyModel : [])
+            case "train": extra = tinyTraining + tinyModel + ["-o", dir.appendingPathComponent("model.gguf").path]
+            case "study": extra = ["albert-mini", "--seeds", "1", "--out", dir.appendingPathComponent("study").path] + tinyTraining
             case "gallery": extra = ["--out", dir.appendingPathComponent("gallery").path]
             case "bench": extra = ["--no-numpy", "--n", "64", "--repeat", "1"]
             case "run": return ["run", lessonFile] + c.dropFirst() + (option == "--out" ? [] : ["--out", dir.appendingPathComponent("lessons").path])
@@ -214,6 +222,11 @@ extension InputTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let text = dir.appendingPathComponent("text.txt")
         try "the cat sat on the mat.\n".write(to: text, atomically: true, encoding: .utf8)
+        let corpus = dir.appendingPathComponent("corpus.txt")
+        try (0..<1200).map { "line \($0): the cat sat on the mat.\n" }.joined().write(to: corpus, atomically: true, encoding: .utf8)
+        // A training run the size of a unit test: one layer, two steps of two short sequences.
+        let tinyTraining = ["--corpus", corpus.path, "--tokenizer", "bytes", "--steps", "2", "--batch", "2", "--seq", "16", "--eval-tokens", "32"]
+        let tinyModel = ["--layers", "1", "--d-model", "16", "--q-heads", "2"]
         for (key, value) in [("llama.rope.freq_base", GGUFBuilder.Value.f32(.nan)), ("llama.rope.freq_base", .f32(.infinity)),
                              ("llama.rope.freq_base", .f32(0)), ("llama.rope.freq_base", .f32(-1)),
                              ("llama.attention.layer_norm_rms_epsilon", .f32(.nan))] {
@@ -231,6 +244,11 @@ extension InputTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let text = dir.appendingPathComponent("text.txt")
         try "the cat sat on the mat.\n".write(to: text, atomically: true, encoding: .utf8)
+        let corpus = dir.appendingPathComponent("corpus.txt")
+        try (0..<1200).map { "line \($0): the cat sat on the mat.\n" }.joined().write(to: corpus, atomically: true, encoding: .utf8)
+        // A training run the size of a unit test: one layer, two steps of two short sequences.
+        let tinyTraining = ["--corpus", corpus.path, "--tokenizer", "bytes", "--steps", "2", "--batch", "2", "--seq", "16", "--eval-tokens", "32"]
+        let tinyModel = ["--layers", "1", "--d-model", "16", "--q-heads", "2"]
         let good = try GGUFBuilder.tinyLlama().write(), bad = try GGUFBuilder.tinyLlama(poison: .nan).write()
         defer { for p in [good, bad] { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: p).deletingLastPathComponent().path) } }
         #expect(try Run(["ppl", "--model", good, "--text", text.path]).status == 0)
