@@ -230,12 +230,20 @@ struct TrainRun {
             guard saved.config.vocab == data.vocab, saved.tokenizer.tokens == data.tokenizer.tokens else {
                 throw ConfigError(.fields([.from, .tokenizer]), "\(from) has a \(saved.config.vocab)-token vocabulary that is not --tokenizer \(data.tokenizer.choice)'s on this corpus; give the tokenizer it was trained with")
             }
-            guard let spec = e.retrofit else { return (saved.config, saved.weights, 0, TrainLog()) }
-            let target: DecoderConfig
-            do { target = try RetrofitExperiment.config(spec, base: saved.config) } catch {
-                throw ConfigError(.retrofit, error.reason)
+            var target = saved.config
+            if let spec = e.retrofit {
+                do { target = try RetrofitExperiment.config(spec, base: saved.config) } catch {
+                    throw ConfigError(.retrofit, error.reason)
+                }
             }
-            return (target, Retrofit.weights(saved.weights, from: saved.config, to: target), 0, TrainLog())
+            // Model flags next to --from must describe the model that comes out of it, not another.
+            if e.model != ModelSpec() {
+                let asked = try e.config(vocab: data.vocab)
+                guard asked == target else {
+                    throw ConfigError(.from, "\(from) gives a \(target.layoutName) model (\(target.layers) layers, d_model \(target.dModel)); the model flags ask for \(asked.layoutName) (\(asked.layers) layers, d_model \(asked.dModel)); leave them out or use --retrofit")
+                }
+            }
+            return (target, target == saved.config ? saved.weights : Retrofit.weights(saved.weights, from: saved.config, to: target), 0, TrainLog())
         }
         let config = try e.config(vocab: data.vocab)
         return (config, DecoderWeights(config: config, seed: e.seed), 0, TrainLog())

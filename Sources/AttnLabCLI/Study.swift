@@ -62,7 +62,9 @@ extension AttnLab {
             let output = try e.run()
             var style = Style()
             style.theme = .light
-            let figures = [("tradeoff", try output.tradeoffFigure(style: style)), ("loss", try output.lossFigure(style: style))]
+            var figures = [("tradeoff", try output.tradeoffFigure(style: style)), ("loss", try output.lossFigure(style: style))]
+            // The published design space the miniature scales down, beside it.
+            if study == .claMini { figures.append(("paper", try TradeoffFigure().draw(style, allPages: false, runs: Runs()))) }
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             var svg: [String: String] = [:]
             for (name, figure) in figures {

@@ -66,7 +66,9 @@ public enum StudyReport {
         let found = findings(o)
         if !found.isEmpty { md += "## What the runs say\n\n" + found.map { "- " + $0 }.joined(separator: "\n") + "\n\n" }
         md += "Scale: these models have ~\(Format.fixed(Double(o.rows[0].parameters) / 1e6, 1)) M parameters and see \(Format.grouped(t.steps * t.batch * t.seq)) tokens; the CLA paper's have 1 B and see 30 B. Differences of a few percent between variants are within what a change of seed moves, and the order of close variants can change with scale and tokens.\n\n"
-        md += "![trade-off](tradeoff.png)\n\n![loss](loss.png)\n"
+        md += "![trade-off](tradeoff.png)\n\n"
+        if o.experiment.name == .claMini { md += "The paper's Table 1, for comparison (1B models, perplexities as published):\n\n![paper](paper.png)\n\n" }
+        md += "![loss](loss.png)\n"
         return md
     }
 
@@ -84,7 +86,7 @@ public enum StudyReport {
                     "<tr>" + cells.map { i == 0 ? "<th>\(Reports.escape($0))</th>" : "<td>\(Reports.escape($0))</td>" }.joined() + "</tr>"
                 }.joined(separator: "\n") + "\n</table>\n"
             } else if block.hasPrefix("![") {
-                for name in ["tradeoff", "loss"] where block.contains("(\(name).png)") {
+                for name in ["tradeoff", "paper", "loss"] where block.contains("(\(name).png)") {
                     if let text = svg[name] { body += "<figure>\(Reports.stripProlog(text))</figure>\n" }
                 }
             } else {
