@@ -71,6 +71,7 @@ public struct StudyExperiment: Experiment {
         name = try r.choice(.study) ?? name
         seeds = try r.int(.seeds) ?? seeds
         if let steps = try r.int(.steps) {
+            guard steps >= 1 && steps <= 10_000_000 else { throw ConfigError(.steps, "must be in 1...10,000,000, got \(steps)") }
             // The recall runs keep their share of the corpus runs' steps.
             recall.steps = max(1, steps * recall.steps / text.steps)
             text.steps = steps

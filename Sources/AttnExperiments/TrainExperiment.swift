@@ -150,6 +150,8 @@ enum TrainKeys {
     static let steps = "attnlab.train.steps", seed = "attnlab.train.seed", task = "attnlab.train.task"
     static let corpus = "attnlab.train.corpus", tokenizer = "attnlab.train.tokenizer", tokens = "attnlab.train.tokens"
     static let valLoss = "attnlab.train.val_loss", lr = "attnlab.train.lr", optimizer = "attnlab.train.optimizer"
+    /// The training state's record of the run's flags: `attnlab.run.steps`, `attnlab.run.lr`, …
+    static let run = "attnlab.run."
 }
 
 /// One run of a `TrainExperiment`: data, model, optimizer, the loop, checkpoints and the log.
@@ -164,18 +166,18 @@ struct TrainRun {
             guard FileManager.default.fileExists(atPath: path) else { throw ConfigError(.from, "no file \(path)") }
             return try GGUFFile(path: path)
         }
-        let data = try e.data(fromFile: fromFile)
+        // A resumed run's state: the tokenizer it recorded is the default, as with --from.
+        let state = try resumeState()
+        let data = try e.data(fromFile: fromFile ?? state?.file)
         try data.check(batch: e.batch, seq: e.seq)
-        var (config, weights, startStep, log) = try start(data: data)
-        if e.seq > Limits.maxTokens { throw ConfigError(.seq, "is longer than the model's limit of \(Limits.maxTokens) tokens") }
+        let (config, weights, startStep, startLog) = try start(data: data, state: state)
+        var log = startLog
         let model = TrainingModel<Float>(config: config, weights: weights, maxSeq: e.seq)
         let optimizer = Optimizer(settings: e.optimizer, parameterCount: model.layout.count)
-        if startStep > 0 { try restoreOptimizer(optimizer, steps: startStep, count: model.layout.count) }
-        weights = DecoderWeights(embedding: weights.embedding, attention: [], ffn: [], finalNorm: [], lmHead: nil)  // the model holds them now
+        if let state { try restore(state, model: model, optimizer: optimizer) }
         let trainer = Trainer(model: model, optimizer: optimizer, batch: e.batch, seq: e.seq, totalSteps: e.steps)
 
         let evalSteps = Set((0...TrainExperiment.evaluations).map { $0 * e.steps / TrainExperiment.evaluations })
-        let checkpointSteps = Set((1...10).map { $0 * e.steps / 10 }).subtracting([0])
         let progress = ProgressLine("train: step", total: e.steps)
         defer { progress.clear() }
         let clock = ContinuousClock(), began = clock.now
@@ -187,8 +189,9 @@ struct TrainRun {
         }
         for _ in startStep..<e.steps {
             let s = trainer.step(data)
-            guard s.loss.isFinite else {
-                throw ConfigError(.lr, "the loss became \(s.loss) at step \(s.step) (the run diverged); try a lower learning rate than \(e.optimizer.lr)")
+            // Checked before anything is saved: a diverged step never overwrites the last good checkpoint.
+            guard s.loss.isFinite && s.gradNorm.isFinite else {
+                throw ConfigError(.lr, "the \(s.loss.isFinite ? "gradient" : "loss") became \(s.loss.isFinite ? s.gradNorm : s.loss) at step \(s.step) (the run diverged); try a lower learning rate than \(e.optimizer.lr)")
             }
             log.steps.append(s)
             if evalSteps.contains(s.step) {
@@ -196,7 +199,7 @@ struct TrainRun {
                 log.record(step: s.step, tokens: s.tokens, v)
                 lastEval = v
             }
-            if checkpointSteps.contains(s.step) { try save(trainer, data: data, log: log, valLoss: lastEval?.loss) }
+            if Self.checkpointSteps(e.steps).contains(s.step) { try save(trainer, data: data, log: log, valLoss: lastEval?.loss) }
             let seconds = (clock.now - began).seconds
             let rate = Double((s.step - startStep) * e.batch * e.seq) / max(seconds, 1e-9)
             progress.update(s.step, detail: "loss \(Format.fixed(s.loss, 3)) · \(Format.grouped(Int(rate))) tokens/s · ETA \(TrainOutput.spelled(Double(e.steps - s.step) * Double(e.batch * e.seq) / max(rate, 1e-9)))")
@@ -210,20 +213,67 @@ struct TrainRun {
                            tokensPerSecond: trained > 0 ? Double(trained) / max(seconds, 1e-9) : 0, seconds: seconds)
     }
 
+    /// Checkpoints per run: a run keeps its latest of these.
+    static let checkpoints = 10
+
+    static func checkpointSteps(_ steps: Int) -> Set<Int> {
+        Set((1...checkpoints).map { $0 * steps / checkpoints }).subtracting([0])
+    }
+
+    /// The corpus by name, or a file by its name and contents: never a path, so the same run from
+    /// another folder writes the same bytes.
+    static func corpusRecord(_ data: TrainingData, _ e: TrainExperiment) -> String {
+        guard case .text(let c) = data.kind else { return "mqar" }
+        guard case .file = try? CorpusChoice(parsing: e.corpus) else { return e.corpus }
+        return "\(e.corpus.split(separator: "/").last.map(String.init) ?? e.corpus) (SHA-256 \(c.checksum))"
+    }
+
+    /// What a run records to be resumed: the flags that change its arithmetic, in order. A resume with
+    /// any of them different would not continue the same run — except `--steps` under a constant
+    /// rate, which extends a run (the schedule does not depend on the total).
+    func signature(_ data: TrainingData) -> [(flag: Field, value: String)] {
+        let o = e.optimizer
+        return [(.task, e.task.rawValue), (.corpus, Self.corpusRecord(data, e)), (.tokenizer, data.tokenizer.choice.description),
+                (.mqarPairs, String(e.mqarPairs)), (.steps, o.schedule == .constant ? "any" : String(e.steps)), (.batch, String(e.batch)), (.seq, String(e.seq)), (.seed, String(e.seed)),
+                (.optimizer, o.kind.rawValue), (.lr, "\(o.lr)"), (.schedule, o.schedule.rawValue), (.warmup, String(o.warmupSteps)),
+                (.weightDecay, "\(o.weightDecay)"), (.clip, o.clipNorm.map { "\($0)" } ?? "0"), (.evalTokens, String(e.evalTokens))]
+    }
+
+    /// The saved training state to resume from, nil for a fresh run (no --resume, or nothing saved yet).
+    func resumeState() throws(ConfigError) -> (file: GGUFFile, steps: Int)? {
+        guard e.resume, let path = e.optimizerPath, let checkpoint = e.checkpoint else { return nil }
+        guard FileManager.default.fileExists(atPath: path) else {
+            guard !FileManager.default.fileExists(atPath: checkpoint) else {
+                throw ConfigError(.resume, "\(checkpoint) has no training state beside it (\(path)); start again without --resume")
+            }
+            return nil
+        }
+        let file = try GGUFFile(path: path)
+        guard let done = file.value(TrainKeys.steps)?.int, done >= 0, done <= e.steps else {
+            throw ConfigError(file: path, "records no step count at or below --steps \(e.steps); start again without --resume")
+        }
+        return (file, done)
+    }
+
     /// The model and how far it got: fresh, from a checkpoint (with surgery), or resumed.
-    func start(data: TrainingData) throws -> (DecoderConfig, DecoderWeights, Int, TrainLog) {
-        if e.resume, let path = e.checkpoint, FileManager.default.fileExists(atPath: path) {
+    func start(data: TrainingData, state: (file: GGUFFile, steps: Int)?) throws -> (DecoderConfig, DecoderWeights, Int, TrainLog) {
+        if let state, let path = e.checkpoint {
+            for (flag, value) in signature(data) {
+                let recorded = state.file.value(TrainKeys.run + flag.flagName)?.string
+                guard recorded == value else {
+                    throw ConfigError(.fields([flag, .resume]), "the run saved at \(path) used \(recorded ?? "none"), not \(value); give the same flags to resume it")
+                }
+            }
             let saved = try ModelStore.load(path, directory: ".")
             let expected = try e.config(vocab: data.vocab)
             guard saved.config == expected else {
-                throw ConfigError(.fields([.output, .resume]), "\(path) holds a \(saved.config.layoutName) model with \(saved.config.layers) layers and d_model \(saved.config.dModel); the flags ask for \(expected.layoutName), \(expected.layers) layers, d_model \(expected.dModel)")
+                throw ConfigError(.fields([.output, .resume]), "\(path) holds \(Self.describe(saved.config)); the flags ask for \(Self.describe(expected))")
             }
-            let file = try GGUFFile(path: path)
-            guard let done = file.value(TrainKeys.steps)?.int, done >= 0, done <= e.steps else {
-                throw ConfigError(.resume, "\(path) records no step count at or below --steps \(e.steps)")
+            let log = try TrainLog.read(e.logPath!, upTo: state.steps)
+            guard log.steps.last?.step ?? 0 == state.steps else {
+                throw ConfigError(file: e.logPath!, "ends before step \(state.steps), the saved state's; start again without --resume")
             }
-            let log = try TrainLog.read(e.logPath!, upTo: done)
-            return (saved.config, saved.weights, done, log)
+            return (saved.config, saved.weights, state.steps, log)
         }
         if let from = e.from {
             let saved = try ModelStore.load(from, directory: ".")
@@ -249,51 +299,56 @@ struct TrainRun {
         return (config, DecoderWeights(config: config, seed: e.seed), 0, TrainLog())
     }
 
-    /// Writes the optimizer state, the checkpoint and the log, each whole or not at all. The
-    /// checkpoint names the step it holds, so a resume never pairs it with another step's state.
+    /// Writes the log, the training state and the checkpoint, in that order, each whole or not at all.
+    /// The state (every weight in Float32, AdamW's moments, the step and the run's flags) is what a
+    /// resume reads: a run stopped between two writes resumes from the state, and the log is cut to
+    /// its step. The checkpoint is the model for every `--model` command (F16 if asked: a resume
+    /// still continues from the Float32 weights).
     func save(_ trainer: Trainer, data: TrainingData, log: TrainLog, valLoss: Double?) throws(ConfigError) {
-        guard let path = e.checkpoint else { return }
+        guard let path = e.checkpoint, let statePath = e.optimizerPath, let logPath = e.logPath else { return }
         let steps = trainer.optimizer.steps
+        do { try AtomicFile.write(log.jsonl, to: logPath) } catch { throw ConfigError(file: logPath, error.reason) }
         var state = GGUFWriter()
         state.set(TrainKeys.steps, .u32(UInt32(steps)))
+        for (flag, value) in signature(data) { state.set(TrainKeys.run + flag.flagName, .string(value)) }
+        state.addTensor("parameters", trainer.model.parameters.array, as: .f32)
         if let m = trainer.optimizer.m, let v = trainer.optimizer.v {
             state.addTensor("optimizer.m", m.array, as: .f32)
             state.addTensor("optimizer.v", v.array, as: .f32)
         }
-        do { try AtomicFile.write(state.data(), to: e.optimizerPath!) } catch { throw ConfigError(file: e.optimizerPath!, error.reason) }
+        do { try AtomicFile.write(state.data(), to: statePath) } catch { throw ConfigError(file: statePath, error.reason) }
         var extras: [(key: String, value: GGUFWriter.Value)] = [
             (TrainKeys.steps, .u32(UInt32(steps))), (TrainKeys.seed, .u64(e.seed)), (TrainKeys.task, .string(e.task.rawValue)),
             (TrainKeys.tokens, .u64(UInt64(steps * e.batch * e.seq))), (TrainKeys.optimizer, .string(e.optimizer.kind.rawValue)),
             (TrainKeys.lr, .f64(e.optimizer.lr)),
         ]
         if e.task == .text {
-            // The corpus by name, or a file by its name and contents: never a path, so the same run
-            // from another folder writes the same bytes.
-            let corpus: String = if case .text(let c) = data.kind, case .file = try CorpusChoice(parsing: e.corpus) {
-                "\(e.corpus.split(separator: "/").last.map(String.init) ?? e.corpus) (SHA-256 \(c.checksum))"
-            } else { e.corpus }
-            extras += [(TrainKeys.corpus, .string(corpus)), (TrainKeys.tokenizer, .string(data.tokenizer.choice.description))]
+            extras += [(TrainKeys.corpus, .string(Self.corpusRecord(data, e))), (TrainKeys.tokenizer, .string(data.tokenizer.choice.description))]
         }
         if let valLoss { extras.append((TrainKeys.valLoss, .f64(valLoss))) }
         let m = trainer.model
         try Checkpoint.write(path: path, config: m.config, weights: m.weights, tokenizer: data.tokenizer.tokenizer,
                              contextTokens: e.seq, tensorType: e.checkpointType, name: "AttnLab \(m.config.layoutName)",
                              extras: extras)
-        do { try AtomicFile.write(log.jsonl, to: e.logPath!) } catch { throw ConfigError(file: e.logPath!, error.reason) }
     }
 
-    func restoreOptimizer(_ optimizer: Optimizer, steps: Int, count: Int) throws(ConfigError) {
-        let path = e.optimizerPath!
-        let file = try GGUFFile(path: path)
-        guard file.value(TrainKeys.steps)?.int == steps else {
-            throw ConfigError(file: path, "holds the optimizer at another step than the checkpoint's \(steps) (the run was stopped between the two writes); start again without --resume")
-        }
-        func tensor(_ name: String) throws(ConfigError) -> [Float]? {
-            guard optimizer.settings.kind == .adamw else { return nil }
-            guard let t = file.tensor(name), t.dims == [count] else { throw ConfigError(file: path, "tensor '\(name)' is missing or not \(count) values") }
+    /// Puts the saved weights and moments back.
+    func restore(_ state: (file: GGUFFile, steps: Int), model: TrainingModel<Float>, optimizer: Optimizer) throws(ConfigError) {
+        let (file, path, count) = (state.file, e.optimizerPath!, model.layout.count)
+        func tensor(_ name: String) throws(ConfigError) -> [Float] {
+            guard let t = file.tensor(name), t.dims == [count] else {
+                throw ConfigError(file: path, "tensor '\(name)' is missing or not \(count) values (the model's parameters); start again without --resume")
+            }
             return file.floats(t)
         }
-        optimizer.restore(steps: steps, m: try tensor("optimizer.m"), v: try tensor("optimizer.v"))
+        model.parameters.base.update(from: try tensor("parameters"), count: count)
+        let adam = optimizer.settings.kind == .adamw
+        optimizer.restore(steps: state.steps, m: adam ? try tensor("optimizer.m") : nil, v: adam ? try tensor("optimizer.v") : nil)
+    }
+
+    /// "an H32-MQA-CLA2 model: 6 layers, d_model 128, FFN 352, vocabulary 1,024".
+    static func describe(_ c: DecoderConfig) -> String {
+        "a \(c.layoutName) model: \(c.layers) layers, d_model \(c.dModel), FFN \(c.ffn), vocabulary \(Format.grouped(c.vocab))"
     }
 }
 
@@ -336,7 +391,8 @@ public struct TrainLog: Sendable {
                 let kv = pair.split(separator: ":", maxSplits: 1)
                 if kv.count == 2, let v = Double(kv[1]) { fields[kv[0].dropFirst().dropLast()] = v }
             }
-            guard line.hasPrefix("{") && line.hasSuffix("}"), let s = fields["step"].map(Int.init), let tokens = fields["tokens"].map(Int.init) else {
+            guard line.hasPrefix("{") && line.hasSuffix("}"), let s = fields["step"].flatMap({ Int(exactly: $0) }),
+                  let tokens = fields["tokens"].flatMap({ Int(exactly: $0) }) else {
                 throw ConfigError(file: path, "a line is not a log record: \(line.prefix(60))")
             }
             guard s <= step else { break }

@@ -59,13 +59,17 @@ extension AttnLab {
             let e = try experiment()
             try e.validate()
             let folder = out ?? "output/study-\(study.rawValue)"
+            // Checked before the hour of training, not after it.
+            do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+                throw ConfigError(.out, "cannot create \(folder): \(error.localizedDescription)")
+            }
+            do { try AtomicFile.checkWritable(folder + "/results.json") } catch { throw ConfigError(.out, error.reason) }
             let output = try e.run()
             var style = Style()
             style.theme = .light
             var figures = [("tradeoff", try output.tradeoffFigure(style: style)), ("loss", try output.lossFigure(style: style))]
             // The published design space the miniature scales down, beside it.
             if study == .claMini { figures.append(("paper", try TradeoffFigure().draw(style, allPages: false, runs: Runs()))) }
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             var svg: [String: String] = [:]
             for (name, figure) in figures {
                 try Renderer.write(figure, to: "\(folder)/\(name).png", subject: .fields([.out]))

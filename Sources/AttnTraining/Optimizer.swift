@@ -52,9 +52,11 @@ public struct OptimizerSettings: Sendable, Hashable, Codable {
         case .constant:
             return lr
         case .cosine:
-            if step < warmupSteps { return lr * Double(step + 1) / Double(warmupSteps) }
-            let span = max(1, totalSteps - warmupSteps)
-            let progress = min(1, Double(step - warmupSteps) / Double(span))
+            // A warmup longer than the run ends with the run: the peak is reached at the last step.
+            let warmup = min(warmupSteps, totalSteps)
+            if step < warmup { return lr * Double(step + 1) / Double(warmup) }
+            let span = max(1, totalSteps - warmup)
+            let progress = min(1, Double(step - warmup) / Double(span))
             let floor = lr * minLRFraction
             return floor + 0.5 * (lr - floor) * (1 + DetMath.sincos(Double.pi * progress).cos)
         }
@@ -103,10 +105,13 @@ public final class Optimizer: @unchecked Sendable {
     }
 
     /// One update of `p` by `g` at learning rate `lr`; clips `g` first if the settings say so.
-    /// Returns the gradient's norm before clipping.
+    /// Returns the gradient's norm before clipping; a norm that is not finite updates nothing.
     @discardableResult
     public func step(parameters p: Buffer<Float>, gradients g: Buffer<Float>, layout: ParameterLayout, lr: Double) -> Double {
         let norm = Self.norm(g)
+        // A gradient that overflowed would turn every weight into NaN: leave them, and let the
+        // caller stop the run (its loss check sees the norm).
+        guard norm.isFinite else { return norm }
         var scale: Float = 1
         if let clip = settings.clipNorm, norm > clip { scale = Float(clip / norm) }
         steps += 1

@@ -105,8 +105,11 @@ import Testing
         let path = dir.appendingPathComponent("m.gguf").path
         #expect(try Run(["train"] + Self.tiny + ["--corpus", corpus, "--steps", "2", "-o", path], directory: dir).status == 0)
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
-        let run = try Run(["train"] + Self.tiny + ["--corpus", corpus, "--steps", "4", "-o", path, "--resume", "--d-model", "64"], directory: dir)
+        let run = try Run(["train"] + Self.tiny + ["--corpus", corpus, "--steps", "2", "-o", path, "--resume", "--d-model", "64"], directory: dir)
         #expect(run.status == 2 && run.stderr.contains("holds a"), "\(run.stderr)")
+        // Another learning rate (or cosine length) would not continue the same run either.
+        let lr = try Run(["train"] + Self.tiny + ["--corpus", corpus, "--steps", "4", "-o", path, "--resume"], directory: dir)
+        #expect(lr.status == 2 && lr.stderr.hasPrefix("attnlab: error: --steps/--resume:"), "\(lr.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
     }
 
