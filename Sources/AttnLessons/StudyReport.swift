@@ -36,6 +36,12 @@ public enum StudyReport {
     /// One sentence per claim, from the runs: the difference, the noise, and the verdict.
     public static func findings(_ o: StudyOutput) -> [String] {
         var out: [String] = []
+        // Guessing among the values (the upper half of the vocabulary) is right 1 time in V/2.
+        let chance = 2 / Double(TrainExperiment.recallVocab)
+        let recall = o.rows.compactMap(\.recallAccuracy?.mean)
+        if !recall.isEmpty && recall.allSatisfy({ $0 < 3 * chance }) {
+            out.append("No variant learned the recall task in \(Format.grouped(o.experiment.recall.steps)) steps: every MQAR accuracy is within 3× of chance (\(Format.fixed(chance * 100, 1)) %), so that column compares nothing yet. Recall is learned late and suddenly; `attnlab train --task mqar --steps 2000` trains longer.")
+        }
         for c in comparisons(o.experiment.name) {
             guard let v = o.rows.first(where: { $0.name == c.variant }), let b = o.rows.first(where: { $0.name == c.base }) else { continue }
             let dv = v.validationPerplexity, db = b.validationPerplexity
