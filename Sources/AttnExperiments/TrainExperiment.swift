@@ -124,17 +124,18 @@ public struct TrainExperiment: Experiment {
         return try TokenizerChoice(parsing: "bpe:1024")
     }
 
-    /// The data, tokenized (or the task, built).
+    /// The data, tokenized (or the task, built), for this run's batches.
     func data(fromFile: GGUFFile?) throws(ConfigError) -> TrainingData {
         switch task {
         case .mqar:
-            return TrainingData(.recall(try MQAR(vocabSize: Self.recallVocab, seq: seq, pairs: mqarPairs)), seed: seed, evalTokens: evalTokens)
+            return try TrainingData(.recall(try MQAR(vocabSize: Self.recallVocab, seq: seq, pairs: mqarPairs)), seed: seed,
+                                    evalTokens: evalTokens, batch: batch, seq: seq)
         case .text:
             let choice = try CorpusChoice(parsing: corpus)
             let directory = CorpusStore.directory(dataDir)
             let text = try Corpus.load(choice, dataDirectory: directory)
             let tokens = TokenizedCorpus.load(text, tokenizer: try tokenizerChoice(fromFile: fromFile), cacheDirectory: directory)
-            return TrainingData(.text(tokens), seed: seed, evalTokens: evalTokens)
+            return try TrainingData(.text(tokens), seed: seed, evalTokens: evalTokens, batch: batch, seq: seq)
         }
     }
 
@@ -169,7 +170,6 @@ struct TrainRun {
         // A resumed run's state: the tokenizer it recorded is the default, as with --from.
         let state = try resumeState()
         let data = try e.data(fromFile: fromFile ?? state?.file)
-        try data.check(batch: e.batch, seq: e.seq)
         let (config, weights, startStep, startLog) = try start(data: data, state: state)
         var log = startLog
         let model = TrainingModel<Float>(config: config, weights: weights, maxSeq: e.seq)

@@ -15,11 +15,29 @@ public struct TrainingData: BatchSource {
     public let seed: UInt64
     /// Validation tokens per evaluation (text), or validation sequences × T (recall).
     public let evalTokens: Int
+    /// Text: the training windows' sampler and the fixed validation batches, built for one batch shape.
+    private let sampler: BatchSampler?
+    private let validation: [Batch]
 
-    public init(_ kind: Kind, seed: UInt64, evalTokens: Int) {
+    /// Data for batches of `batch` × `seq`.
+    /// - Throws: `ConfigError` when the corpus's splits are too short for one window or for
+    ///   `evalTokens` (naming `--seq` or `--eval-tokens`), or the recall task was built for another length.
+    public init(_ kind: Kind, seed: UInt64, evalTokens: Int, batch: Int, seq: Int) throws(ConfigError) {
         self.kind = kind
         self.seed = seed
         self.evalTokens = evalTokens
+        switch kind {
+        case .text(let corpus):
+            sampler = try BatchSampler(tokens: corpus.train, batchSize: batch, seq: seq, seed: seed)
+            validation = try BatchSampler.validationBatches(tokens: corpus.validation, evalTokens: evalTokens, batchSize: batch, seq: seq)
+        case .recall(let task):
+            guard task.seq == seq else { throw ConfigError(.seq, "the recall task was built for \(task.seq) tokens, not \(seq)") }
+            sampler = nil
+            let sequences = max(1, evalTokens / seq)
+            validation = stride(from: 0, to: sequences, by: batch).map { first in
+                task.batch(seed: seed, step: first / batch, batchSize: min(batch, sequences - first), split: .validation)
+            }
+        }
     }
 
     public var vocab: Int {
@@ -38,36 +56,15 @@ public struct TrainingData: BatchSource {
         }
     }
 
-    /// Checks that batches of `batch` × `seq` can be drawn, before any training starts.
-    public func check(batch: Int, seq: Int) throws(ConfigError) {
-        switch kind {
-        case .text(let corpus):
-            _ = try BatchSampler(tokens: corpus.train, batchSize: batch, seq: seq, seed: seed)
-            _ = try BatchSampler.validationBatches(tokens: corpus.validation, evalTokens: evalTokens, batchSize: batch, seq: seq)
-        case .recall(let task):
-            guard task.seq == seq else { throw ConfigError(.seq, "the recall task was built for \(task.seq) tokens, not \(seq)") }
-        }
-    }
-
     public func trainBatch(step: Int, batch: Int, seq: Int) -> Batch {
         switch kind {
-        case .text(let corpus):
-            // Checked in `check`.
-            return try! BatchSampler(tokens: corpus.train, batchSize: batch, seq: seq, seed: seed).batch(step: step)
+        case .text:
+            precondition(sampler!.batchSize == batch && sampler!.seq == seq, "the data was built for another batch shape")
+            return sampler!.batch(step: step)
         case .recall(let task):
             return task.batch(seed: seed, step: step, batchSize: batch)
         }
     }
 
-    public func validationBatches(batch: Int, seq: Int) -> [Batch] {
-        switch kind {
-        case .text(let corpus):
-            return try! BatchSampler.validationBatches(tokens: corpus.validation, evalTokens: evalTokens, batchSize: batch, seq: seq)
-        case .recall(let task):
-            let sequences = max(1, evalTokens / seq)
-            return stride(from: 0, to: sequences, by: batch).map { first in
-                task.batch(seed: seed, step: first / batch, batchSize: min(batch, sequences - first), split: .validation)
-            }
-        }
-    }
+    public func validationBatches(batch: Int, seq: Int) -> [Batch] { validation }
 }
