@@ -134,7 +134,7 @@ public struct TrainExperiment: Experiment {
             let choice = try CorpusChoice(parsing: corpus)
             let directory = CorpusStore.directory(dataDir)
             let text = try Corpus.load(choice, dataDirectory: directory)
-            let tokens = TokenizedCorpus.load(text, tokenizer: try tokenizerChoice(fromFile: fromFile), cacheDirectory: directory)
+            let tokens = try TokenizedCorpus.load(text, tokenizer: try tokenizerChoice(fromFile: fromFile), cacheDirectory: directory)
             return try TrainingData(.text(tokens), seed: seed, evalTokens: evalTokens, batch: batch, seq: seq)
         }
     }

@@ -58,7 +58,7 @@ struct TrainBench {
         return (0..<steps).map { _ in
             let start = clock.now
             _ = trainer.step(data)
-            return (clock.now - start).seconds
+            return seconds(clock.now - start)
         }
     }
 
@@ -71,8 +71,4 @@ struct TrainBench {
             ("batch", .int(c.batch)), ("seq", .int(c.seq)), ("lr", .double(1e-3)), ("steps", .int(steps)), ("warmup", .int(2)), ("seed", .int(1)),
         ]).serialized()
     }
-}
-
-extension Duration {
-    fileprivate var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

@@ -91,7 +91,7 @@ extension AttnLab {
                 out += "documents   \(c.documents.count): \(c.documents.count - validationDocuments) train, \(validationDocuments) validation (index mod 20 = 7)\n"
                 out += "text        \(Format.grouped(all)) bytes: train \(Format.grouped(train)) (\(share(train))), validation \(Format.grouped(validation)) (\(share(validation)))\n"
                 if let tokenizerChoice {
-                    let t = TokenizedCorpus.load(c, tokenizer: tokenizerChoice, cacheDirectory: CorpusStore.cacheDirectory(directory))
+                    let t = try TokenizedCorpus.load(c, tokenizer: tokenizerChoice, cacheDirectory: CorpusStore.cacheDirectory(directory))
                     let h = t.unigramEntropy
                     out += "tokenizer   \(tokenizerChoice): \(Format.grouped(t.tokenizer.vocabSize)) tokens, \(Format.grouped(t.tokenizer.merges.count)) merges\n"
                     out += "tokens      train \(Format.grouped(t.train.count)) (\(Format.fixed(Double(train) / Double(max(t.train.count, 1)), 2)) bytes/token), validation \(Format.grouped(t.validation.count))\n"

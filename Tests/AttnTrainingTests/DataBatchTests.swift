@@ -80,10 +80,10 @@ import AttnTraining
     @Test func tokenizedCorpus() throws {
         let documents = (0..<30).map { (name: "d\($0)", text: madeUpText(sentences: 20, seed: UInt64($0))) }
         let corpus = Corpus(choice: .file("made-up"), checksum: "c0ffee", documents: documents)
-        let bytes = TokenizedCorpus(corpus, tokenizer: .bytes)
+        let bytes = try TokenizedCorpus(corpus, tokenizer: .bytes)
         #expect(bytes.train == corpus.documents(in: .train).flatMap { $0.text.utf8.map { Int32($0) } })
         #expect(bytes.validation == corpus.documents(in: .validation).flatMap { $0.text.utf8.map { Int32($0) } })
-        let bpe = TokenizedCorpus(corpus, tokenizer: .bpe(vocabSize: 400))
+        let bpe = try TokenizedCorpus(corpus, tokenizer: .bpe(vocabSize: 400))
         #expect(bpe.tokenizer.merges == TrainingTokenizer.train(on: corpus.documents(in: .train).map(\.text), vocabSize: 400).merges)
         #expect(bpe.validation == corpus.documents(in: .validation).flatMap { bpe.tokenizer.encode($0.text) })
         #expect(bpe.unigramEntropy.natsPerToken > bytes.unigramEntropy.natsPerToken)
@@ -96,12 +96,12 @@ import AttnTraining
         let documents = (0..<25).map { (name: "d\($0)", text: madeUpText(sentences: 15, seed: UInt64($0))) }
         let corpus = Corpus(choice: .file("made-up"), checksum: String(repeating: "ab", count: 32), documents: documents)
         let cache = folder.path + "/cache"
-        let fresh = TokenizedCorpus(corpus, tokenizer: .bpe(vocabSize: 300))
-        let first = TokenizedCorpus.load(corpus, tokenizer: .bpe(vocabSize: 300), cacheDirectory: cache)
+        let fresh = try TokenizedCorpus(corpus, tokenizer: .bpe(vocabSize: 300))
+        let first = try TokenizedCorpus.load(corpus, tokenizer: .bpe(vocabSize: 300), cacheDirectory: cache)
         let file = cache + "/" + TokenizedCorpus.cacheFileName(checksum: corpus.checksum, tokenizer: .bpe(vocabSize: 300))
         #expect(file.hasSuffix("/abababababababab-bpe-300.tokens"))
         let stored = try #require(FileManager.default.contents(atPath: file))
-        let second = TokenizedCorpus.load(corpus, tokenizer: .bpe(vocabSize: 300), cacheDirectory: cache)
+        let second = try TokenizedCorpus.load(corpus, tokenizer: .bpe(vocabSize: 300), cacheDirectory: cache)
         for t in [first, second] {
             #expect(t.train == fresh.train && t.validation == fresh.validation && t.tokenizer.merges == fresh.tokenizer.merges)
         }

@@ -23,12 +23,12 @@ public struct TokenizedCorpus: Sendable {
     /// `cacheDirectory/CHECKSUM-TOKENIZER.tokens` (written whole or not at all) and read back when
     /// both match. A cache file that does not check out — another corpus, a truncated or edited file —
     /// is rebuilt and replaced; a cache that cannot be written is skipped, since it only saves time.
-    public static func load(_ corpus: Corpus, tokenizer choice: TokenizerChoice, cacheDirectory: String) -> TokenizedCorpus {
+    public static func load(_ corpus: Corpus, tokenizer choice: TokenizerChoice, cacheDirectory: String) throws(ConfigError) -> TokenizedCorpus {
         let path = cacheDirectory + "/" + cacheFileName(checksum: corpus.checksum, tokenizer: choice)
         if let bytes = FileManager.default.contents(atPath: path), let cached = TokenizedCorpus(cache: [UInt8](bytes), checksum: corpus.checksum, tokenizer: choice) {
             return cached
         }
-        let tokenized = TokenizedCorpus(corpus, tokenizer: choice)
+        let tokenized = try TokenizedCorpus(corpus, tokenizer: choice)
         try? FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
         try? Data(tokenized.cacheFile()).write(to: URL(fileURLWithPath: path), options: .atomic)
         return tokenized
@@ -40,14 +40,14 @@ public struct TokenizedCorpus: Sendable {
     }
 
     /// Tokenizes `corpus`: the byte tokenizer, or a BPE trained on its training documents.
-    public init(_ corpus: Corpus, tokenizer choice: TokenizerChoice) {
+    public init(_ corpus: Corpus, tokenizer choice: TokenizerChoice) throws(ConfigError) {
         let tokenizer: TrainingTokenizer
         switch choice {
         case .bytes: tokenizer = .bytes
         case .bpe(let size): tokenizer = .train(on: corpus.documents(in: .train).lazy.map(\.text), vocabSize: size)
         }
         var streams: [CorpusSplit: [Int32]] = [.train: [], .validation: []]
-        for document in corpus.documents { streams[document.split]! += tokenizer.encode(document.text) }
+        for document in corpus.documents { streams[document.split]! += try tokenizer.encode(document.text) }
         self.init(checksum: corpus.checksum, tokenizer: tokenizer, train: streams[.train]!, validation: streams[.validation]!)
     }
 

@@ -90,9 +90,9 @@ public struct TrainingTokenizer: Sendable {
         return TrainingTokenizer(choice: .bpe(vocabSize: vocabSize), merges: merges.map { ($0.left, $0.right) })!
     }
 
-    /// Token ids of `text`, by ``BPETokenizer/encode(_:field:)``.
-    public func encode(_ text: String) -> [Int32] {
-        // Every byte has a token, so encoding cannot fail.
-        try! tokenizer.encode(text, field: .corpus).map { Int32($0) }
+    /// Token ids of `text`, by ``BPETokenizer/encode(_:field:)``. Every byte has a token here, so
+    /// it succeeds on any text; the error stays typed rather than a trap should that ever change.
+    public func encode(_ text: String) throws(ConfigError) -> [Int32] {
+        try tokenizer.encode(text, field: .corpus).map { Int32($0) }
     }
 }
