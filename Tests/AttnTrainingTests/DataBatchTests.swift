@@ -66,7 +66,7 @@ import AttnTraining
         #expect(try BatchSampler.validationBatches(tokens: stream, evalTokens: 31 * 32, batchSize: 31, seq: 32).count == 1)
     }
 
-    @Test func unigramEntropy() {
+    @Test func unigramEntropy() throws {
         let uniform = UnigramEntropy(tokens: [0, 1, 2, 3, 3, 2, 1, 0], vocabSize: 6)
         #expect(abs(uniform.natsPerToken - Foundation.log(4)) < 1e-15)
         #expect(abs(uniform.bitsPerToken - 2) < 1e-15)
@@ -85,7 +85,7 @@ import AttnTraining
         #expect(bytes.validation == corpus.documents(in: .validation).flatMap { $0.text.utf8.map { Int32($0) } })
         let bpe = try TokenizedCorpus(corpus, tokenizer: .bpe(vocabSize: 400))
         #expect(bpe.tokenizer.merges == TrainingTokenizer.train(on: corpus.documents(in: .train).map(\.text), vocabSize: 400).merges)
-        #expect(bpe.validation == corpus.documents(in: .validation).flatMap { bpe.tokenizer.encode($0.text) })
+        #expect(try bpe.validation == corpus.documents(in: .validation).flatMap { try bpe.tokenizer.encode($0.text) })
         #expect(bpe.unigramEntropy.natsPerToken > bytes.unigramEntropy.natsPerToken)
     }
 
@@ -114,7 +114,7 @@ import AttnTraining
         changed[changed.count / 2] ^= 1
         #expect(TokenizedCorpus(cache: changed, checksum: corpus.checksum, tokenizer: .bpe(vocabSize: 300)) == nil)
         try Data(changed).write(to: URL(fileURLWithPath: file))
-        #expect(TokenizedCorpus.load(corpus, tokenizer: .bpe(vocabSize: 300), cacheDirectory: cache).train == fresh.train)
+        #expect(try TokenizedCorpus.load(corpus, tokenizer: .bpe(vocabSize: 300), cacheDirectory: cache).train == fresh.train)
         #expect(FileManager.default.contents(atPath: file) == stored)
     }
 }
