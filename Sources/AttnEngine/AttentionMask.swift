@@ -11,6 +11,12 @@ public enum AttentionMask: Sendable, Equatable, Hashable {
     case none
     /// Keys at or before the query's own position (a decoder: "the future is masked").
     case causal
+    /// The last `W` keys up to the query, itself included: `(p − W + 1)...p` (Mistral 7B's sliding
+    /// window, and a cache that evicts all but its last W tokens).
+    case slidingWindow(Int)
+    /// The first `sinks` keys and the last `window − sinks` up to the query: `window` keys in all
+    /// (StreamingLLM's attention sinks, Xiao et al. 2023).
+    case sinks(Int, window: Int)
 
     /// The key positions the query at `position` may see among the keys `0..<available`.
     ///
@@ -21,6 +27,10 @@ public enum AttentionMask: Sendable, Equatable, Hashable {
         switch self {
         case .none: KeyRanges(0..<available)
         case .causal: KeyRanges(0..<min(position + 1, available))
+        case .slidingWindow(let w): KeyRanges(max(0, position + 1 - w)..<min(position + 1, available))
+        case let .sinks(s, w):
+            position + 1 <= w ? KeyRanges(0..<min(position + 1, available))
+                : KeyRanges(0..<s, (position + 1 - (w - s))..<min(position + 1, available))
         }
     }
 }
@@ -28,7 +38,7 @@ public enum AttentionMask: Sendable, Equatable, Hashable {
 /// Key positions as at most two ascending, disjoint ranges, iterated in order.
 ///
 /// Two because a mask with attention sinks keeps the first tokens and a recent window with a gap
-/// between; every mask AttnLab uses today is one range, so `second` is empty.
+/// between; every other mask is one range, and `second` is empty.
 public struct KeyRanges: Sequence, Sendable, Equatable {
     public let first: Range<Int>
     public let second: Range<Int>

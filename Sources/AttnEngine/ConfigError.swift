@@ -10,7 +10,7 @@ public enum Field: Sendable, Hashable, CaseIterable {
     // Simulated attention.
     case algorithm, n, d, sramElements, sram, causal, br, bc, fitSram, watchRow, backward, sweepAxis, values
     // Perplexity.
-    case text, window, maxTokens, variants
+    case text, evalWindow, maxTokens, variants
     // Figures and their files.
     case step, layer, contexts, logScale, output, size, scale, theme, title, frames
     // Traces and other outputs.
@@ -24,6 +24,9 @@ public enum Field: Sendable, Hashable, CaseIterable {
     // Training: data, optimizer, schedule, checkpoints, studies.
     case corpus, task, tokenizer, dataDir, steps, seq, lr, optimizer, schedule, warmup, weightDecay, clip
     case from, retrofit, seeds, evalTokens, checkpointType, mqarPairs, resume, study, jaxScript
+    // The KV toolbox: quantized, evicted, windowed, latent and paged caches; what fits on a GPU.
+    case kvQuant, kvGroup, kvQuantPreRope, evict, kvBudget, sinks, window, kvLatentRank, pageTokens, requests
+    case gpuMemory, weightsDtype
 }
 
 /// What an error is about.

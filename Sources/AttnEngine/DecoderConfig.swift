@@ -13,12 +13,16 @@ public struct DecoderConfig: Equatable, Hashable, Sendable {
     public let tiedEmbeddings: Bool
     public let ropeBase: Double
     public let normEps: Float
+    /// Sliding-window attention (Mistral 7B: 4,096): each token attends to itself and the `W − 1`
+    /// tokens before it, so a cache needs only the last W tokens (a rolling buffer). nil: full causal.
+    public let slidingWindow: Int?
 
     public init(
         layers: Int, dModel: Int, attention: AttentionLayout, ffn: Int, vocab: Int,
         kvMap: KVSourceMap? = nil, weightSharing: WeightSharing = .none, tiedEmbeddings: Bool = false,
-        ropeBase: Double = 10_000, normEps: Float = 1e-5
+        ropeBase: Double = 10_000, normEps: Float = 1e-5, slidingWindow: Int? = nil
     ) throws(ConfigError) {
+        if let w = slidingWindow { try Limits.require(w, .window) }
         try Limits.require(layers, .layers)
         try Limits.require(dModel, .dModel)
         try Limits.require(ffn, .ffn)
@@ -40,6 +44,20 @@ public struct DecoderConfig: Equatable, Hashable, Sendable {
         self.tiedEmbeddings = tiedEmbeddings
         self.ropeBase = ropeBase
         self.normEps = normEps
+        self.slidingWindow = slidingWindow
+    }
+
+    /// The attention mask of this architecture: causal, or causal within the sliding window.
+    public var mask: AttentionMask { slidingWindow.map { .slidingWindow($0) } ?? .causal }
+
+    /// Tokens one producer layer caches after `context` tokens: min(context, window).
+    public func cachedTokens(context: Int) -> Int { slidingWindow.map { min(context, $0) } ?? context }
+
+    /// The same model with another sliding window (nil: none).
+    public func withSlidingWindow(_ window: Int?) throws(ConfigError) -> DecoderConfig {
+        try DecoderConfig(layers: layers, dModel: dModel, attention: attention, ffn: ffn, vocab: vocab, kvMap: kvMap,
+                          weightSharing: weightSharing, tiedEmbeddings: tiedEmbeddings, ropeBase: ropeBase, normEps: normEps,
+                          slidingWindow: window)
     }
 
     /// Whether attention weight set `set` has W_K and W_V: a shared set always does (layer 0 produces),
@@ -65,6 +83,7 @@ public struct DecoderConfig: Equatable, Hashable, Sendable {
             name += s.map { "-CLA\($0)" } ?? "-KV\(kvMap.kvLayers)of\(layers)"
         }
         if weightSharing != .none { name += "-shared-\(weightSharing.rawValue)" }
+        if let w = slidingWindow { name += "-SW\(w)" }
         return name
     }
 }

@@ -36,7 +36,7 @@ public enum Limits {
         case .headDim: maxHeadDim
         case .ffn: maxFFN
         case .vocab: maxVocab
-        case .tokens, .promptTokens, .window: maxTokens
+        case .tokens, .promptTokens, .evalWindow, .window, .kvBudget: maxTokens
         case .n: maxTileN
         case .d: maxTileD
         case .sramElements, .sram: maxSramElements

@@ -52,7 +52,7 @@ public enum Presets {
         decoder("llama-3-70b", label: "Llama 3 70B", layers: 80, d: 8192, q: 64, kv: 8, ffn: 28672, vocab: 128256, rope: 500_000,
                 source: "Llama 3 (Meta 2024), config.json of meta-llama/Meta-Llama-3-70B"),
         decoder("mistral-7b", label: "Mistral 7B", layers: 32, d: 4096, q: 32, kv: 8, ffn: 14336, vocab: 32000, rope: 10_000,
-                source: "Mistral 7B (Jiang et al. 2023), config.json of mistralai/Mistral-7B-v0.1"),
+                slidingWindow: 4096, source: "Mistral 7B (Jiang et al. 2023), config.json of mistralai/Mistral-7B-v0.1"),
     ] as [Preset?]).compactMap { $0 }
 
     // MARK: - BERT and ALBERT encoders (ALBERT paper Table 1; BERT's released vocabulary)
@@ -150,10 +150,10 @@ public enum Presets {
     // trap, and those tests would fail.
 
     private static func decoder(_ name: String, label: String, layers: Int, d: Int, q: Int, kv: Int, ffn: Int, vocab: Int,
-                                rope: Double, source: String) -> Preset? {
+                                rope: Double, slidingWindow: Int? = nil, source: String) -> Preset? {
         guard let config = try? DecoderConfig(
             layers: layers, dModel: d, attention: AttentionLayout(qHeads: q, kvHeads: kv, headDim: d / q),
-            ffn: ffn, vocab: vocab, ropeBase: rope) else { return nil }
+            ffn: ffn, vocab: vocab, ropeBase: rope, slidingWindow: slidingWindow) else { return nil }
         return Preset(name: name, label: label, model: .decoder(config), source: source, publishedValPerplexity: nil, kvPattern: KVPattern.none)
     }
 

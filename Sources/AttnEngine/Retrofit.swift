@@ -26,7 +26,7 @@ public enum Retrofit {
             layers: base.layers, dModel: base.dModel,
             attention: try AttentionLayout(qHeads: a.qHeads, kvHeads: kvHeads, headDim: a.headDim),
             ffn: base.ffn, vocab: base.vocab, kvMap: kvMap, weightSharing: base.weightSharing,
-            tiedEmbeddings: base.tiedEmbeddings, ropeBase: base.ropeBase, normEps: base.normEps)
+            tiedEmbeddings: base.tiedEmbeddings, ropeBase: base.ropeBase, normEps: base.normEps, slidingWindow: base.slidingWindow)
     }
 
     /// `weights` of a model with config `base`, rewritten for `target` (from `config(_:kvHeads:kvMap:)`).

@@ -46,7 +46,7 @@ extension Field {
         case .sweepAxis: "over"
         case .values: "values"
         case .text: "text"
-        case .window: "window"
+        case .evalWindow: "eval-window"
         case .maxTokens: "max-tokens"
         case .variants: "to"
         case .step: "step"
@@ -97,6 +97,18 @@ extension Field {
         case .resume: "resume"
         case .study: "study"
         case .jaxScript: "jax-script"
+        case .kvQuant: "kv-quant"
+        case .kvGroup: "kv-group"
+        case .kvQuantPreRope: "kv-quant-pre-rope"
+        case .evict: "evict"
+        case .kvBudget: "kv-budget"
+        case .sinks: "sinks"
+        case .window: "window"
+        case .kvLatentRank: "kv-latent-rank"
+        case .pageTokens: "page-tokens"
+        case .requests: "requests"
+        case .gpuMemory: "gpu-memory"
+        case .weightsDtype: "weights-dtype"
         }
     }
 }

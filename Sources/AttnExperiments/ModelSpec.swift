@@ -20,6 +20,8 @@ public struct ModelSpec: Sendable, Hashable {
     public var kvMap: String?
     public var shareWeights = false
     public var weightSharing: WeightSharing?
+    /// Sliding-window attention in tokens (`--window`); a preset keeps its own (Mistral 7B: 4,096) unless given.
+    public var window: Int?
 
     public init() {}
 
@@ -40,6 +42,7 @@ public struct ModelSpec: Sendable, Hashable {
         kvMap = try r.string(.kvMap)
         shareWeights = try r.flag(.shareWeights)
         weightSharing = try r.choice(.weightSharing)
+        window = try r.int(.window)
     }
 
     /// The K/V pattern the flags ask for, if any (at most one of --cla, --kv-pattern, --kv-map), with
@@ -116,7 +119,8 @@ public struct ModelSpec: Sendable, Hashable {
             ffn: ffn ?? (self.dModel == nil ? b?.ffn : nil) ?? DecoderConfig.llamaFFN(dModel: dModel),
             vocab: vocab ?? b?.vocab ?? CharVocabulary.count,
             kvMap: kvMap, weightSharing: try sharing() ?? b?.weightSharing ?? .none,
-            tiedEmbeddings: b?.tiedEmbeddings ?? false, ropeBase: b?.ropeBase ?? 10_000)
+            tiedEmbeddings: b?.tiedEmbeddings ?? false, ropeBase: b?.ropeBase ?? 10_000,
+            slidingWindow: window ?? b?.slidingWindow)
     }
 
     /// The pretrained model's config with the K/V flags applied as a retrofit (or as it is without them).
@@ -130,9 +134,11 @@ public struct ModelSpec: Sendable, Hashable {
             throw ConfigError(.fields([field, .model]), "cannot be combined: the model file sets the shape (only kv-heads, cla, kv-pattern and kv-map retrofit it)")
         }
         let pattern = try pattern()
-        guard kvHeads != nil || pattern != nil else { return base }
+        // A window on a model trained without one: every token's attention is cut to its last W keys.
+        let windowed = try window.map { w throws(ConfigError) in try base.withSlidingWindow(w) } ?? base
+        guard kvHeads != nil || pattern != nil else { return windowed }
         let kvMap = try pattern.map { (p, field) throws(ConfigError) in try p.map(layers: base.layers, field: field) } ?? base.kvMap
-        return try Retrofit.config(base, kvHeads: kvHeads ?? base.attention.kvHeads, kvMap: kvMap, field: kvHeads != nil ? .kvHeads : pattern!.1)
+        return try Retrofit.config(windowed, kvHeads: kvHeads ?? base.attention.kvHeads, kvMap: kvMap, field: kvHeads != nil ? .kvHeads : pattern!.1)
     }
 
     /// The model to run: the pretrained one (retrofitted as the flags say) with its tokenizer, or
@@ -147,7 +153,7 @@ public struct ModelSpec: Sendable, Hashable {
         let model = try ModelStore.load(pretrained, directory: ModelStore.directory(modelsDir))
         let config = try retrofitted(model.config)
         try Limits.check(config, tokens: tokens, sizeFields: sizeFields)
-        let weights = config == model.config ? model.weights : Retrofit.weights(model.weights, from: model.config, to: config)
+        let weights = (try? config.withSlidingWindow(model.config.slidingWindow)) == model.config ? model.weights : Retrofit.weights(model.weights, from: model.config, to: config)
         return LoadedModel(config: config, weights: weights, vocabulary: model.tokenizer, name: model.name, endToken: model.eosToken,
                            chatTemplate: model.chatTemplate)
     }

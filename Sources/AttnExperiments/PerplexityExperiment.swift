@@ -20,7 +20,7 @@ public struct EvalSpec: Sendable, Hashable {
 
     public init(_ r: inout FlagReader) throws(ConfigError) {
         text = try r.string(.text) ?? ""
-        windowTokens = try r.int(.window) ?? windowTokens
+        windowTokens = try r.int(.evalWindow) ?? windowTokens
         maxTokens = try r.int(.maxTokens) ?? maxTokens
         dtype = try r.choice(.dtype) ?? dtype
         budget = try WorkBudget(&r)
@@ -28,7 +28,7 @@ public struct EvalSpec: Sendable, Hashable {
 
     public func check() throws(ConfigError) {
         guard !text.isEmpty else { throw ConfigError(.text, "is missing; give a UTF-8 text file to score") }
-        guard windowTokens >= 2 && windowTokens <= Limits.maxTokens else { throw ConfigError(.window, "must be in 2...\(Limits.maxTokens), got \(windowTokens)") }
+        guard windowTokens >= 2 && windowTokens <= Limits.maxTokens else { throw ConfigError(.evalWindow, "must be in 2...\(Limits.maxTokens), got \(windowTokens)") }
         guard maxTokens >= 0 else { throw ConfigError(.maxTokens, "must be 0 (all) or positive, got \(maxTokens)") }
         guard dtype.isStorableByDecoder else { throw ConfigError(.dtype, "the decoder stores K/V as fp32, bf16 or fp16, not \(dtype.rawValue)") }
     }

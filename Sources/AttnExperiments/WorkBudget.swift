@@ -126,7 +126,7 @@ extension EvalSpec {
         let seconds = Double(models) * (WorkEstimate.decoderSeconds(config, tokens: windowTokens, inBlocks: true, passes: windows)
             + WorkEstimate.decoderSeconds(config, tokens: rest, inBlocks: true))
         let what = "scoring \(Format.grouped(tokens)) tokens" + (models > 1 ? " with \(models) models" : "")
-        try budget.check(WorkEstimate(what: what, seconds: seconds, fields: [.maxTokens, .window] + (models > 1 ? [.variants] : [])))
+        try budget.check(WorkEstimate(what: what, seconds: seconds, fields: [.maxTokens, .evalWindow] + (models > 1 ? [.variants] : [])))
     }
 }
 

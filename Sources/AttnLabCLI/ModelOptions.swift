@@ -49,13 +49,16 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("weight-sharing"), help: "Cross-layer weight sharing: none, all, attention, ffn.")
     var weightSharing: WeightSharing?
 
+    @Option(parsing: .unconditional, help: "Sliding-window attention: each token sees itself and the W − 1 tokens before it, and the cache keeps W (presets carry their own: mistral-7b 4096).")
+    var window: Int?
+
     /// The same flags as the experiments layer reads them.
     var spec: ModelSpec {
         var m = ModelSpec()
         (m.preset, m.pretrained, m.modelsDir) = (preset, pretrained, models.dir)
         (m.layers, m.dModel, m.qHeads, m.kvHeads, m.headDim, m.ffn, m.vocab) = (layers, dModel, qHeads, kvHeads, headDim, ffn, vocab)
         (m.cla, m.kvPattern, m.kvMap) = (cla, kvPattern, kvMap)
-        (m.shareWeights, m.weightSharing) = (shareWeights, weightSharing)
+        (m.shareWeights, m.weightSharing, m.window) = (shareWeights, weightSharing, window)
         return m
     }
 }

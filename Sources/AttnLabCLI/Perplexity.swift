@@ -12,8 +12,9 @@ struct EvalFlags: ParsableArguments {
     @Option(help: "UTF-8 text to score, e.g. README.md (the project's own writing: no outside corpus needed).")
     var text: String
 
-    @Option(parsing: .unconditional, help: "Tokens per window; each window starts with an empty cache and its first token is context only.")
-    var window = 512
+    @Option(name: .customLong("eval-window"), parsing: .unconditional,
+            help: "Tokens per scoring window; each starts with an empty cache and its first token is context only. (Not --window, the sliding-window attention.)")
+    var evalWindow = 512
 
     @Option(name: .customLong("max-tokens"), parsing: .unconditional, help: "Use at most this many tokens from the start of the text (0 = all).")
     var maxTokens = 1024
@@ -25,7 +26,7 @@ struct EvalFlags: ParsableArguments {
 
     var spec: EvalSpec {
         var e = EvalSpec()
-        (e.text, e.windowTokens, e.maxTokens, e.dtype, e.budget) = (text, window, maxTokens, dtype, budget.budget)
+        (e.text, e.windowTokens, e.maxTokens, e.dtype, e.budget) = (text, evalWindow, maxTokens, dtype, budget.budget)
         return e
     }
 }

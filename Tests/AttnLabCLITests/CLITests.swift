@@ -125,7 +125,7 @@ struct CLITests {
         (["decode", "--model", "nosuch"], "--model"),
         (["decode", "--model", "/nonexistent/x.gguf"], "--model"),
         (["decode", "--chat"], "--chat"),
-        (["ppl", "--text", "README.md", "--window", "1"], "--window"),
+        (["ppl", "--text", "README.md", "--eval-window", "1"], "--eval-window"),
         (["ppl", "--text", "/nonexistent.txt"], "--text"),
         (["ppl", "--text", "README.md"], "--text: README.md: character '#'"),
         (["retrofit", "--text", "README.md", "--to", "gqa:3"], "--to"),

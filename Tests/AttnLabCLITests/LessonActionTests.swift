@@ -17,8 +17,8 @@ struct LessonActionTests {
                 narration: {en: "{{ base.perplexity | fixed2 }}, ×{{ r.variants.1.perplexity_vs_original | fixed2 }}"}
                 action:
                   compare:
-                    - {name: base, ppl: {layers: 2, kv-heads: 2, text: \(text), window: 16}}
-                    - {name: r, retrofit: {layers: 2, kv-heads: 2, text: \(text), window: 16, to: "mqa cla:2"}}
+                    - {name: base, ppl: {layers: 2, kv-heads: 2, text: \(text), eval-window: 16}}
+                    - {name: r, retrofit: {layers: 2, kv-heads: 2, text: \(text), eval-window: 16, to: "mqa cla:2"}}
                 checks:
                   - base.perplexity == r.variants.0.perplexity
                   - r.variants.1.kv_bytes_per_token * 2 == r.variants.0.kv_bytes_per_token

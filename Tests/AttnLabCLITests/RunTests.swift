@@ -202,9 +202,9 @@ struct RunTests {
         (["bench", "--repeat", "1000"], "--repeat/--n/--max-seconds"),
         (["bench", "--repeat", "1000", "--no-numpy"], "--repeat/--n/--max-seconds"),
         (["bench", "--n", "65536", "--no-numpy"], "--repeat/--n/--max-seconds"),
-        (["ppl", "--layers", "24", "--text", "TEXT", "--window", "16384", "--max-tokens", "0"], "--max-tokens/--window/--max-seconds: scoring 16,800 tokens"),
-        (["retrofit", "--layers", "24", "--text", "TEXT", "--window", "8192", "--max-tokens", "16384", "--to", "mqa"],
-         "--max-tokens/--window/--to/--max-seconds: scoring 16,384 tokens with 2 models"),
+        (["ppl", "--layers", "24", "--text", "TEXT", "--eval-window", "16384", "--max-tokens", "0"], "--max-tokens/--eval-window/--max-seconds: scoring 16,800 tokens"),
+        (["retrofit", "--layers", "24", "--text", "TEXT", "--eval-window", "8192", "--max-tokens", "16384", "--to", "mqa"],
+         "--max-tokens/--eval-window/--to/--max-seconds: scoring 16,384 tokens with 2 models"),
         (["decode", "--max-seconds", "0"], "--max-seconds: must be a positive number"),
         (["decode", "--max-seconds", "nan"], "--max-seconds: must be a positive number"),
     ]
