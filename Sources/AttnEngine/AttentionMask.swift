@@ -79,3 +79,24 @@ public struct KeyRanges: Sequence, Sendable, Equatable {
         }
     }
 }
+
+extension KeyRanges {
+    /// The positions of `self` that `other` does not have, ascending (what a sliding mask stopped
+    /// reading between two queries).
+    public func subtracting(_ other: KeyRanges) -> [Int] {
+        var out: [Int] = []
+        for r in [first, second] where !r.isEmpty {
+            // r minus other.first minus other.second, interval by interval.
+            var pieces = [r]
+            for cut in [other.first, other.second] where !cut.isEmpty {
+                pieces = pieces.flatMap { piece -> [Range<Int>] in
+                    let below = (piece.lowerBound, Swift.min(piece.upperBound, cut.lowerBound))
+                    let above = (Swift.max(piece.lowerBound, cut.upperBound), piece.upperBound)
+                    return [below, above].filter { $0.0 < $0.1 }.map { $0.0..<$0.1 }
+                }
+            }
+            for piece in pieces { out += piece }
+        }
+        return out
+    }
+}

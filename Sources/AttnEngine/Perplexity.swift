@@ -31,16 +31,17 @@ extension Decoder {
 }
 
 public enum Perplexity {
-    /// Scores `tokens` with the model, window by window, K/V stored as `cacheDType`. `progress` hears
-    /// the number of tokens read so far after each window.
+    /// Scores `tokens` with the model, window by window, K/V stored as `cacheDType` and kept as
+    /// `technique` says. `progress` hears the number of tokens read so far after each window.
     public static func evaluate(config: DecoderConfig, weights: DecoderWeights, tokens: [Int], windowTokens: Int,
-                                cacheDType: DType = .fp32, progress: ((Int) -> Void)? = nil) -> PerplexityResult {
+                                cacheDType: DType = .fp32, technique: KVTechnique = KVTechnique(),
+                                progress: ((Int) -> Void)? = nil) -> PerplexityResult {
         precondition(tokens.count >= 2 && windowTokens >= 2)
         var total = 0.0, scored = 0, windows = 0
         var start = 0
         while start < tokens.count - 1 {
             let window = Array(tokens[start..<min(tokens.count, start + windowTokens)])
-            let decoder = Decoder(config: config, weights: weights, capacityTokens: window.count, cacheDType: cacheDType)
+            let decoder = Decoder(config: config, weights: weights, capacityTokens: window.count, cacheDType: cacheDType, technique: technique)
             // One block of tokens at a time, each token's logits scored against the next token and
             // dropped: only a block's logits are held, never the window's (512 × 49,152 floats).
             var blockStart = 0
