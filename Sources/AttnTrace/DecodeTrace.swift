@@ -53,8 +53,9 @@ public enum DecodeTrace {
                 ("kv_layers", .int(c.kvMap.kvLayers)), ("head_map", .ints(a.headMap)),
                 ("weight_sharing", .string(c.weightSharing.rawValue)),
                 ("tied_embeddings", .bool(c.tiedEmbeddings)), ("rope_base", .double(c.ropeBase)),
-            ])),
+            ] + (c.slidingWindow.map { [("sliding_window", JSON.int($0))] } ?? []))),
             ("cache_dtype", .string(run.cacheDType.rawValue)),
+        ] + techniqueFields(run.result.cache) + [
             ("bytes_per_element", .double(Double(run.cacheDType.bits) / 8)),
             ("seed", .int(Int(bitPattern: UInt(run.seed)))),
             ("temperature", .double(run.temperature)),
@@ -64,11 +65,33 @@ public enum DecodeTrace {
         ])
     }
 
-    /// Every event after the header, in order: per step, per layer `kv_write` (producers) and
-    /// `kv_read` (and `attention` with full detail), then the step's `step` event; last `summary`.
+    /// The header's `kv_storage` and `eviction` objects, for a cache that is not plain and complete.
+    static func techniqueFields(_ cache: KVCache) -> [(String, JSON)] {
+        var fields: [(String, JSON)] = []
+        switch cache.storage {
+        case .plain: break
+        case .quantized(let q):
+            fields.append(("kv_storage", .object([("kind", .string("quantized")), ("bits", .int(q.bits)), ("group", .int(q.group)),
+                                                  ("pre_rope", .bool(q.preRoPE)), ("scale_dtype", .string("fp16"))])))
+        case .latent(let r):
+            fields.append(("kv_storage", .object([("kind", .string("latent")), ("rank", .int(r))])))
+        }
+        switch cache.eviction {
+        case .none: break
+        case .window(let b): fields.append(("eviction", .object([("policy", .string("window")), ("budget", .int(b))])))
+        case let .sinks(sinks, b): fields.append(("eviction", .object([("policy", .string("sinks")), ("budget", .int(b)), ("sinks", .int(sinks))])))
+        case .h2o(let b):
+            fields.append(("eviction", .object([("policy", .string("h2o")), ("budget", .int(b)), ("recent", .int(KVEviction.h2oRecent(budget: b)))])))
+        }
+        return fields
+    }
+
+    /// Every event after the header, in order: per step, per layer `kv_write` (producers), `kv_evict`
+    /// (when the layer stopped reading a token) and `kv_read` (and `attention` with full detail),
+    /// `kv_quantize` when a key group was completed, then the step's `step` event; last `summary`.
     public static func events(_ run: DecodeRun) -> [JSON] {
         let headMap = JSON.ints(run.config.attention.headMap)
-        let hd = run.config.attention.headDim
+        let a = run.config.attention, hd = a.headDim, cache = run.result.cache
         var events: [JSON] = []
         for s in run.result.steps {
             let r = s.record
@@ -81,19 +104,44 @@ public enum DecodeTrace {
                     if let k = ls.writtenK, let v = ls.writtenV {
                         fields.append(("k", rows(k, width: hd)))
                         fields.append(("v", rows(v, width: hd)))
+                        // What the cache stores for them: a value row's codes and group scales, or the latent.
+                        let quantized = (0..<a.kvHeads).compactMap { cache.quantizedRow(.v, layer: ls.layer, kvHead: $0, position: position) }
+                        if quantized.count == a.kvHeads { fields += codeFields("v", quantized) }
+                        if let c = cache.latentRow(layer: ls.layer, position: position) { fields.append(("latent", .floats(c))) }
                     }
                     events.append(.object(fields))
                 }
-                events.append(.object([
+                if let evicted = ls.evicted {
+                    events.append(.object([
+                        ("type", .string("kv_evict")), ("step", .int(s.step)), ("layer", .int(ls.layer)),
+                        ("source_layer", .int(ls.sourceLayer)), ("positions", .array(evicted.map(JSON.ints))),
+                    ]))
+                }
+                var read: [(String, JSON)] = [
                     ("type", .string("kv_read")), ("step", .int(s.step)), ("layer", .int(ls.layer)),
                     ("source_layer", .int(ls.sourceLayer)), ("tokens", .int(ls.tokensRead)), ("bytes", .int(ls.bytesRead)),
                     ("head_map", headMap),
-                ]))
+                ]
+                if let positions = ls.readPositions { read.append(("positions", .array(positions.map(JSON.ints)))) }
+                events.append(.object(read))
                 if let weights = ls.attention {
                     events.append(.object([
                         ("type", .string("attention")), ("step", .int(s.step)), ("layer", .int(ls.layer)),
                         ("source_layer", .int(ls.sourceLayer)), ("weights", rows(weights, width: ls.tokensRead)),
                     ]))
+                }
+            }
+            if case .quantized(let q) = cache.storage, (r.position + 1) % q.group == 0 {
+                // The key group ending here is quantized now, per channel, in every producer.
+                for layer in cache.producers {
+                    var fields: [(String, JSON)] = [
+                        ("type", .string("kv_quantize")), ("step", .int(s.step)), ("layer", .int(layer)),
+                        ("positions", .ints(Array((r.position + 1 - q.group)...r.position))),
+                    ]
+                    if run.detail == .full {
+                        fields += codeFields("k_first", (0..<a.kvHeads).compactMap { cache.quantizedRow(.k, layer: layer, kvHead: $0, position: r.position + 1 - q.group) })
+                    }
+                    events.append(.object(fields))
                 }
             }
             events.append(.object([
@@ -103,7 +151,7 @@ public enum DecodeTrace {
                 ("next_text", s.nextToken.map { .string(run.vocabulary.text(of: $0)) } ?? .null),
                 ("bytes_written", .int(r.layers.reduce(0) { $0 + $1.bytesWritten })),
                 ("bytes_read", .int(r.layers.reduce(0) { $0 + $1.bytesRead })),
-                ("cache_tokens", .int(r.position + 1)), ("cache_bytes", .int(r.cacheBytes)),
+                ("cache_tokens", .int(cache.eviction.heldTokens(context: r.position + 1))), ("cache_bytes", .int(r.cacheBytes)),
             ]))
         }
         events.append(summary(run, type: true))
@@ -117,11 +165,12 @@ public enum DecodeTrace {
         fields += [
             ("layout", .string(run.config.layoutName)),
             ("kv_layers", .int(run.config.kvMap.kvLayers)),
-            ("kv_bytes_per_token", .int(run.budget.bytesPerToken)),
+            ("kv_bytes_per_token", res.cache.storage == .plain ? .int(run.budget.bytesPerToken)
+                : .double(Double(run.config.kvMap.kvLayers) * res.cache.storage.bytesPerTokenPerLayer(layout: run.config.attention, dtype: run.cacheDType))),
             ("prompt_tokens", .int(res.promptTokens.count)),
             ("tokens", .int(res.generatedTokens.count)),
             ("steps", .int(res.steps.count)),
-            ("cache_tokens", .int(res.cache.tokens)),
+            ("cache_tokens", .int(res.cache.heldTokens)),
             ("kv_cache_bytes", .int(res.cache.bytes)),
             ("kv_bytes_written", .int(res.kvBytesWritten)),
             ("kv_bytes_read", .int(res.kvBytesRead)),
@@ -130,6 +179,14 @@ public enum DecodeTrace {
         ]
         if let diff = run.maxAbsDiff { fields.append(("max_abs_diff", .double(Double(diff)))) }
         return .object(fields)
+    }
+
+    /// `PREFIX_codes` (per head, a row of codes), `PREFIX_scales` and `PREFIX_mins` (per head, one per
+    /// group of a value row, or one per channel of a key group).
+    private static func codeFields(_ prefix: String, _ rows: [KVCache.QuantizedRow]) -> [(String, JSON)] {
+        [("\(prefix)_codes", .array(rows.map { .ints($0.codes.map(Int.init)) })),
+         ("\(prefix)_scales", .array(rows.map { .floats($0.scales.map(\.scale)) })),
+         ("\(prefix)_mins", .array(rows.map { .floats($0.scales.map(\.min)) }))]
     }
 
     /// The whole trace as JSON Lines (UTF-8): header, events, one object per line, final newline.
