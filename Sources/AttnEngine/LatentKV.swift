@@ -20,9 +20,8 @@ public struct LatentBasis: Sendable {
     public let maxRank: Int
     /// d_model: the width of the hidden state M multiplies.
     let dModel: Int
-    /// For each layer, its entry in `decompositions`; nil for a consumer layer (CLA), which has no
-    /// cache. Layers sharing one set of attention weights (ALBERT-style) share one entry.
-    let basisOfLayer: [Int?]
+    /// Each producer layer's entry in `decompositions`.
+    let slots: LatentSlots
     /// The eigen-decomposition of G = M Mᵀ, one per distinct K/V weight set.
     let decompositions: [SymmetricEigen]
 
@@ -32,31 +31,31 @@ public struct LatentBasis: Sendable {
     /// - Throws: `ConfigError(.model, …)` when a W_K or W_V holds a value that is not finite.
     public init(config: DecoderConfig, weights: DecoderWeights) throws(ConfigError) {
         let rowElements = 2 * config.attention.kvElements
-        var basisOfLayer = [Int?](repeating: nil, count: config.layers)
+        var entryOfLayer = [Int?](repeating: nil, count: config.layers)
         var sets: [Int] = []
         for l in config.kvMap.producers {
             let set = config.weightSharing.attentionSet(layer: l)
             if let known = sets.firstIndex(of: set) {
-                basisOfLayer[l] = known
+                entryOfLayer[l] = known
             } else {
-                basisOfLayer[l] = sets.count
+                entryOfLayer[l] = sets.count
                 sets.append(set)
             }
         }
         // M's rows as Float32, W_K's then W_V's, exactly as the decoder's products dequantize them.
         let matrices: [[Float]] = sets.map { weights.attention[$0].wk!.floats + weights.attention[$0].wv!.floats }
         for (i, m) in matrices.enumerated() where !m.allSatisfy(\.isFinite) {
-            let layer = basisOfLayer.firstIndex(of: i)!
+            let layer = entryOfLayer.firstIndex(of: i)!
             throw ConfigError(.model, "layer \(layer)'s W_K or W_V holds a value that is not finite, so it has no SVD to take a latent from")
         }
 
-        let slots = UnsafeMutableBufferPointer<SymmetricEigen?>.allocate(capacity: sets.count)
-        slots.initialize(repeating: nil)
+        let results = UnsafeMutableBufferPointer<SymmetricEigen?>.allocate(capacity: sets.count)
+        results.initialize(repeating: nil)
         defer {
-            slots.deinitialize()
-            slots.deallocate()
+            results.deinitialize()
+            results.deallocate()
         }
-        let shared = Kernels.Shared(slots)
+        let shared = Kernels.Shared(results)
         let d = config.dModel
         // Each decomposition is computed whole by one thread: the thread count cannot change a bit.
         Parallel.forEach(sets.count) { i in
@@ -65,20 +64,26 @@ public struct LatentBasis: Sendable {
         self.kvRowElements = rowElements
         self.maxRank = min(rowElements, d)
         self.dModel = d
-        self.basisOfLayer = basisOfLayer
-        self.decompositions = slots.map { $0! }
+        self.slots = LatentSlots(entryOfLayer: entryOfLayer)
+        self.decompositions = results.map { $0! }
     }
 
-    /// The singular values σ₀ ≥ σ₁ ≥ … of layer `layer`'s [W_K; W_V], all 2·kv_heads·head_dim of them
-    /// (those past d_model are zero): σᵢ = √λᵢ of the Gram matrix, its rounding below zero clamped.
+    /// The singular values σ₀ ≥ σ₁ ≥ … of [W_K; W_V] of `layer` (a producer), all 2·kv_heads·head_dim
+    /// of them (those past d_model are zero): σᵢ = √λᵢ of the Gram matrix, its rounding below zero
+    /// clamped.
     public func singularValues(layer: Int) -> [Double] {
-        decomposition(layer).values.map { max($0, 0).squareRoot() }
+        decompositions[slots[layer]].values.map { max($0, 0).squareRoot() }
     }
 
-    /// Σ_{i<r} σᵢ² / Σ σᵢ²: the share of M's squared Frobenius norm that rank `rank` keeps (for
-    /// random inputs h, the share of the mean squared [k; v] the latent carries).
+    /// Σ_{i<r} σᵢ² / Σ σᵢ² of `layer` (a producer): the share of M's squared Frobenius norm that rank
+    /// `rank` keeps (for isotropic inputs h, the share of the mean squared [k; v] the latent carries).
     public func energyKept(layer: Int, rank: Int) -> Double {
-        let squares = decomposition(layer).values.map { max($0, 0) }
+        Self.energyKept(decompositions[slots[layer]], rank: rank)
+    }
+
+    /// Σ_{i<r} σᵢ² / Σ σᵢ², each sum in index order (1 for a zero matrix: nothing is lost).
+    private static func energyKept(_ eigen: SymmetricEigen, rank: Int) -> Double {
+        let squares = eigen.values.map { max($0, 0) }
         let total = squares.reduce(0, +)
         return total > 0 ? squares.prefix(rank).reduce(0, +) / total : 1
     }
@@ -90,7 +95,7 @@ public struct LatentBasis: Sendable {
         try LatentKV.validate(rank: rank, kvRowElements: kvRowElements, dModel: dModel)
         let w = kvRowElements
         var down: [[Float]] = [], up: [[Float]] = [], energy: [Double] = []
-        for (i, eigen) in decompositions.enumerated() {
+        for eigen in decompositions {
             // down = U_rᵀ: rows are the first r eigenvectors, as `SymmetricEigen` stores them.
             let d = eigen.vectors.prefix(rank * w).map(Float.init)        // [r × 2E]
             var u = [Float](repeating: 0, count: w * rank)                // [2E × r]
@@ -99,14 +104,9 @@ public struct LatentBasis: Sendable {
             }
             down.append(d)
             up.append(u)
-            energy.append(energyKept(layer: basisOfLayer.firstIndex(of: i)!, rank: rank))
+            energy.append(Self.energyKept(eigen, rank: rank))
         }
-        return LatentKV(rank: rank, kvRowElements: w, basisOfLayer: basisOfLayer, down: down, up: up, energy: energy)
-    }
-
-    private func decomposition(_ layer: Int) -> SymmetricEigen {
-        guard let i = basisOfLayer[layer] else { preconditionFailure("layer \(layer) is a consumer: it has no K/V cache of its own") }
-        return decompositions[i]
+        return LatentKV(rank: rank, kvRowElements: w, slots: slots, down: down, up: up, energy: energy)
     }
 
     /// G = M Mᵀ in Double, each entry Σ_c M[i, c]·M[j, c] in `SymmetricEigen.dot`'s order, computed
@@ -145,15 +145,16 @@ public struct LatentKV: Sendable {
     public let rank: Int
     /// Elements of one token's [k; v] row: 2·kv_heads·head_dim.
     public let kvRowElements: Int
-    let basisOfLayer: [Int?]
+    /// Each producer layer's entry in `downs`, `ups` and `energy`.
+    let slots: LatentSlots
     let downs: [[Float]]                                                 // each [r × 2E]
     let ups: [[Float]]                                                   // each [2E × r]
     let energy: [Double]
 
-    init(rank: Int, kvRowElements: Int, basisOfLayer: [Int?], down: [[Float]], up: [[Float]], energy: [Double]) {
+    init(rank: Int, kvRowElements: Int, slots: LatentSlots, down: [[Float]], up: [[Float]], energy: [Double]) {
         self.rank = rank
         self.kvRowElements = kvRowElements
-        self.basisOfLayer = basisOfLayer
+        self.slots = slots
         self.downs = down
         self.ups = up
         self.energy = energy
@@ -182,13 +183,13 @@ public struct LatentKV: Sendable {
     }
 
     /// U_rᵀ of `layer` (a producer), row-major.                             // [r × 2E]
-    public func down(layer: Int) -> [Float] { downs[basis(layer)] }
+    public func down(layer: Int) -> [Float] { downs[slots[layer]] }
 
     /// U_r of `layer` (a producer), row-major.                              // [2E × r]
-    public func up(layer: Int) -> [Float] { ups[basis(layer)] }
+    public func up(layer: Int) -> [Float] { ups[slots[layer]] }
 
     /// Σ_{i<r} σᵢ² / Σ σᵢ² of `layer`'s [W_K; W_V] (`LatentBasis.energyKept`).
-    public func energyKept(layer: Int) -> Double { energy[basis(layer)] }
+    public func energyKept(layer: Int) -> Double { energy[slots[layer]] }
 
     /// c = [k; v] · downᵀ for `rows` tokens of `layer` (a producer): each c[t, j] is
     /// `attn_dot_f32(row t of kv, U_rᵀ row j, 2E)` bit for bit.
@@ -197,7 +198,7 @@ public struct LatentKV: Sendable {
     ///   - kv: [rows × 2E], each row k then v.
     ///   - latent: [rows × r], written.
     public func project(layer: Int, kv: UnsafePointer<Float>, rows: Int, into latent: UnsafeMutablePointer<Float>) {
-        downs[basis(layer)].withUnsafeBufferPointer { down in
+        downs[slots[layer]].withUnsafeBufferPointer { down in
             Self.productNT(kv, down.baseAddress!, latent, rows: rows, outputs: rank, inner: kvRowElements)
         }
     }
@@ -209,14 +210,9 @@ public struct LatentKV: Sendable {
     ///   - latent: [rows × r].
     ///   - kv: [rows × 2E], written, each row k then v.
     public func expand(layer: Int, latent: UnsafePointer<Float>, rows: Int, into kv: UnsafeMutablePointer<Float>) {
-        ups[basis(layer)].withUnsafeBufferPointer { up in
+        ups[slots[layer]].withUnsafeBufferPointer { up in
             Self.productNT(latent, up.baseAddress!, kv, rows: rows, outputs: kvRowElements, inner: rank)
         }
-    }
-
-    private func basis(_ layer: Int) -> Int {
-        guard let i = basisOfLayer[layer] else { preconditionFailure("layer \(layer) is a consumer: it has no K/V cache of its own") }
-        return i
     }
 
     /// Y[rows × outputs] = X[rows × inner] · W[outputs × inner]ᵀ by `attn_gemm_nt`. Large products
@@ -230,5 +226,17 @@ public struct LatentKV: Sendable {
             let (X, W, Y) = shared.value
             attn_gemm_nt(X, W, Y, rows * part / parts, rows * (part + 1) / parts, outputs, inner, 0)
         }
+    }
+}
+
+/// Which weight set's decomposition each layer's cache uses: layers sharing one set of attention
+/// weights (ALBERT-style) share one; a consumer layer (CLA) has none, since it has no cache.
+struct LatentSlots: Sendable {
+    /// nil for a consumer layer.
+    let entryOfLayer: [Int?]
+
+    subscript(layer: Int) -> Int {
+        guard let i = entryOfLayer[layer] else { preconditionFailure("layer \(layer) is a consumer: it has no K/V cache of its own") }
+        return i
     }
 }

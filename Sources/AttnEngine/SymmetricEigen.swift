@@ -5,7 +5,7 @@
 /// The classic two-phase method (Golub & Van Loan, *Matrix Computations*, §8.3; EISPACK's tred2 and
 /// tql2): Householder reflections bring A to a tridiagonal T = Qᵀ A Q, then implicit QL iterations
 /// with Wilkinson's shift rotate T to diagonal, each rotation applied to Q as well. About 9n³
-/// floating-point operations: a few hundred milliseconds for n = 384.
+/// floating-point operations: some tens of milliseconds for n = 384 on one core.
 ///
 /// Every sum runs in one fixed order in plain Double arithmetic (no fused multiply-adds, no library
 /// function but the correctly rounded square root), so the same matrix gives the same bits on every
