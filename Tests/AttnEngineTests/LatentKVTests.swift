@@ -149,7 +149,7 @@ struct LatentKVTests {
         let sortedLambda = lambda.sorted(by: >)
         #expect(zip(e.values, sortedLambda).allSatisfy { abs($0 - $1) < 1e-10 }, "eigenvalues")
         for j in 0..<n {
-            // Q's column for λ_j is row-free: q[·, k] with lambda[k] = sortedLambda[j].
+            // λ_j is lambda[k] for one k, whose eigenvector is Q's column k.
             let k = lambda.firstIndex(of: sortedLambda[j])!
             let dot = zip(e.vector(j), (0..<n).map { q[$0 * n + k] }).reduce(0) { $0 + $1.0 * $1.1 }
             #expect(abs(abs(dot) - 1) < 1e-10, "eigenvector \(j)")
