@@ -136,8 +136,9 @@ public struct LatentBasis: Sendable {
 /// any key. So no decoupled RoPE key is modelled (DeepSeek-V2 caches one beside the latent because it
 /// folds W_UK into W_Q, which RoPE would prevent; here K is expanded instead), and the cache holds
 /// exactly r elements per token and producer layer (`KVStorage.latent(rank:)` counts their bytes).
-/// At r = 2·kv_heads·head_dim U is orthogonal and the round trip returns K and V within Float32
-/// rounding.
+/// At the full rank (`LatentBasis.maxRank`) the round trip returns K and V within Float32 rounding:
+/// U is orthogonal when 2·kv_heads·head_dim ≤ d_model, and otherwise every [k; v] = M h already lies
+/// in the d_model directions U_r spans.
 ///
 /// Rows of [k; v] hold k's kv_heads·head_dim elements, then v's.
 public struct LatentKV: Sendable {
