@@ -390,6 +390,7 @@ public struct MemorySize: Sendable, Hashable {
     ///   positive or past 64-bit byte counts.
     public static func parse(_ text: String, field: Field) throws(ConfigError) -> MemorySize {
         let t = text.filter { $0 != " " }
+        guard !t.hasPrefix("-") else { throw ConfigError(field, "must be positive, got '\(text)'") }
         let number = String(t.prefix { $0.isASCII && ($0.isNumber || $0 == ".") })
         let unitText = t.dropFirst(number.count).lowercased()
         let units = Unit.allCases.map(\.rawValue).joined(separator: ", ")

@@ -49,10 +49,10 @@ extension AttnLab {
         @Option(name: .customLong("page-tokens"), parsing: .unconditional, help: "Count a paged cache with blocks of B token slots.")
         var pageTokens: Int?
 
-        @Option(help: "Lengths in tokens of the requests the paged cache holds, e.g. 300,1000,4096. (default: --batch requests of --context)")
+        @Option(parsing: .unconditional, help: "Lengths in tokens of the requests the paged cache holds, e.g. 300,1000,4096. (default: --batch requests of --context)")
         var requests: String?
 
-        @Option(name: .customLong("gpu-memory"), help: "GPU memory: 80GiB = 80×2³⁰ B (binary), 80GB = 80×10⁹ B (decimal); also MB, MiB, TB, TiB, 1.5TB.")
+        @Option(name: .customLong("gpu-memory"), parsing: .unconditional, help: "GPU memory: 80GiB = 80×2³⁰ B (binary), 80GB = 80×10⁹ B (decimal); also MB, MiB, TB, TiB, 1.5TB.")
         var gpuMemory: String?
 
         @Option(name: .customLong("weights-dtype"), help: "Element type of the weights for --gpu-memory: fp32, bf16, fp16, fp8, int8, int4 (codes only, no scales).")
