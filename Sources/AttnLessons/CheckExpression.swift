@@ -62,15 +62,41 @@ public struct ParseFailure: Error, Sendable {
     init(_ reason: String) { self.reason = reason }
 }
 
-/// Arithmetic over numbers and value names. Operands of one precedence level form one `chain`
-/// (`a - b + c` is `.chain(a, [- b, + c])`), so a long sum is a long array, not a deep tree: the tree is
-/// only as deep as the parentheses and minus signs nest, which the parser bounds by `maxDepth`.
+/// Arithmetic over numbers and value names, with `floor`, `ceil`, `min` and `max` so that a lesson
+/// can compute an answer such as ⌊free / bytes per request⌋ instead of typing it. Operands of one
+/// precedence level form one `chain` (`a - b + c` is `.chain(a, [- b, + c])`), so a long sum is a long
+/// array, not a deep tree: the tree is only as deep as parentheses, calls and minus signs nest, which
+/// the parser bounds by `maxDepth`.
 public indirect enum Expression: Sendable, Equatable {
     case number(Double)
     case name(String)
     /// `first`, then each operation applied left to right; every operator of one chain has the same precedence.
     case chain(Expression, [Operation])
     case negate(Expression)
+    /// `floor(x)`, `min(a, b, c)`.
+    case call(Function, [Expression])
+
+    /// The functions an expression may call.
+    public enum Function: String, Sendable, CaseIterable {
+        case floor, ceil, min, max
+
+        /// The arguments it takes: one for `floor` and `ceil`, two or more for `min` and `max`.
+        var arity: ClosedRange<Int> {
+            switch self {
+            case .floor, .ceil: 1...1
+            case .min, .max: 2...Int.max
+            }
+        }
+
+        func apply(_ x: [Double]) -> Double {
+            switch self {
+            case .floor: x[0].rounded(.down)
+            case .ceil: x[0].rounded(.up)
+            case .min: x.dropFirst().reduce(x[0]) { Swift.min($0, $1) }
+            case .max: x.dropFirst().reduce(x[0]) { Swift.max($0, $1) }
+            }
+        }
+    }
 
     /// `+ b`, `/ c`: one step of a chain.
     public struct Operation: Sendable, Equatable {
@@ -89,6 +115,10 @@ public indirect enum Expression: Sendable, Equatable {
             }
             return v
         case .negate(let e): return -(try e.value(values))
+        case let .call(f, arguments):
+            var x: [Double] = []
+            for a in arguments { x.append(try a.value(values)) }
+            return f.apply(x)
         case let .chain(first, operations):
             var x = try first.value(values)
             for operation in operations {
@@ -109,6 +139,7 @@ public indirect enum Expression: Sendable, Equatable {
         case .number: []
         case .name(let n): [n]
         case .negate(let e): e.names
+        case .call(_, let arguments): arguments.flatMap(\.names)
         case let .chain(first, operations): first.names + operations.flatMap(\.operand.names)
         }
     }
@@ -121,6 +152,7 @@ public indirect enum Expression: Sendable, Equatable {
         switch self {
         case .number, .name: return nil
         case .negate(let e): return e.staticProblem()
+        case .call(_, let arguments): return arguments.lazy.compactMap { $0.staticProblem() }.first
         case let .chain(first, operations):
             if let problem = first.staticProblem() { return problem }
             for operation in operations {
@@ -133,8 +165,8 @@ public indirect enum Expression: Sendable, Equatable {
 }
 
 /// Recursive descent over `sum := product (('+'|'-') product)*`, `product := factor (('*'|'/') factor)*`,
-/// `factor := number | name | '(' sum ')' | '-' factor`; sums and products loop, and only
-/// parentheses and minus signs recurse, at most `Expression.maxDepth` deep.
+/// `factor := number | name | function '(' sum (',' sum)* ')' | '(' sum ')' | '-' factor`; sums and
+/// products loop, and only parentheses, calls and minus signs recurse, at most `Expression.maxDepth` deep.
 private struct Parser {
     let chars: [Character]
     var at = 0
@@ -187,9 +219,9 @@ private struct Parser {
     }
 
     /// One level deeper, or an error when the nesting is too deep.
-    mutating func nested(_ parse: (inout Parser) throws(ParseFailure) -> Expression) throws(ParseFailure) -> Expression {
+    mutating func nested<T>(_ parse: (inout Parser) throws(ParseFailure) -> T) throws(ParseFailure) -> T {
         guard depth < Expression.maxDepth else {
-            throw ParseFailure("nests parentheses and minus signs more than \(Expression.maxDepth) deep")
+            throw ParseFailure("nests parentheses, calls and minus signs more than \(Expression.maxDepth) deep")
         }
         depth += 1
         defer { depth -= 1 }
@@ -228,9 +260,45 @@ private struct Parser {
                 text.append(chars[at])
                 at += 1
             }
-            return .name(text)
+            skipSpaces()
+            guard at < chars.count, chars[at] == "(" else { return .name(text) }
+            return try call(text)
         }
         throw ParseFailure("unexpected \(quoted(String(c)))")
+    }
+}
+
+extension Parser {
+    /// `name(a, b, …)`, with the parser at the `(`.
+    mutating func call(_ name: String) throws(ParseFailure) -> Expression {
+        guard let f = Expression.Function(rawValue: name) else {
+            throw ParseFailure("unknown function \(quoted(name)) (known: \(Expression.Function.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        at += 1
+        let arguments = try nested { p throws(ParseFailure) in try p.arguments() }
+        guard f.arity.contains(arguments.count) else {
+            let wanted = f.arity.count == 1 ? "exactly 1 argument" : "at least \(f.arity.lowerBound) arguments"
+            throw ParseFailure("\(name) takes \(wanted), got \(arguments.count)")
+        }
+        return .call(f, arguments)
+    }
+
+    /// `a, b, …)` or `)`: a call's arguments, through its closing parenthesis.
+    private mutating func arguments() throws(ParseFailure) -> [Expression] {
+        var list: [Expression] = []
+        skipSpaces()
+        if at < chars.count, chars[at] == ")" {
+            at += 1
+            return list
+        }
+        while true {
+            list.append(try sum())
+            skipSpaces()
+            guard at < chars.count else { throw ParseFailure("missing ')'") }
+            at += 1
+            if chars[at - 1] == ")" { return list }
+            guard chars[at - 1] == "," else { throw ParseFailure("expected ',' or ')' after \(quoted(String(chars[..<(at - 1)]).trimmingSpaces))") }
+        }
     }
 }
 

@@ -59,6 +59,7 @@ struct InputTests {
         "--theme", "--title", "--preset", "--numpy-script", "--llama-script", "--peer-python", "--text", "--out", "--lang", "--formats", "--algo", "--over",
         "--format", "--to", "--frames", "--corpus", "--data-dir", "--tokenizer", "--task", "--optimizer", "--schedule",
         "--checkpoint-type", "--from", "--retrofit", "--plot", "--jax-python", "--jax-script",
+        "--kv-quant", "--evict", "--weights-dtype",
     ]
 
     /// Every option of every verb (from ArgumentParser's own description) with 0, −1, Int.max

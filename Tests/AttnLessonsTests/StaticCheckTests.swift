@@ -182,7 +182,11 @@ struct ValueNameTests {
         let corpus = try corpusFile()
         let small: [(String, String?)] = [("layers", "2"), ("d-model", "16"), ("q-heads", "2"), ("ffn", "32")]
         return [
-            .kv: [[("preset", "llama-3-8b")], [("layers", "4")]],
+            .kv: [[("preset", "llama-3-8b")], [("layers", "4")],
+                  [("preset", "mistral-7b"), ("context", "32768"), ("gpu-memory", "24GiB")],
+                  [("preset", "llama-3-8b"), ("kv-quant", "int4"), ("kv-quant-pre-rope", nil), ("gpu-memory", "80GiB")],
+                  [("preset", "llama-3-8b"), ("evict", "sinks"), ("kv-budget", "512"), ("page-tokens", "16"), ("requests", "300,1000")],
+                  [("preset", "llama-3-8b"), ("kv-latent-rank", "256")]],
             .params: [[("preset", "llama-3-8b")], [("encoder", nil)]],
             .decode: [small + [("tokens", "3"), ("verify", nil)]],
             .tile: [[("n", "32"), ("d", "8"), ("sram-elements", "512"), ("backward", nil)]],
