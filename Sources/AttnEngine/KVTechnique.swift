@@ -58,3 +58,24 @@ extension KVStorage {
         }
     }
 }
+
+extension KVTechnique {
+    /// "int4, groups of 32", "h2o, budget 128", "sliding window 4096", or "plain".
+    public func label(_ config: DecoderConfig) -> String {
+        Self.label(storage: storage, retention: retention(config), slidingWindow: eviction == .none && config.slidingWindow != nil)
+    }
+
+    /// The label of a cache that stores K/V as `storage` and keeps the tokens `retention` keeps;
+    /// `slidingWindow`: the window is the architecture's, not an eviction.
+    public static func label(storage: KVStorage, retention: KVEviction, slidingWindow: Bool = false) -> String {
+        var parts: [String] = []
+        if storage != .plain { parts.append(storage.label) }
+        switch retention {
+        case .none: break
+        case .window(let b): parts.append(slidingWindow ? "sliding window \(b)" : "window, budget \(b)")
+        case let .sinks(s, b): parts.append("\(s) sinks + window, budget \(b)")
+        case .h2o(let b): parts.append("h2o, budget \(b)")
+        }
+        return parts.isEmpty ? "plain" : parts.joined(separator: "; ")
+    }
+}

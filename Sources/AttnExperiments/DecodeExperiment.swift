@@ -19,6 +19,8 @@ public struct DecodeSpec: Sendable, Hashable {
     public var dtype: DType = .fp32
     /// Wrap the prompt in the pretrained model's chat template.
     public var chat = false
+    /// Quantized, latent or evicting cache.
+    public var kv = KVTechniqueSpec()
     /// How long the decode may be estimated to take.
     public var budget = WorkBudget()
 
@@ -35,6 +37,7 @@ public struct DecodeSpec: Sendable, Hashable {
         temperature = try r.double(.temperature) ?? temperature
         dtype = try r.choice(.dtype) ?? dtype
         chat = try r.flag(.chat)
+        kv = try KVTechniqueSpec(&r)
         budget = try WorkBudget(&r)
     }
 
@@ -53,6 +56,7 @@ public struct DecodeSpec: Sendable, Hashable {
     public func validate(_ model: ModelSpec) throws(ConfigError) {
         try checkSettings()
         let config = try model.decoderConfig()
+        try kv.check(config)
         try Limits.check(config, tokens: tokens, sizeFields: model.sizeFields)
         let promptTokens = model.pretrained == nil || promptIds != nil
             ? try promptTokenIDs(vocab: config.vocab, vocabulary: CharVocabulary(), name: nil, chatTemplate: nil).count : 1
@@ -69,7 +73,8 @@ public struct DecodeSpec: Sendable, Hashable {
         let capacity = promptTokens.count + tokens - 1
         try Limits.check(config, tokens: capacity, sizeFields: model.sizeFields)
         try checkBudget(config, promptTokens: promptTokens.count, passes: verify ? 2 : 1)
-        let decoder = Decoder(config: config, weights: loaded.weights, capacityTokens: capacity, cacheDType: dtype)
+        let decoder = Decoder(config: config, weights: loaded.weights, capacityTokens: capacity, cacheDType: dtype,
+                              technique: try kv.technique(config, loaded.weights))
         var sampler = Sampler(temperature: temperature, seed: seed)
         let progress = ProgressLine("decode: token", total: tokens)
         let result = decoder.generate(prompt: promptTokens, tokens: tokens, sampler: &sampler, detail: detail, stop: loaded.endToken,
@@ -134,15 +139,33 @@ public struct DecodeExperiment: Experiment {
         detail = try r.choice(.traceDetail) ?? detail
     }
 
-    public func validate() throws { try decoding.validate(model) }
+    public func validate() throws {
+        try decoding.validate(model)
+        try checkVerify()
+    }
+
+    /// `verify` recomputes without a cache: a window, sinks or a latent recompute the same way, but
+    /// no recomputation has quantized codes or H2O's scores to compare with.
+    private func checkVerify() throws(ConfigError) {
+        guard verify else { return }
+        if let quant = decoding.kv.quant {
+            throw ConfigError(.fields([.verify, .kvQuant]), "cannot be combined: an uncached recomputation has no \(quant.rawValue) codes to compare with; `attnlab ppl` measures what quantization costs")
+        }
+        if decoding.kv.evict == .h2o {
+            throw ConfigError(.fields([.verify, .evict]), "cannot be combined with h2o: an uncached recomputation has no accumulated scores to evict by; `attnlab ppl` measures what eviction costs")
+        }
+    }
 
     public func run() throws(ConfigError) -> DecodeOutput {
+        try checkVerify()
         let (decoded, weights) = try decoding.decode(model, detail: detail, verify: verify)
         let config = decoded.config, result = decoded.result
         var maxAbsDiff: Float? = nil
         if verify {
             // One uncached causal pass gives every step's logits at once: position t sees only tokens ≤ t.
-            let reference = FullForward.logits(config: config, weights: weights, tokens: result.processedTokens, cacheDType: decoding.dtype)
+            let technique = try decoding.kv.technique(config, weights)
+            let reference = FullForward.logits(config: config, weights: weights, tokens: result.processedTokens, cacheDType: decoding.dtype,
+                                               mask: technique.mask(config), latent: technique.latent)
             var diff: Float = 0
             for s in result.steps {
                 for (i, logit) in s.record.logits.enumerated() {

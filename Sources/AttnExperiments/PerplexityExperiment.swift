@@ -55,16 +55,20 @@ public struct EvalSpec: Sendable, Hashable {
     /// One model's perplexity on these tokens, with its cache size.
     /// - Throws: `ConfigError` naming `modelFields` when the log-likelihood is not finite (a model file
     ///   with NaN weights), rather than reporting a perplexity of nan.
-    func measure(_ name: String, _ config: DecoderConfig, _ weights: DecoderWeights, tokens: [Int], modelFields: [Field]) throws(ConfigError) -> EvalRow {
+    func measure(_ name: String, _ config: DecoderConfig, _ weights: DecoderWeights, tokens: [Int], modelFields: [Field],
+                 technique: KVTechnique = KVTechnique()) throws(ConfigError) -> EvalRow {
         let progress = ProgressLine("\(name): token", total: tokens.count)
         defer { progress.clear() }
         let result = Perplexity.evaluate(config: config, weights: weights, tokens: tokens, windowTokens: windowTokens, cacheDType: dtype,
-                                         progress: { progress.update($0) })
+                                         technique: technique, progress: { progress.update($0) })
         guard result.totalNLL.isFinite else {
             throw ConfigError(.fields(modelFields), "\(name): the log-likelihood is \(result.totalNLL), not a number; the model's logits are not finite (broken weights or metadata)")
         }
+        let windowCacheBytes = config.kvMap.kvLayers
+            * technique.storage.bytes(tokens: technique.retention(config).heldTokens(context: windowTokens), layout: config.attention, dtype: dtype)
         return EvalRow(name: name, config: config, bytesPerToken: KVBudget(layout: config.attention, kvMap: config.kvMap, dtype: dtype).bytesPerToken,
-                       result: result)
+                       result: result, technique: technique.storage == .plain && technique.eviction == .none && config.slidingWindow == nil ? nil
+                           : EvalRow.Technique(label: technique.label(config), windowCacheBytes: windowCacheBytes))
     }
 }
 
@@ -74,6 +78,15 @@ public struct EvalRow: Sendable {
     public let config: DecoderConfig
     public let bytesPerToken: Int
     public let result: PerplexityResult
+    /// How the cache was kept, when not plain and complete.
+    public var technique: Technique? = nil
+
+    /// A cache that compresses or evicts: what it is, and the bytes it holds for one scoring window.
+    public struct Technique: Sendable {
+        public let label: String
+        /// Bytes over every producer layer after a whole window (`KVStorage.bytes` of the tokens held).
+        public let windowCacheBytes: Int
+    }
 
     /// The names of `json(base:)`'s fields; the last two only with a base to compare with.
     static func valueNames(compared: Bool) -> ValueNames {
@@ -90,6 +103,10 @@ public struct EvalRow: Sendable {
             ("scored_tokens", .int(result.scoredTokens)), ("windows", .int(result.windows)),
             ("mean_nll", .double(result.meanNLL)), ("perplexity", .double(result.perplexity)),
         ]
+        if let technique {
+            fields.append(("kv_technique", .string(technique.label)))
+            fields.append(("kv_cache_bytes_per_window", .int(technique.windowCacheBytes)))
+        }
         if let base {
             fields.append(("kv_bytes_vs_original", .double(Double(bytesPerToken) / Double(base.bytesPerToken))))
             fields.append(("perplexity_vs_original", .double(result.perplexity / base.result.perplexity)))
@@ -104,6 +121,8 @@ public struct PerplexityExperiment: Experiment {
     public var eval = EvalSpec()
     /// Seed of random weights (models without `model`).
     public var seed: UInt64 = 1
+    /// Quantized, latent or evicting cache.
+    public var kv = KVTechniqueSpec()
 
     public init() {}
 
@@ -111,11 +130,12 @@ public struct PerplexityExperiment: Experiment {
         model = try ModelSpec(&r)
         eval = try EvalSpec(&r)
         seed = try r.uint64(.seed) ?? seed
+        kv = try KVTechniqueSpec(&r)
     }
 
     public func validate() throws {
         try eval.check()
-        _ = try model.decoderConfig()
+        try kv.check(try model.decoderConfig())
     }
 
     public func run() throws(ConfigError) -> PerplexityOutput {
@@ -123,7 +143,8 @@ public struct PerplexityExperiment: Experiment {
         let loaded = try model.load(seed: seed, tokens: eval.windowTokens)
         let tokens = try eval.tokens(loaded.vocabulary)
         try eval.checkBudget(loaded.config, tokens: tokens.count, models: 1)
-        let row = try eval.measure(loaded.name ?? "random seed \(seed)", loaded.config, loaded.weights, tokens: tokens, modelFields: model.sizeFields)
+        let row = try eval.measure(loaded.name ?? "random seed \(seed)", loaded.config, loaded.weights, tokens: tokens, modelFields: model.sizeFields,
+                                   technique: try kv.technique(loaded.config, loaded.weights))
         return PerplexityOutput(eval: eval, row: row, textTokens: tokens.count)
     }
 }
@@ -134,7 +155,7 @@ public struct PerplexityOutput: ExperimentOutput {
     public let textTokens: Int
 
     public static let valueNames = EvalRow.valueNames(compared: false)
-        + ValueNames(numbers: ["text_tokens", "window_tokens"], texts: ["text", "cache_dtype"])
+        + ValueNames(numbers: ["text_tokens", "window_tokens", "kv_cache_bytes_per_window"], texts: ["text", "cache_dtype", "kv_technique"])
 
     public var json: JSON {
         guard case .object(var fields) = row.json(base: nil) else { return row.json(base: nil) }

@@ -88,7 +88,16 @@ extension AttnLab {
                         Format.grouped(steps.reduce(0) { $0 + $1.bytesRead })]
             }
             out += Format.table(["layer", "K/V", "bytes written", "bytes read"], rows, rightAligned: [0, 2, 3])
-            out += "\ncache      \(res.cache.tokens) tokens × \(c.kvMap.kvLayers) KV layers × \(Format.grouped(budget.bytesPerTokenPerLayer)) B = \(Format.grouped(res.cache.bytes)) B (\(run.cacheDType.rawValue))\n"
+            let cache = res.cache
+            if cache.storage == .plain && cache.eviction == .none {
+                out += "\ncache      \(cache.tokens) tokens × \(c.kvMap.kvLayers) KV layers × \(Format.grouped(budget.bytesPerTokenPerLayer)) B = \(Format.grouped(cache.bytes)) B (\(run.cacheDType.rawValue))\n"
+            } else {
+                // What the technique keeps: tokens held, and the bytes of their codes, scales or latents.
+                let held = cache.heldTokens
+                out += "\ncache      \(held) of \(cache.tokens) tokens held × \(c.kvMap.kvLayers) KV layers = \(Format.grouped(cache.bytes)) B (\(KVTechnique.label(storage: cache.storage, retention: cache.eviction, slidingWindow: c.slidingWindow != nil)); plain \(run.cacheDType.rawValue) would be \(Format.grouped(cache.tokens * budget.bytesPerToken)) B)\n"
+                let evictions = res.steps.reduce(0) { $0 + $1.record.layers.reduce(0) { $0 + ($1.evicted?.reduce(0) { $0 + $1.count } ?? 0) } }
+                if evictions > 0 { out += "evicted    \(Format.grouped(evictions)) (layer, K/V head, token) rows over the run\n" }
+            }
             out += "steps      \(res.steps.count): wrote \(Format.grouped(res.kvBytesWritten)) B, read \(Format.grouped(res.kvBytesRead)) B\n"
             if let diff = run.maxAbsDiff {
                 out += "verify     max |cached − recomputed| logit = \(diff) over \(res.steps.count) steps × \(c.vocab) logits (tolerance 1e-4)\n"
@@ -123,11 +132,14 @@ struct DecodeFlags: ParsableArguments {
     @Flag(help: "Wrap the prompt in a pretrained chat model's template (<|im_start|>user … <|im_end|> <|im_start|>assistant), so an instruct model answers it.")
     var chat = false
 
+    @OptionGroup var kv: KVTechniqueOptions
+
     @OptionGroup var budget: BudgetOption
 
     var spec: DecodeSpec {
         var d = DecodeSpec()
         (d.prompt, d.promptIds, d.tokens, d.seed, d.temperature, d.dtype, d.chat) = (prompt, promptIds, tokens, seed, temperature, dtype, chat)
+        d.kv = kv.spec
         d.budget = budget.budget
         return d
     }

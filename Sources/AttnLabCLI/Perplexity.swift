@@ -44,6 +44,7 @@ extension AttnLab {
 
         @OptionGroup var model: ModelOptions
         @OptionGroup var eval: EvalFlags
+        @OptionGroup var kv: KVTechniqueOptions
         @Option(parsing: .unconditional, help: "Seed of random weights (models without --model).")
         var seed: UInt64 = 1
         @Flag(help: "Print the result as JSON.")
@@ -51,7 +52,7 @@ extension AttnLab {
 
         var experiment: PerplexityExperiment {
             var e = PerplexityExperiment()
-            (e.model, e.eval, e.seed) = (model.spec, eval.spec, seed)
+            (e.model, e.eval, e.seed, e.kv) = (model.spec, eval.spec, seed, kv.spec)
             return e
         }
 
@@ -64,6 +65,10 @@ extension AttnLab {
                 text       \(output.eval.describe(r, textTokens: output.textTokens))
                 KV cache   \(Format.grouped(row.bytesPerToken)) B per token (\(eval.dtype.rawValue), \(row.config.kvMap.kvLayers) KV layers × \(row.config.attention.kvHeads) KV heads)
                 """)
+            if let t = row.technique {
+                let plain = row.bytesPerToken * output.eval.windowTokens
+                say("technique  \(t.label): \(Format.grouped(t.windowCacheBytes)) B held after a \(Format.grouped(output.eval.windowTokens))-token window (plain: \(Format.grouped(plain)) B, \(Format.percent(Double(t.windowCacheBytes) / Double(plain))))")
+            }
         }
     }
 
