@@ -10,6 +10,7 @@ public protocol CommandKind: Sendable, Equatable {
 /// experiment type in `experimentType`, and the compiler checks that no case is forgotten.
 public enum ActionKind: String, CaseIterable, CommandKind {
     case decode, kv, params, tile, sweep, ppl, retrofit, train, study
+    case compareKV = "compare-kv"
 
     public var experimentType: any Experiment.Type {
         switch self {
@@ -22,6 +23,7 @@ public enum ActionKind: String, CaseIterable, CommandKind {
         case .retrofit: RetrofitExperiment.self
         case .train: TrainExperiment.self
         case .study: StudyExperiment.self
+        case .compareKV: CompareKVExperiment.self
         }
     }
 

@@ -145,8 +145,13 @@ public enum Charts {
     /// more than a factor of 3, as a retrofit without training can.
     /// - Parameter guess: a horizontal reference line, e.g. ("uniform guess", vocabulary size): the
     ///   perplexity of a model that knows nothing.
+    /// - Parameters:
+    ///   - legend: the name of each `family`, in order (default: the CLA paper's layout groups).
+    ///   - ceiling: the top of the perplexity axis; a point above it sits on the top edge with its
+    ///     value in its label, so that a few failures do not squeeze every other point into a line.
     public static func tradeoff(_ points: [TradeoffPoint], title: String, subtitle: String, yLabel: String, footnote: String,
-                                guess: (label: String, perplexity: Double)? = nil, style: Style) throws(FigureError) -> Figure {
+                                guess: (label: String, perplexity: Double)? = nil, legend: [String]? = nil, ceiling: Double? = nil,
+                                style: Style) throws(FigureError) -> Figure {
         guard points.count >= 2 else { throw FigureError(.variants, "needs at least two models to compare") }
         guard points.allSatisfy({ $0.perplexity.isFinite && $0.perplexity > 0 && $0.bytesPerToken > 0 }) else {
             throw FigureError(.variants, "a perplexity or size is not a positive finite number")
@@ -155,7 +160,8 @@ public enum Charts {
         var c = Canvas(style: style)
         let u = style.unit
         let top = c.header(title, subtitle: subtitle)
-        let xs = points.map { Double($0.bytesPerToken) }, ys = points.map(\.perplexity) + (guess.map { [$0.perplexity] } ?? [])
+        let clipped = { (p: TradeoffPoint) in ceiling.map { min(p.perplexity, $0) } ?? p.perplexity }
+        let xs = points.map { Double($0.bytesPerToken) }, ys = points.map(clipped) + (guess.map { [$0.perplexity] } ?? [])
         let logY = ys.max()! / ys.min()! > 3
         let pad = logY ? 1.0 : 0.1
         let plot = Plot(frame: Rect(150 * u, top + 30 * u, style.width * 0.66, style.height - top - 150 * u),
@@ -176,26 +182,27 @@ public enum Charts {
                 q.bytesPerToken <= p.bytesPerToken && q.perplexity <= p.perplexity && (q.bytesPerToken < p.bytesPerToken || q.perplexity < p.perplexity)
             }
         }.sorted { $0.bytesPerToken < $1.bytesPerToken }
-        c.line(frontier.map { plot.point(Double($0.bytesPerToken), $0.perplexity) }, color: c.theme.foreground.withAlpha(0.5), width: 2.5 * u,
+        c.line(frontier.map { plot.point(Double($0.bytesPerToken), clipped($0)) }, color: c.theme.foreground.withAlpha(0.5), width: 2.5 * u,
                dash: [8 * u, 6 * u], role: "frontier")
         var placer = LabelPlacer(bounds: plot.frame)
         for p in points {
-            let at = plot.point(Double(p.bytesPerToken), p.perplexity)
+            let at = plot.point(Double(p.bytesPerToken), clipped(p))
             placer.placed.append(Rect(at.x - 8 * u, at.y - 8 * u, 16 * u, 16 * u))
         }
         for p in points.sorted(by: { $0.bytesPerToken < $1.bytesPerToken }) {
-            let at = plot.point(Double(p.bytesPerToken), p.perplexity), color = c.theme.group(p.family)
+            let at = plot.point(Double(p.bytesPerToken), clipped(p)), color = c.theme.group(p.family)
             let onFrontier = frontier.contains { $0.name == p.name }
             c.circle(at, radius: (onFrontier ? 9 : 7) * u, fill: color, stroke: onFrontier ? c.theme.foreground : nil, lineWidth: 2 * u, role: "model")
-            if let (pos, anchor) = placer.place(p.name, at: at, size: style.smallSize * 0.8, gap: 14 * u) {
-                c.text(p.name, pos, size: style.smallSize * 0.8, color: c.theme.foreground, anchor: anchor, role: "model-label")
+            let label = clipped(p) < p.perplexity ? "\(p.name) ↑ \(Format.grouped(Int(p.perplexity.rounded())))" : p.name
+            if let (pos, anchor) = placer.place(label, at: at, size: style.smallSize * 0.8, gap: 14 * u) {
+                c.text(label, pos, size: style.smallSize * 0.8, color: c.theme.foreground, anchor: anchor, role: "model-label")
             }
         }
         var legendY = plot.frame.y + 10 * u
         let legendX = plot.frame.maxX + 36 * u
         // Only the groups that are on the chart.
         let families = Set(points.map(\.family))
-        for (k, label) in ["MHA / GQA / MQA", "… + CLA2", "… + CLA3, CLA4", "CLA2, non-uniform"].enumerated() where families.contains(k) {
+        for (k, label) in (legend ?? ["MHA / GQA / MQA", "… + CLA2", "… + CLA3, CLA4", "CLA2, non-uniform"]).enumerated() where families.contains(k) {
             c.circle(Point(legendX + 8 * u, legendY), radius: 7 * u, fill: c.theme.group(k))
             c.text(label, Point(legendX + 26 * u, legendY), size: style.smallSize)
             legendY += 34 * u
