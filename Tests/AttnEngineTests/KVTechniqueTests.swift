@@ -219,3 +219,35 @@ struct KVTechniqueTests {
         #expect(throws: ConfigError.self) { try smallConfig().withSlidingWindow(0) }
     }
 }
+
+/// The latent cache in the decoder: a full-rank latent is the original model within float error, a
+/// cached latent decode is the recomputation through the same latent bit for bit, and the bytes are
+/// r elements per token and producer layer.
+@Suite("KV toolbox: the latent cache in the decoder")
+struct LatentDecoderTests {
+    @Test("full rank ≈ the original model; cached = recomputed through the latent; bytes r × element", arguments: [KVPattern.none, .cla(2)])
+    func latent(pattern: KVPattern) throws {
+        let config = try smallConfig(layers: 4, dModel: 32, kvHeads: 2, pattern: pattern)
+        let weights = DecoderWeights(config: config, seed: 6)
+        let basis = try LatentBasis(config: config, weights: weights)
+        let tokens = KVTechniqueTests.tokens
+        let plain = FullForward.logits(config: config, weights: weights, tokens: tokens)
+        for rank in [basis.maxRank, 12, 3] {
+            let latent = try basis.truncated(rank: rank)
+            let technique = try KVTechnique(storage: .latent(rank: rank), latent: latent)
+            let (decoder, records) = KVTechniqueTests.logits(config, weights, technique, dtype: .fp16)
+            let recomputed = FullForward.logits(config: config, weights: weights, tokens: tokens, cacheDType: .fp16, latent: latent)
+            for (t, r) in records.enumerated() {
+                let row = Array(recomputed[(t * config.vocab)..<((t + 1) * config.vocab)])
+                #expect(maxAbsDiff(r.logits, row) <= 1e-5, "rank \(rank) token \(t)")
+            }
+            #expect(decoder.cache.bytes == config.kvMap.kvLayers * tokens.count * rank * 2)
+            let stored = try #require(decoder.cache.latentRow(layer: 0, position: 5))
+            #expect(stored.count == rank && stored.allSatisfy { Float(Float16($0)) == $0 })
+            if rank == basis.maxRank {
+                let exact = FullForward.logits(config: config, weights: weights, tokens: tokens, latent: latent)
+                #expect(maxAbsDiff(exact, plain) <= 1e-4, "full rank differs from the original")
+            }
+        }
+    }
+}
