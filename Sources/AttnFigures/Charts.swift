@@ -9,7 +9,12 @@ public enum Charts {
     public struct KVSeries: Sendable {
         public let name: String
         public let budget: KVBudget
-        public init(name: String, budget: KVBudget) { self.name = name; self.budget = budget }
+        /// A sliding window: the cache stops growing at W tokens (Mistral 7B: 4,096).
+        public let window: Int?
+        public init(name: String, budget: KVBudget, window: Int? = nil) { self.name = name; self.budget = budget; self.window = window }
+
+        /// Bytes one sequence's cache holds at `context` tokens.
+        func bytes(context: Int) -> Int { budget.bytesPerToken * min(context, window ?? context) }
     }
 
     /// The layouts to compare for a model: its own, MHA, MQA, and each with CLA2 where it differs.
@@ -22,12 +27,12 @@ public enum Charts {
                   let map = try? pattern.map(layers: L) else { return }
             let b = KVBudget(layout: layout, kvMap: map, dtype: dtype)
             if !series.contains(where: { $0.budget.layout == b.layout && $0.budget.kvMap == b.kvMap }) {
-                series.append(KVSeries(name: layout.name + suffix, budget: b))
+                series.append(KVSeries(name: layout.name + suffix, budget: b, window: config.slidingWindow))
             }
         }
         // The model as configured (its own K/V map), then the alternatives.
         let own = KVBudget(layout: a, kvMap: config.kvMap, dtype: dtype)
-        series.append(KVSeries(name: "\(name): \(config.layoutName)", budget: own))
+        series.append(KVSeries(name: "\(name): \(config.layoutName)", budget: own, window: config.slidingWindow))
         add(kv: a.qHeads, pattern: .none, suffix: " (\(a.qHeads) K/V heads)")
         if a.kvHeads != a.qHeads && a.kvHeads != 1 { add(kv: a.kvHeads, pattern: .none) }
         add(kv: 1, pattern: .none)
@@ -45,14 +50,15 @@ public enum Charts {
         try style.requireLegible()
         var c = Canvas(style: style)
         let u = style.unit
-        let top = c.header("KV cache grows linearly with context", subtitle: subtitle)
+        let windowed = series.contains { $0.window.map { $0 < hi } ?? false }
+        let top = c.header(windowed ? "KV cache grows with context, up to the sliding window" : "KV cache grows linearly with context", subtitle: subtitle)
         let gb = { (b: Int) in Double(b) / 1e9 }
         for s in series {
             guard (try? s.budget.cacheBytes(context: hi)) != nil else {
                 throw FigureError(.contexts, "\(hi) tokens overflow 64-bit byte counts")
             }
         }
-        let values = series.flatMap { s in contexts.map { gb(s.budget.bytesPerToken * $0) } }
+        let values = series.flatMap { s in contexts.map { gb(s.bytes(context: $0)) } }
         let yMax = values.max()! * 1.08, yMin = logY ? max(values.min()! / 1.5, 1e-6) : 0
         let plot = Plot(frame: Rect(170 * u, top + 30 * u, style.width * 0.62, style.height - top - 150 * u),
                         x: Axis(min: logY ? Double(lo) : 0, max: Double(hi), log: logY,
@@ -63,16 +69,19 @@ public enum Charts {
         let legendX = plot.frame.maxX + 40 * u
         for (k, s) in series.enumerated() {
             let color = c.theme.group(k)
-            let points = (logY ? [] : [plot.point(0, 0)]) + contexts.sorted().map { plot.point(Double($0), gb(s.budget.bytesPerToken * $0)) }
+            // A window bends the line where the cache stops growing.
+            let bends = s.window.map { w in contexts.contains(w) || w >= hi || w <= lo ? [] : [w] } ?? []
+            let points = (logY ? [] : [plot.point(0, 0)]) + (contexts + bends).sorted().map { plot.point(Double($0), gb(s.bytes(context: $0))) }
             c.line(points, color: color, width: 3.5 * u, dash: s.budget.kvLayers < s.budget.layers ? [10 * u, 6 * u] : [], role: "series")
-            for p in points.suffix(contexts.count) { c.circle(p, radius: 5 * u, fill: color, role: "point") }
+            for x in contexts.sorted() { c.circle(plot.point(Double(x), gb(s.bytes(context: x))), radius: 5 * u, fill: color, role: "point") }
             c.line([Point(legendX, legendY), Point(legendX + 36 * u, legendY)], color: color, width: 3.5 * u,
                    dash: s.budget.kvLayers < s.budget.layers ? [10 * u, 6 * u] : [])
             c.text(s.name, Point(legendX + 46 * u, legendY), size: style.smallSize)
             c.text("\(Format.grouped(s.budget.bytesPerToken)) B/token", Point(legendX + 46 * u, legendY + 24 * u), size: style.smallSize * 0.9, color: c.theme.muted)
             legendY += 62 * u
         }
-        c.footnote("bytes = 2 × kv_layers × kv_heads × head_dim × bytes/element × tokens. Dashed: CLA2 (half the layers store K/V).")
+        let windows = Set(series.compactMap(\.window))
+        c.footnote("bytes = 2 × kv_layers × kv_heads × head_dim × bytes/element × tokens" + (windows.isEmpty ? "" : " (tokens ≤ the \(windows.sorted().map { Format.grouped($0) }.joined(separator: ", "))-token sliding window)") + ". Dashed: CLA2 (half the layers store K/V).")
         return Figure(style: style, pages: [c.page], title: "KV cache vs context")
     }
 
