@@ -180,6 +180,23 @@ struct KVFigureTests {
         expectTextInside(figure, "paged")
     }
 
+    @Test("in a lesson step, each figure draws from its action's run (kv-quant adds only the plain decode of its originals)")
+    func sharedRuns() throws {
+        let runs = Runs()
+        let window: KeyValuePairs<String, String?> = ["tokens": "8", "evict": "window", "kv-budget": "4"]
+        _ = try runs.output(of: try ActionKind.decode.experiment(flags(window)))
+        _ = try draw(.kvEvict, window, runs: runs)
+        #expect(runs.count == 1)
+        let quant: KeyValuePairs<String, String?> = ["tokens": "20", "kv-quant": "int4", "kv-group": "8"]
+        _ = try runs.output(of: try ActionKind.decode.experiment(flags(quant)))
+        _ = try draw(.kvQuant, quant, runs: runs)
+        #expect(runs.count == 3)
+        let paged: KeyValuePairs<String, String?> = ["page-tokens": "64", "requests": "300,1000,700", "context": "2048"]
+        _ = try runs.output(of: try ActionKind.kv.experiment(flags(paged)))
+        _ = try draw(.paged, paged, runs: runs)
+        #expect(runs.count == 4)
+    }
+
     @Test("bad input: one error naming the flag at fault")
     func badInput() {
         let cases: [(FigureKind, KeyValuePairs<String, String?>, Field)] = [
