@@ -13,12 +13,15 @@ public enum QuantizedRowDiagram {
         public let stored: KVCache.QuantizedRow
         public let original: [Float]
         public let group: Int
+        /// The token the row belongs to.
+        public let position: Int
 
-        public init(which: KVCache.KV, stored: KVCache.QuantizedRow, original: [Float], group: Int) {
+        public init(which: KVCache.KV, stored: KVCache.QuantizedRow, original: [Float], group: Int, position: Int) {
             self.which = which
             self.stored = stored
             self.original = original
             self.group = group
+            self.position = position
         }
 
         /// Element i's scale: its channel's for a key, its group's for a value.
@@ -27,8 +30,10 @@ public enum QuantizedRowDiagram {
         /// decoded − original, per element.
         public var errors: [Float] { zip(stored.decoded, original).map { $0 - $1 } }
         public var maxAbsError: Float { errors.reduce(0) { max($0, abs($1)) } }
-        /// The largest scale/2 of the row: no error may exceed it when the original is what was quantized.
+        /// The largest scale/2 of the row.
         public var maxHalfScale: Float { stored.scales.reduce(0) { max($0, $1.scale / 2) } }
+        /// Elements whose error exceeds their own scale/2: none when the original is what was quantized.
+        public var outsideBand: Int { errors.indices.filter { abs(errors[$0]) > scale($0).scale / 2 }.count }
     }
 
     /// - Parameters:
@@ -55,7 +60,8 @@ public enum QuantizedRowDiagram {
         c.rect(frame, fill: theme.panel, radius: 12 * u)
         let key = row.which == .k
         c.text(key ? "K (after RoPE)" : "V", Point(frame.x + 14 * u, frame.y + 20 * u), size: c.style.labelSize * 0.85, weight: .bold)
-        c.text(key ? "per channel: each channel its own scale and minimum, shared by the \(row.group) tokens of its group"
+        let groupStart = row.position / row.group * row.group
+        c.text(key ? "per channel: each channel its own scale and minimum, shared by its group's tokens \(groupStart)–\(groupStart + row.group - 1)"
                    : "per token: one scale and minimum for each \(row.group) channels of this row",
                Point(frame.x + 14 * u + textWidth(key ? "K (after RoPE)" : "V", size: c.style.labelSize * 0.85) * 1.15 + 16 * u, frame.y + 20 * u),
                size: small * 0.85, color: theme.muted)
@@ -89,7 +95,7 @@ public enum QuantizedRowDiagram {
 
         // Codes, dark for large ones; group edges of a value row drawn over them.
         label("codes 0…\(maxCode)", y + codesH / 2)
-        let textSize = min(small * 0.7, cellW / (maxCode > 99 ? 1.9 : 1.3))
+        let textSize = min(small * 0.7, cellW / (maxCode > 99 ? 2.1 : 1.3))
         for i in 0..<n {
             let code = Double(row.stored.codes[i]) / Double(maxCode)
             let fill = Color(hex: 0xF7F7F7).mixed(with: Color(hex: 0x0B3C5D), code)

@@ -156,7 +156,7 @@ struct KVFigureTests {
                 }
             }
             #expect(row.scales.count == (which == .k ? 16 : 16 / group))
-            #expect(subtitle.contains("\(name) max |error| \(QuantizedRowDiagram.short(maxError)) ≤ scale/2 = \(QuantizedRowDiagram.short(maxHalf))"))
+            #expect(subtitle.contains("\(name) max |error| \(QuantizedRowDiagram.short(maxError)), each within its ±scale/2 (up to \(QuantizedRowDiagram.short(maxHalf)))"))
         }
         // One code cell per element of K and of V.
         #expect(figure.pages[0].count(role: "code") == 32)

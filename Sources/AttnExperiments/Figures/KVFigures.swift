@@ -150,7 +150,7 @@ public struct KVQuantFigure: FigureExperiment {
         let original = try runs.run(plainDecode(run, position: p)).run.result.cache
         let rows = [KVCache.KV.k, .v].map { which in
             QuantizedRowDiagram.Row(which: which, stored: run.result.cache.quantizedRow(which, layer: layer, kvHead: 0, position: p)!,
-                                    original: original.row(which, layer: layer, kvHead: 0, position: p), group: q.group)
+                                    original: original.row(which, layer: layer, kvHead: 0, position: p), group: q.group, position: p)
         }
         let caption = Self.caption(run, rows: rows, layer: layer, position: p, quantization: q)
         return try QuantizedRowDiagram.figure(rows, maxCode: q.maxCode, title: caption.title, subtitle: caption.subtitle, footnote: caption.footnote, style: style)
@@ -162,13 +162,15 @@ public struct KVQuantFigure: FigureExperiment {
         let token = AttentionDiagram.label(run.vocabulary.text(of: run.result.processedTokens[p]))
         let perToken = KVStorage.quantized(q).bytesPerTokenPerLayer(layout: a, dtype: cache.dtype)
         let plain = KVStorage.plain.bytesPerTokenPerLayer(layout: a, dtype: cache.dtype)
-        let errors = rows.map { "\($0.which == .k ? "K" : "V") max |error| \(QuantizedRowDiagram.short($0.maxAbsError)) ≤ scale/2 = \(QuantizedRowDiagram.short($0.maxHalfScale))" }
-        let groupStart = p / q.group * q.group
+        let errors = rows.map { row in
+            let name = row.which == .k ? "K" : "V", error = QuantizedRowDiagram.short(row.maxAbsError)
+            return row.outsideBand == 0 ? "\(name) max |error| \(error), each within its ±scale/2 (up to \(QuantizedRowDiagram.short(row.maxHalfScale)))"
+                : "\(name) max |error| \(error), \(row.outsideBand) of \(row.errors.count) outside ±scale/2"
+        }
         return ("\(q.label): layer \(layer), K/V head 0, position \(p) (\"\(token)\")",
-                "\(Format.fixed(perToken, 1)) B per token and layer vs \(Format.grouped(Int(plain))) B in \(cache.dtype.rawValue); "
-                    + errors.joined(separator: "; ") + "; the key's scales cover tokens \(groupStart)–\(groupStart + q.group - 1)",
-                "Original: the same tokens decoded with a plain cache" + (layer > 0 ? " (above layer 0 its input differs by the lower layers' rounding)" : "")
-                    + ". Decoded = min + code · scale; rounding to the nearest code keeps each error within ±scale/2.")
+                "\(Format.fixed(perToken, 1)) B per token and layer vs \(Format.grouped(Int(plain))) B in \(cache.dtype.rawValue); " + errors.joined(separator: "; "),
+                "Original: the same tokens through a plain cache" + (layer > 0 ? " (above layer 0 its input also differs by the lower layers' rounding)" : "")
+                    + ". Decoded = min + code · scale, within ±scale/2 of what was quantized.")
     }
 }
 
