@@ -40,6 +40,7 @@ public enum ActionKind: String, CaseIterable, CommandKind {
 public enum FigureKind: String, CaseIterable, CommandKind {
     case heads, layers, tiles, cache, attention
     case kvChart = "kv-chart", ioChart = "io-chart", tradeoff, lossCurve = "loss-curve"
+    case kvEvict = "kv-evict", kvQuant = "kv-quant", paged
 
     public var figureType: any FigureExperiment.Type {
         switch self {
@@ -52,6 +53,9 @@ public enum FigureKind: String, CaseIterable, CommandKind {
         case .ioChart: IOChartFigure.self
         case .tradeoff: TradeoffFigure.self
         case .lossCurve: LossCurveFigure.self
+        case .kvEvict: KVEvictFigure.self
+        case .kvQuant: KVQuantFigure.self
+        case .paged: PagedFigure.self
         }
     }
 

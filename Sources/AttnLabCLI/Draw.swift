@@ -97,7 +97,8 @@ extension AttnLab {
                   attnlab draw tiles --algo fa2 --n 256 --d 64 --sram-elements 8192 -o output/tiles.pdf
                   attnlab draw attention --q-heads 8 --kv-heads 2 --prompt "the cat sat on the mat" -o output/attention.png
                 """,
-            subcommands: [DrawHeads.self, DrawLayers.self, DrawTiles.self, DrawCache.self, DrawAttention.self, DrawKVChart.self, DrawIOChart.self, DrawTradeoff.self, DrawLossCurve.self]
+            subcommands: [DrawHeads.self, DrawLayers.self, DrawTiles.self, DrawCache.self, DrawAttention.self, DrawKVChart.self, DrawIOChart.self, DrawTradeoff.self, DrawLossCurve.self,
+                          DrawKVEvict.self, DrawKVQuant.self, DrawPaged.self]
         )
     }
 
@@ -275,6 +276,78 @@ extension AttnLab {
             get throws {
                 guard let rate = Double(train.lr) else { throw ConfigError(.lr, "'\(train.lr)' is not one number (a sweep is `attnlab train --lr A,B --plot FILE`)") }
                 return LossCurveFigure(train.experiment(lr: rate))
+            }
+        }
+    }
+}
+
+extension AttnLab {
+    struct DrawKVEvict: FigureCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "kv-evict",
+            abstract: "Which tokens an evicting cache keeps: per layer (and K/V head, under H2O) a map of decode steps × key positions.",
+            discussion: "Example: attnlab draw kv-evict --model smollm2-135m --tokens 40 --evict h2o --kv-budget 12 --layer 0,29 -o output/kv-evict.png")
+        @OptionGroup var model: ModelOptions
+        @OptionGroup var decoding: DecodeFlags
+        @Option(parsing: .unconditional, help: "The layers to show, 0-based, e.g. 0,15,29. (default: the first, middle and last)")
+        var layer: String?
+        @OptionGroup var figure: FigureOptions
+
+        var experiment: KVEvictFigure {
+            get throws {
+                var d = DecodeExperiment()
+                (d.model, d.decoding) = (model.spec, decoding.spec)
+                return KVEvictFigure(d, layers: try layer.map { text throws(ConfigError) in try parseLayers(text) })
+            }
+        }
+    }
+
+    struct DrawKVQuant: FigureCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "kv-quant",
+            abstract: "One quantized cache row taken apart: original K and V, codes, scales, decoded values and the error within ±scale/2.",
+            discussion: "Example: attnlab draw kv-quant --model smollm2-135m --tokens 40 --kv-quant int4 --kv-group 32 -o output/kv-quant.png")
+        @OptionGroup var model: ModelOptions
+        @OptionGroup var decoding: DecodeFlags
+        @Option(parsing: .unconditional, help: "The layer whose cache is shown, 0-based.")
+        var layer = 0
+        @Option(parsing: .unconditional, help: "The position of the row. (default: the last whose key group is quantized)")
+        var step: Int?
+        @OptionGroup var figure: FigureOptions
+
+        var experiment: KVQuantFigure {
+            var d = DecodeExperiment()
+            (d.model, d.decoding) = (model.spec, decoding.spec)
+            return KVQuantFigure(d, layer: layer, position: step)
+        }
+    }
+
+    struct DrawPaged: FigureCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "paged",
+            abstract: "A paged KV cache: the block pool, each request's block table, empty slots hatched, against contiguous reservations.",
+            discussion: "Example: attnlab draw paged --model smollm2-135m --page-tokens 64 --requests 300,1000,700 --context 2048 -o output/paged.png")
+        @OptionGroup var model: ModelOptions
+        @Option(help: "Element type of stored K/V: fp32, bf16, fp16, fp8, int8, int4.")
+        var dtype: DType = .bf16
+        @Option(parsing: .unconditional, help: "Context length in tokens: what a contiguous cache reserves per request.")
+        var context = 4096
+        @Option(parsing: .unconditional, help: "Sequences in the batch (the requests when --requests is not given).")
+        var batch = 1
+        @OptionGroup var techniques: KVTechniqueOptions
+        @Option(name: .customLong("page-tokens"), parsing: .unconditional, help: "Token slots per block.")
+        var pageTokens: Int?
+        @Option(parsing: .unconditional, help: "Lengths in tokens of the requests, e.g. 300,1000,700. (default: --batch requests of --context)")
+        var requests: String?
+        @OptionGroup var figure: FigureOptions
+
+        var experiment: PagedFigure {
+            get throws {
+                var e = KVExperiment()
+                (e.model, e.dtype, e.contextTokens, e.batch) = (model.spec, dtype, context, batch)
+                (e.techniques, e.pageTokens) = (techniques.spec, pageTokens)
+                e.requests = try requests.map { text throws(ConfigError) in try parseList(text, field: .requests) }
+                return PagedFigure(e)
             }
         }
     }
