@@ -97,12 +97,7 @@ public struct KVTechniqueSpec: Sendable, Hashable {
         if evict != nil, let w = config.slidingWindow {
             throw ConfigError(.fields([.evict, .window]), "cannot be combined: the model's sliding window of \(Format.grouped(w)) tokens already decides which rows the cache keeps")
         }
-        if let latentRank {
-            let limit = min(2 * config.attention.kvElements, config.dModel)
-            guard latentRank >= 1, latentRank <= limit else {
-                throw ConfigError(.kvLatentRank, "must be in 1...\(limit) (min of 2·kv_heads·head_dim = \(2 * config.attention.kvElements) and d_model = \(config.dModel)), got \(latentRank)")
-            }
-        }
+        if let latentRank { try LatentKV.validate(rank: latentRank, config: config) }
         if let quant {
             _ = try KVQuantization(bits: quant.bits, group: group ?? Self.defaultGroup, headDim: config.attention.headDim)
         }
