@@ -17,6 +17,8 @@ public struct PagedKV: Sendable, Equatable {
 
     /// The most requests one allocation simulates.
     public static let maxRequests = 1 << 12
+    /// The most block boundaries the requests cross together, Σ ⌈length / B⌉: the simulation's work.
+    public static let maxBoundaries = 1 << 22
 
     /// - Throws: `ConfigError` naming `--page-tokens` for a block size outside 1...`Limits.maxTokens`.
     public init(pageTokens: Int, slotLimit: Int? = nil) throws(ConfigError) {
@@ -56,31 +58,46 @@ public struct PagedKV: Sendable, Equatable {
     /// give their blocks back to the free list.
     ///
     /// Only the steps where something happens are visited: a block boundary or a request's end.
-    public func allocate(lengths: [Int]) -> Allocation {
+    /// - Throws: `ConfigError` naming `--requests` for more than `maxRequests` requests, a length
+    ///   below 1, or more than `maxBoundaries` block boundaries in all.
+    public func allocate(lengths: [Int]) throws(ConfigError) -> Allocation {
         let B = pageTokens
+        guard lengths.count <= Self.maxRequests else { throw ConfigError(.requests, "\(lengths.count) requests; at most \(Self.maxRequests)") }
+        var boundaries = 0
+        for length in lengths {
+            guard length >= 1 else { throw ConfigError(.requests, "a request must hold at least 1 token, got \(length)") }
+            boundaries += length / B + 1
+            guard boundaries <= Self.maxBoundaries else {
+                throw ConfigError(.fields([.requests, .pageTokens]), "the requests cross more than \(Self.maxBoundaries) blocks of \(B) tokens; give larger blocks or fewer tokens")
+            }
+        }
         var tables = [[Int]](repeating: [], count: lengths.count)
-        // Sorted descending, so the lowest free block is the last one.
-        var free: [Int] = []
+        var free = FreeList()
         var created = 0, inUse = 0, peak = 0
         let ends = lengths.enumerated().sorted { ($0.element, $0.offset) < ($1.element, $1.offset) }
         var nextEnd = 0
+        // The requests not yet ended, in order.
+        var live = Array(lengths.indices)
         var t = 1
         while nextEnd < ends.count {
             // Step t writes token t − 1: it starts a block when (t − 1) is a multiple of B and the
             // rolling buffer is not yet full.
             if (t - 1) % B == 0 {
-                for i in lengths.indices where t <= lengths[i] && heldSlots(t) > tables[i].count * B {
+                for i in live where heldSlots(t) > tables[i].count * B {
                     let block: Int
-                    if let lowest = free.popLast() { block = lowest } else { block = created; created += 1 }
+                    if let lowest = free.popLowest() { block = lowest } else { block = created; created += 1 }
                     tables[i].append(block)
                     inUse += 1
                 }
                 peak = max(peak, inUse)
             }
-            while nextEnd < ends.count && ends[nextEnd].element == t {
-                for block in tables[ends[nextEnd].offset] { Self.insertDescending(block, into: &free) }
-                inUse -= tables[ends[nextEnd].offset].count
-                nextEnd += 1
+            if ends[nextEnd].element == t {
+                while nextEnd < ends.count && ends[nextEnd].element == t {
+                    for block in tables[ends[nextEnd].offset] { free.push(block) }
+                    inUse -= tables[ends[nextEnd].offset].count
+                    nextEnd += 1
+                }
+                live.removeAll { lengths[$0] == t }
             }
             guard nextEnd < ends.count else { break }
             // The next step where a block may start, or the next end.
@@ -89,13 +106,38 @@ public struct PagedKV: Sendable, Equatable {
         }
         return Allocation(blockTables: tables, usedSlots: lengths.map(heldSlots), peakBlocks: peak, pageTokens: B)
     }
+}
 
-    private static func insertDescending(_ block: Int, into free: inout [Int]) {
-        var lo = 0, hi = free.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if free[mid] > block { lo = mid + 1 } else { hi = mid }
+/// The free blocks as a binary min-heap: the lowest is taken first, and a finished sequence's blocks
+/// go back in O(log n) each (a sorted array would shift its whole length for every block).
+private struct FreeList {
+    private var heap: [Int] = []
+
+    mutating func push(_ block: Int) {
+        heap.append(block)
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard heap[parent] > heap[child] else { break }
+            heap.swapAt(parent, child)
+            child = parent
         }
-        free.insert(block, at: lo)
+    }
+
+    mutating func popLowest() -> Int? {
+        guard let last = heap.popLast() else { return nil }
+        guard !heap.isEmpty else { return last }
+        let lowest = heap[0]
+        heap[0] = last
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1, right = left + 1
+            var smallest = parent
+            if left < heap.count && heap[left] < heap[smallest] { smallest = left }
+            if right < heap.count && heap[right] < heap[smallest] { smallest = right }
+            guard smallest != parent else { return lowest }
+            heap.swapAt(parent, smallest)
+            parent = smallest
+        }
     }
 }

@@ -74,15 +74,12 @@ public struct KVExperiment: Experiment {
             throw ConfigError(.fields([.pageTokens, .kvQuant]), "cannot be combined: a quantized cache's key groups and their unquantized rows do not fill token slots one by one")
         }
         let lengths = requests ?? Array(repeating: contextTokens, count: batch)
-        guard lengths.count <= PagedKV.maxRequests else {
-            throw ConfigError(.requests, "\(lengths.count) requests; at most \(PagedKV.maxRequests)")
-        }
         if let long = lengths.first(where: { $0 > contextTokens }) {
             throw ConfigError(.fields([.requests, .context]), "a request of \(Format.grouped(long)) tokens is longer than the --context of \(Format.grouped(contextTokens)) every contiguous reservation is sized for")
         }
         let pager = try PagedKV(pageTokens: pageTokens, slotLimit: shape.slotLimit)
         let bytesPerSlot = try shape.sequenceBytes(context: 1, layers: shape.config.kvMap.kvLayers)
-        return PagedReport(pager: pager, lengths: lengths, allocation: pager.allocate(lengths: lengths), bytesPerSlot: bytesPerSlot,
+        return PagedReport(pager: pager, lengths: lengths, allocation: try pager.allocate(lengths: lengths), bytesPerSlot: bytesPerSlot,
                            reservedSlotsPerRequest: shape.heldTokens(context: contextTokens))
     }
 

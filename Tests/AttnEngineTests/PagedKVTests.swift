@@ -39,7 +39,7 @@ struct PagedKVTests {
             let B = [1, 2, 3, 7, 16, 32, 64, 512][Int.random(in: 0..<8, using: &rng)]
             let limit: Int? = Bool.random(using: &rng) ? nil : Int.random(in: 1...200, using: &rng)
             let pager = try PagedKV(pageTokens: B, slotLimit: limit)
-            let a = pager.allocate(lengths: lengths)
+            let a = try pager.allocate(lengths: lengths)
             let brute = Self.bruteForce(lengths, B: B, limit: limit)
             #expect(a.blockTables == brute.tables, "\(lengths) B=\(B) limit=\(String(describing: limit))")
             #expect(a.usedSlots == brute.filled)
@@ -66,5 +66,7 @@ struct PagedKVTests {
         #expect(try PagedKV(pageTokens: 1).allocate(lengths: [3, 5, 9]).fragmentationSlots == 0)
         #expect(try PagedKV(pageTokens: 64).allocate(lengths: [3, 5, 9]).fragmentationSlots == 61 + 59 + 55)
         #expect(throws: ConfigError(.pageTokens, "must be positive, got 0")) { try PagedKV(pageTokens: 0) }
+        #expect(throws: ConfigError.self) { try PagedKV(pageTokens: 1).allocate(lengths: [PagedKV.maxBoundaries]) }
+        #expect(throws: ConfigError.self) { try PagedKV(pageTokens: 4).allocate(lengths: [0]) }
     }
 }
