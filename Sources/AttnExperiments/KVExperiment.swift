@@ -112,25 +112,23 @@ public struct KVExperiment: Experiment {
         if a.qHeads > 8 && a.qHeads % 8 == 0 { try add("gqa8", "GQA-8", try layout(8, unshared)) }
         if a.qHeads > 1 { try add("mqa", "MQA (1 KV head)", try layout(1, unshared)) }
         if c.layers >= 2 { try add("cla2", "CLA2 (\(a.name), \((c.layers + 1) / 2) of \(c.layers) layers store K/V)", try layout(a.kvHeads, try KVPattern.cla(2).map(layers: c.layers))) }
-        var skipped: [String] = []
+        // Eviction, a latent or codes given on the command line are the first row's; int8 and int4
+        // are shown for every model the engine can quantize.
         let group = techniques.group ?? KVTechniqueSpec.defaultGroup
         let quants = [KVTechniqueSpec.Quant.int8, .int4] + (techniques.quant == .int2 ? [.int2] : [])
-        if c.slidingWindow == nil && a.headDim % group == 0 && dtype.isStorableByDecoder {
+        let refused: String? = c.slidingWindow != nil ? "the engine does not quantize a sliding-window cache"
+            : a.headDim % group != 0 ? "groups of \(group) do not divide head_dim \(a.headDim)"
+            : !dtype.isStorableByDecoder ? "--dtype \(dtype.rawValue) cannot hold the key rows waiting for their group" : nil
+        if refused == nil {
             for q in quants {
                 let storage = KVStorage.quantized(try KVQuantization(bits: q.bits, group: group, preRoPE: techniques.preRoPE, headDim: a.headDim))
                 try add(q.rawValue, "\(q.rawValue) codes, groups of \(group)", CacheShape(config: c, storage: storage, eviction: .none, dtype: dtype))
             }
-        } else {
-            skipped.append(c.slidingWindow != nil ? "int8/int4: the engine does not quantize a sliding-window cache" : "int8/int4: groups of \(group) do not divide head_dim \(a.headDim), or --dtype \(dtype.rawValue) cannot hold the unquantized rows")
         }
-        if shape.eviction != .none {
-            try add(shape.eviction.name, "--evict \(shape.eviction.name), budget \(Format.grouped(shape.eviction.budgetTokens ?? 0))", CacheShape(config: c, storage: .plain, eviction: shape.eviction, dtype: dtype))
-        }
-        if case .latent(let r) = shape.storage { try add("latent", "latent r = \(r)", CacheShape(config: c, storage: shape.storage, eviction: .none, dtype: dtype)) }
         if let paged {
             rows.append(paged.fitRow(weightsBytes: weights.bytes, gpuBytes: gpu.bytes, requestsGiven: requests != nil))
         }
-        return FitReport(gpu: gpu, weightsDtype: weightsDtype, weights: weights, rows: rows, skipped: skipped)
+        return FitReport(gpu: gpu, weightsDtype: weightsDtype, weights: weights, rows: rows, skipped: refused.map { ["int8/int4: \($0)"] } ?? [])
     }
 }
 
