@@ -18,8 +18,8 @@ public struct LayerStep: Sendable, Equatable {
     /// Positions this layer stopped reading at this step, one list per K/V head (nil: none): the token
     /// a window slid past, or the one H2O evicted from each head.
     public let evicted: [[Int]]?
-    /// Under H2O, the positions each K/V head read, in slot order (full detail only; nil when the
-    /// layer reads positions in order, as `AttentionMask.visibleKeys` gives them).
+    /// The positions each K/V head read, in the order of `attention`'s weights (full detail only): a
+    /// window's or sinks' visible keys, or H2O's slots; nil when the layer read every position 0…p.
     public let readPositions: [[Int]]?
 }
 
@@ -159,12 +159,14 @@ public final class Decoder {
                     let visible = mask.visibleKeys(query: p + i, keys: p + B)
                     layerSteps[i].append(LayerStep(
                         layer: l, sourceLayer: src,
-                        writtenPosition: src == l ? p + i : nil, bytesWritten: src == l ? bytesAdded(byTokenAt: p + i) : 0,
+                        writtenPosition: src == l ? p + i : nil, bytesWritten: src == l ? cache.storage.bytesWritten(position: p + i, layout: a, dtype: cache.dtype) : 0,
                         tokensRead: visible.count, bytesRead: cache.bytesRead(tokens: visible.count),
                         writtenK: src == l && detail == .full ? writtenRow(.k, layer: l, position: p + i) : nil,
                         writtenV: src == l && detail == .full ? writtenRow(.v, layer: l, position: p + i) : nil,
                         attention: recorded?[i],
-                        evicted: slid[i].isEmpty ? nil : [[Int]](repeating: slid[i], count: a.kvHeads), readPositions: nil
+                        evicted: slid[i].isEmpty ? nil : [[Int]](repeating: slid[i], count: a.kvHeads),
+                        // A mask that skips keys: which positions the recorded weights belong to.
+                        readPositions: recorded != nil && mask != .causal ? [[Int]](repeating: Array(visible), count: a.kvHeads) : nil
                     ))
                 }
             }
@@ -220,18 +222,11 @@ public final class Decoder {
             evicted = cache.h2oEvict(producer: l, position: p).map { $0.map { [$0] } }
         }
         return LayerStep(
-            layer: l, sourceLayer: src, writtenPosition: src == l ? p : nil, bytesWritten: src == l ? bytesAdded(byTokenAt: p) : 0,
+            layer: l, sourceLayer: src, writtenPosition: src == l ? p : nil, bytesWritten: src == l ? cache.storage.bytesWritten(position: p, layout: a, dtype: cache.dtype) : 0,
             tokensRead: n, bytesRead: cache.bytesRead(tokens: n),
             writtenK: src == l && detail == .full ? writtenRow(.k, layer: l, position: p) : nil,
             writtenV: src == l && detail == .full ? writtenRow(.v, layer: l, position: p) : nil,
             attention: detail == .full ? weights : nil, evicted: evicted, readPositions: read)
-    }
-
-    /// Bytes the token at `position` adds to one producer layer (its codes, its share of new scales,
-    /// or a latent), before any eviction.
-    private func bytesAdded(byTokenAt position: Int) -> Int {
-        let a = config.attention
-        return cache.storage.bytes(tokens: position + 1, layout: a, dtype: cache.dtype) - cache.storage.bytes(tokens: position, layout: a, dtype: cache.dtype)
     }
 
     /// The K or V rows, every head, that `layer` stored for `position`, as a reader sees them.

@@ -60,6 +60,15 @@ public struct KVQuantization: Hashable, Sendable {
         return values + keys
     }
 
+    /// Bytes the token at `position` writes into one layer's cache: its value codes and scales, its
+    /// key row in `residualDType`, and — when it completes a key group — the group's key codes and
+    /// channel scales. More than the cache grows by then: the group's waiting rows are freed.
+    public func bytesWritten(position: Int, kvElements E: Int, residualDType: DType) -> Int {
+        let codeBytesPerRow = (E * bits + 7) / 8
+        let row = codeBytesPerRow + (E / group) * 4 + E * residualDType.bits / 8
+        return row + ((position + 1) % group == 0 ? group * codeBytesPerRow + E * 4 : 0)
+    }
+
     /// One group's fp16 scale and minimum.
     public struct Scale: Equatable, Sendable {
         public let scale: Float

@@ -23,6 +23,16 @@ public enum KVStorage: Hashable, Sendable {
         }
     }
 
+    /// Bytes the token at `position` writes into one producer layer's cache (a quantized cache also
+    /// writes a key group's codes when the token completes it: `KVQuantization.bytesWritten`).
+    public func bytesWritten(position: Int, layout a: AttentionLayout, dtype: DType) -> Int {
+        switch self {
+        case .plain: KVBudget.bytesPerTokenPerLayer(a, dtype)
+        case .quantized(let q): q.bytesWritten(position: position, kvElements: a.kvElements, residualDType: dtype)
+        case .latent(let rank): rank * dtype.bits / 8
+        }
+    }
+
     /// Bytes per token and producer layer once the cache is long: the cost of a token with its
     /// share of its group's scales (the key rows waiting for their group are left out).
     public func bytesPerTokenPerLayer(layout a: AttentionLayout, dtype: DType) -> Double {

@@ -120,7 +120,10 @@ public enum AttentionDiagram {
             }
         }
         drawLegend(&c, x: style.width - 40 * u - legendW + 24 * u, y: plan.gridY, first: first, m: m)
-        c.footnote("Row t: the softmax weights of query position t over keys 0…t; hatched: masked (keys after the query). Heads in one frame read the same cached K and V.")
+        let evicting = run.result.cache.eviction != .none
+        c.footnote("Row t: the softmax weights of query position t over keys 0…t; hatched: masked (keys after the query)"
+                   + (evicting ? "; blank below the diagonal: keys the cache no longer holds (\(run.result.cache.eviction.name), budget \(run.result.cache.eviction.budgetTokens!))" : "")
+                   + ". Heads in one frame read the same cached K and V.")
         return Figure(style: style, pages: [c.page], title: "Attention weights")
     }
 
@@ -299,15 +302,20 @@ public enum AttentionDiagram {
     /// position t (k ≤ t); left of it, the weight on every key before the window, summed.
     private static func drawHeatmap(_ c: inout Canvas, _ plan: Plan, _ heat: Rect, head: Int, groupColor: Color) {
         let u = plan.m.u, theme = c.theme, steps = plan.run.result.steps, first = plan.first, cell = plan.layout.cell
+        let kvHead = plan.run.config.attention.kvHead(forQueryHead: head)
         for t in first..<steps.count {
             let ls = steps[t].record.layers[plan.layer], row = head * ls.tokensRead
-            let weights = ls.attention!                                            // [q_heads × (t + 1)]
+            let weights = ls.attention!                                            // [q_heads × tokens_read]
+            // The position of each weight: 0…t, or the positions a window, sinks or H2O left to read
+            // (a key not read stays an empty cell).
+            let positions = ls.readPositions?[kvHead] ?? Array(0...t)
             let y = heat.y + Double(t - first) * cell
-            for k in first...t {
-                c.rect(Rect(heat.x + Double(k - first) * cell, y, cell, cell), fill: color(weight: weights[row + k], theme: theme), role: "weight-cell")
+            var earlier: Float = 0
+            for (n, k) in positions.enumerated() {
+                if k < first { earlier += weights[row + n]; continue }
+                c.rect(Rect(heat.x + Double(k - first) * cell, y, cell, cell), fill: color(weight: weights[row + n], theme: theme), role: "weight-cell")
             }
             if first > 0 {
-                let earlier = weights[row..<(row + first)].reduce(0, +)
                 c.rect(Rect(heat.x - 1.5 * cell, y, cell, cell), fill: color(weight: earlier, theme: theme), role: "earlier-cell")
             }
         }

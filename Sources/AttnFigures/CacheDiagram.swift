@@ -22,7 +22,8 @@ public enum CacheDiagram {
         let u = style.unit
         let s = res.steps[step]
         let text = run.vocabulary.decode(Array(res.processedTokens.prefix(step + 1))).replacing("\n", with: "↵")
-        let top = c.header("KV cache after step \(step): \(step + 1) tokens × \(producers.count) caches = \(Format.grouped(s.record.cacheBytes)) B",
+        let held = res.cache.eviction.heldTokens(context: step + 1)
+        let top = c.header("KV cache after step \(step): \(held < step + 1 ? "\(held) of \(step + 1)" : "\(step + 1)") tokens × \(producers.count) caches = \(Format.grouped(s.record.cacheBytes)) B",
                            subtitle: "\(c0.layoutName): \(a.qHeads) query heads, \(Format.plural(a.kvHeads, "K/V head")) × \(a.headDim); tokens \"\(text)\"")
         let shownRows = min(step + 1, maxRows), firstRow = step + 1 - shownRows
         let shownCols = min(a.kvElements, maxColumns)

@@ -12,6 +12,9 @@ extension DecodeTrace {
         out += "kv map  \(c.kvMap.source.map(String.init).joined(separator: " "))   producers \(c.kvMap.producers.map(String.init).joined(separator: ", ")) → \(c.kvMap.kvLayers) of \(c.layers) layers store K/V\n"
         out += "heads   " + headGroups(a) + "\n"
         out += "cache   \(run.cacheDType.rawValue): \(Format.grouped(budget.bytesPerTokenPerLayer)) B per token per KV layer, \(Format.grouped(budget.bytesPerToken)) B per token\n"
+        if res.cache.storage != .plain || res.cache.eviction != .none {
+            out += "kept    \(KVTechnique.label(storage: res.cache.storage, retention: res.cache.eviction, slidingWindow: c.slidingWindow != nil))\n"
+        }
         out += "prompt  \"\(escape(run.vocabulary.decode(res.promptTokens)))\" (\(res.promptTokens.count) tokens), seed \(run.seed), "
         out += run.temperature == 0 ? "greedy\n" : "temperature \(run.temperature)\n"
         for s in res.steps {
@@ -29,10 +32,26 @@ extension DecodeTrace {
             }
             out += indent(Format.table(["layer", "K/V", "wrote", "bytes", "read", "bytes"], rows, rightAligned: [0, 3, 4, 5]))
             let written = r.layers.reduce(0) { $0 + $1.bytesWritten }, read = r.layers.reduce(0) { $0 + $1.bytesRead }
-            out += "  step wrote \(Format.grouped(written)) B, read \(Format.grouped(read)) B; cache \(Format.plural(r.position + 1, "token")) × \(Format.plural(c.kvMap.kvLayers, "KV layer")) = \(Format.grouped(r.cacheBytes)) B\n"
+            let held = res.cache.eviction.heldTokens(context: r.position + 1)
+            out += "  step wrote \(Format.grouped(written)) B, read \(Format.grouped(read)) B; cache \(Format.plural(held, "token")) × \(Format.plural(c.kvMap.kvLayers, "KV layer")) = \(Format.grouped(r.cacheBytes)) B\n"
+            for ls in r.layers {
+                if let evicted = ls.evicted {
+                    out += "  layer \(ls.layer) stops reading: " + evicted.enumerated().map { "kv\($0) position \($1.map(String.init).joined(separator: ", "))" }.joined(separator: "; ") + "\n"
+                }
+            }
+            if case .quantized(let q) = res.cache.storage, (r.position + 1) % q.group == 0 {
+                out += "  key group \(r.position + 1 - q.group)–\(r.position) quantized to int\(q.bits) in every producer, one scale per channel\n"
+            }
             for ls in r.layers {
                 if let k = ls.writtenK { out += "  layer \(ls.layer) K row: \(preview(k))\n" }
                 if let v = ls.writtenV { out += "  layer \(ls.layer) V row: \(preview(v))\n" }
+                if ls.writtenV != nil, let p = ls.writtenPosition, let row = res.cache.quantizedRow(.v, layer: ls.layer, kvHead: 0, position: p) {
+                    out += "  layer \(ls.layer) V codes (kv0): \(row.codes.prefix(8).map(String.init).joined(separator: " "))\(row.codes.count > 8 ? " …" : ""), "
+                    out += "group scales \(preview(row.scales.map(\.scale), limit: 4)), minima \(preview(row.scales.map(\.min), limit: 4))\n"
+                }
+                if ls.writtenV != nil, let p = ls.writtenPosition, let c = res.cache.latentRow(layer: ls.layer, position: p) {
+                    out += "  layer \(ls.layer) latent stored: \(preview(c))\n"
+                }
                 if let w = ls.attention {
                     for hq in 0..<a.qHeads {
                         let row = w[(hq * ls.tokensRead)..<((hq + 1) * ls.tokensRead)]

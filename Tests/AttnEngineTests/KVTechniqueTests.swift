@@ -185,6 +185,12 @@ struct KVTechniqueTests {
         let perLayer = T * E * bits / 8 + T * (E / group) * 4 + full * group * E * bits / 8 + full * E * 4 + (T - full * group) * E * 2
         #expect(cache.bytes == 2 * perLayer)
         #expect(blocks.last!.cacheBytes == cache.bytes)
+        // Written per token: its value codes and scales and an fp16 key row, plus the group's key codes
+        // and channel scales when it completes one.
+        for r in blocks {
+            let sealed = (r.position + 1) % group == 0 ? group * E * bits / 8 + E * 4 : 0
+            #expect(r.layers[0].bytesWritten == E * bits / 8 + (E / group) * 4 + E * 2 + sealed, "position \(r.position)")
+        }
     }
 
     @Test("int8 keys of layer 0 (whose input no quantization has touched) are within scale/2 of the fp32 cache's")
