@@ -140,13 +140,19 @@ public struct SymmetricEigen: Sendable {
     /// that is the eigenvalue of T's leading 2 × 2 block nearer d[l]. Converges cubically; a few
     /// sweeps per eigenvalue.
     static func diagonalize(diagonal d: inout [Double], offDiagonal e: inout [Double], vectors z: inout [Double], n: Int) {
+        // EISPACK tql2's test is against the matrix's scale too: next to a cluster of zero eigenvalues
+        // (a rank-deficient Gram, e.g. of a latent model's [W_K; W_V]) |d| is itself rounding noise
+        // and e never drops below ulp·|d|.
+        var scale = 0.0
+        for i in 0..<n { scale = max(scale, abs(d[i]) + abs(e[i])) }
+        let negligible = Double.ulpOfOne * scale
         z.withUnsafeMutableBufferPointer { Z in
             let Z = Z.baseAddress!
             for l in 0..<n {
                 var sweeps = 0
                 while true {
                     var m = l
-                    while m < n - 1, abs(e[m]) > Double.ulpOfOne * (abs(d[m]) + abs(d[m + 1])) { m += 1 }
+                    while m < n - 1, abs(e[m]) > Double.ulpOfOne * (abs(d[m]) + abs(d[m + 1])), abs(e[m]) > negligible { m += 1 }
                     if m == l { break }
                     sweeps += 1
                     precondition(sweeps <= 100, "QL has not converged for eigenvalue \(l) after 100 sweeps")
