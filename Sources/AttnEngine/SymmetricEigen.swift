@@ -140,16 +140,23 @@ public struct SymmetricEigen: Sendable {
     /// that is the eigenvalue of T's leading 2 × 2 block nearer d[l]. Converges cubically; a few
     /// sweeps per eigenvalue.
     static func diagonalize(diagonal d: inout [Double], offDiagonal e: inout [Double], vectors z: inout [Double], n: Int) {
+        // Next to a cluster of zero eigenvalues (a rank-deficient Gram, e.g. of a latent-trained model's
+        // [W_K; W_V]) |d| is itself rounding noise and e may never drop below ulp·|d|: after 100 sweeps
+        // an e below ulp × the matrix's scale counts as negligible too (EISPACK tql2's test). Only then,
+        // so every decomposition that converged without it keeps its bits.
+        var scale = 0.0
+        for i in 0..<n { scale = max(scale, abs(d[i]) + abs(e[i])) }
+        let negligible = Double.ulpOfOne * scale
         z.withUnsafeMutableBufferPointer { Z in
             let Z = Z.baseAddress!
             for l in 0..<n {
                 var sweeps = 0
                 while true {
                     var m = l
-                    while m < n - 1, abs(e[m]) > Double.ulpOfOne * (abs(d[m]) + abs(d[m + 1])) { m += 1 }
+                    while m < n - 1, abs(e[m]) > Double.ulpOfOne * (abs(d[m]) + abs(d[m + 1])), sweeps < 100 || abs(e[m]) > negligible { m += 1 }
                     if m == l { break }
                     sweeps += 1
-                    precondition(sweeps <= 100, "QL has not converged for eigenvalue \(l) after 100 sweeps")
+                    precondition(sweeps <= 200, "QL has not converged for eigenvalue \(l) after 200 sweeps")
 
                     // The shift: d[m] − d[l] + e[l] / (g ± √(g² + 1)) with g = (d[l+1] − d[l]) / 2e[l].
                     var g = (d[l + 1] - d[l]) / (2 * e[l])

@@ -46,6 +46,9 @@ public struct TrainExperiment: Experiment {
     public var retrofit: String?
     /// Continue the run whose files are at `checkpoint`.
     public var resume = false
+    /// R: train each producer's K and V through an R-element latent (MLA-style), the whole per-token
+    /// cache of the trained model; nil: ordinary W_K, W_V.
+    public var kvLatentRank: Int?
 
     /// Evaluations per run (evenly spaced, plus one before the first step).
     public static let evaluations = 10
@@ -78,11 +81,15 @@ public struct TrainExperiment: Experiment {
         from = try r.string(.from)
         retrofit = try r.string(.retrofit)
         resume = try r.flag(.resume)
+        kvLatentRank = try r.int(.kvLatentRank)
     }
 
     public func validate() throws {
         try checkFlags()
-        if from == nil { _ = try config(vocab: task == .mqar ? Self.recallVocab : model.vocab ?? 1024) }
+        if from == nil {
+            let c = try config(vocab: task == .mqar ? Self.recallVocab : model.vocab ?? 1024)
+            if let kvLatentRank { try LatentKV.validate(rank: kvLatentRank, config: c) }
+        }
     }
 
     /// The checks that need no data and no model.
@@ -98,6 +105,9 @@ public struct TrainExperiment: Experiment {
         if retrofit != nil && from == nil { throw ConfigError(.retrofit, "retrofits a checkpoint: give --from CKPT.gguf") }
         if resume && checkpoint == nil { throw ConfigError(.resume, "continues the run saved at -o: give -o CKPT.gguf") }
         if resume && from != nil { throw ConfigError(.fields([.resume, .from]), "give one: --resume continues a run, --from starts a new one from a checkpoint") }
+        if kvLatentRank != nil && from != nil {
+            throw ConfigError(.fields([.kvLatentRank, .from]), "cannot be combined: a latent model's factors start from random weights (--from's W_K, W_V would be dropped); train it from scratch")
+        }
         if task == .mqar && tokenizer != nil { throw ConfigError(.tokenizer, "the recall task uses the 256 byte tokens; leave --tokenizer out") }
         if let checkpoint {
             guard checkpoint.hasSuffix(".gguf") else { throw ConfigError(.output, "'\(checkpoint)' must end in .gguf (the checkpoint's log and optimizer state go beside it)") }
@@ -172,7 +182,8 @@ struct TrainRun {
         let data = try e.data(fromFile: fromFile ?? state?.file)
         let (config, weights, startStep, startLog) = try start(data: data, state: state)
         var log = startLog
-        let model = TrainingModel<Float>(config: config, weights: weights, maxSeq: e.seq)
+        if let R = e.kvLatentRank { try LatentKV.validate(rank: R, config: config) }
+        let model = TrainingModel<Float>(config: config, weights: weights, maxSeq: e.seq, kvLatentRank: e.kvLatentRank, seed: e.seed)
         let optimizer = Optimizer(settings: e.optimizer, parameterCount: model.layout.count)
         if let state { try restore(state, model: model, optimizer: optimizer) }
         let trainer = Trainer(model: model, optimizer: optimizer, batch: e.batch, seq: e.seq, totalSteps: e.steps)
@@ -269,6 +280,9 @@ struct TrainRun {
             guard saved.config == expected else {
                 throw ConfigError(.fields([.output, .resume]), "\(path) holds \(Self.describe(saved.config)); the flags ask for \(Self.describe(expected))")
             }
+            guard saved.kvLatentRank == e.kvLatentRank else {
+                throw ConfigError(.fields([.kvLatentRank, .resume]), "the run saved at \(path) has \(saved.kvLatentRank.map { "latent rank \($0)" } ?? "no latent"), not \(e.kvLatentRank.map { "rank \($0)" } ?? "none"); give the same --kv-latent-rank to resume it")
+            }
             let log = try TrainLog.read(e.logPath!, upTo: state.steps)
             guard log.steps.last?.step ?? 0 == state.steps else {
                 throw ConfigError(file: e.logPath!, "ends before step \(state.steps), the saved state's; start again without --resume")
@@ -329,7 +343,7 @@ struct TrainRun {
         let m = trainer.model
         try Checkpoint.write(path: path, config: m.config, weights: m.weights, tokenizer: data.tokenizer.tokenizer,
                              contextTokens: e.seq, tensorType: e.checkpointType, name: "AttnLab \(m.config.layoutName)",
-                             extras: extras)
+                             kvLatentRank: m.layout.kvLatentRank, extras: extras)
     }
 
     /// Puts the saved weights and moments back.
@@ -422,8 +436,12 @@ public struct TrainOutput: ExperimentOutput {
     public let tokensPerSecond: Double
     public let seconds: Double
 
-    /// The KV cache per token at inference, bf16 as the CLA paper counts it.
-    public var kvBytesPerToken: Int { KVBudget(layout: config.attention, kvMap: config.kvMap, dtype: .bf16).bytesPerToken }
+    /// The KV cache per token at inference, bf16 as the CLA paper counts it (R elements per producer
+    /// layer for a latent model).
+    public var kvBytesPerToken: Int {
+        guard let R = experiment.kvLatentRank else { return KVBudget(layout: config.attention, kvMap: config.kvMap, dtype: .bf16).bytesPerToken }
+        return config.kvMap.kvLayers * KVStorage.latent(rank: R).bytes(tokens: 1, layout: config.attention, dtype: .bf16)
+    }
 
     /// The mean training loss over the last tenth of the steps (at least one).
     public var trainLoss: Double {

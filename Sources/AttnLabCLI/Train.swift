@@ -67,6 +67,9 @@ struct TrainFlags: ParsableArguments {
     var retrofit: String?
     @Flag(help: "Continue the run saved at -o from its last checkpoint.")
     var resume = false
+    @Option(name: .customLong("kv-latent-rank"), parsing: .unconditional,
+            help: "Train K and V through one latent of R elements per token and layer (MLA-style); the checkpoint stores W_K, W_V as the products, and `ppl --kv-latent-rank R` runs it with an R-element cache.")
+    var kvLatentRank: Int?
 
     func experiment(lr: Double) -> TrainExperiment {
         var e = TrainExperiment()
@@ -75,7 +78,7 @@ struct TrainFlags: ParsableArguments {
         (e.optimizer.kind, e.optimizer.lr, e.optimizer.schedule, e.optimizer.warmupSteps) = (optimizer, lr, schedule, warmup)
         e.optimizer.weightDecay = weightDecay ?? (optimizer == .sgd ? 0 : e.optimizer.weightDecay)
         e.optimizer.clipNorm = clip > 0 ? clip : nil
-        (e.checkpointType, e.from, e.retrofit, e.resume) = (checkpointType, from, retrofit, resume)
+        (e.checkpointType, e.from, e.retrofit, e.resume, e.kvLatentRank) = (checkpointType, from, retrofit, resume, kvLatentRank)
         return e
     }
 
@@ -147,6 +150,7 @@ enum TrainSummary {
         var out = "AttnLab train — \(c.layoutName): \(c.layers) layers, d_model \(c.dModel), \(a.qHeads) query heads → \(Format.plural(a.kvHeads, "KV head")), head_dim \(a.headDim), FFN \(c.ffn), vocab \(Format.grouped(c.vocab))\n"
         out += "kv map     \(c.kvMap.source.map(String.init).joined(separator: " ")) (\(c.kvMap.kvLayers) of \(c.layers) layers store K/V)\n"
         if c.weightSharing != .none { out += "sharing    \(c.weightSharing.rawValue) (ALBERT)\n" }
+        if let R = e.kvLatentRank { out += "kv latent  \(R) elements per token and producer layer (K = W_kb·c, V = W_vb·c, c = W_a·h)\n" }
         out += "params     \(Format.grouped(o.parameters))\n"
         out += "data       \(subtitle(o))\n\n"
         out += "Training memory (allocated by this run, Float32):\n"

@@ -29,7 +29,10 @@ public enum CheckpointType: String, CaseIterable, Sendable {
 /// - `attnlab.kv_source_map` (i32 array, one entry per layer) when some layer reads another's K/V
 ///   (CLA): a consumer layer has no `attn_k`/`attn_v` tensors;
 /// - `attnlab.weight_sharing` (`all`, `attention` or `ffn`) when layers share weights (ALBERT): the
-///   shared set is stored once, as layer 0's tensors, and the other layers' are absent.
+///   shared set is stored once, as layer 0's tensors, and the other layers' are absent;
+/// - `attnlab.kv_latent_rank` (u32) when the model was trained with latent K/V of rank R: its
+///   `attn_k`/`attn_v` are the products W_kb·W_a, W_vb·W_a, so [W_K; W_V] has rank ≤ R and a latent
+///   cache of rank R (`--kv-latent-rank R`) runs it exactly, up to rounding.
 ///
 /// Without either, an MHA, GQA or MQA checkpoint is a standard Llama GGUF that llama.cpp loads as is.
 /// `llama.rope.freq_base` is an f32 in every Llama GGUF, so a RoPE base comes back as its nearest
@@ -39,6 +42,8 @@ public enum Checkpoint {
     public static let kvSourceMapKey = "attnlab.kv_source_map"
     /// The weight sharing key: a `WeightSharing` raw value, present only when it is not `none`.
     public static let weightSharingKey = "attnlab.weight_sharing"
+    /// The latent rank key: R of a model trained with latent K/V, present only then.
+    public static let kvLatentRankKey = "attnlab.kv_latent_rank"
 
     /// Writes a decoder, its tokenizer and the caller's provenance as a GGUF file, whole or not at all.
     ///
@@ -59,6 +64,7 @@ public enum Checkpoint {
     ///   - name: `general.name`.
     ///   - bosToken: `tokenizer.ggml.bos_token_id`, if the vocabulary has one.
     ///   - eosToken: `tokenizer.ggml.eos_token_id`, if the vocabulary has one (generation stops there).
+    ///   - kvLatentRank: R when the weights' W_K, W_V are products through an R-element latent.
     ///   - extras: more key/values, written last in this order: training provenance such as
     ///     `attnlab.train.steps`, `attnlab.train.seed`, `attnlab.train.corpus`, the validation loss.
     /// - Throws: `ConfigError` naming `path` if an extra key repeats one the checkpoint writes (or
@@ -66,11 +72,11 @@ public enum Checkpoint {
     ///   disk) — with the system's reason; the previous file at `path` is then untouched.
     public static func write(
         path: String, config: DecoderConfig, weights: DecoderWeights, tokenizer: BPETokenizer, contextTokens: Int,
-        tensorType: CheckpointType, name: String, bosToken: Int? = nil, eosToken: Int? = nil,
+        tensorType: CheckpointType, name: String, bosToken: Int? = nil, eosToken: Int? = nil, kvLatentRank: Int? = nil,
         extras: [(key: String, value: GGUFWriter.Value)] = []
     ) throws(ConfigError) {
         var writer = gguf(config: config, weights: weights, tokenizer: tokenizer, contextTokens: contextTokens,
-                          tensorType: tensorType, name: name, bosToken: bosToken, eosToken: eosToken)
+                          tensorType: tensorType, name: name, bosToken: bosToken, eosToken: eosToken, kvLatentRank: kvLatentRank)
         for (key, value) in extras {
             guard !writer.has(key) else { throw ConfigError(file: path, "metadata key '\(key)' is given twice (an extra cannot repeat a key the checkpoint writes)") }
             writer.set(key, value)
@@ -81,7 +87,7 @@ public enum Checkpoint {
     /// The file without extras: metadata, then tensors in llama.cpp's order.
     private static func gguf(
         config c: DecoderConfig, weights w: DecoderWeights, tokenizer: BPETokenizer, contextTokens: Int,
-        tensorType: CheckpointType, name: String, bosToken: Int?, eosToken: Int?
+        tensorType: CheckpointType, name: String, bosToken: Int?, eosToken: Int?, kvLatentRank: Int?
     ) -> GGUFWriter {
         let a = c.attention, sharing = c.weightSharing
         precondition(tokenizer.count == c.vocab, "the tokenizer has \(tokenizer.count) tokens, the model \(c.vocab)")
@@ -112,6 +118,10 @@ public enum Checkpoint {
         g.set("llama.attention.layer_norm_rms_epsilon", .f32(c.normEps))
         if c.kvMap != .unshared(layers: c.layers) { g.set(kvSourceMapKey, .i32s(c.kvMap.source.map(Int32.init))) }
         if sharing != .none { g.set(weightSharingKey, .string(sharing.rawValue)) }
+        if let kvLatentRank {
+            precondition(kvLatentRank > 0 && kvLatentRank <= Int(UInt32.max), "latent rank \(kvLatentRank)")
+            g.set(kvLatentRankKey, .u32(UInt32(kvLatentRank)))
+        }
 
         g.set("tokenizer.ggml.model", .string("gpt2"))
         g.set("tokenizer.ggml.pre", .string("smollm"))

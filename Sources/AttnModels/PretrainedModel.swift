@@ -31,6 +31,9 @@ public struct PretrainedModel: Sendable {
     public var chatTemplate: ChatTemplate? { ChatTemplate.detect(tokenizer) }
     /// The context length the model was trained for (`llama.context_length`).
     public let contextTokens: Int
+    /// R of a checkpoint trained with latent K/V (`attnlab.kv_latent_rank`): its [W_K; W_V] has rank
+    /// at most R. nil for every other model.
+    public let kvLatentRank: Int?
     /// Count of the file's tensors by type, e.g. ["Q4_1": 210, "F32": 61, "Q8_0": 1].
     public let tensorTypes: [(type: String, tensors: Int)]
     /// The file's other `attnlab.` metadata in file order — a checkpoint's training provenance
@@ -115,6 +118,14 @@ public struct PretrainedModel: Sendable {
             throw ConfigError(file: path, "metadata 'llama.context_length' is \(f.value("llama.context_length")!), not a positive integer")
         }
         contextTokens = context
+        if let entry = f.value(Checkpoint.kvLatentRankKey) {
+            guard let rank = entry.int, rank > 0 else {
+                throw ConfigError(file: path, "metadata '\(Checkpoint.kvLatentRankKey)' is \(entry), not a positive integer")
+            }
+            kvLatentRank = rank
+        } else {
+            kvLatentRank = nil
+        }
         var counts: [String: Int] = [:]
         for t in f.tensors { counts[t.type.description, default: 0] += 1 }
         tensorTypes = counts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { ($0.key, $0.value) }

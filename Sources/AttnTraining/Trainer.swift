@@ -58,7 +58,7 @@ public final class Trainer {
         self.batch = batch
         self.seq = seq
         self.totalSteps = totalSteps
-        acts = TrainActivations(config: model.config, batch: batch, seq: seq)
+        acts = TrainActivations(config: model.config, batch: batch, seq: seq, kvLatentRank: model.layout.kvLatentRank)
     }
 
     /// Memory allocated for the run: parameters, gradients, optimizer state, activations.
@@ -86,7 +86,7 @@ public final class Trainer {
         let V = model.config.vocab
         for b in data.validationBatches(batch: batch, seq: seq) {
             // A short last batch runs with its own activations.
-            let acts = b.batchSize == batch ? self.acts : TrainActivations(config: model.config, batch: b.batchSize, seq: seq)
+            let acts = b.batchSize == batch ? self.acts : TrainActivations(config: model.config, batch: b.batchSize, seq: seq, kvLatentRank: model.layout.kvLatentRank)
             let (inputs, targets) = (b.inputs, b.targets)
             let loss = model.forward(inputs: inputs, targets: targets, acts)
             sum += loss.loss * Double(loss.scoredTokens)

@@ -4,8 +4,11 @@ public struct TrainingMemory: Sendable, Equatable {
     public struct Activations: Sendable, Equatable {
         /// Per layer; with CLA a consumer's total holds no K/V rows.
         public let perLayerBytes: [Int]
-        /// Of `perLayerBytes`, the K and V rows (0 for a CLA consumer).
+        /// Of `perLayerBytes`, the K and V rows (0 for a CLA consumer), with a latent model's latents.
         public let perLayerKVBytes: [Int]
+        /// Of `perLayerKVBytes`, a latent model's latents: R elements per token on each producer, all
+        /// that its inference cache holds (0 without a latent rank).
+        public let perLayerLatentBytes: [Int]
         /// Final norm, logits and per-row losses.
         public let finalBytes: Int
         /// Gradients of activations (one layer's at a time) and per-producer dK, dV.

@@ -9,6 +9,8 @@ public final class TrainActivations<T: TrainScalar> {
         let x: Buffer<T>, h1: Buffer<T>, rstd1: Buffer<T>
         /// Queries after RoPE; keys after RoPE and values (producers only).           // [N × width]
         let q: Buffer<T>, k: Buffer<T>?, v: Buffer<T>?
+        /// A latent producer's c = W_a·h1, the R elements it would cache per token.      // [N × R]
+        let c: Buffer<T>?
         /// Attention probabilities [B × q_heads × T × T] and the heads' output [N × q_heads·d_h].
         let P: Buffer<T>, o: Buffer<T>
         /// Residual after attention; RMSNorm output and 1/rms for the FFN.
@@ -16,20 +18,22 @@ public final class TrainActivations<T: TrainScalar> {
         /// FFN gate and up projections, σ(gate), and silu(gate)·up.                  // [N × ffn]
         let a: Buffer<T>, b: Buffer<T>, sig: Buffer<T>, g: Buffer<T>
 
-        init(config c: DecoderConfig, layer l: Int, rows N: Int, attention: CausalAttention) {
+        init(config c: DecoderConfig, layer l: Int, rows N: Int, attention: CausalAttention, kvLatentRank: Int?) {
             let d = c.dModel, producer = c.kvMap.isProducer(l)
             x = Buffer(count: N * d); h1 = Buffer(count: N * d); rstd1 = Buffer(count: N)
             q = Buffer(count: N * attention.qWidth)
             k = producer ? Buffer(count: N * attention.kvWidth) : nil
             v = producer ? Buffer(count: N * attention.kvWidth) : nil
+            self.c = producer ? kvLatentRank.map { Buffer(count: N * $0) } : nil
             P = Buffer(count: attention.probabilityElements); o = Buffer(count: N * attention.qWidth)
             mid = Buffer(count: N * d); h2 = Buffer(count: N * d); rstd2 = Buffer(count: N)
             a = Buffer(count: N * c.ffn); b = Buffer(count: N * c.ffn); sig = Buffer(count: N * c.ffn); g = Buffer(count: N * c.ffn)
         }
 
-        /// Bytes kept, and of those the K/V rows.
+        /// Bytes kept, and of those the K/V rows (with the latents of a latent model).
         var bytes: Int { [x, h1, rstd1, q, P, o, mid, h2, rstd2, a, b, sig, g].reduce(0) { $0 + $1.bytes } + kvBytes }
-        var kvBytes: Int { (k?.bytes ?? 0) + (v?.bytes ?? 0) }
+        var kvBytes: Int { (k?.bytes ?? 0) + (v?.bytes ?? 0) + latentBytes }
+        var latentBytes: Int { c?.bytes ?? 0 }
     }
 
     public let batch: Int, seq: Int
@@ -43,17 +47,21 @@ public final class TrainActivations<T: TrainScalar> {
     // output, per-producer dk/dv (they collect their consumers' gradients), the FFN's, and small sums.
     let dx: Buffer<T>, dh: Buffer<T>, dq: Buffer<T>, dout: Buffer<T>
     let dk: [Int: Buffer<T>], dv: [Int: Buffer<T>]
+    /// A latent producer's dc (one layer's at a time).                                   // [N × R]
+    let dc: Buffer<T>?
     let da: Buffer<T>, db: Buffer<T>, dg: Buffer<T>
     let normScratch: Buffer<T>, attentionScratch: Buffer<T>
     let attention: CausalAttention
 
-    public init(config c: DecoderConfig, batch: Int, seq: Int) {
+    /// Buffers for `batch` sequences of `seq` tokens; `kvLatentRank` as the model's
+    /// (`ParameterLayout.kvLatentRank`).
+    public init(config c: DecoderConfig, batch: Int, seq: Int, kvLatentRank: Int? = nil) {
         self.batch = batch
         self.seq = seq
         let N = batch * seq, d = c.dModel
         let attention = CausalAttention(batch: batch, seq: seq, layout: c.attention)
         self.attention = attention
-        layers = (0..<c.layers).map { Layer(config: c, layer: $0, rows: N, attention: attention) }
+        layers = (0..<c.layers).map { Layer(config: c, layer: $0, rows: N, attention: attention, kvLatentRank: kvLatentRank) }
         xFinal = Buffer(count: N * d); hFinal = Buffer(count: N * d); rstdFinal = Buffer(count: N)
         logits = Buffer(count: N * c.vocab)
         losses = .allocate(capacity: N)
@@ -66,6 +74,7 @@ public final class TrainActivations<T: TrainScalar> {
         }
         self.dk = dk
         self.dv = dv
+        dc = kvLatentRank.map { Buffer(count: N * $0) }
         da = Buffer(count: N * c.ffn); db = Buffer(count: N * c.ffn); dg = Buffer(count: N * c.ffn)
         normScratch = Buffer(count: 2 * Parallel.parts * d)
         attentionScratch = Buffer(count: batch * c.attention.kvHeads * seq)
@@ -80,10 +89,10 @@ public final class TrainActivations<T: TrainScalar> {
     /// The memory these buffers take, itemised as `attnlab train` prints it.
     public var memory: TrainingMemory.Activations {
         TrainingMemory.Activations(
-            perLayerBytes: layers.map(\.bytes), perLayerKVBytes: layers.map(\.kvBytes),
+            perLayerBytes: layers.map(\.bytes), perLayerKVBytes: layers.map(\.kvBytes), perLayerLatentBytes: layers.map(\.latentBytes),
             finalBytes: xFinal.bytes + hFinal.bytes + rstdFinal.bytes + logits.bytes + rows * MemoryLayout<Double>.stride,
             backwardScratchBytes: [dx, dh, dq, dout, da, db, dg, normScratch, attentionScratch].reduce(0) { $0 + $1.bytes }
-                + dk.values.reduce(0) { $0 + $1.bytes } + dv.values.reduce(0) { $0 + $1.bytes })
+                + dk.values.reduce(0) { $0 + $1.bytes } + dv.values.reduce(0) { $0 + $1.bytes } + (dc?.bytes ?? 0))
     }
 }
 
@@ -110,13 +119,16 @@ public final class TrainingModel<T: TrainScalar> {
     /// The longest sequence the RoPE table covers.
     public let maxSeq: Int
 
-    /// A model holding `weights` (e.g. `DecoderWeights(config:seed:)`, or a checkpoint's).
-    public init(config: DecoderConfig, weights: DecoderWeights, maxSeq: Int) {
+    /// A model holding `weights` (e.g. `DecoderWeights(config:seed:)`, or a checkpoint's). With
+    /// `kvLatentRank` R each producer computes K and V through an R-element latent (MLA-style, no
+    /// decoupled RoPE key): its W_K, W_V in `weights` are unused, and the factors are drawn from
+    /// `seed` (`Buffer.load`).
+    public init(config: DecoderConfig, weights: DecoderWeights, maxSeq: Int, kvLatentRank: Int? = nil, seed: UInt64 = 1) {
         self.config = config
-        layout = ParameterLayout(config: config)
+        layout = ParameterLayout(config: config, kvLatentRank: kvLatentRank)
         parameters = Buffer(count: layout.count)
         gradients = Buffer(count: layout.count)
-        parameters.load(weights, layout: layout)
+        parameters.load(weights, layout: layout, seed: seed)
         rotary = Rotary(headDim: config.attention.headDim, positions: maxSeq, base: config.ropeBase)
         self.maxSeq = maxSeq
     }
@@ -142,6 +154,12 @@ public final class TrainingModel<T: TrainScalar> {
             if let k = L.k, let v = L.v, let wk = sa.wk, let wv = sa.wv {
                 T.nt(L.h1.base, w[wk], k.base, n: N, m: a.kvElements, k: d, accumulate: false)
                 T.nt(L.h1.base, w[wv], v.base, n: N, m: a.kvElements, k: d, accumulate: false)
+                rotary.apply(k.base, rows: N, seq: acts.seq, heads: a.kvHeads, inverse: false)
+            } else if let k = L.k, let v = L.v, let lc = L.c, let f = sa.latent, let R = layout.kvLatentRank {
+                // c = h1·W_aᵀ; K = c·W_kbᵀ, V = c·W_vbᵀ; RoPE on K after the expansion.
+                T.nt(L.h1.base, w[f.wa], lc.base, n: N, m: R, k: d, accumulate: false)
+                T.nt(lc.base, w[f.wkb], k.base, n: N, m: a.kvElements, k: R, accumulate: false)
+                T.nt(lc.base, w[f.wvb], v.base, n: N, m: a.kvElements, k: R, accumulate: false)
                 rotary.apply(k.base, rows: N, seq: acts.seq, heads: a.kvHeads, inverse: false)
             }
             let S = acts.layers[src]
@@ -213,6 +231,17 @@ public final class TrainingModel<T: TrainScalar> {
                 T.tn(dv.base, L.h1.base, gw[wv], n: N, m: a.kvElements, k: d)
                 T.nn(dk.base, w[wk], acts.dh.base, n: N, m: a.kvElements, k: d, accumulate: true)
                 T.nn(dv.base, w[wv], acts.dh.base, n: N, m: a.kvElements, k: d, accumulate: true)
+            } else if let f = sa.latent, let dk = acts.dk[l], let dv = acts.dv[l], let lc = L.c, let dc = acts.dc,
+                      let R = layout.kvLatentRank {
+                // Through the latent: dW_kb = dKᵀ·c, dW_vb = dVᵀ·c, dc = dK·W_kb + dV·W_vb,
+                // dW_a = dcᵀ·h1, dh1 += dc·W_a.
+                rotary.apply(dk.base, rows: N, seq: acts.seq, heads: a.kvHeads, inverse: true)
+                T.tn(dk.base, lc.base, gw[f.wkb], n: N, m: a.kvElements, k: R)
+                T.tn(dv.base, lc.base, gw[f.wvb], n: N, m: a.kvElements, k: R)
+                T.nn(dk.base, w[f.wkb], dc.base, n: N, m: a.kvElements, k: R, accumulate: false)
+                T.nn(dv.base, w[f.wvb], dc.base, n: N, m: a.kvElements, k: R, accumulate: true)
+                T.tn(dc.base, L.h1.base, gw[f.wa], n: N, m: R, k: d)
+                T.nn(dc.base, w[f.wa], acts.dh.base, n: N, m: R, k: d, accumulate: true)
             }
             RMSNorm.backward(acts.dh.base, L.x.base, w[sa.norm], rstd: L.rstd1.base, dx: acts.dx.base,
                              dg: gw[sa.norm], rows: N, d: d, scratch: acts.normScratch.base)
