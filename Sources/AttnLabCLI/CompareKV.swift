@@ -41,10 +41,7 @@ extension AttnLab {
         }
 
         func run() throws {
-            if let output {
-                do { _ = try Renderer.kind(of: output) } catch { throw ConfigError(.output, error.reason) }
-                do { try AtomicFile.checkWritable(output) } catch { throw ConfigError(.output, error.description) }
-            }
+            if let output { try checkFigureOutput(output) }
             let result = try experiment.run()
             if json { return say(result.json.serialized()) }
             let rows = result.rows, base = rows[0], w = eval.spec.windowTokens

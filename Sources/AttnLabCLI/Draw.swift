@@ -51,12 +51,8 @@ struct FigureOptions: ParsableArguments {
         do { try Renderer.checkPNGScale(width: Double(w), height: Double(h), scale: scale, atMost: 8) } catch { throw ConfigError(.scale, error.reason) }
     }
 
-    /// Checks the output before any work: a known extension, and a path that can be written
-    /// (`AtomicFile.checkWritable`).
-    func checkOutput() throws {
-        do { _ = try Renderer.kind(of: output) } catch { throw ConfigError(.output, error.reason) }
-        do { try AtomicFile.checkWritable(output) } catch { throw ConfigError(.output, error.description) }
-    }
+    /// Checks the output before any work (`checkFigureOutput`).
+    func checkOutput() throws { try checkFigureOutput(output) }
 
     func write(_ figure: Figure) throws {
         try Renderer.write(figure, to: output, scale: scale)
@@ -389,3 +385,10 @@ extension AttnLab {
 }
 
 extension ThemeName: ExpressibleByArgument {}
+
+/// Checks a figure's output path before any work: a known extension, and a path that can be written
+/// (`AtomicFile.checkWritable`); `draw`, `retrofit -o` and `compare-kv -o` share it.
+func checkFigureOutput(_ output: String) throws {
+    do { _ = try Renderer.kind(of: output) } catch { throw ConfigError(.output, error.reason) }
+    do { try AtomicFile.checkWritable(output) } catch { throw ConfigError(.output, error.description) }
+}
