@@ -147,9 +147,10 @@ struct KVTechniqueTests {
         }
     }
 
-    @Test("bad settings are refused naming the flag", arguments: [(3, 32, 64, "--kv-quant"), (4, 24, 64, "--kv-group"), (4, 0, 64, "--kv-group")])
-    func badQuantization(bits: Int, group: Int, headDim: Int, flag: String) {
+    @Test("bad settings are refused naming the flag", arguments: [(3, 32, 64, Field.kvQuant), (4, 24, 64, .kvGroup), (4, 0, 64, .kvGroup)])
+    func badQuantization(bits: Int, group: Int, headDim: Int, field: Field) {
         #expect(throws: ConfigError.self) { try KVQuantization(bits: bits, group: group, headDim: headDim) }
+        do { _ = try KVQuantization(bits: bits, group: group, headDim: headDim) } catch { #expect(error.subject == .fields([field])) }
     }
 
     @Test("a quantized cache gives the same bits in blocks as token by token, and its rows are its codes", arguments: [
