@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "AttnEngineTests", dependencies: ["AttnEngine", "AttnModels"]),
         .testTarget(name: "AttnTilingTests", dependencies: ["AttnEngine", "AttnTiling", "CKernels"]),
         .testTarget(name: "AttnTraceTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace"]),
-        .testTarget(name: "AttnFiguresTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace", "AttnFigures"]),
+        .testTarget(name: "AttnFiguresTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace", "AttnFigures", "AttnRender"]),
         .testTarget(name: "AttnRenderTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace", "AttnFigures", "AttnRender"]),
         .testTarget(name: "AttnModelsTests", dependencies: ["AttnEngine", "AttnModels"]),
         .testTarget(name: "AttnExperimentsTests", dependencies: ["AttnEngine", "AttnTiling", "AttnFigures", "AttnExperiments", "AttnTrace"]),

@@ -43,20 +43,20 @@ public enum AttentionDiagram {
         let before = "\(run.model ?? "random weights, seed \(run.seed)") · \(config.layoutName), \(Format.plural(config.layers, "layer")) · prompt “"
         let after = "” + \(Format.plural(T - run.result.promptTokens.count, "generated token"))"
         let promptText = shortened(visible(run.vocabulary.decode(run.result.promptTokens)),
-                                   toWidth: style.width - 80 * u - textWidth(before + after, size: style.smallSize), size: style.smallSize)
+                                   toWidth: style.width - 80 * u - style.textWidth(before + after, size: style.smallSize), size: style.smallSize, style)
         let top = c.header("Attention weights, layer \(layer) of \(config.layers): \(heads)", subtitle: before + promptText + after)
 
         // The grid of frames sits between the cache line and the footnote, right of the row labels
         // and above the column labels, left of the legend.
         let labels = steps.map { label(run.vocabulary.text(of: $0.record.token)) }
         let maxLabelSize = style.smallSize * 0.8
-        let labelRoom = (labels + ["0–\(T)"]).map { textWidth($0, size: maxLabelSize) }.max()! + 12 * u
+        let labelRoom = (labels + ["0–\(T)"]).map { style.textWidth($0, size: maxLabelSize) }.max()! + 12 * u
         let legendW = 190 * u, gridTop = top + 46 * u
         let area = Rect(40 * u + labelRoom, gridTop, style.width - 80 * u - labelRoom - legendW, style.height - gridTop - 56 * u - labelRoom)
         let chipSize = style.smallSize * 0.8
-        let chipW = boldWidth("q\(a.qHeads - 1)", size: chipSize) + 14 * u
+        let chipW = style.textWidth("q\(a.qHeads - 1)", size: chipSize, weight: .bold) + 14 * u
         // A frame is at least as wide as its "KV head g" tab.
-        let minFrameW = boldWidth("KV head \(a.kvHeads - 1)", size: style.smallSize) + 20 * u + 2 * m.pad
+        let minFrameW = style.textWidth("KV head \(a.kvHeads - 1)", size: style.smallSize, weight: .bold) + 20 * u + 2 * m.pad
         var windows: [Int] = []
         for w in [maxPositions] + fallbackPositions where !windows.contains(min(w, T)) { windows.append(min(w, T)) }
         // As in `draw heads`: every head if it fits, else every K/V head with some of its query heads,
@@ -82,7 +82,7 @@ public enum AttentionDiagram {
         let labelled = (first..<T).filter { (T - 1 - $0) % every == 0 }
         let plan = Plan(run: run, layer: layer, layout: layout, m: m, first: first, labels: labels, labelled: labelled, labelSize: labelSize,
                         // Key labels stand upright when each fits its columns (one-character tokens), else turn 90°.
-                        upright: labelled.allSatisfy { textWidth(labels[$0], size: labelSize) <= Double(every) * layout.cell * 0.9 },
+                        upright: labelled.allSatisfy { style.textWidth(labels[$0], size: labelSize) <= Double(every) * layout.cell * 0.9 },
                         chipW: chipW, chipSize: chipSize,
                         gridX: (area.x + (area.w - layout.totalW) / 2).rounded(), gridY: area.y + (area.h - layout.totalH) / 2)
 
@@ -96,10 +96,10 @@ public enum AttentionDiagram {
             ? ["layer \(layer)'s own: it computes K and V and stores them for every position", "layer \(layer)'s own"]
             : ["layer \(source)'s (CLA): layer \(layer) stores no K/V; its queries attend over layer \(source)'s keys and values",
                "layer \(source)'s (CLA: layer \(layer) stores no K/V)"]
-        let noteX = 40 * u + boldWidth("Cache read:", size: style.smallSize) + 10 * u
-        let noteW = style.width - 40 * u - textWidth(scope, size: style.smallSize * 0.9) - 30 * u - noteX
+        let noteX = 40 * u + style.textWidth("Cache read:", size: style.smallSize, weight: .bold) + 10 * u
+        let noteW = style.width - 40 * u - style.textWidth(scope, size: style.smallSize * 0.9) - 30 * u - noteX
         c.text("Cache read:", Point(40 * u, top + 14 * u), size: style.smallSize, weight: .bold)
-        c.text(notes.first { textWidth($0, size: style.smallSize) <= noteW } ?? shortened(notes[1], toWidth: noteW, size: style.smallSize),
+        c.text(notes.first { style.textWidth($0, size: style.smallSize) <= noteW } ?? shortened(notes[1], toWidth: noteW, size: style.smallSize, style),
                Point(noteX, top + 14 * u), size: style.smallSize, role: "cache-source")
 
         for (i, block) in blocks.enumerated() {
@@ -262,8 +262,8 @@ public enum AttentionDiagram {
         let frame = plan.frame(i), color = c.theme.group(g)
         c.rect(frame, fill: c.theme.panel, stroke: color, lineWidth: 2.5 * u, radius: 10 * u, role: "group")
         let name = "KV head \(g)", readers = "\(name) · q\(g * size)–q\(g * size + size - 1)"
-        let tabText = size > 1 && boldWidth(readers, size: c.style.smallSize) + 20 * u <= frame.w - 2 * m.pad ? readers : name
-        let tab = Rect(frame.x + m.pad, frame.y - m.tab / 2, boldWidth(tabText, size: c.style.smallSize) + 20 * u, m.tab)
+        let tabText = size > 1 && c.style.textWidth(readers, size: c.style.smallSize, weight: .bold) + 20 * u <= frame.w - 2 * m.pad ? readers : name
+        let tab = Rect(frame.x + m.pad, frame.y - m.tab / 2, c.style.textWidth(tabText, size: c.style.smallSize, weight: .bold) + 20 * u, m.tab)
         c.rect(tab, fill: color, radius: 6 * u, role: "kv-head")
         c.text(tabText, Point(tab.x + 10 * u, tab.midY), size: c.style.smallSize, color: c.theme.text(on: color), weight: .bold)
         var x = frame.x + m.pad
@@ -390,9 +390,6 @@ public enum AttentionDiagram {
         return text.count > maxLabelCharacters ? String(text.prefix(maxLabelCharacters - 1)) + "…" : text
     }
 
-    /// `textWidth` for bold text, which DejaVu Sans sets about a tenth wider.
-    static func boldWidth(_ s: String, size: Double) -> Double { textWidth(s, size: size) * 1.12 }
-
     /// Line breaks as "↵" and tabs as "⇥", so one token stays on one line.
     static func visible(_ s: String) -> String {
         String(String.UnicodeScalarView(s.unicodeScalars.compactMap { scalar -> Unicode.Scalar? in
@@ -406,10 +403,10 @@ public enum AttentionDiagram {
     }
 
     /// `s` cut with "…" to fit `width` at `size` (at least a few characters).
-    static func shortened(_ s: String, toWidth width: Double, size: Double) -> String {
-        guard textWidth(s, size: size) > width else { return s }
+    static func shortened(_ s: String, toWidth width: Double, size: Double, _ style: Style) -> String {
+        guard style.textWidth(s, size: size) > width else { return s }
         var cut = s
-        while cut.count > 4 && textWidth(cut + "…", size: size) > width { cut.removeLast() }
+        while cut.count > 4 && style.textWidth(cut + "…", size: size) > width { cut.removeLast() }
         return cut + "…"
     }
 }

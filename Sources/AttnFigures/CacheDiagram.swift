@@ -29,7 +29,7 @@ public enum CacheDiagram {
         let shownCols = min(a.kvElements, maxColumns)
         let gap = 20 * u
         // Room right of the heatmaps for the chips of the layers reading each cache.
-        let chipW = 40 * u + textWidth("layer \(c0.layers - 1) writes, reads", size: style.smallSize * 0.85)
+        let chipW = 40 * u + style.textWidth("layer \(c0.layers - 1) writes, reads", size: style.smallSize * 0.85)
         let readerColumn = chipW + 80 * u
         // The arrangement of panels (columns × rows) that gives the largest cells.
         func layout(_ columns: Int) -> (panelW: Double, panelH: Double, cell: Double) {

@@ -75,9 +75,10 @@ struct Plot {
 struct LabelPlacer {
     var placed: [Rect] = []
     let bounds: Rect
+    let style: Style
 
     mutating func place(_ text: String, at p: Point, size: Double, gap: Double) -> (Point, TextAnchor)? {
-        let w = textWidth(text, size: size), h = size * 1.2
+        let w = style.textWidth(text, size: size), h = size * 1.2
         for distance in [1.0, 2.2, 3.4] {
             let candidates: [(Point, TextAnchor, Rect)] = [
                 (Point(p.x + gap * distance, p.y), .start, Rect(p.x + gap * distance, p.y - h / 2, w, h)),

@@ -193,7 +193,7 @@ public enum Charts {
         }.sorted { $0.bytesPerToken < $1.bytesPerToken }
         c.line(frontier.map { plot.point(Double($0.bytesPerToken), clipped($0)) }, color: c.theme.foreground.withAlpha(0.5), width: 2.5 * u,
                dash: [8 * u, 6 * u], role: "frontier")
-        var placer = LabelPlacer(bounds: plot.frame)
+        var placer = LabelPlacer(bounds: plot.frame, style: style)
         for p in points {
             let at = plot.point(Double(p.bytesPerToken), clipped(p))
             placer.placed.append(Rect(at.x - 8 * u, at.y - 8 * u, 16 * u, 16 * u))

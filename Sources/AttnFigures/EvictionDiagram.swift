@@ -171,7 +171,7 @@ public enum EvictionDiagram {
         for (cell, name) in entries where cell != .kept || keepsOlder {
             c.rect(Rect(x, y, 18 * u, 18 * u), fill: color(cell, c.theme), stroke: c.theme.muted.withAlpha(0.6), lineWidth: 1 * u)
             c.text(name, Point(x + 26 * u, y + 9 * u), size: size)
-            x += 26 * u + textWidth(name, size: size) + 30 * u
+            x += 26 * u + c.style.textWidth(name, size: size) + 30 * u
         }
         return y + 18 * u
     }

@@ -108,7 +108,7 @@ public enum PagedDiagram {
             let pagedX = barX + Double(tables[i].count * B) * scale
             c.line([Point(pagedX, whole.y - 3 * u), Point(pagedX, whole.maxY + 3 * u)], color: theme.foreground, width: 2.5 * u, role: "paged-end")
             let note = "\(Format.grouped(used[i])) held · \(Format.grouped(tables[i].count * B)) paged · \(Format.grouped(reservedSlots)) reserved"
-            let size = min(small * 0.8, whole.h * 0.7), noteW = textWidth(note, size: size) + 16 * u
+            let size = min(small * 0.8, whole.h * 0.7), noteW = c.style.textWidth(note, size: size) + 16 * u
             if size >= small * 0.7 && whole.maxX - noteW - 8 * u > pagedX + 8 * u {
                 c.rect(Rect(whole.maxX - noteW - 8 * u, whole.midY - size * 0.75, noteW, size * 1.5), fill: theme.panel, radius: 4 * u)
                 c.text(note, Point(whole.maxX - 16 * u, whole.midY), size: size, anchor: .end)

@@ -63,7 +63,7 @@ public enum QuantizedRowDiagram {
         let groupStart = row.position / row.group * row.group
         c.text(key ? "per channel: each channel its own scale and minimum, shared by its group's tokens \(groupStart)–\(groupStart + row.group - 1)"
                    : "per token: one scale and minimum for each \(row.group) channels of this row",
-               Point(frame.x + 14 * u + textWidth(key ? "K (after RoPE)" : "V", size: c.style.labelSize * 0.85) * 1.15 + 16 * u, frame.y + 20 * u),
+               Point(frame.x + 14 * u + c.style.textWidth(key ? "K (after RoPE)" : "V", size: c.style.labelSize * 0.85, weight: .bold) + 16 * u, frame.y + 20 * u),
                size: small * 0.85, color: theme.muted)
         let labelW = 150 * u
         let x0 = frame.x + labelW, cellW = (frame.maxX - 16 * u - x0) / Double(n)
@@ -127,7 +127,7 @@ public enum QuantizedRowDiagram {
                 let a = x0 + Double(g * row.group) * cellW + 3 * u, b = x0 + Double((g + 1) * row.group) * cellW - 3 * u
                 c.line([Point(a, y + 2 * u), Point(a, y + 10 * u), Point(b, y + 10 * u), Point(b, y + 2 * u)], color: Theme.palette[1], width: 2.5 * u, role: "scale")
                 let text = "scale \(short(s.scale)) · min \(short(s.min))"
-                c.text(AttentionDiagram.shortened(text, toWidth: b - a, size: small * 0.8), Point((a + b) / 2, y + 10 * u + scaleH / 2),
+                c.text(AttentionDiagram.shortened(text, toWidth: b - a, size: small * 0.8, c.style), Point((a + b) / 2, y + 10 * u + scaleH / 2),
                        size: small * 0.8, anchor: .middle)
             }
         }

@@ -47,20 +47,38 @@ public struct Theme: Sendable {
     public func text(on fill: Color) -> Color { fill.luminance > 0.3 ? Color(hex: 0x111111) : Color(hex: 0xFFFFFF) }
 }
 
-/// Canvas size, theme and title of a figure.
+/// How wide a line of text is set, in canvas units: the renderer's font metrics (AttnRender's
+/// `Renderer.metrics` reads them from the fonts it draws with), so figures lay text out by the
+/// widths it will really have.
+public struct TextMetrics: Sendable {
+    /// The advance of `text` at `size` in `weight`.
+    public let width: @Sendable (_ text: String, _ size: Double, _ weight: FontWeight) -> Double
+    public init(width: @escaping @Sendable (String, Double, FontWeight) -> Double) { self.width = width }
+}
+
+/// Canvas size, theme, language, title and text metrics of a figure.
 public struct Style: Sendable {
     public var width: Double = 1600
     public var height: Double = 900
     public var theme: Theme = .light
+    /// The language of every word the figure writes (symbols and units stay as they are).
+    public var language: Language = .en
     /// Replaces the figure's own title when set.
     public var title: String? = nil
-    public init() {}
+    public let metrics: TextMetrics
+    public init(metrics: TextMetrics) { self.metrics = metrics }
 
     /// Type sizes for a 1600×900 slide, scaled with the canvas: legible when projected.
     public var unit: Double { min(width / 1600, height / 900) }
     public var titleSize: Double { 34 * unit }
     public var labelSize: Double { 22 * unit }
     public var smallSize: Double { 17 * unit }
+
+    /// The width `s` will be set in.
+    public func textWidth(_ s: String, size: Double, weight: FontWeight = .regular) -> Double { metrics.width(s, size, weight) }
+
+    /// `english` or `japanese`, in the figure's language.
+    public func en(_ english: String, ja japanese: String) -> String { language.en(english, ja: japanese) }
 
     /// Refuses canvases whose smallest text would be under ~9 px.
     public func requireLegible() throws(FigureError) {
@@ -79,6 +97,9 @@ public struct Canvas {
         self.page = page
     }
     public var theme: Theme { style.theme }
+
+    /// `english` or `japanese`, in the figure's language.
+    public func en(_ english: String, ja japanese: String) -> String { style.en(english, ja: japanese) }
 
     public mutating func rect(_ r: Rect, fill: Color?, stroke: Color? = nil, lineWidth: Double = 1.5, radius: Double = 0, role: String? = nil) {
         page.items.append(Item(shape: .rect(r, fill: fill, stroke: stroke, lineWidth: lineWidth, radius: radius), role: role))
@@ -111,23 +132,32 @@ public struct Canvas {
         return (subtitle == nil ? 80 : 112) * u
     }
 
+    /// `s` wrapped to `width` (English between words, Japanese between characters) and drawn one
+    /// line under the other from `at` (the first line's centre line); at most `maxLines`, the last
+    /// cut with "…" when more were needed. Returns the y of the line after the last.
+    @discardableResult
+    public mutating func paragraph(_ s: String, _ at: Point, width: Double, size: Double, color: Color? = nil, weight: FontWeight = .regular,
+                                   lineHeight: Double = 1.4, maxLines: Int = .max, role: String? = nil) -> Double {
+        let lines = fitted(s, width: width, size: size, weight: weight, maxLines: maxLines)
+        for (i, line) in lines.enumerated() {
+            text(line, Point(at.x, at.y + Double(i) * size * lineHeight), size: size, color: color, weight: weight, role: role)
+        }
+        return at.y + Double(lines.count) * size * lineHeight
+    }
+
+    /// The lines `paragraph` draws.
+    public func fitted(_ s: String, width: Double, size: Double, weight: FontWeight = .regular, maxLines: Int = .max) -> [String] {
+        var lines = LineBreaking.wrap(s, width: width) { style.textWidth($0, size: size, weight: weight) }
+        guard lines.count > maxLines, maxLines > 0 else { return lines }
+        lines.removeLast(lines.count - maxLines)
+        var last = lines[maxLines - 1]
+        while !last.isEmpty && style.textWidth(last + "…", size: size, weight: weight) > width { last.removeLast() }
+        lines[maxLines - 1] = last + "…"
+        return lines
+    }
+
     /// A source line at the bottom left.
     public mutating func footnote(_ s: String) {
         text(s, Point(40 * style.unit, style.height - 24 * style.unit), size: style.smallSize * 0.85, color: theme.muted)
     }
-}
-
-/// Text width estimate for layout (DejaVu Sans advances average ~0.56 em for Latin text; CJK glyphs
-/// are a full em). AttnRender draws with the real font; layouts keep a margin for the difference.
-public func textWidth(_ s: String, size: Double) -> Double {
-    var em = 0.0
-    for scalar in s.unicodeScalars {
-        if Format.isCJK(scalar) { em += 1.0; continue }
-        switch scalar.value {
-        case 0x41...0x5A, 0x4D, 0x57: em += 0.68  // capitals
-        case 0x20, 0x2E, 0x2C, 0x3A, 0x3B, 0x27, 0x69, 0x6C, 0x6A, 0x74, 0x66: em += 0.32  // narrow
-        default: em += 0.58
-        }
-    }
-    return em * size
 }

@@ -85,7 +85,7 @@ struct StepThrough {
         print("")
         for c in r.commandLines { print(dim("$ \(c)")) }
         print("\n" + r.narration.trimmingCharacters(in: .newlines) + "\n")
-        let rows = r.keyValues.map { [$0.name, $0.value] }
+        let rows = r.keyValues(runner.language).map { [$0.label ?? $0.name, $0.value] }
         if !rows.isEmpty { print(Format.table(["value", ""], rows), terminator: "") }
         let diagram = Self.diagram(r)
         if !diagram.isEmpty { print("\n" + diagram) }

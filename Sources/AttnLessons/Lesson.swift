@@ -1,10 +1,6 @@
 import AttnEngine
+import AttnTrace
 import AttnExperiments
-
-/// The languages lessons are written in.
-public enum Language: String, CaseIterable, Sendable {
-    case en, ja
-}
 
 /// Text in one or more languages; `en` is the fallback.
 public struct LocalizedText: Sendable, Equatable {
@@ -63,10 +59,24 @@ public struct LessonCheck: Sendable, Equatable {
     public let line: Int
 }
 
+/// A value a step singles out, with the words a slide and a value table show for it.
+public struct KeyValue: Sendable, Equatable {
+    /// The value's name, as checks and the narration use it (`mqa.kv_bytes_per_token`).
+    public let name: String
+    public let label: LocalizedText
+}
+
 public struct LessonStep: Sendable {
+    /// Key numbers per step: what a slide can show in large type beside its figure.
+    public static let maxKeyValues = 3
+
     public let index: Int
     public let title: LocalizedText
     public let narration: LocalizedText
+    /// The one sentence a slide states; without it, the narration's first bold passage.
+    public let takeaway: LocalizedText?
+    /// The step's key numbers, in the order the file gives them.
+    public let labels: [KeyValue]
     public let action: LessonAction
     /// A figure drawn beside a computing action.
     public let figure: FigureCall?

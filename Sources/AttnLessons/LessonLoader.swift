@@ -1,5 +1,6 @@
 import AttnEngine
 import AttnExperiments
+import AttnTrace
 import Foundation
 import Yams
 
@@ -188,8 +189,10 @@ private final class Reader {
     func step(_ node: Node, index: Int) -> LessonStep? {
         let field = "steps[\(index)]"
         let before = errors.count
-        var title: LocalizedText?, narration: LocalizedText?, action: LessonAction?, figure: FigureCall?, checks: [LessonCheck] = []
-        guard let pairs = attempt({ () throws(LessonError) in try mapping(node, field, allowed: ["title", "narration", "action", "figure", "checks"]) }) else {
+        var title: LocalizedText?, narration: LocalizedText?, takeaway: LocalizedText?, action: LessonAction?, figure: FigureCall?
+        var checks: [LessonCheck] = [], labels: [KeyValue] = []
+        let fields = ["title", "narration", "takeaway", "labels", "action", "figure", "checks"]
+        guard let pairs = attempt({ () throws(LessonError) in try mapping(node, field, allowed: fields) }) else {
             return nil
         }
         for (name, _, value) in pairs {
@@ -201,6 +204,8 @@ private final class Reader {
                     do { try Template.validate(body) } catch { errors.append(fail(value, "\(field).narration.\(lang)", error.reason)) }
                 }
                 narration = text
+            case "takeaway": takeaway = attempt { () throws(LessonError) in try localized(value, "\(field).takeaway") }
+            case "labels": labels = attempt { () throws(LessonError) in try self.labels(value, "\(field).labels") } ?? []
             case "action": action = attempt { () throws(LessonError) in try self.action(value, "\(field).action") }
             case "figure": figure = attempt { () throws(LessonError) in try drawCall(value, "\(field).figure") }
             default:
@@ -223,8 +228,23 @@ private final class Reader {
         let given = Set(pairs.map(\.0))
         for required in ["title", "action"] where !given.contains(required) { errors.append(fail(node, "\(field).\(required)", "missing")) }
         guard errors.count == before, let title, let action else { return nil }
-        return LessonStep(index: index, title: title, narration: narration ?? LocalizedText([:]), action: action, figure: figure,
-                          checks: checks, line: node.mark?.line ?? 0)
+        return LessonStep(index: index, title: title, narration: narration ?? LocalizedText([:]), takeaway: takeaway, labels: labels,
+                          action: action, figure: figure, checks: checks, line: node.mark?.line ?? 0)
+    }
+
+    /// `{kv_bytes_per_token: {en: KV cache per token, ja: …}, …}`: at most `LessonStep.maxKeyValues`
+    /// value names (as the narration quotes them, `mqa.kv_bytes_per_token`) with their labels.
+    func labels(_ node: Node, _ field: String) throws(LessonError) -> [KeyValue] {
+        guard let map = node.mapping else { throw fail(node, field, "expected a map of value name → label") }
+        guard map.count <= LessonStep.maxKeyValues else {
+            throw fail(node, field, "\(map.count) labels; a slide shows at most \(LessonStep.maxKeyValues) key numbers, so label the \(LessonStep.maxKeyValues) that matter most")
+        }
+        var out: [KeyValue] = []
+        for (key, value) in map {
+            let name = try self.name(key, field, extra: ["_", "."], digitFirst: false, rule: "be a value name (letters, digits, '_' and '.')")
+            out.append(KeyValue(name: name, label: try localized(value, "\(field).\(name)")))
+        }
+        return out
     }
 
     /// `{kv: {preset: llama-3-8b}}`, `{compare: [{name: a, kv: {…}}, …]}` or `{draw: {heads: {…}}}`.

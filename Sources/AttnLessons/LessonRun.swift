@@ -30,15 +30,25 @@ public struct StepResult: Sendable {
         self.figure = figure
     }
 
-    /// The values the narration and checks mention, in the order they are mentioned: the step's
-    /// key numbers for tables and slides.
-    public var keyValues: [(name: String, value: String)] {
+    /// The values the step singles out, for value tables and slides: its labelled key numbers first
+    /// (in the file's order, with their labels), then every other value the narration in `language`
+    /// quotes, in the order it quotes them, then those only the checks name. A value is shown as the
+    /// narration first formats it (`grouped`, `percent`, …), else grouped in thousands.
+    public func keyValues(_ language: Language) -> [(name: String, label: String?, value: String)] {
+        let narration = step.narration.text(language)
+        var filters: [String: String?] = [:]
+        for (name, filter) in Template.placeholders(in: narration) where filters[name] == nil { filters[name] = filter }
         var names: [String] = []
-        for name in Template.names(in: step.narration.byLanguage.values.sorted().joined(separator: " ")) + step.checks.flatMap(\.expression.names)
+        for name in step.labels.map(\.name) + Template.names(in: narration) + step.checks.flatMap(\.expression.names)
             where !names.contains(name) && (values[name] != nil || texts[name] != nil) {
             names.append(name)
         }
-        return names.map { ($0, values[$0].map { Template.display($0) } ?? texts[$0]!) }
+        return names.map { name in
+            let label = step.labels.first { $0.name == name }?.label.text(language)
+            guard let v = values[name] else { return (name, label, texts[name]!) }
+            let shown = filters[name].flatMap { $0 }.flatMap { try? Template.format(v, $0) } ?? Template.display(v)
+            return (name, label, shown)
+        }
     }
 }
 
@@ -180,6 +190,16 @@ public enum Template {
             }
         }
         return problems
+    }
+
+    /// The placeholders that quote one value by name, with their filter, in order.
+    public static func placeholders(in text: String) -> [(name: String, filter: String?)] {
+        segments(text).compactMap { segment in
+            guard case .placeholder(let inside) = segment else { return nil }
+            let inner = inside.split(separator: "|").map { String($0).trimmingSpaces }
+            guard let name = inner.first, !name.contains(where: { "+-*/(".contains($0) }) else { return nil }
+            return (name, inner.count > 1 ? inner[1] : nil)
+        }
     }
 
     /// The value names placeholders refer to (inside expressions too).

@@ -90,10 +90,10 @@ public struct LessonRunner {
             figureCall = call
         }
         var figureName: String? = nil, figureSVG: String? = nil
-        var slideFigure: (Page, Double, Double)? = nil
+        var slideFigure: Figure? = nil
         if let call = figureCall {
             let name = stepName
-            let figure = try Self.figure(call, lesson, "\(field).\(step.figure == nil ? "action.draw" : "figure").\(call.kind.rawValue)", runs: runs)
+            let figure = try Self.figure(call, lesson, "\(field).\(step.figure == nil ? "action.draw" : "figure").\(call.kind.rawValue)", runs: runs, language: language)
             // The SVG is always kept: report.html inlines it and report.md can link it.
             for ext in ["png", "svg", "pdf"] where formats.contains(ext) || ext == "svg" {
                 try Renderer.write(figure, to: "\(folder)/figures/\(name).\(ext)", subject: .lesson(file: lesson.file, line: step.line, path: field))
@@ -102,7 +102,7 @@ public struct LessonRunner {
             figureSVG = Renderer.svgForInlining(try String(contentsOfFile: "\(folder)/figures/\(name).svg", encoding: .utf8), prefix: name + "-")
             commands.append(call.commandLine)
             figureName = name
-            slideFigure = (figure.pages[0], figure.width, figure.height)
+            slideFigure = figure
         }
         // Every language is rendered, so a broken placeholder in the Japanese text fails an English run too.
         var narration = ""
@@ -128,9 +128,7 @@ public struct LessonRunner {
         }
         let result = StepResult(step: step, values: numbers, texts: texts, commandLines: commands, narration: narration,
                                 checks: checks, figure: figureName, engineTraces: traces)
-        let slide = Slides.StepSlide(title: step.title.text(language), figure: slideFigure?.0,
-                                     figureSize: (slideFigure?.1 ?? 1600, slideFigure?.2 ?? 900),
-                                     lines: result.keyValues.prefix(8).map { "\($0.name) = \($0.value)" } + checks.map(\.summary))
+        let slide = result.slide(language, figure: slideFigure)
         return StepOutput(result: result, svg: figureSVG, slide: slide)
     }
 
@@ -148,8 +146,10 @@ public struct LessonRunner {
         return (output.json, ["traces/\(traceName).jsonl", "traces/\(traceName).txt"])
     }
 
-    static func figure(_ call: FigureCall, _ lesson: Lesson, _ field: String, runs: Runs) throws -> Figure {
-        do { return try call.kind.figure(call.flags).draw(Style(), allPages: false, runs: runs) } catch {
+    static func figure(_ call: FigureCall, _ lesson: Lesson, _ field: String, runs: Runs, language: Language) throws -> Figure {
+        var style = Style()
+        style.language = language
+        do { return try call.kind.figure(call.flags).draw(style, allPages: false, runs: runs) } catch {
             throw LessonError(file: lesson.file, line: call.line, path: field, error)
         }
     }
@@ -201,6 +201,9 @@ public struct LessonRunner {
             for problem in Template.problems(body, kind: names.kind(of:)) {
                 errors.append(LessonError(file: file, line: step.line, field: "\(field).narration.\(lang)", reason: "\(problem.reason) in this step's results"))
             }
+        }
+        for key in step.labels where names.kind(of: key.name) == nil {
+            errors.append(LessonError(file: file, line: step.line, field: "\(field).labels.\(key.name)", reason: "unknown value \(quoted(key.name)) in this step's results\(near(key.name))"))
         }
         for (i, check) in step.checks.enumerated() {
             for name in check.expression.names where names.kind(of: name) != .number {
@@ -254,8 +257,11 @@ public enum LessonOutput {
             try AtomicFile.write(Reports.html(result, svg: svg), to: "\(folder)/report.html")
             try AtomicFile.write(Reports.trace(result), to: "\(folder)/trace.jsonl")
             try AtomicFile.write(Reports.traceText(result), to: "\(folder)/trace.txt")
-            try Renderer.write(Slides.deck(title: lesson.title.text(language), summary: lesson.summary.text(language), steps: slides, style: Style()),
-                               to: "\(folder)/slides.pdf", subject: .fields([.out]))
+            var style = Style()
+            style.language = language
+            let (title, summary) = (lesson.title.text(language), lesson.summary.text(language))
+            try Renderer.write(Slides.deck(id: lesson.id, title: title, summary: summary, steps: slides, style: style), to: "\(folder)/slides.pdf", subject: .fields([.out]))
+            try Renderer.write(Slides.notes(id: lesson.id, title: title, summary: summary, steps: slides, style: style), to: "\(folder)/notes.pdf", subject: .fields([.out]))
             return Staged(result: result, final: final, folder: folder, aside: "\(out)/.\(lesson.id).old-\(getpid())")
         } catch {
             try? FileManager.default.removeItem(atPath: folder)

@@ -13,9 +13,10 @@ public enum Reports {
             out += "## \(s.step.index + 1). \(s.step.title.text(lang))\n\n"
             if !s.narration.isEmpty { out += s.narration.trimmingTrailingNewlines + "\n\n" }
             out += "```\n" + s.commandLines.joined(separator: "\n") + "\n```\n\n"
-            let key = s.keyValues
+            let key = s.keyValues(lang)
             if !key.isEmpty {
-                out += "| value | |\n|---|---|\n" + key.map { "| `\($0.name)` | \($0.value) |" }.joined(separator: "\n") + "\n\n"
+                out += "| \(lang.en("quantity", ja: "量")) | \(lang.en("value", ja: "値")) | \(lang.en("name", ja: "名前")) |\n|---|--:|---|\n"
+                out += key.map { "| \($0.label ?? "") | \($0.value) | `\($0.name)` |" }.joined(separator: "\n") + "\n\n"
             }
             if let f = s.figure { out += "![\(s.step.title.text(lang))](figures/\(f).\(figureExtension))\n\n" }
             let traces = s.engineTraces.filter { $0.hasSuffix(".txt") }
@@ -40,9 +41,11 @@ public enum Reports {
             body += "<section>\n<h2>\(s.step.index + 1). \(escape(s.step.title.text(lang)))</h2>\n"
             body += markdownToHTML(s.narration)
             body += "<pre>\(escape(s.commandLines.joined(separator: "\n")))</pre>\n"
-            let key = s.keyValues
+            let key = s.keyValues(lang)
             if !key.isEmpty {
-                body += "<table>\n" + key.map { "<tr><td><code>\(escape($0.name))</code></td><td>\(escape($0.value))</td></tr>" }.joined(separator: "\n") + "\n</table>\n"
+                body += "<table class=\"values\">\n" + key.map {
+                    "<tr><td>\(escape($0.label ?? ""))</td><td class=\"n\">\(escape($0.value))</td><td><code>\(escape($0.name))</code></td></tr>"
+                }.joined(separator: "\n") + "\n</table>\n"
             }
             if let f = s.figure, let text = svg[f] {
                 body += "<figure>\(stripProlog(text))</figure>\n"
@@ -67,7 +70,7 @@ public enum Reports {
             h1 { font-size: 2rem; margin-bottom: .25rem; } h2 { margin-top: 2.5rem; border-bottom: 1px solid #d8dee4; }
             .summary { color: #57606a; font-size: 1.1rem; }
             pre { background: #f4f6f8; padding: .75rem; overflow-x: auto; font-size: .9rem; }
-            table { border-collapse: collapse; margin: 1rem 0; } td { border: 1px solid #d8dee4; padding: .25rem .6rem; font-variant-numeric: tabular-nums; }
+            table { border-collapse: collapse; margin: 1rem 0; } td { border: 1px solid #d8dee4; padding: .25rem .6rem; font-variant-numeric: tabular-nums; } td.n { text-align: right; }
             figure { margin: 1rem 0; } figure svg { width: 100%; height: auto; }
             .checks { list-style: none; padding-left: 0; } .ok { color: #1a7f37; } .bad { color: #cf222e; font-weight: bold; }
             .status { font-weight: bold; }
@@ -145,8 +148,8 @@ public enum Reports {
         for s in r.steps {
             out += "\nstep \(s.step.index + 1)  \(s.step.title.text(r.language))\n"
             for c in s.commandLines { out += "  $ \(c)\n" }
-            let rows = s.keyValues.map { [$0.name, $0.value] }
-            if !rows.isEmpty { out += Format.table(["value", ""], rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n" }
+            let rows = s.keyValues(r.language).map { [$0.label ?? "", $0.value, $0.name] }
+            if !rows.isEmpty { out += Format.table([r.language.en("quantity", ja: "量"), r.language.en("value", ja: "値"), r.language.en("name", ja: "名前")], rows, rightAligned: [1]).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n" }
             for c in s.checks { out += "  \(c.summary)\n" }
             for t in s.engineTraces where t.hasSuffix(".txt") { out += "  engine trace: \(t)\n" }
         }

@@ -174,6 +174,7 @@ public enum Renderer {
         cairo_fill(cr)
         cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND)
         cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND)
+        setFontOptions(cr)
         for item in page.items { draw(item.shape, cr) }
         try context.status()
     }
@@ -209,9 +210,7 @@ public enum Renderer {
             if let fill { set(cr, fill); stroke == nil ? cairo_fill(cr) : cairo_fill_preserve(cr) }
             if let stroke { set(cr, stroke); cairo_set_line_width(cr, lineWidth); cairo_stroke(cr) }
         case let .text(s, at, size, color, anchor, weight, rotation):
-            let family = isCJK(s) ? cjkFont.0 : latinFont.0
-            cairo_select_font_face(cr, family, CAIRO_FONT_SLANT_NORMAL, weight == .bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL)
-            cairo_set_font_size(cr, size)
+            selectFont(cr, for: s, size: size, weight: weight)
             var extents = cairo_text_extents_t()
             cairo_text_extents(cr, s, &extents)
             var font = cairo_font_extents_t()

@@ -1,4 +1,5 @@
 import AttnFigures
+import AttnRender
 
 // Reading a figure's display list back: the shapes of a role, texts, and the plot's grid.
 

@@ -1,5 +1,6 @@
 import AttnEngine
 import AttnFigures
+import AttnRender
 import AttnTiling
 import AttnTrace
 import Foundation
