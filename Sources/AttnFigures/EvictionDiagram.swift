@@ -154,8 +154,8 @@ public enum EvictionDiagram {
 
     static func color(_ cell: Cell, _ theme: Theme) -> Color {
         switch cell {
-        case .recent: Theme.palette[0]
-        case .kept: Theme.palette[1]
+        case .recent: theme.group(0)
+        case .kept: theme.group(1)
         case .evicted: theme.grid
         case .unwritten: theme.panel
         }

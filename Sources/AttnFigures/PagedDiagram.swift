@@ -8,7 +8,7 @@ import AttnTrace
 /// reservation of the maximum length a server without paging would make for it.
 public enum PagedDiagram {
     /// Requests a figure tells apart by colour at most (the palette's size).
-    public static let maxRequests = Theme.palette.count
+    public static let maxRequests = Theme.light.palette.count
 
     /// - Parameters:
     ///   - allocation: the allocator's block tables after the batch ran (`PagedKV.allocate`).
@@ -77,7 +77,7 @@ public enum PagedDiagram {
         for (i, table) in tables.enumerated() {
             let last = lastBlockUse(i)
             c.text("request \(i): \(Format.grouped(used[i])) tokens in \(Format.plural(table.count, "block")), the last \(last) of \(B) slots full",
-                   Point(x0, y + captionH / 2), size: small * 0.85, color: theme.group(i) == Theme.palette[6] ? theme.foreground : theme.group(i))
+                   Point(x0, y + captionH / 2), size: small * 0.85, color: theme.group(i))
             y += captionH
             for (j, b) in table.enumerated() {
                 let r = Rect(x0 + Double(j % perLine) * box, y + Double(j / perLine) * box, box, box).inset(1.5 * u)

@@ -87,7 +87,7 @@ public enum QuantizedRowDiagram {
         c.text("±\(short(range))", Point(values.x - 4 * u, values.y + 6 * u), size: small * 0.65, color: theme.muted, anchor: .end)
         for v in [range, -range] { c.line([Point(values.x - 2 * u, vy(v)), Point(values.x, vy(v))], color: theme.muted, width: 1 * u) }
         for i in 0..<n {
-            c.rect(Rect(cx(i) - cellW * 0.35, vy(row.stored.decoded[i]) - 1.5 * u, cellW * 0.7, 3 * u), fill: Theme.palette[0], role: "decoded")
+            c.rect(Rect(cx(i) - cellW * 0.35, vy(row.stored.decoded[i]) - 1.5 * u, cellW * 0.7, 3 * u), fill: c.theme.group(0), role: "decoded")
             c.circle(Point(cx(i), vy(row.original[i])), radius: min(cellW * 0.3, 4 * u), fill: nil, stroke: theme.foreground,
                      lineWidth: 1.2 * u, role: "original")
         }
@@ -119,13 +119,13 @@ public enum QuantizedRowDiagram {
             c.text(short(maxScale), Point(x0 - 4 * u, y + 6 * u), size: small * 0.65, color: theme.muted, anchor: .end)
             for i in 0..<n {
                 let h = Double(row.stored.scales[i].scale / maxScale) * scaleH
-                c.rect(Rect(x0 + Double(i) * cellW + cellW * 0.15, y + scaleH - h, cellW * 0.7, h), fill: Theme.palette[1], role: "scale")
+                c.rect(Rect(x0 + Double(i) * cellW + cellW * 0.15, y + scaleH - h, cellW * 0.7, h), fill: c.theme.group(1), role: "scale")
             }
         } else {
             label("scale, min per group", y + scaleH / 2)
             for (g, s) in row.stored.scales.enumerated() {
                 let a = x0 + Double(g * row.group) * cellW + 3 * u, b = x0 + Double((g + 1) * row.group) * cellW - 3 * u
-                c.line([Point(a, y + 2 * u), Point(a, y + 10 * u), Point(b, y + 10 * u), Point(b, y + 2 * u)], color: Theme.palette[1], width: 2.5 * u, role: "scale")
+                c.line([Point(a, y + 2 * u), Point(a, y + 10 * u), Point(b, y + 10 * u), Point(b, y + 2 * u)], color: c.theme.group(1), width: 2.5 * u, role: "scale")
                 let text = "scale \(short(s.scale)) · min \(short(s.min))"
                 c.text(AttentionDiagram.shortened(text, toWidth: b - a, size: small * 0.8, c.style), Point((a + b) / 2, y + 10 * u + scaleH / 2),
                        size: small * 0.8, anchor: .middle)
@@ -142,13 +142,13 @@ public enum QuantizedRowDiagram {
         c.text("±\(short(bound))", Point(x0 - 4 * u, errorRect.y + 6 * u), size: small * 0.65, color: theme.muted, anchor: .end)
         for i in 0..<n {
             let half = row.scale(i).scale / 2
-            c.rect(Rect(x0 + Double(i) * cellW, ey(half), cellW, ey(-half) - ey(half)), fill: Theme.palette[2].withAlpha(0.28), role: "band")
+            c.rect(Rect(x0 + Double(i) * cellW, ey(half), cellW, ey(-half) - ey(half)), fill: c.theme.group(2).withAlpha(0.28), role: "band")
         }
         c.line([Point(errorRect.x, errorRect.midY), Point(errorRect.maxX, errorRect.midY)], color: theme.grid, width: 1 * u)
         for (i, e) in errors.enumerated() {
             let outside = abs(e) > row.scale(i).scale / 2
             c.rect(Rect(cx(i) - cellW * 0.25, min(ey(e), errorRect.midY), cellW * 0.5, abs(ey(e) - errorRect.midY)),
-                   fill: outside ? Theme.palette[5] : theme.foreground, role: outside ? "error-outside" : "error")
+                   fill: outside ? c.theme.group(5) : theme.foreground, role: outside ? "error-outside" : "error")
         }
     }
 

@@ -1,6 +1,7 @@
 import AttnEngine
 import AttnExperiments
 import AttnFigures
+import AttnRender
 import AttnTrace
 import Testing
 
@@ -29,7 +30,7 @@ private func texts(_ figure: Figure) -> [(text: String, at: Point, size: Double,
 /// Every horizontal text lies inside the canvas, by the layout's own width estimate.
 private func expectTextInside(_ figure: Figure, _ name: String) {
     for t in texts(figure) where t.rotation == 0 {
-        let w = textWidth(t.text, size: t.size)
+        let w = Renderer.metrics.width(t.text, t.size, .regular)
         let left = t.anchor == .start ? t.at.x : t.anchor == .middle ? t.at.x - w / 2 : t.at.x - w
         #expect(left >= 0 && left + w <= figure.width, "\(name): '\(t.text)' runs off the canvas")
     }

@@ -31,7 +31,7 @@ struct HeadsDiagramTests {
             let qBoxes = rects(page, "q-head").filter { inPanel($0.rect) }.sorted { $0.rect.x < $1.rect.x }
             let kvBoxes = rects(page, "kv-head").filter { inPanel($0.rect) }.sorted { $0.rect.x < $1.rect.x }
             #expect(qBoxes.count == q && kvBoxes.count == kvHeads, "\(title)")
-            #expect(Set(qBoxes.compactMap(\.fill)).count == min(kvHeads, Theme.palette.count), "\(title)")
+            #expect(Set(qBoxes.compactMap(\.fill)).count == min(kvHeads, Theme.light.palette.count), "\(title)")
             for (g, box) in kvBoxes.enumerated() { #expect(box.fill == Theme.light.group(g), "\(title) K/V head \(g)") }
             let connectors = page.items.compactMap { item -> [Point]? in
                 guard item.role == "connector", case .line(let points, _, _, _, _) = item.shape, contains(panel, points[0]) else { return nil }
@@ -187,7 +187,7 @@ struct PageTests {
         for (name, figure) in try figures() {
             for (p, page) in figure.pages.enumerated() {
                 for t in texts(page) {
-                    let w = textWidth(t.text, size: t.size)
+                    let w = Renderer.metrics.width(t.text, t.size, .regular)
                     let dx = t.anchor == .start ? 0 : t.anchor == .middle ? -w / 2 : -w
                     let x = t.at.x + dx * Foundation.cos(t.rotation), y = t.at.y + dx * Foundation.sin(t.rotation)
                     #expect(x >= 0 && x <= figure.width && y >= 0 && y <= figure.height, "\(name) page \(p): '\(t.text)' starts at (\(x), \(y))")
