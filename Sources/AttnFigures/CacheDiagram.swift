@@ -23,13 +23,16 @@ public enum CacheDiagram {
         let s = res.steps[step]
         let text = run.vocabulary.decode(Array(res.processedTokens.prefix(step + 1))).replacing("\n", with: "↵")
         let held = res.cache.eviction.heldTokens(context: step + 1)
-        let top = c.header("KV cache after step \(step): \(held < step + 1 ? "\(held) of \(step + 1)" : "\(step + 1)") tokens × \(producers.count) caches = \(Format.grouped(s.record.cacheBytes)) B",
-                           subtitle: "\(c0.layoutName): \(a.qHeads) query heads, \(Format.plural(a.kvHeads, "K/V head")) × \(a.headDim); tokens \"\(text)\"")
+        let tokens = held < step + 1 ? c.en("\(held) of \(step + 1)", ja: "\(step + 1)個中\(held)個の") : c.en("\(step + 1)", ja: "\(step + 1)")
+        let top = c.header(c.en("KV cache after step \(step): \(tokens) tokens × \(producers.count) caches = \(Format.grouped(s.record.cacheBytes)) B",
+                                ja: "ステップ\(step)後のKVキャッシュ:\(tokens)トークン × キャッシュ\(producers.count)個 = \(Format.grouped(s.record.cacheBytes)) B"),
+                           subtitle: c.en("\(c0.layoutName): \(a.qHeads) query heads, \(Format.plural(a.kvHeads, "K/V head")) × \(a.headDim); tokens \"\(text)\"",
+                                          ja: "\(c0.layoutName):クエリヘッド\(a.qHeads)個、K/Vヘッド\(a.kvHeads)個 × \(a.headDim)。トークン「\(text)」"))
         let shownRows = min(step + 1, maxRows), firstRow = step + 1 - shownRows
         let shownCols = min(a.kvElements, maxColumns)
         let gap = 20 * u
         // Room right of the heatmaps for the chips of the layers reading each cache.
-        let chipW = 40 * u + style.textWidth("layer \(c0.layers - 1) writes, reads", size: style.smallSize * 0.85)
+        let chipW = 40 * u + style.textWidth(c.en("layer \(c0.layers - 1) writes, reads", ja: "層\(c0.layers - 1)が書いて読む"), size: style.smallSize * 0.85)
         let readerColumn = chipW + 80 * u
         // The arrangement of panels (columns × rows) that gives the largest cells.
         func layout(_ columns: Int) -> (panelW: Double, panelH: Double, cell: Double) {
@@ -55,8 +58,9 @@ public enum CacheDiagram {
             let panel = Rect(40 * u + Double(k % columns) * (panelW + gap), top + 20 * u + Double(k / columns) * (panelH + gap), panelW, panelH)
             c.rect(panel, fill: c.theme.panel, radius: 12 * u)
             let readers = c0.kvMap.readers(of: p)
-            c.text("cache of layer \(p)", Point(panel.x + 16 * u, panel.y + 24 * u), size: style.labelSize * 0.9, weight: .bold)
-            c.text("\(Format.grouped(s.record.layers[p].bytesRead)) B read by each of \(Format.plural(readers.count, "layer")) this step",
+            c.text(c.en("cache of layer \(p)", ja: "層\(p)のキャッシュ"), Point(panel.x + 16 * u, panel.y + 24 * u), size: style.labelSize * 0.9, weight: .bold)
+            c.text(c.en("\(Format.grouped(s.record.layers[p].bytesRead)) B read by each of \(Format.plural(readers.count, "layer")) this step",
+                        ja: "このステップで\(readers.count)層がそれぞれ\(Format.grouped(s.record.layers[p].bytesRead)) Bを読む"),
                    Point(panel.x + 16 * u, panel.y + 52 * u), size: style.smallSize * 0.9, color: c.theme.muted)
             let heatTop = panel.y + 86 * u
             for (m, which) in [KVCache.KV.k, .v].enumerated() {
@@ -89,21 +93,23 @@ public enum CacheDiagram {
                     let chip = Rect(heatRight + 60 * u, heatTop + Double(n) * (chipH + 6 * u), chipW, chipH)
                     let producer = l == p
                     c.rect(chip, fill: producer ? color : c.theme.background, stroke: color, lineWidth: 2 * u, radius: 5 * u, role: "reader")
-                    c.text(producer ? "layer \(l) writes, reads" : "layer \(l) reads", Point(chip.x + 10 * u, chip.midY),
+                    c.text(producer ? c.en("layer \(l) writes, reads", ja: "層\(l)が書いて読む") : c.en("layer \(l) reads", ja: "層\(l)が読む"), Point(chip.x + 10 * u, chip.midY),
                            size: min(style.smallSize * 0.85, chipH * 0.55), color: producer ? c.theme.text(on: color) : c.theme.foreground)
                     c.line([Point(chip.x, chip.midY), Point(heatRight - 8 * u, chip.midY)], color: color, width: 2 * u,
                            dash: producer ? [] : [6 * u, 4 * u], arrow: true)
                 }
             }
-            c.text("pos \(firstRow)", Point(panel.x + 38 * u, heatTop + cell / 2), size: style.smallSize * 0.75, color: c.theme.muted, anchor: .end)
-            c.text("pos \(step)", Point(panel.x + 38 * u, heatTop + (Double(shownRows) - 0.5) * cell), size: style.smallSize * 0.75, color: c.theme.muted, anchor: .end)
-            let notes = (shownCols < a.kvElements ? "first \(shownCols) of \(a.kvElements) values · " : "") + (firstRow > 0 ? "last \(shownRows) rows" : "")
+            c.text(c.en("pos \(firstRow)", ja: "位置\(firstRow)"), Point(panel.x + 38 * u, heatTop + cell / 2), size: style.smallSize * 0.75, color: c.theme.muted, anchor: .end)
+            c.text(c.en("pos \(step)", ja: "位置\(step)"), Point(panel.x + 38 * u, heatTop + (Double(shownRows) - 0.5) * cell), size: style.smallSize * 0.75, color: c.theme.muted, anchor: .end)
+            let notes = (shownCols < a.kvElements ? c.en("first \(shownCols) of \(a.kvElements) values · ", ja: "\(a.kvElements)個中最初の\(shownCols)個の値 · ") : "")
+                + (firstRow > 0 ? c.en("last \(shownRows) rows", ja: "最後の\(shownRows)行") : "")
             if !notes.isEmpty {
                 c.text(notes, Point(panel.x + 16 * u, panel.maxY - 16 * u), size: style.smallSize * 0.75, color: c.theme.muted)
             }
         }
-        c.footnote("Outlined: the row written at this step (K after RoPE). Colour: value / max|value| from blue (−) through white to vermillion (+). Top bars: K/V heads.")
-        return Figure(style: style, pages: [c.page], title: "Cache contents")
+        c.footnote(c.en("Outlined: the row written at this step (K after RoPE). Colour: value / max|value| from blue (−) through white to vermillion (+). Top bars: K/V heads.",
+                         ja: "枠:このステップで書いた行(KはRoPE適用後)。色:値 / max|値| を青(−)から白を経て朱(+)で。上の帯:K/Vヘッド。"))
+        return Figure(style: style, pages: [c.page], title: c.en("Cache contents", ja: "キャッシュの中身"))
     }
 
     /// Blue (−1) → background-neutral white (0) → vermillion (+1), colour-blind safe.

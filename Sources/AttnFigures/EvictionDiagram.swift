@@ -60,11 +60,11 @@ public enum EvictionDiagram {
     }
 
     /// What `kept` means under a policy, for the legend.
-    static func keptName(_ eviction: KVEviction) -> String {
+    static func keptName(_ eviction: KVEviction, _ c: Canvas) -> String {
         switch eviction {
-        case .sinks: "attention sink"
-        case .h2o: "heavy hitter"
-        case .none, .window: "kept"
+        case .sinks: c.en("attention sink", ja: "アテンションシンク")
+        case .h2o: c.en("heavy hitter", ja: "ヘビーヒッター")
+        case .none, .window: c.en("kept", ja: "保持")
         }
     }
 
@@ -111,11 +111,12 @@ public enum EvictionDiagram {
         for (i, panel) in panels.enumerated() {
             let frame = Rect(40 * u + Double(i % columns) * (panelW + gap), top + Double(i / columns) * (panelH + gap), panelW, panelH)
             c.rect(frame, fill: c.theme.panel, radius: 12 * u)
-            let heads = a.kvHeads == 1 ? "" : panel.heads.count == a.kvHeads ? ", every K/V head" : panel.heads.count == 1
-                ? ", K/V head \(panel.heads[0])" : ", K/V heads " + panel.heads.map(String.init).joined(separator: ", ")
+            let heads = a.kvHeads == 1 ? "" : panel.heads.count == a.kvHeads ? c.en(", every K/V head", ja: "・全K/Vヘッド") : panel.heads.count == 1
+                ? c.en(", K/V head \(panel.heads[0])", ja: "・K/Vヘッド\(panel.heads[0])")
+                : c.en(", K/V heads ", ja: "・K/Vヘッド") + panel.heads.map(String.init).joined(separator: ", ")
             let held = panel.cells[T - 1].filter { $0 == .recent || $0 == .kept }.count
-            c.text("layer \(panel.layer)\(heads)", Point(frame.x + 14 * u, frame.y + 22 * u), size: style.labelSize * 0.8, weight: .bold)
-            c.text("\(held) of \(T) read at the last step", Point(frame.maxX - 14 * u, frame.y + 22 * u), size: small * 0.8,
+            c.text(c.en("layer \(panel.layer)", ja: "層\(panel.layer)") + heads, Point(frame.x + 14 * u, frame.y + 22 * u), size: style.labelSize * 0.8, weight: .bold)
+            c.text(c.en("\(held) of \(T) read at the last step", ja: "最終ステップで\(T)個中\(held)個を読む"), Point(frame.maxX - 14 * u, frame.y + 22 * u), size: small * 0.8,
                    color: c.theme.muted, anchor: .end)
             let grid = Rect(frame.x + left, frame.y + head, Double(T) * cellW, Double(T) * cellH)
             // One rect per run of equal cells in a row keeps the page small (and SVGs quick to open);
@@ -134,8 +135,8 @@ public enum EvictionDiagram {
                 }
             }
             c.rect(grid, fill: nil, stroke: c.theme.grid, lineWidth: 1 * u)
-            c.text("step 0", Point(grid.x - 8 * u, grid.y + cellH / 2), size: small * 0.75, color: c.theme.muted, anchor: .end)
-            c.text("step \(T - 1)", Point(grid.x - 8 * u, grid.maxY - cellH / 2), size: small * 0.75, color: c.theme.muted, anchor: .end)
+            c.text(c.en("step 0", ja: "ステップ0"), Point(grid.x - 8 * u, grid.y + cellH / 2), size: small * 0.75, color: c.theme.muted, anchor: .end)
+            c.text(c.en("step \(T - 1)", ja: "ステップ\(T - 1)"), Point(grid.x - 8 * u, grid.maxY - cellH / 2), size: small * 0.75, color: c.theme.muted, anchor: .end)
             if tokenLabels {
                 let size = min(small * 0.75, cellW * 0.95)
                 for (j, token) in tokens.enumerated() {
@@ -149,7 +150,7 @@ public enum EvictionDiagram {
             }
         }
         c.footnote(footnote)
-        return Figure(style: style, pages: [c.page], title: "Kept and evicted tokens")
+        return Figure(style: style, pages: [c.page], title: c.en("Kept and evicted tokens", ja: "保持・追い出しされたトークン"))
     }
 
     static func color(_ cell: Cell, _ theme: Theme) -> Color {
@@ -165,8 +166,10 @@ public enum EvictionDiagram {
     private static func drawLegend(_ c: inout Canvas, y: Double, eviction: KVEviction) -> Double {
         let u = c.style.unit, size = c.style.smallSize * 0.9
         var x = 40 * u
-        let entries: [(Cell, String)] = [(.recent, "read: recent window"), (.kept, "read: \(keptName(eviction))"),
-                                         (.evicted, "evicted (no longer read)"), (.unwritten, "not yet written")]
+        let entries: [(Cell, String)] = [(.recent, c.en("read: recent window", ja: "読む:直近のウィンドウ")),
+                                         (.kept, c.en("read: \(keptName(eviction, c))", ja: "読む:\(keptName(eviction, c))")),
+                                         (.evicted, c.en("evicted (no longer read)", ja: "追い出し(もう読まない)")),
+                                         (.unwritten, c.en("not yet written", ja: "未書き込み"))]
         let keepsOlder: Bool = switch eviction { case .sinks, .h2o: true; case .none, .window: false }
         for (cell, name) in entries where cell != .kept || keepsOlder {
             c.rect(Rect(x, y, 18 * u, 18 * u), fill: color(cell, c.theme), stroke: c.theme.muted.withAlpha(0.6), lineWidth: 1 * u)

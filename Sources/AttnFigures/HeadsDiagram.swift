@@ -13,8 +13,9 @@ public enum HeadsDiagram {
         if q > 1 { kvCounts.append(1) }
         var canvas = Canvas(style: style)
         let u = style.unit
-        let top = canvas.header("Query heads sharing K/V heads: MHA, GQA, MQA",
-                                subtitle: "\(Format.plural(q, "query head")) × head_dim \(hd), \(config.layers) layers, \(config.kvMap.kvLayers) storing K/V, \(dtype.rawValue) cache")
+        let top = canvas.header(canvas.en("Query heads sharing K/V heads: MHA, GQA, MQA", ja: "K/Vヘッドを共有するクエリヘッド:MHA・GQA・MQA"),
+                                subtitle: canvas.en("\(Format.plural(q, "query head")) × head_dim \(hd), \(config.layers) layers, \(config.kvMap.kvLayers) storing K/V, \(dtype.rawValue) cache",
+                                                    ja: "クエリヘッド\(q)個 × head_dim \(hd)、\(config.layers)層(K/Vを保存するのは\(config.kvMap.kvLayers)層)、キャッシュは\(dtype.rawValue)"))
         let panelGap = 24 * u
         let panelWidth = (style.width - 80 * u - panelGap * Double(kvCounts.count - 1)) / Double(kvCounts.count)
         let panelTop = top + 20 * u, panelHeight = style.height - panelTop - 70 * u
@@ -33,15 +34,16 @@ public enum HeadsDiagram {
             let panel = Rect(40 * u + Double(p) * (panelWidth + panelGap), panelTop, panelWidth, panelHeight)
             try drawPanel(&canvas, panel, layout: layout, budget: budget, mhaBytes: mha.bytesPerToken)
         }
-        canvas.footnote("Query head h reads K/V head h / (q_heads / kv_heads) (Ainslie et al. 2023). Bytes per token = 2 × kv_layers × kv_heads × head_dim × bytes.")
-        return Figure(style: style, pages: [canvas.page], title: "Head grouping")
+        canvas.footnote(canvas.en("Query head h reads K/V head h / (q_heads / kv_heads) (Ainslie et al. 2023). Bytes per token = 2 × kv_layers × kv_heads × head_dim × bytes.",
+                                  ja: "クエリヘッド h が読むのはK/Vヘッド h / (q_heads / kv_heads)(Ainslie et al. 2023)。1トークンあたりのバイト数 = 2 × kv_layers × kv_heads × head_dim × 要素のバイト数。"))
+        return Figure(style: style, pages: [canvas.page], title: canvas.en("Head grouping", ja: "ヘッドのグループ化"))
     }
 
     private static func drawPanel(_ c: inout Canvas, _ panel: Rect, layout: AttentionLayout, budget: KVBudget, mhaBytes: Int) throws(FigureError) {
         let u = c.style.unit, theme = c.theme
         c.rect(panel, fill: theme.panel, radius: 14 * u)
         c.text(layout.name, Point(panel.midX, panel.y + 36 * u), size: c.style.labelSize * 1.25, anchor: .middle, weight: .bold)
-        c.text("\(Format.plural(layout.kvHeads, "K/V head")) for \(layout.qHeads) query heads", Point(panel.midX, panel.y + 70 * u),
+        c.text(c.en("\(Format.plural(layout.kvHeads, "K/V head")) for \(layout.qHeads) query heads", ja: "クエリヘッド\(layout.qHeads)個にK/Vヘッド\(layout.kvHeads)個"), Point(panel.midX, panel.y + 70 * u),
                size: c.style.smallSize, color: theme.muted, anchor: .middle)
 
         let inner = panel.inset(24 * u)
@@ -77,11 +79,11 @@ public enum HeadsDiagram {
             c.rect(Rect(cx - kvBox / 2, kvY, kvBox, kvBox), fill: color, stroke: theme.foreground, lineWidth: 2 * u, radius: 5 * u, role: "kv-head")
             if kvBox >= 26 * u { c.text("kv\(g)", Point(cx, kvY + kvBox / 2), size: min(c.style.smallSize, kvBox * 0.38), color: theme.text(on: color), anchor: .middle) }
         }
-        c.text("query heads", Point(inner.x, qY - 18 * u), size: c.style.smallSize, color: theme.muted)
-        c.text("K/V heads (cached)", Point(inner.x, kvY + kvBox + 24 * u), size: c.style.smallSize, color: theme.muted)
+        c.text(c.en("query heads", ja: "クエリヘッド"), Point(inner.x, qY - 18 * u), size: c.style.smallSize, color: theme.muted)
+        c.text(c.en("K/V heads (cached)", ja: "K/Vヘッド(キャッシュされる)"), Point(inner.x, kvY + kvBox + 24 * u), size: c.style.smallSize, color: theme.muted)
         let cut = 1 - Double(budget.bytesPerToken) / Double(mhaBytes)
-        c.text("\(Format.grouped(budget.bytesPerToken)) B / token", Point(panel.midX, panel.maxY - 74 * u), size: c.style.labelSize, anchor: .middle, weight: .bold)
-        c.text(cut == 0 ? "baseline" : "−\(Format.percent(cut, 1)) vs MHA", Point(panel.midX, panel.maxY - 40 * u), size: c.style.labelSize,
+        c.text(c.en("\(Format.grouped(budget.bytesPerToken)) B / token", ja: "\(Format.grouped(budget.bytesPerToken)) B / トークン"), Point(panel.midX, panel.maxY - 74 * u), size: c.style.labelSize, anchor: .middle, weight: .bold)
+        c.text(cut == 0 ? c.en("baseline", ja: "基準") : c.en("−\(Format.percent(cut, 1)) vs MHA", ja: "MHA比 −\(Format.percent(cut, 1))"), Point(panel.midX, panel.maxY - 40 * u), size: c.style.labelSize,
                color: cut == 0 ? theme.muted : theme.highlight, anchor: .middle)
     }
 

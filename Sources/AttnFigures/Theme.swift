@@ -159,6 +159,6 @@ public struct Canvas {
 
     /// A source line at the bottom left.
     public mutating func footnote(_ s: String) {
-        text(s, Point(40 * style.unit, style.height - 24 * style.unit), size: style.smallSize * 0.85, color: theme.muted)
+        text(s, Point(40 * style.unit, style.height - 24 * style.unit), size: style.smallSize, color: theme.muted)
     }
 }

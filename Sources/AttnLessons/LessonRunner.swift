@@ -98,8 +98,7 @@ public struct LessonRunner {
             for ext in ["png", "svg", "pdf"] where formats.contains(ext) || ext == "svg" {
                 try Renderer.write(figure, to: "\(folder)/figures/\(name).\(ext)", subject: .lesson(file: lesson.file, line: step.line, path: field))
             }
-            // Each inlined figure gets its own ids: the glyphs of one must not draw another's text.
-            figureSVG = Renderer.svgForInlining(try String(contentsOfFile: "\(folder)/figures/\(name).svg", encoding: .utf8), prefix: name + "-")
+            figureSVG = try String(contentsOfFile: "\(folder)/figures/\(name).svg", encoding: .utf8)
             commands.append(call.commandLine)
             figureName = name
             slideFigure = figure

@@ -51,14 +51,6 @@ final class Surface {
         try Surface(cairo_image_surface_create(CAIRO_FORMAT_ARGB32, Int32(width), Int32(height)), "png")
     }
 
-    /// An SVG surface writing into `sink` (read it after `finish()`).
-    static func svg(width: Double, height: Double) throws(RenderError) -> Surface {
-        let sink = ByteSink()
-        let s = try Surface(cairo_svg_surface_create_for_stream(ByteSink.append, sink.closure, width, height), "svg", sink: sink)
-        cairo_svg_surface_restrict_to_version(s.pointer, CAIRO_SVG_VERSION_1_1)
-        return s
-    }
-
     /// A PDF surface writing into `sink` (read it after `finish()`), whose metadata is fixed, so the
     /// same figure gives the same bytes.
     static func pdf(width: Double, height: Double, title: String) throws(RenderError) -> Surface {

@@ -6,7 +6,7 @@ import Foundation
 
 /// Writes figures as PNG, SVG or PDF, chosen by the file extension; multi-page figures become one
 /// PDF page per step (or, with `writeFrames`, one PNG per step). Output is deterministic: PDF dates
-/// are fixed and SVG ids renumbered, and files appear whole or not at all (`AtomicFile`).
+/// are fixed and SVG is written by AttnLab itself (`SVG`), and files appear whole or not at all (`AtomicFile`).
 public enum Renderer {
     public enum Kind: String, Sendable { case png, svg, pdf }
 
@@ -81,10 +81,7 @@ public enum Renderer {
             try draw(figure.pages[0], figure, context)
             return try surface.png()
         case .svg:
-            let surface = try Surface.svg(width: figure.width, height: figure.height)
-            let context = try Context(surface)
-            try draw(figure.pages[0], figure, context)
-            return renumberSVGIDs(try surface.finish())
+            return Array(SVG.document(figure.pages[0], figure).utf8)
         case .pdf:
             let surface = try Surface.pdf(width: figure.width, height: figure.height, title: figure.title)
             let context = try Context(surface)
@@ -132,9 +129,6 @@ public enum Renderer {
         }
         return (w, h, argb)
     }
-
-    /// An SVG's ids made unique to it, for inlining several figures in one HTML page.
-    public static func svgForInlining(_ svg: String, prefix: String) -> String { renumberSVGIDs(svg, prefix: prefix) }
 
     /// One PNG per page into `folder` (created if missing, inside an existing folder):
     /// frame-0001.png, frame-0002.png, … On a failure the frames written so far are removed, and the
@@ -196,7 +190,12 @@ public enum Renderer {
             for p in points.dropFirst() { cairo_line_to(cr, p.x, p.y) }
             cairo_stroke(cr)
             cairo_set_dash(cr, nil, 0, 0)
-            if arrow { arrowhead(cr, from: points[points.count - 2], to: points[points.count - 1], size: max(8, width * 4)) }
+            if arrow, let head = arrowhead(from: points[points.count - 2], to: points[points.count - 1], size: max(8, width * 4)) {
+                cairo_move_to(cr, head[0].x, head[0].y)
+                for p in head.dropFirst() { cairo_line_to(cr, p.x, p.y) }
+                cairo_close_path(cr)
+                cairo_fill(cr)
+            }
         case let .polygon(points, fill):
             guard let first = points.first else { return }
             set(cr, fill)
@@ -237,102 +236,12 @@ public enum Renderer {
         cairo_close_path(cr)
     }
 
-    private static func arrowhead(_ cr: OpaquePointer, from a: Point, to b: Point, size: Double) {
+    /// The three corners of an arrowhead of `size` at `b`, pointing from `a`; nil when a = b.
+    static func arrowhead(from a: Point, to b: Point, size: Double) -> [Point]? {
         let dx = b.x - a.x, dy = b.y - a.y, length = (dx * dx + dy * dy).squareRoot()
-        guard length > 0 else { return }
+        guard length > 0 else { return nil }
         let ux = dx / length, uy = dy / length
-        cairo_move_to(cr, b.x, b.y)
-        cairo_line_to(cr, b.x - size * ux + size * 0.5 * uy, b.y - size * uy - size * 0.5 * ux)
-        cairo_line_to(cr, b.x - size * ux - size * 0.5 * uy, b.y - size * uy + size * 0.5 * ux)
-        cairo_close_path(cr)
-        cairo_fill(cr)
+        return [b, Point(b.x - size * ux + size * 0.5 * uy, b.y - size * uy - size * 0.5 * ux),
+                Point(b.x - size * ux - size * 0.5 * uy, b.y - size * uy + size * 0.5 * ux)]
     }
-
-    /// Cairo numbers SVG ids (glyphs, surfaces, clips…) with process-wide counters, so the same
-    /// figure drawn after another gets other ids. Renumber them by order of first appearance,
-    /// optionally after a prefix (so several SVGs can share one HTML page).
-    ///
-    /// An id is a token `[A-Za-z][A-Za-z_]*[0-9][0-9-]*` (a kind, then its number: `glyph0-1`,
-    /// `clip3`) after `id="`; the same token after `#` is a reference to it. One byte scan finds the
-    /// ids in order, a second rewrites ids and references; a reference to no id is left as it is.
-    /// Cairo writes ASCII SVG (text becomes glyph paths), so bytes are characters here.
-    static func renumberSVGIDs(_ svg: String, prefix: String = "") -> String {
-        String(decoding: renumberSVGIDs(Array(svg.utf8), prefix: prefix), as: UTF8.self)
-    }
-
-    /// `renumberSVGIDs` over the bytes of an SVG.
-    static func renumberSVGIDs(_ svg: [UInt8], prefix: String = "") -> [UInt8] {
-        svg.withUnsafeBufferPointer { bytes in
-            // Pass 1: old id → prefix + kind + (how many ids of that kind came before, plus one).
-            var mapping: [ArraySlice<UInt8>: [UInt8]] = [:]
-            var counters: [ArraySlice<UInt8>: Int] = [:]
-            var scan = SVGIDScanner(bytes)
-            while let token = scan.next() {
-                guard token.isID else { continue }
-                let old = svg[token.start..<token.end]
-                guard mapping[old] == nil else { continue }
-                let kind = svg[token.start..<token.kindEnd]
-                let n = counters[kind, default: 0] + 1
-                counters[kind] = n
-                mapping[old] = Array(prefix.utf8) + kind + Array(String(n).utf8)
-            }
-            // Pass 2: the bytes between tokens as they are, each known token replaced.
-            var out: [UInt8] = []
-            out.reserveCapacity(svg.count + svg.count / 8)
-            var copied = 0
-            scan = SVGIDScanner(bytes)
-            while let token = scan.next() {
-                guard let new = mapping[svg[token.start..<token.end]] else { continue }
-                out.append(contentsOf: bytes[copied..<token.start])
-                out.append(contentsOf: new)
-                copied = token.end
-            }
-            out.append(contentsOf: bytes[copied...])
-            return out
-        }
-    }
-}
-
-/// Finds the id tokens of an SVG left to right, as `/(id="|#)([A-Za-z][A-Za-z_]*)([0-9][0-9-]*)/`
-/// matches them: a match resumes the search after its end, a failed position one byte on.
-struct SVGIDScanner {
-    /// A token: `bytes[start..<kindEnd]` its kind, `bytes[start..<end]` the whole id; `isID` after
-    /// `id="`, a reference after `#`.
-    struct Token { let start: Int, kindEnd: Int, end: Int, isID: Bool }
-
-    private let bytes: UnsafeBufferPointer<UInt8>
-    private var i = 0
-
-    init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
-
-    mutating func next() -> Token? {
-        let n = bytes.count
-        while i < n {
-            let at = i
-            i += 1
-            let start: Int, isID: Bool
-            if bytes[at] == UInt8(ascii: "#") {
-                (start, isID) = (at + 1, false)
-            } else if bytes[at] == UInt8(ascii: "i"), at + 4 <= n, bytes[at + 1] == UInt8(ascii: "d"),
-                      bytes[at + 2] == UInt8(ascii: "="), bytes[at + 3] == UInt8(ascii: "\"") {
-                (start, isID) = (at + 4, true)
-            } else {
-                continue
-            }
-            var j = start
-            guard j < n, Self.isLetter(bytes[j]) else { continue }
-            j += 1
-            while j < n, Self.isLetter(bytes[j]) || bytes[j] == UInt8(ascii: "_") { j += 1 }
-            let kindEnd = j
-            guard j < n, Self.isDigit(bytes[j]) else { continue }
-            j += 1
-            while j < n, Self.isDigit(bytes[j]) || bytes[j] == UInt8(ascii: "-") { j += 1 }
-            i = j
-            return Token(start: start, kindEnd: kindEnd, end: j, isID: isID)
-        }
-        return nil
-    }
-
-    private static func isLetter(_ b: UInt8) -> Bool { (b | 0x20) >= UInt8(ascii: "a") && (b | 0x20) <= UInt8(ascii: "z") }
-    private static func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
 }

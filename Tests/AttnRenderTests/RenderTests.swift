@@ -190,24 +190,34 @@ struct CairoOutputTests {
         #expect(darkImage.argb[0] == argb(Theme.dark.background))
     }
 
-    @Test("SVG: well-formed XML with one filled path per K/V-head box of a colour")
+    @Test("SVG: well-formed XML, one filled rect per K/V-head box of a colour, every label a real <text> in its font")
     func svg() throws {
         let dir = try folder()
         let config = try DecoderConfig(layers: 2, dModel: 64, attention: AttentionLayout(qHeads: 8, kvHeads: 2, headDim: 8), ffn: 64, vocab: 10)
-        let figure = try HeadsDiagram.figure(config, dtype: .bf16, style: Style())
+        var style = Style()
+        style.language = .ja
+        let figure = try HeadsDiagram.figure(config, dtype: .bf16, style: style)
         try Renderer.write(figure, to: dir + "/h.svg")
         let text = try String(contentsOfFile: dir + "/h.svg", encoding: .utf8)
         let parser = XMLParser(data: Data(text.utf8))
         #expect(parser.parse())
         // Group 1's colour fills exactly the opaque boxes the display list gave it.
         let c = Theme.light.group(1)
-        func pct(_ v: Double) -> String { Format.fixed(v * 100, 6).replacing(/0+$/, with: "").replacing(/\.$/, with: "") + "%" }
-        let needle = "fill:rgb(\(pct(c.r)),\(pct(c.g)),\(pct(c.b)));fill-opacity:1"
+        func hex(_ v: Double) -> String { String(Int((v * 255).rounded()), radix: 16).count == 1 ? "0" + String(Int((v * 255).rounded()), radix: 16) : String(Int((v * 255).rounded()), radix: 16) }
+        let needle = "fill=\"#\(hex(c.r))\(hex(c.g))\(hex(c.b))\"/>"
         let expected = figure.pages[0].items.filter { item in
-            if case .rect(_, let fill?, _, _, _) = item.shape { fill == c } else { false }
+            if case .rect(_, let fill?, nil, _, _) = item.shape { fill == c } else { false }
         }.count
-        #expect(expected == 1 + 1 + 4 + 1)  // MHA: q1, kv1; GQA-2: q4–q7, kv1
-        #expect(text.components(separatedBy: needle).count - 1 == expected, "\(needle)")
+        #expect(expected >= 2)
+        #expect(text.components(separatedBy: "<rect").filter { $0.contains(needle) }.count == expected, "\(needle)")
+        // Each text item is one <text> element holding its words, set in the font the PNG uses.
+        let labels = figure.pages[0].items.compactMap { item -> String? in if case .text(let s, _, _, _, _, _, _) = item.shape { s } else { nil } }
+        #expect(text.components(separatedBy: "<text ").count - 1 == labels.count)
+        for label in labels {
+            let escaped = label.replacing("&", with: "&amp;").replacing("<", with: "&lt;").replacing(">", with: "&gt;")
+            let font = label.unicodeScalars.contains(where: Format.isCJK) ? "Noto Sans CJK JP" : "DejaVu Sans"
+            #expect(text.contains(try Regex("font-family=\"\(font)\"[^>]*>\(NSRegularExpression.escapedPattern(for: escaped))</text>")), "\(label)")
+        }
     }
 
     @Test("PDF: one page per tile step plus the overview")
