@@ -17,7 +17,7 @@ struct TileBatchTests {
 
         o.batch = 1
         var reads = [Int](repeating: 0, count: TileTensor.allCases.count), writes = reads
-        var flops = FlopCount(), peak = 0
+        var flops: FlopCount? = nil, peak = 0
         for copy in 0..<(B * H) {
             let one = try TiledAttention.run(try TileProblem(n: n, d: d, seed: UInt64(100 + copy)), o)
             let backward = try #require(one.backward)
@@ -25,7 +25,7 @@ struct TileBatchTests {
                 reads[t.rawValue] += one.forward.reads(t) + backward.reads(t)
                 writes[t.rawValue] += one.forward.writes(t) + backward.writes(t)
             }
-            flops = flops + one.flops
+            flops = flops.map { $0 + one.flops } ?? one.flops
             peak = max(peak, one.peakSram)
         }
         let batchedBackward = try #require(batched.backward)
