@@ -89,6 +89,8 @@ public struct TileExperiment: Experiment {
     public var tile = TileSpec()
     /// Also run the backward pass.
     public var backward = false
+    /// Independent copies of the problem (batch elements): one is simulated, the counts are for all.
+    public var batch = 1
     /// Explicit block sizes (Br, Bc); nil for the published defaults.
     public var br: Int?
     public var bc: Int?
@@ -109,6 +111,7 @@ public struct TileExperiment: Experiment {
         algorithm = try r.choice(.algorithm) ?? algorithm
         tile = try TileSpec(&r)
         backward = try r.flag(.backward)
+        batch = try r.int(.batch) ?? batch
         br = try r.int(.br)
         bc = try r.int(.bc)
         fitSram = try r.flag(.fitSram)
@@ -123,6 +126,7 @@ public struct TileExperiment: Experiment {
         var options = TileOptions(algorithm: algorithm, sramElements: try tile.sramElementCount())
         options.dtype = tile.dtype
         options.backward = backward
+        options.batch = batch
         options.fitSram = fitSram
         if br != nil || bc != nil {
             guard !fitSram else { throw ConfigError(.fitSram, "chooses the blocks itself; drop --br/--bc") }
@@ -143,7 +147,7 @@ public struct TileOutput: ExperimentOutput {
     public static let valueNames: ValueNames = {
         let pass = ValueNames(numbers: ["hbm_reads", "hbm_writes", "peak_sram", "flops", "reads.*", "writes.*"], texts: [])
         return ValueNames(
-            numbers: ["n", "d", "q_heads", "kv_heads", "causal", "sram_elements", "block_rows", "block_cols", "hbm_reads", "hbm_writes",
+            numbers: ["n", "d", "q_heads", "kv_heads", "batch", "causal", "sram_elements", "block_rows", "block_cols", "hbm_reads", "hbm_writes",
                       "hbm_accesses", "hbm_bytes", "peak_sram", "exceeds_sram", "flops", "flops_by_kind.matmul", "flops_by_kind.exp",
                       "flops_by_kind.max", "flops_by_kind.div", "flops_by_kind.other", "max_abs_error", "checked_rows", "max_abs_grad_error"],
             texts: ["algo", "block_source", "dtype"]) + pass.prefixed("forward") + pass.prefixed("backward")

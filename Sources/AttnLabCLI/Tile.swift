@@ -67,6 +67,8 @@ extension AttnLab {
                   attnlab tile --algo fa1 --n 1024 --d 64 --sram 96KiB
                   attnlab tile --algo fa2 --n 256 --d 64 --sram-elements 8192 --causal --trace output/fa2.txt
                   attnlab tile --algo naive --n 512 --d 64 --backward --json
+                  attnlab tile --algo fa1 --n 1024 --d 64 --q-heads 16 --batch 64 --dtype fp16 --sram 192KB --backward
+                    (GPT-2 medium as in FlashAttention's Figure 2: forward + backward HBM bytes)
                 """
         )
 
@@ -77,6 +79,9 @@ extension AttnLab {
 
         @Flag(help: "Also run the backward pass (standard for naive, recomputing for fa1/fa2).")
         var backward = false
+
+        @Option(parsing: .unconditional, help: "Independent copies of the problem (batch size): one is simulated and checked, the counts are for all. (default: 1)")
+        var batch = 1
 
         @Option(parsing: .unconditional, help: "Query rows per block (Br).")
         var br: Int?
@@ -101,7 +106,7 @@ extension AttnLab {
 
         var experiment: TileExperiment {
             var e = TileExperiment()
-            (e.algorithm, e.tile, e.backward, e.br, e.bc, e.fitSram, e.watchRow) = (algo, flags.spec, backward, br, bc, fitSram, watchRow)
+            (e.algorithm, e.tile, e.backward, e.batch, e.br, e.bc, e.fitSram, e.watchRow) = (algo, flags.spec, backward, batch, br, bc, fitSram, watchRow)
             e.recordSteps = trace != nil
             return e
         }
@@ -131,6 +136,7 @@ extension AttnLab {
             let R = r.rows, Tr = (R + r.blocks.br - 1) / r.blocks.br, Tc = (r.n + r.blocks.bc - 1) / r.blocks.bc
             var out = "AttnLab tile — \(r.algorithm.rawValue): \(r.algorithm.title), N = \(r.n), d = \(r.d)"
             out += r.layout.qHeads > 1 ? ", \(r.layout.qHeads) query / \(r.layout.kvHeads) KV heads" : ""
+            out += r.batch > 1 ? ", batch \(r.batch) (one simulated; counts for all)" : ""
             out += r.causal ? ", causal\n" : "\n"
             out += "SRAM       M = \(Format.grouped(r.sramElements)) elements (\(Format.bytes(r.sramElements * r.dtype.bits / 8, units: .binary)) of \(r.dtype.rawValue))\n"
             let source = switch r.blockSource {

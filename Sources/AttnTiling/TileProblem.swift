@@ -105,6 +105,11 @@ public struct FlopCount: Equatable, Sendable {
     public static func + (a: FlopCount, b: FlopCount) -> FlopCount {
         FlopCount(matmul: a.matmul + b.matmul, exp: a.exp + b.exp, max: a.max + b.max, div: a.div + b.div, other: a.other + b.other)
     }
+
+    /// The FLOPs of `copies` independent runs of the same problem.
+    public static func * (a: FlopCount, copies: Int) -> FlopCount {
+        FlopCount(matmul: a.matmul * copies, exp: a.exp * copies, max: a.max * copies, div: a.div * copies, other: a.other * copies)
+    }
 }
 
 /// HBM traffic, SRAM peak and FLOPs of one pass (forward or backward).
@@ -121,10 +126,13 @@ public struct PassCounts: Sendable {
     public func reads(_ t: TileTensor) -> Int { reads[t.rawValue] }
     public func writes(_ t: TileTensor) -> Int { writes[t.rawValue] }
 
-    init(_ memory: MemoryHierarchy, flops: FlopCount) {
-        reads = memory.reads
-        writes = memory.writes
+    /// One pass of `copies` independent problems (a batch), counted from one of them: a problem's
+    /// traffic does not depend on its values, so every copy moves the same elements. They run one
+    /// after another (or each on its own SM), so the SRAM peak is one copy's.
+    init(_ memory: MemoryHierarchy, flops: FlopCount, copies: Int = 1) {
+        reads = memory.reads.map { $0 * copies }
+        writes = memory.writes.map { $0 * copies }
         peakSram = memory.peak
-        self.flops = flops
+        self.flops = flops * copies
     }
 }

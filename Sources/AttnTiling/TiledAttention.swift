@@ -19,6 +19,9 @@ public struct TileOptions: Sendable {
     public var counting = true
     /// Check against the float64 reference.
     public var check = true
+    /// Independent copies of the problem (a batch: `--batch`). One copy is simulated and checked; the
+    /// counts are for all of them.
+    public var batch = 1
 
     public init(algorithm: TileAlgorithm, sramElements: Int) {
         self.algorithm = algorithm
@@ -47,6 +50,8 @@ public struct TileResult: Sendable {
     public let dtype: DType
     public let blocks: BlockSizes
     public let blockSource: BlockSource
+    /// Independent copies of the problem the counts are for; the steps, O and gradients are one copy's.
+    public let batch: Int
     public let forward: PassCounts
     public let backward: PassCounts?
     public let steps: [TileStep]
@@ -75,7 +80,7 @@ public struct TileResult: Sendable {
     /// Query rows per K/V head.
     public var rows: Int { layout.groupSize * n }
 
-    /// The closed form (docs/io-model.md) of one pass's HBM traffic over all K/V heads, and whether
+    /// The closed form (docs/io-model.md) of one pass's HBM traffic over all K/V heads (and copies), and whether
     /// the simulator counted exactly that. nil for causal runs (the closed forms are for full
     /// attention) and for `.backward` when the run had no backward pass.
     public func closedForm(_ pass: TilePass) -> ClosedFormCheck? {
@@ -86,7 +91,7 @@ public struct TileResult: Sendable {
         }
         guard !causal, let counted else { return nil }
         let perHead = algorithm.traffic(pass, R: rows, C: n, d: d, blocks: blocks, sramElements: sramElements)
-        let reads = perHead.reads * layout.kvHeads, writes = perHead.writes * layout.kvHeads
+        let reads = perHead.reads * layout.kvHeads * batch, writes = perHead.writes * layout.kvHeads * batch
         return ClosedFormCheck(reads: reads, writes: writes, equalsCount: reads == counted.hbmReads && writes == counted.hbmWrites)
     }
 }
@@ -107,6 +112,8 @@ public enum TiledAttention {
     public static let maxTiles = 1 << 22
     /// Float64 reference work allowed for the check, in multiply-adds (beyond it rows are sampled).
     static let referenceBudget = 1 << 26
+    /// Copies a batch may have: with `maxTiles` tiles per copy the totals stay far inside 64-bit integers.
+    public static let maxBatch = 1 << 16
 
     /// Runs every part of a pass (row blocks, chunks of rows, reference rows) on the calling thread
     /// instead of across the cores: the results are the same bits either way, and the tests show it.
@@ -115,6 +122,7 @@ public enum TiledAttention {
     public static func run(_ p: TileProblem, _ o: TileOptions) throws(ConfigError) -> TileResult {
         let M = o.sramElements, R = p.rows, C = p.n, d = p.d
         try Limits.require(M, .sramElements)
+        try ConfigError.requireSize(o.batch, atMost: maxBatch, .batch)
         guard d <= M else { throw ConfigError(.d, "head dimension \(d) exceeds SRAM M = \(M) elements: not even one row of Q fits (FlashAttention assumes d ≤ M)") }
         if o.algorithm == .naive {
             let (size, overflow) = R.multipliedReportingOverflow(by: C)
@@ -139,7 +147,7 @@ public enum TiledAttention {
         var backwardCounts: PassCounts? = nil
         var steps = forwardMemory.steps
         if let backwardMemory, let grads {
-            backwardCounts = PassCounts(backwardMemory, flops: grads.flops)
+            backwardCounts = PassCounts(backwardMemory, flops: grads.flops, copies: o.batch)
             // One trace for both passes: backward steps continue the numbering and the HBM totals.
             steps += backwardMemory.steps.map { step in
                 TileStep(continuing: step, index: steps.count + step.index,
@@ -181,7 +189,7 @@ public enum TiledAttention {
         }
         return TileResult(
             algorithm: o.algorithm, n: p.n, d: d, layout: p.layout, causal: p.causal, sramElements: M, dtype: o.dtype,
-            blocks: blocks, blockSource: source, forward: PassCounts(forwardMemory, flops: f.flops), backward: backwardCounts,
+            blocks: blocks, blockSource: source, batch: o.batch, forward: PassCounts(forwardMemory, flops: f.flops, copies: o.batch), backward: backwardCounts,
             steps: steps, o: f.o, maxAbsError: maxAbsError, checkedRows: checkedRows, maxAbsGradError: gradError,
             dq: grads?.dq, dk: grads?.dk, dv: grads?.dv, watchRow: watch, watchTrueMax: trueMax, watchTrueSum: trueSum)
     }

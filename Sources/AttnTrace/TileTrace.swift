@@ -13,6 +13,7 @@ public enum TileTrace {
             ("sram_elements", .int(r.sramElements)), ("dtype", .string(r.dtype.rawValue)),
             ("block_rows", .int(r.blocks.br)), ("block_cols", .int(r.blocks.bc)), ("block_source", .string(r.blockSource.rawValue)),
         ]
+        if r.batch > 1 { config.append(("batch", .int(r.batch))) }
         if let w = r.watchRow { config.append(("watch_row", .int(w))) }
         var fields: [(String, JSON)] = [("type", .string("header")), ("schema", .string(DecodeTrace.schema)), ("kind", .string("tile")), ("config", .object(config))]
         if let m = r.watchTrueMax, let l = r.watchTrueSum {
@@ -41,7 +42,7 @@ public enum TileTrace {
         return .object(fields)
     }
 
-    /// The totals (`attnlab tile --json` and the trace's last line).
+    /// The totals (`attnlab tile --json` and the trace's last line); with `--batch`, of every copy.
     public static func summary(_ r: TileResult, type: Bool = false) -> JSON {
         func pass(_ p: PassCounts) -> JSON {
             .object([
@@ -56,6 +57,10 @@ public enum TileTrace {
         fields += [
             ("algo", .string(r.algorithm.rawValue)), ("n", .int(r.n)), ("d", .int(r.d)),
             ("q_heads", .int(r.layout.qHeads)), ("kv_heads", .int(r.layout.kvHeads)), ("causal", .bool(r.causal)),
+        ]
+        // Only a batched run names its batch, so single runs keep their output.
+        if r.batch > 1 { fields.append(("batch", .int(r.batch))) }
+        fields += [
             ("sram_elements", .int(r.sramElements)), ("block_rows", .int(r.blocks.br)), ("block_cols", .int(r.blocks.bc)),
             ("block_source", .string(r.blockSource.rawValue)),
             ("hbm_reads", .int(r.hbmReads)), ("hbm_writes", .int(r.hbmWrites)), ("hbm_accesses", .int(r.hbmAccesses)),
