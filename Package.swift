@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(name: "AttnModelsTests", dependencies: ["AttnEngine", "AttnModels"]),
         .testTarget(name: "AttnExperimentsTests", dependencies: ["AttnEngine", "AttnTiling", "AttnFigures", "AttnExperiments", "AttnTrace", "AttnRender"]),
         .testTarget(name: "AttnTrainingTests", dependencies: ["AttnEngine", "AttnModels", "AttnTraining", "CKernels"]),
-        .testTarget(name: "AttnLessonsTests", dependencies: ["AttnLessons", "AttnExperiments"]),
+        .testTarget(name: "AttnLessonsTests", dependencies: ["AttnLessons", "AttnExperiments", "AttnFigures", "AttnRender", "AttnTrace"]),
         .testTarget(name: "AttnLabCLITests", dependencies: ["AttnLabCLI", "AttnEngine", "AttnModels", "AttnExperiments"]),
     ]
 )

@@ -52,7 +52,7 @@ public enum PagedDiagram {
 
         let poolInner = Rect(pool.x + 16 * u, pool.y + 40 * u, pool.w - 32 * u, pool.h - 52 * u)
         c.rect(pool, fill: theme.panel, radius: 12 * u)
-        c.text("physical blocks (\(blocks) in the pool, \(B) slots each)", Point(pool.x + 16 * u, pool.y + 20 * u), size: style.labelSize * 0.8, weight: .bold)
+        c.text(c.en("physical blocks (\(blocks) in the pool, \(B) slots each)", ja: "物理ブロック(プールに\(blocks)個、各\(B)スロット)"), Point(pool.x + 16 * u, pool.y + 20 * u), size: style.labelSize * 0.8, weight: .bold)
         // Each block's holders in the order they held it: a request that ended first gave it back first.
         let order = tables.indices.sorted { (used[$0], $0) < (used[$1], $1) }
         for b in 0..<blocks {
@@ -70,13 +70,14 @@ public enum PagedDiagram {
         }
 
         c.rect(tablesFrame, fill: theme.panel, radius: 12 * u)
-        c.text("block tables (logical → physical)", Point(tablesFrame.x + 16 * u, tablesFrame.y + 20 * u), size: style.labelSize * 0.8, weight: .bold)
+        c.text(c.en("block tables (logical → physical)", ja: "ブロックテーブル(論理 → 物理)"), Point(tablesFrame.x + 16 * u, tablesFrame.y + 20 * u), size: style.labelSize * 0.8, weight: .bold)
         let perLine = max(1, Int(tablesInnerW / box))
         var y = tablesFrame.y + 40 * u
         let x0 = tablesFrame.x + 16 * u
         for (i, table) in tables.enumerated() {
             let last = lastBlockUse(i)
-            c.text("request \(i): \(Format.grouped(used[i])) tokens in \(Format.plural(table.count, "block")), the last \(last) of \(B) slots full",
+            c.text(c.en("request \(i): \(Format.grouped(used[i])) tokens in \(Format.plural(table.count, "block")), the last \(last) of \(B) slots full",
+                        ja: "リクエスト\(i):\(Format.grouped(used[i]))トークンをブロック\(table.count)個に、最後のブロックは\(B)スロット中\(last)個が使用中"),
                    Point(x0, y + captionH / 2), size: small * 0.85, color: theme.group(i))
             y += captionH
             for (j, b) in table.enumerated() {
@@ -94,12 +95,13 @@ public enum PagedDiagram {
         let barRow = min(52 * u, minBarRow + (bodyH - panelH) / Double(tables.count))
         let bars = Rect(40 * u, pool.maxY + 18 * u, style.width - 80 * u, 40 * u + Double(tables.count) * barRow)
         c.rect(bars, fill: theme.panel, radius: 12 * u)
-        c.text("contiguous: \(Format.grouped(reservedSlots)) slots reserved per request (outline); filled: tokens held; tick: end of the paged blocks",
+        c.text(c.en("contiguous: \(Format.grouped(reservedSlots)) slots reserved per request (outline); filled: tokens held; tick: end of the paged blocks",
+                    ja: "連続確保:リクエストごとに\(Format.grouped(reservedSlots))スロットを予約(枠)。塗り:保持トークン。縦線:ページ化ブロックの終わり"),
                Point(bars.x + 16 * u, bars.y + 20 * u), size: small * 0.85, weight: .bold)
         let barX = bars.x + 130 * u, barW = bars.maxX - 16 * u - barX
         for i in tables.indices {
             let yy = bars.y + 40 * u + Double(i) * barRow
-            c.text("request \(i)", Point(barX - 10 * u, yy + barRow * 0.4), size: small * 0.8, anchor: .end)
+            c.text(c.en("request \(i)", ja: "リクエスト\(i)"), Point(barX - 10 * u, yy + barRow * 0.4), size: small * 0.8, anchor: .end)
             let whole = Rect(barX, yy + 4 * u, barW, barRow - 10 * u)
             let scale = barW / Double(max(reservedSlots, 1))
             hatch(&c, Rect(barX + Double(used[i]) * scale, whole.y, max(0, whole.w - Double(used[i]) * scale), whole.h), color: theme.muted.withAlpha(0.5))
@@ -107,7 +109,8 @@ public enum PagedDiagram {
             c.rect(whole, fill: nil, stroke: theme.muted, lineWidth: 1 * u, role: "reserved")
             let pagedX = barX + Double(tables[i].count * B) * scale
             c.line([Point(pagedX, whole.y - 3 * u), Point(pagedX, whole.maxY + 3 * u)], color: theme.foreground, width: 2.5 * u, role: "paged-end")
-            let note = "\(Format.grouped(used[i])) held · \(Format.grouped(tables[i].count * B)) paged · \(Format.grouped(reservedSlots)) reserved"
+            let note = c.en("\(Format.grouped(used[i])) held · \(Format.grouped(tables[i].count * B)) paged · \(Format.grouped(reservedSlots)) reserved",
+                            ja: "保持\(Format.grouped(used[i])) · ページ\(Format.grouped(tables[i].count * B)) · 予約\(Format.grouped(reservedSlots))")
             let size = min(small * 0.8, whole.h * 0.7), noteW = c.style.textWidth(note, size: size) + 16 * u
             if size >= small * 0.7 && whole.maxX - noteW - 8 * u > pagedX + 8 * u {
                 c.rect(Rect(whole.maxX - noteW - 8 * u, whole.midY - size * 0.75, noteW, size * 1.5), fill: theme.panel, radius: 4 * u)
@@ -115,7 +118,7 @@ public enum PagedDiagram {
             }
         }
         c.footnote(footnote)
-        return Figure(style: style, pages: [c.page], title: "Paged KV cache")
+        return Figure(style: style, pages: [c.page], title: c.en("Paged KV cache", ja: "ページ化KVキャッシュ"))
     }
 
     /// A block of `B` slots: the first `filled` fraction in the request's colour, the rest hatched.

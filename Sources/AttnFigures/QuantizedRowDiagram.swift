@@ -51,7 +51,7 @@ public enum QuantizedRowDiagram {
             try drawRow(&c, row, maxCode: maxCode, frame: Rect(40 * u, top + Double(i) * (sectionH + gap), style.width - 80 * u, sectionH))
         }
         c.footnote(footnote)
-        return Figure(style: style, pages: [c.page], title: "A quantized cache row")
+        return Figure(style: style, pages: [c.page], title: c.en("A quantized cache row", ja: "量子化したキャッシュの1行"))
     }
 
     private static func drawRow(_ c: inout Canvas, _ row: Row, maxCode: Int, frame: Rect) throws(FigureError) {
@@ -59,11 +59,13 @@ public enum QuantizedRowDiagram {
         let n = row.original.count, errors = row.errors
         c.rect(frame, fill: theme.panel, radius: 12 * u)
         let key = row.which == .k
-        c.text(key ? "K (after RoPE)" : "V", Point(frame.x + 14 * u, frame.y + 20 * u), size: c.style.labelSize * 0.85, weight: .bold)
+        let name = key ? c.en("K (after RoPE)", ja: "K(RoPE適用後)") : "V"
+        c.text(name, Point(frame.x + 14 * u, frame.y + 20 * u), size: c.style.labelSize * 0.85, weight: .bold)
         let groupStart = row.position / row.group * row.group
-        c.text(key ? "per channel: each channel its own scale and minimum, shared by its group's tokens \(groupStart)–\(groupStart + row.group - 1)"
-                   : "per token: one scale and minimum for each \(row.group) channels of this row",
-               Point(frame.x + 14 * u + c.style.textWidth(key ? "K (after RoPE)" : "V", size: c.style.labelSize * 0.85, weight: .bold) + 16 * u, frame.y + 20 * u),
+        c.text(key ? c.en("per channel: each channel its own scale and minimum, shared by its group's tokens \(groupStart)–\(groupStart + row.group - 1)",
+                          ja: "チャネルごと:各チャネルが自分のスケールと最小値を持ち、グループのトークン\(groupStart)〜\(groupStart + row.group - 1)で共有")
+                   : c.en("per token: one scale and minimum for each \(row.group) channels of this row", ja: "トークンごと:この行の\(row.group)チャネルごとにスケールと最小値を1組"),
+               Point(frame.x + 14 * u + c.style.textWidth(name, size: c.style.labelSize * 0.85, weight: .bold) + 16 * u, frame.y + 20 * u),
                size: small * 0.85, color: theme.muted)
         let labelW = 150 * u
         let x0 = frame.x + labelW, cellW = (frame.maxX - 16 * u - x0) / Double(n)
@@ -82,8 +84,8 @@ public enum QuantizedRowDiagram {
         // A margin above and below, so that the largest value's mark stays inside its strip.
         func vy(_ v: Float) -> Double { values.midY - Double(v / range) * (values.h / 2 - 6 * u) }
         c.line([Point(values.x, values.midY), Point(values.maxX, values.midY)], color: theme.grid, width: 1 * u)
-        label("original ○", values.midY - 10 * u)
-        label("decoded ▬", values.midY + 10 * u)
+        label(c.en("original ○", ja: "元の値 ○"), values.midY - 10 * u)
+        label(c.en("decoded ▬", ja: "復元値 ▬"), values.midY + 10 * u)
         c.text("±\(short(range))", Point(values.x - 4 * u, values.y + 6 * u), size: small * 0.65, color: theme.muted, anchor: .end)
         for v in [range, -range] { c.line([Point(values.x - 2 * u, vy(v)), Point(values.x, vy(v))], color: theme.muted, width: 1 * u) }
         for i in 0..<n {
@@ -94,7 +96,7 @@ public enum QuantizedRowDiagram {
         y += valuesH + 8 * u
 
         // Codes, dark for large ones; group edges of a value row drawn over them.
-        label("codes 0…\(maxCode)", y + codesH / 2)
+        label(c.en("codes 0…\(maxCode)", ja: "コード 0…\(maxCode)"), y + codesH / 2)
         let textSize = min(small * 0.7, cellW / (maxCode > 99 ? 2.1 : 1.3))
         for i in 0..<n {
             let code = Double(row.stored.codes[i]) / Double(maxCode)
@@ -114,7 +116,7 @@ public enum QuantizedRowDiagram {
 
         // Scales: a bar per channel for a key; a bracket per group with its numbers for a value.
         if key {
-            label("scale per channel", y + scaleH / 2)
+            label(c.en("scale per channel", ja: "チャネルごとのスケール"), y + scaleH / 2)
             let maxScale = row.stored.scales.reduce(Float(1e-12)) { max($0, $1.scale) }
             c.text(short(maxScale), Point(x0 - 4 * u, y + 6 * u), size: small * 0.65, color: theme.muted, anchor: .end)
             for i in 0..<n {
@@ -122,11 +124,11 @@ public enum QuantizedRowDiagram {
                 c.rect(Rect(x0 + Double(i) * cellW + cellW * 0.15, y + scaleH - h, cellW * 0.7, h), fill: c.theme.group(1), role: "scale")
             }
         } else {
-            label("scale, min per group", y + scaleH / 2)
+            label(c.en("scale, min per group", ja: "グループごとのスケールと最小値"), y + scaleH / 2)
             for (g, s) in row.stored.scales.enumerated() {
                 let a = x0 + Double(g * row.group) * cellW + 3 * u, b = x0 + Double((g + 1) * row.group) * cellW - 3 * u
                 c.line([Point(a, y + 2 * u), Point(a, y + 10 * u), Point(b, y + 10 * u), Point(b, y + 2 * u)], color: c.theme.group(1), width: 2.5 * u, role: "scale")
-                let text = "scale \(short(s.scale)) · min \(short(s.min))"
+                let text = c.en("scale \(short(s.scale)) · min \(short(s.min))", ja: "スケール\(short(s.scale)) · 最小\(short(s.min))")
                 c.text(AttentionDiagram.shortened(text, toWidth: b - a, size: small * 0.8, c.style), Point((a + b) / 2, y + 10 * u + scaleH / 2),
                        size: small * 0.8, anchor: .middle)
             }
@@ -137,8 +139,8 @@ public enum QuantizedRowDiagram {
         let errorRect = Rect(x0, y, Double(n) * cellW, errorH)
         let bound = max(row.maxHalfScale, row.maxAbsError, 1e-12) * 1.1
         func ey(_ v: Float) -> Double { errorRect.midY - Double(v / bound) * errorRect.h / 2 }
-        label("error", errorRect.midY - 10 * u)
-        label("band ±scale/2", errorRect.midY + 10 * u)
+        label(c.en("error", ja: "誤差"), errorRect.midY - 10 * u)
+        label(c.en("band ±scale/2", ja: "幅 ±scale/2"), errorRect.midY + 10 * u)
         c.text("±\(short(bound))", Point(x0 - 4 * u, errorRect.y + 6 * u), size: small * 0.65, color: theme.muted, anchor: .end)
         for i in 0..<n {
             let half = row.scale(i).scale / 2

@@ -132,7 +132,10 @@ public enum Slides {
             let columnW = 330 * u, x = style.width - m - columnW
             var ny = bodyTop + 24 * u
             for n in step.numbers {
-                ny = c.paragraph(n.value, Point(x, ny), width: columnW, size: style.titleSize * 1.15, weight: .bold, lineHeight: 1.15, maxLines: 2, role: "key-number")
+                // A number is never broken: a long one is set smaller until it fits the column.
+                var size = style.titleSize * 1.15
+                while size > style.labelSize && style.textWidth(n.value, size: size, weight: .bold) > columnW { size -= 1 * u }
+                ny = c.paragraph(n.value, Point(x, ny), width: columnW, size: size, weight: .bold, lineHeight: 1.15, maxLines: 2, role: "key-number")
                 ny = c.paragraph(n.label, Point(x, ny - 6 * u), width: columnW, size: style.smallSize * 1.1, color: c.theme.muted, lineHeight: 1.3, maxLines: 3) + 26 * u
             }
             bodyRight = x - 30 * u
@@ -146,7 +149,13 @@ public enum Slides {
             page.items += figure.placed(scale: s, dx: placed.x, dy: placed.y).items
             c = Canvas(style: style, page: page)
         } else {
-            let size = style.labelSize * 1.05, lines = Int(box.h / (size * 1.45))
+            // The narration in the largest size (up to 30 px at 1600×900) that fits the body.
+            var size = 30 * u
+            func height(_ size: Double) -> Double {
+                step.paragraphs.reduce(0.0) { $0 + Double(c.fitted($1, width: box.w, size: size).count) * size * 1.45 + size * 0.5 }
+            }
+            while size > style.smallSize && height(size) > box.h { size -= 1 * u }
+            let lines = Int(box.h / (size * 1.45))
             var py = box.y + size / 2
             var left = lines
             for paragraph in step.paragraphs where left > 0 {
@@ -158,7 +167,7 @@ public enum Slides {
         let failed = step.checks.filter { !$0.passed }
         if !step.checks.isEmpty {
             let line = failed.isEmpty
-                ? "✓ " + c.en("\(step.checks.count == 1 ? "the check holds" : "all \(step.checks.count) checks hold"): ", ja: "✓ チェック\(step.checks.count)件すべて成立:")
+                ? "✓ " + c.en("\(step.checks.count == 1 ? "the check holds" : "all \(step.checks.count) checks hold"): ", ja: "チェック\(step.checks.count)件すべて成立:")
                     + step.checks.map(\.text).joined(separator: " · ")
                 : "✗ " + c.en("\(failed.count) of \(step.checks.count) checks failed: ", ja: "チェック\(step.checks.count)件中\(failed.count)件が不成立:") + failed.map(\.text).joined(separator: " · ")
             c.paragraph(line, Point(m, bottom + 8 * u), width: w - 120 * u, size: style.smallSize, color: failed.isEmpty ? c.theme.muted : c.theme.highlight, maxLines: 1, role: "checks")

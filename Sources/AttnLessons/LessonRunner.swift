@@ -258,7 +258,7 @@ public enum LessonOutput {
             try AtomicFile.write(Reports.traceText(result), to: "\(folder)/trace.txt")
             var style = Style()
             style.language = language
-            let (title, summary) = (lesson.title.text(language), lesson.summary.text(language))
+            let (title, summary) = (lesson.title.text(language), LineBreaking.unfolded(lesson.summary.text(language)))
             try Renderer.write(Slides.deck(id: lesson.id, title: title, summary: summary, steps: slides, style: style), to: "\(folder)/slides.pdf", subject: .fields([.out]))
             try Renderer.write(Slides.notes(id: lesson.id, title: title, summary: summary, steps: slides, style: style), to: "\(folder)/notes.pdf", subject: .fields([.out]))
             return Staged(result: result, final: final, folder: folder, aside: "\(out)/.\(lesson.id).old-\(getpid())")

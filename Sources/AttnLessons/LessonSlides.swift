@@ -26,12 +26,13 @@ enum SlideText {
     /// The sentence holding the first `**bold**` passage, or the first sentence.
     static func takeaway(_ markdown: String) -> String {
         let sentences = units(markdown).flatMap(self.sentences)
-        return plain(sentences.first { $0.contains("**") } ?? sentences.first ?? "")
+        let sentence = plain(sentences.first { $0.contains("**") } ?? sentences.first ?? "")
+        return sentence.hasPrefix("• ") ? String(sentence.dropFirst(2)) : sentence
     }
 
     /// `**a**`, `*a*` and `` `a` `` as `a`.
     static func plain(_ s: String) -> String {
-        s.replacing(/\*\*([^*]+)\*\*/) { String($0.output.1) }.replacing(/\*([^*]+)\*/) { String($0.output.1) }
+        LineBreaking.unfolded(s).replacing(/\*\*([^*]+)\*\*/) { String($0.output.1) }.replacing(/\*([^*]+)\*/) { String($0.output.1) }
             .replacing(/`([^`]+)`/) { String($0.output.1) }
     }
 

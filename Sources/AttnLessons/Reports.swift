@@ -20,11 +20,13 @@ public enum Reports {
             }
             if let f = s.figure { out += "![\(s.step.title.text(lang))](figures/\(f).\(figureExtension))\n\n" }
             let traces = s.engineTraces.filter { $0.hasSuffix(".txt") }
-            if !traces.isEmpty { out += "Engine trace: " + traces.map { "[\($0)](\($0))" }.joined(separator: ", ") + "\n\n" }
+            if !traces.isEmpty { out += lang.en("Engine trace: ", ja: "エンジンのトレース:") + traces.map { "[\($0)](\($0))" }.joined(separator: ", ") + "\n\n" }
             for c in s.checks { out += "- \(c.summary)\n" }
             if !s.checks.isEmpty { out += "\n" }
         }
-        out += r.passed ? "All \(r.steps.reduce(0) { $0 + $1.checks.count }) checks passed.\n" : "\(r.failures.count) check(s) failed.\n"
+        let total = r.steps.reduce(0) { $0 + $1.checks.count }
+        out += r.passed ? lang.en("All \(total) checks passed.\n", ja: "チェック\(total)件すべて成立。\n")
+                        : lang.en("\(r.failures.count) of \(total) checks failed.\n", ja: "チェック\(total)件中\(r.failures.count)件が不成立。\n")
         return out
     }
 
@@ -34,9 +36,9 @@ public enum Reports {
         let lang = r.language
         var body = "<h1>\(escape(r.lesson.title.text(lang)))</h1>\n"
         let summary = r.lesson.summary.text(lang)
-        if !summary.isEmpty { body += "<p class=\"summary\">\(inline(summary))</p>\n" }
+        if !summary.isEmpty { body += "<p class=\"summary\">\(inline(LineBreaking.unfolded(summary)))</p>\n" }
         let total = r.steps.reduce(0) { $0 + $1.checks.count }
-        body += "<p class=\"status \(r.passed ? "ok" : "bad")\">\(r.passed ? "✓ all \(total) checks passed" : "✗ \(r.failures.count) of \(total) checks failed")</p>\n"
+        body += "<p class=\"status \(r.passed ? "ok" : "bad")\">\(r.passed ? lang.en("✓ all \(total) checks passed", ja: "✓ チェック\(total)件すべて成立") : lang.en("✗ \(r.failures.count) of \(total) checks failed", ja: "✗ チェック\(total)件中\(r.failures.count)件が不成立"))</p>\n"
         for s in r.steps {
             body += "<section>\n<h2>\(s.step.index + 1). \(escape(s.step.title.text(lang)))</h2>\n"
             body += markdownToHTML(s.narration)
@@ -52,7 +54,7 @@ public enum Reports {
             }
             let traces = s.engineTraces.filter { $0.hasSuffix(".txt") }
             if !traces.isEmpty {
-                body += "<p class=\"trace\">Engine trace: " + traces.map { "<a href=\"\(escape($0))\">\(escape($0))</a>" }.joined(separator: ", ") + "</p>\n"
+                body += "<p class=\"trace\">" + lang.en("Engine trace: ", ja: "エンジンのトレース:") + traces.map { "<a href=\"\(escape($0))\">\(escape($0))</a>" }.joined(separator: ", ") + "</p>\n"
             }
             if !s.checks.isEmpty {
                 body += "<ul class=\"checks\">\n" + s.checks.map { "<li class=\"\($0.passed ? "ok" : "bad")\">\(escape($0.summary))</li>" }.joined(separator: "\n") + "\n</ul>\n"
@@ -90,16 +92,19 @@ public enum Reports {
     public static func index(_ results: [LessonResult], language: Language) -> String {
         let items = results.map { r -> String in
             let total = r.steps.reduce(0) { $0 + $1.checks.count }
-            let status = r.passed ? "<span class=\"ok\">✓ \(total) checks</span>" : "<span class=\"bad\">✗ \(r.failures.count) of \(total) checks failed</span>"
+            let status = r.passed ? "<span class=\"ok\">" + language.en("✓ \(total) checks", ja: "✓ チェック\(total)件") + "</span>"
+                : "<span class=\"bad\">" + language.en("✗ \(r.failures.count) of \(total) checks failed", ja: "✗ チェック\(total)件中\(r.failures.count)件が不成立") + "</span>"
             return "<li><a href=\"\(escape(r.lesson.id))/report.html\">\(escape(r.lesson.title.text(language)))</a> \(status)"
-                + " · <a href=\"\(escape(r.lesson.id))/slides.pdf\">slides</a><br><span class=\"summary\">\(inline(r.lesson.summary.text(language)))</span></li>"
+                + " · <a href=\"\(escape(r.lesson.id))/slides.pdf\">\(language.en("slides", ja: "スライド"))</a>"
+                + " · <a href=\"\(escape(r.lesson.id))/notes.pdf\">\(language.en("speaker notes", ja: "発表者ノート"))</a>"
+                + "<br><span class=\"summary\">\(inline(LineBreaking.unfolded(r.lesson.summary.text(language))))</span></li>"
         }.joined(separator: "\n")
         return """
             <!DOCTYPE html>
             <html lang="\(language)">
             <head>
             <meta charset="utf-8">
-            <title>AttnLab lessons</title>
+            <title>\(language.en("AttnLab lessons", ja: "AttnLab レッスン"))</title>
             <style>
             body { font-family: "DejaVu Sans", "Noto Sans CJK JP", sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #1f2328; line-height: 1.5; }
             li { margin-bottom: 1rem; } a { font-weight: bold; } .summary { color: #57606a; }
@@ -107,7 +112,7 @@ public enum Reports {
             </style>
             </head>
             <body>
-            <h1>AttnLab lessons</h1>
+            <h1>\(language.en("AttnLab lessons", ja: "AttnLab レッスン"))</h1>
             <ol>
             \(items)
             </ol>

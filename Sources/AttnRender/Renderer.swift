@@ -156,8 +156,20 @@ public enum Renderer {
         }
     }
 
-    /// Text with any CJK character is set in the CJK font (`Format.isCJK`).
+    /// Whether `s` needs the CJK font anywhere (`Format.isCJK`).
     static func isCJK(_ s: String) -> Bool { s.unicodeScalars.contains(where: Format.isCJK) }
+
+    /// `s` cut where it changes between Japanese (set in Noto Sans CJK JP) and everything else (set
+    /// in DejaVu Sans, which has the math signs, superscripts and arrows the CJK font lacks), so
+    /// English inside Japanese, and ⌈x⌉ or 2³⁰ inside either, keep their own font.
+    static func fontRuns(_ s: String) -> [(text: String, cjk: Bool)] {
+        var runs: [(text: String, cjk: Bool)] = []
+        for ch in s {
+            let cjk = ch.unicodeScalars.contains(where: Format.isCJK)
+            if let last = runs.last, last.cjk == cjk { runs[runs.count - 1].text.append(ch) } else { runs.append((String(ch), cjk)) }
+        }
+        return runs
+    }
 
     // MARK: - Drawing
 
@@ -209,18 +221,19 @@ public enum Renderer {
             if let fill { set(cr, fill); stroke == nil ? cairo_fill(cr) : cairo_fill_preserve(cr) }
             if let stroke { set(cr, stroke); cairo_set_line_width(cr, lineWidth); cairo_stroke(cr) }
         case let .text(s, at, size, color, anchor, weight, rotation):
-            selectFont(cr, for: s, size: size, weight: weight)
-            var extents = cairo_text_extents_t()
-            cairo_text_extents(cr, s, &extents)
-            var font = cairo_font_extents_t()
-            cairo_font_extents(cr, &font)
-            let dx = anchor == .start ? 0 : anchor == .middle ? -extents.x_advance / 2 : -extents.x_advance
+            let width = metrics.width(s, size, weight)
+            let dx = anchor == .start ? 0 : anchor == .middle ? -width / 2 : -width
+            let baseline = baselineOffset(s, size: size, weight: weight)
             cairo_save(cr)
             cairo_translate(cr, at.x, at.y)
             if rotation != 0 { cairo_rotate(cr, rotation) }
             set(cr, color)
-            cairo_move_to(cr, dx, (font.ascent - font.descent) / 2)
-            cairo_show_text(cr, s)
+            cairo_move_to(cr, dx, baseline)
+            // Each run in its own font, one after the other from the current point.
+            for run in fontRuns(s) {
+                selectFont(cr, cjk: run.cjk, size: size, weight: weight)
+                cairo_show_text(cr, run.text)
+            }
             cairo_restore(cr)
         }
     }

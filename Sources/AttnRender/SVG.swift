@@ -1,8 +1,8 @@
 import AttnFigures
 
 /// A page as SVG written directly from its shapes: every label is a real `<text>` element naming
-/// its font ("DejaVu Sans", or "Noto Sans CJK JP" for text with Japanese, the fonts PNG and PDF
-/// are drawn with), so a slide tool can edit, search and translate it. Coordinates are written
+/// its fonts ("DejaVu Sans", and "Noto Sans CJK JP" for its Japanese runs, as PNG and PDF are
+/// drawn), so a slide tool can edit, search and translate it. Coordinates are written
 /// with at most two decimals by integer arithmetic, so the same figure gives the same bytes on
 /// every machine; there are no ids, so several figures can share one HTML page.
 enum SVG {
@@ -36,13 +36,17 @@ enum SVG {
         case let .circle(c, radius, fill, stroke, lineWidth):
             return "<circle cx=\"\(n(c.x))\" cy=\"\(n(c.y))\" r=\"\(n(radius))\"" + paint("fill", fill) + self.stroke(stroke, lineWidth) + "/>\n"
         case let .text(s, at, size, color, anchor, weight, rotation):
-            let family = Renderer.isCJK(s) ? Renderer.cjkFont.0 : Renderer.latinFont.0
+            // The text's font is its first run's; runs in the other font are <tspan>s naming theirs.
+            let runs = Renderer.fontRuns(s)
+            let family = { (cjk: Bool) in cjk ? Renderer.cjkFont.0 : Renderer.latinFont.0 }
+            let first = runs.first?.cjk ?? false
             let baseline = Renderer.baselineOffset(s, size: size, weight: weight)
             let place = rotation == 0 ? "x=\"\(n(at.x))\" y=\"\(n(at.y + baseline))\""
                 : "x=\"0\" y=\"\(n(baseline))\" transform=\"translate(\(n(at.x)) \(n(at.y))) rotate(\(n(rotation * 180 / Double.pi)))\""
             let anchorName = switch anchor { case .start: ""; case .middle: " text-anchor=\"middle\""; case .end: " text-anchor=\"end\"" }
-            return "<text \(place) font-family=\"\(family)\" font-size=\"\(n(size))\"" + (weight == .bold ? " font-weight=\"bold\"" : "")
-                + anchorName + paint("fill", color) + " xml:space=\"preserve\">\(escape(s))</text>\n"
+            let body = runs.map { $0.cjk == first ? escape($0.text) : "<tspan font-family=\"\(family($0.cjk))\">\(escape($0.text))</tspan>" }.joined()
+            return "<text \(place) font-family=\"\(family(first))\" font-size=\"\(n(size))\"" + (weight == .bold ? " font-weight=\"bold\"" : "")
+                + anchorName + paint("fill", color) + " xml:space=\"preserve\">\(body)</text>\n"
         }
     }
 

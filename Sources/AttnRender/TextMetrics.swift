@@ -3,8 +3,8 @@ import CCairo
 import Synchronization
 
 extension Renderer {
-    /// Text widths from the fonts `write` draws with (DejaVu Sans, or Noto Sans CJK JP for text
-    /// with Japanese), measured by Cairo with hinted metrics off — as every surface draws them —
+    /// Text widths from the fonts `write` draws with (DejaVu Sans, and Noto Sans CJK JP for the
+    /// Japanese runs of a text: `fontRuns`), measured by Cairo with hinted metrics off — as every surface draws them —
     /// so a width scales exactly with the size and does not depend on the output's resolution.
     public static let metrics = TextMetrics { text, size, weight in
         scratch.withLock { $0.extents(text, size: size, weight: weight).advance }
@@ -29,13 +29,20 @@ extension Renderer {
             Renderer.setFontOptions(cr)
         }
 
+        /// The advance of `text`, run by run (`fontRuns`), and its baseline offset: the CJK font's
+        /// when it has Japanese, so a line keeps one baseline whatever its runs.
         func extents(_ text: String, size: Double, weight: FontWeight) -> (advance: Double, baseline: Double) {
-            Renderer.selectFont(cr, for: text, size: size, weight: weight)
-            var extents = cairo_text_extents_t()
-            cairo_text_extents(cr, text, &extents)
+            var advance = 0.0
+            for run in Renderer.fontRuns(text) {
+                Renderer.selectFont(cr, cjk: run.cjk, size: size, weight: weight)
+                var extents = cairo_text_extents_t()
+                cairo_text_extents(cr, run.text, &extents)
+                advance += extents.x_advance
+            }
+            Renderer.selectFont(cr, cjk: Renderer.isCJK(text), size: size, weight: weight)
             var font = cairo_font_extents_t()
             cairo_font_extents(cr, &font)
-            return (extents.x_advance, (font.ascent - font.descent) / 2)
+            return (advance, (font.ascent - font.descent) / 2)
         }
 
         deinit {
@@ -52,9 +59,9 @@ extension Renderer {
         cairo_font_options_destroy(options)
     }
 
-    /// The family, weight and size `text` is drawn in.
-    static func selectFont(_ cr: OpaquePointer, for text: String, size: Double, weight: FontWeight) {
-        cairo_select_font_face(cr, isCJK(text) ? cjkFont.0 : latinFont.0, CAIRO_FONT_SLANT_NORMAL,
+    /// The CJK or the Latin font, in `weight` and `size`.
+    static func selectFont(_ cr: OpaquePointer, cjk: Bool, size: Double, weight: FontWeight) {
+        cairo_select_font_face(cr, cjk ? cjkFont.0 : latinFont.0, CAIRO_FONT_SLANT_NORMAL,
                                weight == .bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL)
         cairo_set_font_size(cr, size)
     }

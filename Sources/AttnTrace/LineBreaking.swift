@@ -10,6 +10,21 @@ public enum LineBreaking {
     /// Characters that must not end a line.
     static let noBreakAfter: Set<Character> = Set("（「『【〔〈《([{")
 
+    static func isKatakana(_ ch: Character) -> Bool { ch.unicodeScalars.allSatisfy { (0x30A0...0x30FF).contains($0.value) } }
+
+    /// `text` with the spaces between two Japanese characters removed: where YAML folds a
+    /// Japanese paragraph's lines it puts spaces that Japanese does not have.
+    public static func unfolded(_ text: String) -> String {
+        let chars = Array(text)
+        var out = ""
+        for (i, ch) in chars.enumerated() {
+            if ch == " ", i > 0, i + 1 < chars.count,
+               chars[i - 1].unicodeScalars.contains(where: Format.isCJK) && chars[i + 1].unicodeScalars.contains(where: Format.isCJK) { continue }
+            out.append(ch)
+        }
+        return out
+    }
+
     /// `text` cut into the pieces no line may split: a word with the spaces after it, or one
     /// Japanese character with the punctuation that must stay with it.
     public static func units(_ text: String) -> [String] {
@@ -25,6 +40,8 @@ public enum LineBreaking {
                 breaksHere = false  // spaces stay at the end of the word they follow
             } else if previous == " " {
                 breaksHere = true
+            } else if isKatakana(ch) && previous.map(isKatakana) == true {
+                breaksHere = false  // a katakana word (バイト, キャッシュ) stays whole, like an English one
             } else {
                 // Between two characters with no space: only where either is Japanese.
                 breaksHere = cjk || previous.flatMap { $0.unicodeScalars.first }.map(Format.isCJK) == true
