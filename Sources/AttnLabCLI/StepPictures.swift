@@ -1,0 +1,135 @@
+import AttnLessons
+import Foundation
+
+/// The small text pictures the step-through shows under a step's narration, read from what the step
+/// wrote: the tiles of S in the order a `tile` run visited them, which layers of a `decode` write
+/// their own K/V cache and which read another's (←), a `kv` run's bytes per token against MHA.
+enum StepPictures {
+    /// The picture of a step's runs, no wider than `width` columns; empty when it has none.
+    /// - Parameter folder: the lesson's output folder, which `r.engineTraces` are relative to.
+    static func lines(_ r: StepResult, folder: String, width: Int, language: Language) -> [String] {
+        let traces = r.engineTraces.filter { $0.hasSuffix(".jsonl") }.map { (name: runName($0), path: "\(folder)/\($0)") }
+        let headers = traces.compactMap { t in header(t.path).map { (t.name, t.path, $0) } }
+        let decodes = headers.filter { $0.2["kind"] as? String == "decode" }
+        if !decodes.isEmpty {
+            return layerTable(decodes.map { ($0.0, $0.2) }, r, width: width, language: language)
+        }
+        if let tile = headers.first(where: { $0.2["kind"] as? String == "tile" }), headers.count == 1 {
+            return tiles(tile.1, header: tile.2, width: width, language: language)
+        }
+        if let bytes = r.values["kv_bytes_per_token"], let mha = r.values["mha_kv_bytes_per_token"], mha > 0 {
+            let labels = [language.pick("this model", "このモデル"), "MHA"]
+            let labelWidth = labels.map { Markdown.columns($0) }.max()!
+            let barWidth = max(8, min(48, width - labelWidth - 4))
+            return zip(labels, [max(1, Int(Double(barWidth) * bytes / mha)), barWidth]).map { label, n in
+                "  " + label + String(repeating: " ", count: labelWidth - Markdown.columns(label)) + " " + String(repeating: "█", count: n)
+            }
+        }
+        return []
+    }
+
+    /// `traces/step-03-cla2.jsonl` → "cla2"; a single run's `traces/step-03.jsonl` → "".
+    static func runName(_ path: String) -> String {
+        let base = (path as NSString).lastPathComponent.replacingOccurrences(of: ".jsonl", with: "")
+        let parts = base.split(separator: "-", maxSplits: 2)
+        return parts.count == 3 ? String(parts[2]) : ""
+    }
+
+    /// The first line of a trace: its header object.
+    static func header(_ path: String) -> [String: Any]? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        var data = Data()
+        while let chunk = try? handle.read(upToCount: 4096), !chunk.isEmpty {
+            if let newline = chunk.firstIndex(of: UInt8(ascii: "\n")) {
+                data.append(chunk[chunk.startIndex..<newline])
+                break
+            }
+            data.append(chunk)
+        }
+        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+    }
+
+    /// One row per decode run: for each layer, "own" if it writes its own cache, "←s" if it reads
+    /// layer s's (CLA); then the cache rows each KV layer holds.
+    static func layerTable(_ runs: [(name: String, header: [String: Any])], _ r: StepResult, width: Int, language: Language) -> [String] {
+        let maps = runs.compactMap { run in ((run.header["config"] as? [String: Any])?["kv_map"] as? [Int]).map { (run.name, $0) } }
+        guard let layers = maps.map(\.1.count).max(), layers > 0 else { return [] }
+        let own = language.pick("own", "自前")
+        let names = maps.map { $0.0.isEmpty ? "KV" : $0.0 }
+        let labelWidth = max(Markdown.columns(language.pick("layer", "層")), names.map { Markdown.columns($0) }.max()!)
+        func cells(_ map: [Int], arrowsOnly: Bool) -> [String] {
+            map.enumerated().map { l, s in s == l ? (arrowsOnly ? "■" : own) : (arrowsOnly ? "←" : "←\(s)") }
+        }
+        // Wide enough for "own" and "←12"; a model too deep for that keeps one column per layer.
+        var cellWidth = max(Markdown.columns(own), String(layers - 1).count + 1) + 1
+        var arrowsOnly = false
+        if labelWidth + 2 + layers * cellWidth > width {
+            (cellWidth, arrowsOnly) = (2, true)
+        }
+        func pad(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - Markdown.columns(s))) + s }
+        func row(_ label: String, _ items: [String]) -> String {
+            label + String(repeating: " ", count: labelWidth - Markdown.columns(label)) + " " + items.map { pad($0, cellWidth) }.joined()
+        }
+        var lines = [row(language.pick("layer", "層"), (0..<layers).map { arrowsOnly ? String($0 % 10) : String($0) })]
+        for ((name, map), label) in zip(maps, names) {
+            let prefix = name.isEmpty ? "" : "\(name)."
+            var line = row(label, cells(map, arrowsOnly: arrowsOnly))
+            if let rows = r.values[prefix + "cache_tokens"], let kvLayers = r.values[prefix + "kv_layers"] {
+                let layout = r.texts[prefix + "layout"].map { "  \($0):" } ?? " "
+                let note = layout + language.pick(" \(Int(kvLayers)) KV layers × \(Int(rows)) rows", " KV層\(Int(kvLayers))個 × \(Int(rows))行")
+                if Markdown.columns(line + note) <= width { line += note }
+            }
+            lines.append(line)
+        }
+        lines.append(language.pick("own: the layer writes its own K/V cache; ←s: it reads layer s's",
+                                   "自前:その層が自分のK/Vキャッシュを書く。←s:層sのキャッシュを読む"))
+        return lines.map { "  " + $0 }.filter { Markdown.columns($0) <= width }
+    }
+
+    /// The Tr × Tc tiles of S numbered in the order the run first computed them (from its trace's
+    /// forward `tile` events), `·` for tiles causal masking skipped; a grid too wide for numbers shows
+    /// ■ and says the order in words.
+    static func tiles(_ path: String, header: [String: Any], width: Int, language: Language) -> [String] {
+        guard let config = header["config"] as? [String: Any], let br = config["block_rows"] as? Int, let bc = config["block_cols"] as? Int,
+              let rows = config["rows_per_kv_head"] as? Int, let n = config["n"] as? Int, br > 0, bc > 0,
+              let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        let Tr = (rows + br - 1) / br, Tc = (n + bc - 1) / bc
+        var order: [Int: Int] = [:]  // i·Tc + j → first visit number
+        var visits: [(i: Int, j: Int)] = []
+        for line in text.split(separator: "\n") where line.hasPrefix("{\"type\":\"tile\"") {
+            guard let event = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
+                  ["forward", "S = QKᵀ"].contains(event["phase"] as? String ?? ""), let i = event["i"] as? Int, let j = event["j"] as? Int,
+                  order[i * Tc + j] == nil else { continue }
+            order[i * Tc + j] = order.count + 1
+            visits.append((i, j))
+        }
+        guard !visits.isEmpty, Tr <= 24 else { return [] }
+        let algo = (config["algo"] as? String ?? "").uppercased()
+        // The loop order, as the first two visits show it.
+        let columnFirst = visits.count > 1 && visits[1].j == visits[0].j
+        let orderWords = columnFirst
+            ? language.pick("column by column: K/V block j outside, Q blocks i inside", "列ごと:外側がK/Vブロックj、内側がQブロックi")
+            : language.pick("row by row: Q block i outside, K/V blocks j inside", "行ごと:外側がQブロックi、内側がK/Vブロックj")
+        let digits = String(order.count).count
+        let numbered = 5 + Tc * (digits + 1) <= width
+        let cell = numbered ? digits + 1 : 2
+        guard 5 + Tc * cell <= width else {
+            return ["  " + language.pick("\(algo): \(Tr) × \(Tc) tiles of S, \(order.count) computed, \(orderWords)",
+                                         "\(algo):Sのタイル\(Tr) × \(Tc)個、計算\(order.count)個、\(orderWords)")]
+        }
+        func pad(_ s: String) -> String { String(repeating: " ", count: cell - s.count) + s }
+        var lines = ["  " + (numbered
+            ? language.pick("\(algo): tiles of S in the order computed, \(orderWords) (· skipped)",
+                            "\(algo):Sのタイルを計算した順に番号付け、\(orderWords)(·は省略)")
+            : language.pick("\(algo): tiles of S (■ computed, · skipped), \(orderWords)",
+                            "\(algo):Sのタイル(■計算、·省略)、\(orderWords)"))]
+        lines.append(" i\\j" + (0..<Tc).map { pad(String($0 % (numbered ? 1000 : 10))) }.joined())
+        for i in 0..<Tr {
+            let label = String(i)
+            lines.append(String(repeating: " ", count: max(0, 4 - label.count)) + label
+                + (0..<Tc).map { j in pad(order[i * Tc + j].map { numbered ? String($0) : "■" } ?? "·") }.joined())
+        }
+        return lines.filter { Markdown.columns($0) <= width }
+    }
+}
