@@ -6,16 +6,29 @@ import Foundation
 /// their own K/V cache and which read another's (←), a `kv` run's bytes per token against MHA.
 enum StepPictures {
     /// The picture of a step's runs, no wider than `width` columns; empty when it has none.
-    /// - Parameter folder: the lesson's output folder, which `r.engineTraces` are relative to.
-    static func lines(_ r: StepResult, folder: String, width: Int, language: Language) -> [String] {
+    /// - Parameters:
+    ///   - folder: the lesson's output folder, which `r.engineTraces` are relative to.
+    ///   - maxRows: the rows the picture may take; a tile grid taller than that is said in one line.
+    static func lines(_ r: StepResult, folder: String, width: Int, maxRows: Int, language: Language) -> [String] {
         let traces = r.engineTraces.filter { $0.hasSuffix(".jsonl") }.map { (name: runName($0), path: "\(folder)/\($0)") }
         let headers = traces.compactMap { t in header(t.path).map { (t.name, t.path, $0) } }
-        let decodes = headers.filter { $0.2["kind"] as? String == "decode" }
+        let decodes = headers.compactMap { name, _, header in
+            header["kind"] as? String == "decode" ? ((header["config"] as? [String: Any])?["kv_map"] as? [Int]).map { (name, $0) } : nil
+        }
         if !decodes.isEmpty {
-            return layerTable(decodes.map { ($0.0, $0.2) }, r, width: width, language: language)
+            return layerTable(decodes, r, width: width, language: language)
+        }
+        // A `kv` run's map (`kv_map.0`, `cla2.kv_map.0`, …) when a layer reads another's cache.
+        let kvMaps = r.values.keys.filter { $0.hasSuffix("kv_map.0") }.sorted().map { key in
+            let prefix = String(key.dropLast("kv_map.0".count))
+            let map = (0...).lazy.map { r.values[prefix + "kv_map.\($0)"] }.prefix { $0 != nil }.map { Int($0!) }
+            return (name: prefix.isEmpty ? "" : String(prefix.dropLast()), map: Array(map))
+        }
+        if !kvMaps.isEmpty, kvMaps.count <= 4, kvMaps.contains(where: { $0.map.enumerated().contains { $0.offset != $0.element } }) {
+            return layerTable(kvMaps, r, width: width, language: language)
         }
         if let tile = headers.first(where: { $0.2["kind"] as? String == "tile" }), headers.count == 1 {
-            return tiles(tile.1, header: tile.2, width: width, language: language)
+            return tiles(tile.1, header: tile.2, width: width, maxRows: maxRows, language: language)
         }
         if let bytes = r.values["kv_bytes_per_token"], let mha = r.values["mha_kv_bytes_per_token"], mha > 0 {
             let labels = [language.pick("this model", "このモデル"), "MHA"]
@@ -50,10 +63,9 @@ enum StepPictures {
         return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
     }
 
-    /// One row per decode run: for each layer, "own" if it writes its own cache, "←s" if it reads
-    /// layer s's (CLA); then the cache rows each KV layer holds.
-    static func layerTable(_ runs: [(name: String, header: [String: Any])], _ r: StepResult, width: Int, language: Language) -> [String] {
-        let maps = runs.compactMap { run in ((run.header["config"] as? [String: Any])?["kv_map"] as? [Int]).map { (run.name, $0) } }
+    /// One row per run: for each layer, "own" if it writes its own cache, "←s" if it reads layer
+    /// s's (CLA); then the run's layout, KV layers and the cache rows each holds.
+    static func layerTable(_ maps: [(name: String, map: [Int])], _ r: StepResult, width: Int, language: Language) -> [String] {
         guard let layers = maps.map(\.1.count).max(), layers > 0 else { return [] }
         let own = language.pick("own", "自前")
         let names = maps.map { $0.0.isEmpty ? "KV" : $0.0 }
@@ -75,22 +87,23 @@ enum StepPictures {
         for ((name, map), label) in zip(maps, names) {
             let prefix = name.isEmpty ? "" : "\(name)."
             var line = row(label, cells(map, arrowsOnly: arrowsOnly))
-            if let rows = r.values[prefix + "cache_tokens"], let kvLayers = r.values[prefix + "kv_layers"] {
-                let layout = r.texts[prefix + "layout"].map { "  \($0):" } ?? " "
-                let note = layout + language.pick(" \(Int(kvLayers)) KV layers × \(Int(rows)) rows", " KV層\(Int(kvLayers))個 × \(Int(rows))行")
+            if let kvLayers = r.values[prefix + "kv_layers"] {
+                let rows = r.values[prefix + "cache_tokens"].map { language.pick(" × \(Int($0)) rows", " × \(Int($0))行") } ?? ""
+                let note = "  " + (r.texts[prefix + "layout"].map { "\($0): " } ?? "")
+                    + language.pick("\(Int(kvLayers)) KV layers", "KV層\(Int(kvLayers))個") + rows
                 if Markdown.columns(line + note) <= width { line += note }
             }
             lines.append(line)
         }
         lines.append(language.pick("own: the layer writes its own K/V cache; ←s: it reads layer s's",
                                    "自前:その層が自分のK/Vキャッシュを書く。←s:層sのキャッシュを読む"))
-        return lines.map { "  " + $0 }.filter { Markdown.columns($0) <= width }
+        return lines.map { StepThrough.clip("  " + $0, width) }
     }
 
     /// The Tr × Tc tiles of S numbered in the order the run first computed them (from its trace's
     /// forward `tile` events), `·` for tiles causal masking skipped; a grid too wide for numbers shows
     /// ■ and says the order in words.
-    static func tiles(_ path: String, header: [String: Any], width: Int, language: Language) -> [String] {
+    static func tiles(_ path: String, header: [String: Any], width: Int, maxRows: Int, language: Language) -> [String] {
         guard let config = header["config"] as? [String: Any], let br = config["block_rows"] as? Int, let bc = config["block_cols"] as? Int,
               let rows = config["rows_per_kv_head"] as? Int, let n = config["n"] as? Int, br > 0, bc > 0,
               let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
@@ -104,32 +117,32 @@ enum StepPictures {
             order[i * Tc + j] = order.count + 1
             visits.append((i, j))
         }
-        guard !visits.isEmpty, Tr <= 24 else { return [] }
+        guard !visits.isEmpty else { return [] }
         let algo = (config["algo"] as? String ?? "").uppercased()
-        // The loop order, as the first two visits show it.
-        let columnFirst = visits.count > 1 && visits[1].j == visits[0].j
-        let orderWords = columnFirst
+        // The loop order, as the visits show it: sorted by (j, i) is K/V blocks outside.
+        let byRow = visits.elementsEqual(visits.sorted { ($0.i, $0.j) < ($1.i, $1.j) }) { $0 == $1 }
+        let byColumn = visits.elementsEqual(visits.sorted { ($0.j, $0.i) < ($1.j, $1.i) }) { $0 == $1 }
+        let orderWords = byColumn && !byRow
             ? language.pick("column by column: K/V block j outside, Q blocks i inside", "列ごと:外側がK/Vブロックj、内側がQブロックi")
-            : language.pick("row by row: Q block i outside, K/V blocks j inside", "行ごと:外側がQブロックi、内側がK/Vブロックj")
+            : byRow ? language.pick("row by row: Q block i outside, K/V blocks j inside", "行ごと:外側がQブロックi、内側がK/Vブロックj") : nil
         let digits = String(order.count).count
         let numbered = 5 + Tc * (digits + 1) <= width
         let cell = numbered ? digits + 1 : 2
-        guard 5 + Tc * cell <= width else {
-            return ["  " + language.pick("\(algo): \(Tr) × \(Tc) tiles of S, \(order.count) computed, \(orderWords)",
-                                         "\(algo):Sのタイル\(Tr) × \(Tc)個、計算\(order.count)個、\(orderWords)")]
+        let title = language.pick("\(algo): \(Tr) × \(Tc) tiles of S, \(order.count) computed", "\(algo):Sのタイル\(Tr) × \(Tc)個、計算\(order.count)個")
+        // A grid too wide or too tall for the screen is said in words.
+        guard 5 + Tc * cell <= width, Tr + 2 + (orderWords == nil ? 0 : 1) <= maxRows else {
+            return [StepThrough.clip("  " + title + (orderWords.map { language.pick(", ", "、") + $0 } ?? ""), width)]
         }
         func pad(_ s: String) -> String { String(repeating: " ", count: cell - s.count) + s }
-        var lines = ["  " + (numbered
-            ? language.pick("\(algo): tiles of S in the order computed, \(orderWords) (· skipped)",
-                            "\(algo):Sのタイルを計算した順に番号付け、\(orderWords)(·は省略)")
-            : language.pick("\(algo): tiles of S (■ computed, · skipped), \(orderWords)",
-                            "\(algo):Sのタイル(■計算、·省略)、\(orderWords)"))]
+        var lines = ["  " + title + (numbered ? language.pick(", numbered in the order computed (· skipped)", "、計算した順に番号付け(·は省略)")
+                                              : language.pick(" (■ computed, · skipped)", "(■計算、·省略)"))]
+        if let words = orderWords { lines.append("  " + words) }
         lines.append(" i\\j" + (0..<Tc).map { pad(String($0 % (numbered ? 1000 : 10))) }.joined())
         for i in 0..<Tr {
             let label = String(i)
             lines.append(String(repeating: " ", count: max(0, 4 - label.count)) + label
                 + (0..<Tc).map { j in pad(order[i * Tc + j].map { numbered ? String($0) : "■" } ?? "·") }.joined())
         }
-        return lines.filter { Markdown.columns($0) <= width }
+        return lines.map { StepThrough.clip($0, width) }
     }
 }

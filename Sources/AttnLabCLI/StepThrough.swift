@@ -139,13 +139,14 @@ struct StepThrough {
             return Self.fit([narration, [hint]], rows: rows, width: width)
         }
         let narration = summary + [""] + Markdown(r.narration).terminalLines(width: width, style: style)
-        let picture = StepPictures.lines(r, folder: runner.folder, width: width, language: language)
         let checks = r.checks.map { mark($0.passed, Self.clip(checkLine($0), width)) }
         let failed = r.checks.filter { !$0.passed }
         let checksInOneLine = failed.isEmpty
             ? (r.checks.isEmpty ? [] : [mark(true, language.pick("✓ all \(r.checks.count) checks hold", "✓ \(r.checks.count)件の検査がすべて成立"))])
             : [mark(false, language.pick("✗ \(failed.count) of \(r.checks.count) checks failed", "✗ \(r.checks.count)件中\(failed.count)件の検査が不成立"))]
                 + failed.map { mark(false, Self.clip(checkLine($0), width)) }
+        let picture = StepPictures.lines(r, folder: runner.folder, width: width, maxRows: rows - narration.count - checksInOneLine.count - 2,
+                                         language: language)
         let commands = r.commandLines.map { dim(Self.clip("$ \($0)", width)) }
             + (r.figure.map { [dim(Self.clip(language.pick("figure: ", "図: ") + "\(runner.folder)/figures/\($0).png", width))] } ?? [])
         if compact { return Self.fit([narration, checksInOneLine], rows: rows, width: width) }

@@ -70,7 +70,8 @@ public struct Markdown: Equatable, Sendable {
     }
 
     /// Lines of a paragraph joined with a space, except beside a Japanese character, where a
-    /// line break is not a word break.
+    /// line break is not a word break. A space after Japanese punctuation goes too: it is what
+    /// YAML's folded style (`>`) makes of a line break there ("コスト、\n80 GB" → "コスト、 80 GB").
     public static func joinLines(_ lines: [String]) -> String {
         func cjk(_ c: Character?) -> Bool { c?.unicodeScalars.first.map(Format.isCJK) ?? false }
         var out = ""
@@ -78,7 +79,7 @@ public struct Markdown: Equatable, Sendable {
             if !out.isEmpty && !(cjk(out.last) || cjk(line.first)) { out += " " }
             out += line
         }
-        return out
+        return out.replacing(/([、。，．：；！？）」』]) +/) { String($0.output.1) }
     }
 
     // MARK: - Inline text
