@@ -43,7 +43,7 @@ struct StepThrough {
 
     /// What a reply asks for.
     enum Command: Equatable {
-        case next, back, go(Int), rerun, compact, quit
+        case next, back, go(Int), rerun, compact, more, quit
         case unknown(String)
 
         /// `steps`: the lesson's number of steps, for `g N` (N counts from 1; `go` holds the index).
@@ -53,6 +53,7 @@ struct StepThrough {
             case "b": self = .back
             case "r": self = .rerun
             case "c": self = .compact
+            case "m": self = .more
             case "q": self = .quit
             default:
                 if reply.hasPrefix("g"), let n = Int(reply.dropFirst().trimmingCharacters(in: .whitespaces)), n >= 1, n <= steps {
@@ -64,44 +65,67 @@ struct StepThrough {
         }
     }
 
+    /// What the screen shows.
+    struct View {
+        var index = 0
+        /// The step's results once it ran.
+        var result: StepResult? = nil
+        var compact = false
+        /// The first narration line shown, when the narration is taller than the screen.
+        var narrationLine = 0
+        /// A line for the footer instead of the keys (a reply not understood, a step running).
+        var note: String? = nil
+
+        mutating func show(step: Int) { (index, result, narrationLine) = (step, nil, 0) }
+    }
+
     func run() throws {
         if screen { Terminal.enterScreen() }
         defer { if screen { Terminal.leaveScreen() } }
-        var index = 0, compact = false
-        var result: StepResult? = nil, note: String? = nil
-        while index < lesson.steps.count {
-            draw(index, result, compact: compact, note: note)
-            note = nil
+        var view = View()
+        while view.index < lesson.steps.count {
+            let more = draw(view)
+            view.note = nil
             // End of input quits.
             let reply = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? "q"
             switch Command(reply, steps: lesson.steps.count) {
-            case .next where result != nil: (index, result) = (index + 1, nil)
-            case .next, .rerun: result = try runner.run(lesson.steps[index], of: lesson).result
-            case .back: (index, result) = (max(0, index - 1), nil)
-            case .go(let n): (index, result) = (n, nil)
-            case .compact: compact.toggle()
+            case .next where view.result != nil: view.show(step: view.index + 1)
+            case .next, .rerun:
+                // The Enter just typed moved the screen up a line; redraw it while the step runs.
+                if screen {
+                    view.note = language.pick("Running step \(view.index + 1)…", "ステップ\(view.index + 1)を実行中…")
+                    _ = draw(view)
+                    view.note = nil
+                }
+                view.result = try runner.run(lesson.steps[view.index], of: lesson).result
+            case .back: view.show(step: max(0, view.index - 1))
+            case .go(let n): view.show(step: n)
+            case .compact: (view.compact, view.narrationLine) = (!view.compact, 0)
+            case .more: view.narrationLine = more ?? 0
             case .quit: return
             case .unknown(let r):
-                note = language.pick("'\(r)'? g N takes a step number from 1 to \(lesson.steps.count).",
-                                     "「\(r)」?g Nのステップ番号は1から\(lesson.steps.count)まで。")
+                view.note = language.pick("'\(r)'? Type Enter, n, b, g N (N from 1 to \(lesson.steps.count)), r, c, m or q, then Enter.",
+                                          "「\(r)」?Enter、n、b、g N(Nは1〜\(lesson.steps.count))、r、c、m、qのどれかを入力してEnter。")
             }
         }
         if !screen { print(dim(language.pick("End of the lesson.", "レッスンはここまで。"))) }
     }
 
-    /// Draws step `index`'s screen: before it runs (`result` nil) or after.
-    private func draw(_ index: Int, _ result: StepResult?, compact: Bool, note: String?) {
+    /// Draws the screen of `view`; returns the narration line `m` shows next when the narration
+    /// does not fit (nil when it does).
+    private func draw(_ view: View) -> Int? {
         let size = Terminal.size
         let width = max(20, size.columns)
         // Header, then the body, then the footer and the prompt line.
-        let rows = screen ? max(4, size.rows - 3) : Int.max
-        let body = self.body(index, result, compact: compact, width: width, rows: rows)
-        var keys = result == nil
+        let rows = screen ? max(6, size.rows - 3) : Int.max
+        let (body, more) = self.body(view, width: width, rows: rows)
+        var keys = view.result == nil
             ? language.pick("Enter run · b back · g N go to step N · ", "Enter 実行 · b 前へ · g N ステップNへ · ")
             : language.pick("Enter next · b back · g N go to step N · r re-run · ", "Enter 次へ · b 前へ · g N ステップNへ · r 再実行 · ")
-        keys += compact ? language.pick("c full view · q quit", "c 詳細表示 · q 終了") : language.pick("c compact · q quit", "c 簡易表示 · q 終了")
-        let footer = note.map { Self.clip($0, width) } ?? dim(Self.clip(keys, width))
-        let header = self.header(index, width: width)
+        if more != nil { keys += language.pick("m more · ", "m 続き · ") }
+        keys += view.compact ? language.pick("c full view · q quit", "c 詳細表示 · q 終了") : language.pick("c compact · q quit", "c 簡易表示 · q 終了")
+        let footer = view.note.map { Self.clip($0, width) } ?? dim(Self.clip(keys, width))
+        let header = self.header(view.index, width: width)
         if screen {
             let padding = Array(repeating: "", count: max(0, rows - body.count))
             Terminal.write(Terminal.clear + ([header] + body + padding + [footer]).joined(separator: "\n") + "\n> ")
@@ -110,6 +134,7 @@ struct StepThrough {
             print("> ", terminator: "")
             fflush(nil)  // the prompt has no newline; flush it before waiting
         }
+        return more
     }
 
     /// "━━ Step 2/4 · Title ━━━━━━ Lesson title ━━" across the width.
@@ -123,20 +148,22 @@ struct StepThrough {
         return bold(left) + dim(fill)
     }
 
-    /// The lines under the header, at most `rows` of them: with everything when they fit, else
-    /// without the commands, then with the checks in one line, then without the picture.
-    private func body(_ index: Int, _ result: StepResult?, compact: Bool, width: Int, rows: Int) -> [String] {
+    /// The lines under the header, at most `rows` of them, and the narration line `m` shows next:
+    /// with everything when it fits, else without the commands, then with the checks in one line,
+    /// then without the picture, then with the narration shown a screenful at a time.
+    private func body(_ view: View, width: Int, rows: Int) -> (lines: [String], more: Int?) {
         let style: Markdown.TerminalStyle = colour ? .ansi : .plain
         // The lesson's summary opens its first step.
-        let summary = index == 0 && !lesson.summary.text(language).isEmpty
+        let summary = view.index == 0 && !lesson.summary.text(language).isEmpty
             ? [""] + Markdown(lesson.summary.text(language)).terminalLines(width: width, style: style).map(dim) : []
-        guard let r = result else {
+        guard let r = view.result else {
             let hint = dim(Self.clip(language.pick("Enter runs the step: its numbers appear in place of ▢.",
                                                    "Enterでステップを実行すると、▢の所に数値が入る。"), width))
             // Without a screen to redraw, the narration is shown once, with its numbers.
-            guard screen else { return summary + ["", hint] }
-            let narration = summary + [""] + Markdown(Self.placeholders(lesson.steps[index].narration.text(language))).terminalLines(width: width, style: style)
-            return Self.fit([narration, [hint]], rows: rows, width: width)
+            guard screen else { return (summary + ["", hint], nil) }
+            let narration = summary + [""] + Markdown(Self.placeholders(lesson.steps[view.index].narration.text(language)))
+                .terminalLines(width: width, style: style)
+            return Self.fit(narration, [hint], from: view.narrationLine, rows: rows)
         }
         let narration = summary + [""] + Markdown(r.narration).terminalLines(width: width, style: style)
         let checks = r.checks.map { mark($0.passed, Self.clip(checkLine($0), width)) }
@@ -145,16 +172,18 @@ struct StepThrough {
             ? (r.checks.isEmpty ? [] : [mark(true, language.pick("✓ all \(r.checks.count) checks hold", "✓ \(r.checks.count)件の検査がすべて成立"))])
             : [mark(false, language.pick("✗ \(failed.count) of \(r.checks.count) checks failed", "✗ \(r.checks.count)件中\(failed.count)件の検査が不成立"))]
                 + failed.map { mark(false, Self.clip(checkLine($0), width)) }
+        if view.compact { return Self.fit(narration, checksInOneLine, from: view.narrationLine, rows: rows) }
         let picture = StepPictures.lines(r, folder: runner.folder, width: width, maxRows: rows - narration.count - checksInOneLine.count - 2,
                                          language: language)
         let commands = r.commandLines.map { dim(Self.clip("$ \($0)", width)) }
             + (r.figure.map { [dim(Self.clip(language.pick("figure: ", "図: ") + "\(runner.folder)/figures/\($0).png", width))] } ?? [])
-        if compact { return Self.fit([narration, checksInOneLine], rows: rows, width: width) }
-        for sections in [[narration, picture, checks, commands], [narration, picture, checks], [narration, picture, checksInOneLine]] {
-            let lines = Self.joined(sections)
-            if lines.count <= rows { return lines }
+        if view.narrationLine == 0 {
+            for sections in [[narration, picture, checks, commands], [narration, picture, checks], [narration, picture, checksInOneLine]] {
+                let lines = Self.joined(sections)
+                if lines.count <= rows { return (lines, nil) }
+            }
         }
-        return Self.fit([narration, checksInOneLine], rows: rows, width: width)
+        return Self.fit(narration, checksInOneLine, from: view.narrationLine, rows: rows)
     }
 
     /// A check as the step-through shows it, in the lesson's language.
@@ -169,14 +198,19 @@ struct StepThrough {
         sections.filter { !$0.isEmpty }.enumerated().flatMap { $0.offset == 0 ? $0.element : [""] + $0.element }
     }
 
-    /// `sections` joined; when they are taller than `rows`, the first (the narration) is cut so
-    /// that the last (the checks) still shows, and a line says that the text goes on.
-    private static func fit(_ sections: [[String]], rows: Int, width: Int) -> [String] {
-        let lines = joined(sections)
-        guard lines.count > rows, let first = sections.first else { return lines }
-        let rest = joined(Array(sections.dropFirst()))
-        let keep = max(1, rows - rest.count - (rest.isEmpty ? 1 : 2))
-        return Array(first.prefix(keep)) + [clip("…", width)] + (rest.isEmpty ? [] : [""] + rest)
+    /// `narration` and `rest` (a blank line between) when they fit in `rows`; else the narration
+    /// from line `start`, as much of it as fits above `rest`, with … where lines are left out, and
+    /// the line to start from next (0 again after the last screenful).
+    private static func fit(_ narration: [String], _ rest: [String], from start: Int, rows: Int) -> (lines: [String], more: Int?) {
+        let all = joined([narration, rest])
+        if start == 0 && all.count <= rows { return (all, nil) }
+        let tail = rest.isEmpty ? [] : [""] + rest
+        // Two lines for the … above and below.
+        let room = max(1, rows - tail.count - 2)
+        let from = min(start, max(0, narration.count - 1))
+        let shown = Array(narration[from...].prefix(room))
+        let end = from + shown.count
+        return ((from > 0 ? ["…"] : []) + shown + (end < narration.count ? ["…"] : []) + tail, end < narration.count ? end : 0)
     }
 
     /// `s` cut to `width` columns, with … where it was cut.
