@@ -67,7 +67,7 @@ keys "n" Enter
 expect "Step 2/2 · Tiles"
 gone "GQA bytes"                      # the screen was cleared
 keys Enter
-expect "FA2: 4 × 4 tiles of S, 10 computed, numbered in the order computed"
+expect "FA2: 10 of 4 × 4 tiles"
 expect "row by row: Q block i outside"
 expect "·"                             # causal: blocks above the diagonal skipped
 keys "b" Enter

@@ -27,8 +27,9 @@ enum StepPictures {
         if !kvMaps.isEmpty, kvMaps.count <= 4, kvMaps.contains(where: { $0.map.enumerated().contains { $0.offset != $0.element } }) {
             return layerTable(kvMaps, r, width: width, language: language)
         }
-        if let tile = headers.first(where: { $0.2["kind"] as? String == "tile" }), headers.count == 1 {
-            return tiles(tile.1, header: tile.2, width: width, maxRows: maxRows, language: language)
+        let tileRuns = headers.filter { $0.2["kind"] as? String == "tile" }
+        if !tileRuns.isEmpty {
+            return tiles(tileRuns.map { ($0.0, $0.1, $0.2) }, width: width, maxRows: maxRows, language: language)
         }
         if let bytes = r.values["kv_bytes_per_token"], let mha = r.values["mha_kv_bytes_per_token"], mha > 0 {
             let labels = [language.pick("this model", "このモデル"), "MHA"]
@@ -100,13 +101,49 @@ enum StepPictures {
         return lines.map { StepThrough.clip("  " + $0, width) }
     }
 
-    /// The Tr × Tc tiles of S numbered in the order the run first computed them (from its trace's
-    /// forward `tile` events), `·` for tiles causal masking skipped; a grid too wide for numbers shows
-    /// ■ and says the order in words.
-    static func tiles(_ path: String, header: [String: Any], width: Int, maxRows: Int, language: Language) -> [String] {
+    /// The Tr × Tc tiles of S of each run, numbered in the order the run first computed them (from
+    /// its trace's forward `tile` events), `·` for tiles causal masking skipped: side by side, else
+    /// one under another, else each said in a line when the grids do not fit.
+    static func tiles(_ runs: [(name: String, path: String, header: [String: Any])], width: Int, maxRows: Int, language: Language) -> [String] {
+        let blocks = runs.compactMap { tileBlock($0.name, $0.path, $0.header, width: width, language: language) }
+        guard !blocks.isEmpty else { return [] }
+        var legend = [language.pick("numbers: the order the tiles of S are computed; ·: skipped by the causal mask",
+                                    "数字:Sのタイルを計算する順番。·:因果マスクで省くタイル")]
+        if blocks.contains(where: { $0.order == .rows }) {
+            legend.append(language.pick("row by row: Q block i outside, K/V blocks j inside", "行ごと:外側がQブロックi、内側がK/Vブロックj"))
+        }
+        if blocks.contains(where: { $0.order == .columns }) {
+            legend.append(language.pick("column by column: K/V block j outside, Q blocks i inside", "列ごと:外側がK/Vブロックj、内側がQブロックi"))
+        }
+        let grids = blocks.map { $0.title + $0.grid }
+        let widths = grids.map { $0.map { Markdown.columns($0) }.max() ?? 0 }
+        let tallest = grids.map(\.count).max() ?? 0
+        if blocks.allSatisfy({ !$0.grid.isEmpty }) {
+            if 2 + widths.reduce(0, +) + 4 * (grids.count - 1) <= width, tallest + legend.count <= maxRows {
+                let rows = (0..<tallest).map { r in
+                    zip(grids, widths).map { g, w in
+                        let cell = r < g.count ? g[r] : ""
+                        return cell + String(repeating: " ", count: w - Markdown.columns(cell))
+                    }.joined(separator: "    ")
+                }
+                return (rows + legend).map { StepThrough.clip("  " + $0, width) }
+            }
+            if grids.map(\.count).reduce(0, +) + grids.count - 1 + legend.count <= maxRows {
+                return (grids.enumerated().flatMap { $0.offset == 0 ? $0.element : [""] + $0.element } + legend).map { StepThrough.clip("  " + $0, width) }
+            }
+        }
+        return (blocks.map { $0.title.joined(separator: language.pick(", ", "、")) } + legend.dropFirst()).map { StepThrough.clip("  " + $0, width) }
+    }
+
+    enum VisitOrder { case rows, columns }
+
+    /// One run's tiles: a title ("FA1: 16 of 4 × 4 tiles", "column by column") and the numbered
+    /// grid, empty when it is wider than `width`.
+    static func tileBlock(_ name: String, _ path: String, _ header: [String: Any], width: Int, language: Language)
+        -> (title: [String], order: VisitOrder?, grid: [String])? {
         guard let config = header["config"] as? [String: Any], let br = config["block_rows"] as? Int, let bc = config["block_cols"] as? Int,
               let rows = config["rows_per_kv_head"] as? Int, let n = config["n"] as? Int, br > 0, bc > 0,
-              let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+              let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
         let Tr = (rows + br - 1) / br, Tc = (n + bc - 1) / bc
         var order: [Int: Int] = [:]  // i·Tc + j → first visit number
         var visits: [(i: Int, j: Int)] = []
@@ -117,32 +154,24 @@ enum StepPictures {
             order[i * Tc + j] = order.count + 1
             visits.append((i, j))
         }
-        guard !visits.isEmpty else { return [] }
-        let algo = (config["algo"] as? String ?? "").uppercased()
+        guard !visits.isEmpty else { return nil }
         // The loop order, as the visits show it: sorted by (j, i) is K/V blocks outside.
         let byRow = visits.elementsEqual(visits.sorted { ($0.i, $0.j) < ($1.i, $1.j) }) { $0 == $1 }
         let byColumn = visits.elementsEqual(visits.sorted { ($0.j, $0.i) < ($1.j, $1.i) }) { $0 == $1 }
-        let orderWords = byColumn && !byRow
-            ? language.pick("column by column: K/V block j outside, Q blocks i inside", "列ごと:外側がK/Vブロックj、内側がQブロックi")
-            : byRow ? language.pick("row by row: Q block i outside, K/V blocks j inside", "行ごと:外側がQブロックi、内側がK/Vブロックj") : nil
-        let digits = String(order.count).count
-        let numbered = 5 + Tc * (digits + 1) <= width
-        let cell = numbered ? digits + 1 : 2
-        let title = language.pick("\(algo): \(Tr) × \(Tc) tiles of S, \(order.count) computed", "\(algo):Sのタイル\(Tr) × \(Tc)個、計算\(order.count)個")
-        // A grid too wide or too tall for the screen is said in words.
-        guard 5 + Tc * cell <= width, Tr + 2 + (orderWords == nil ? 0 : 1) <= maxRows else {
-            return [StepThrough.clip("  " + title + (orderWords.map { language.pick(", ", "、") + $0 } ?? ""), width)]
-        }
+        let visitOrder: VisitOrder? = byRow ? .rows : byColumn ? .columns : nil
+        let algo = config["algo"] as? String ?? ""
+        let algoName = algo == "naive" ? language.pick("standard", "標準") : algo.uppercased()
+        let label = name.isEmpty || name == algo ? algoName : "\(name) (\(algoName))"
+        let title = [language.pick("\(label): \(order.count) of \(Tr) × \(Tc) tiles", "\(label):\(Tr) × \(Tc)個中\(order.count)個")]
+            + (visitOrder.map { [$0 == .rows ? language.pick("row by row", "行ごと") : language.pick("column by column", "列ごと")] } ?? [])
+        let cell = String(order.count).count + 1
+        guard 4 + Tc * cell <= width - 2 else { return (title, visitOrder, []) }
         func pad(_ s: String) -> String { String(repeating: " ", count: cell - s.count) + s }
-        var lines = ["  " + title + (numbered ? language.pick(", numbered in the order computed (· skipped)", "、計算した順に番号付け(·は省略)")
-                                              : language.pick(" (■ computed, · skipped)", "(■計算、·省略)"))]
-        if let words = orderWords { lines.append("  " + words) }
-        lines.append(" i\\j" + (0..<Tc).map { pad(String($0 % (numbered ? 1000 : 10))) }.joined())
+        var grid = [" i\\j" + (0..<Tc).map { pad(String($0)) }.joined()]
         for i in 0..<Tr {
             let label = String(i)
-            lines.append(String(repeating: " ", count: max(0, 4 - label.count)) + label
-                + (0..<Tc).map { j in pad(order[i * Tc + j].map { numbered ? String($0) : "■" } ?? "·") }.joined())
+            grid.append(String(repeating: " ", count: max(0, 4 - label.count)) + label + (0..<Tc).map { j in pad(order[i * Tc + j].map(String.init) ?? "·") }.joined())
         }
-        return lines.map { StepThrough.clip($0, width) }
+        return (title, visitOrder, grid)
     }
 }
