@@ -1,4 +1,5 @@
 import AttnLessons
+import AttnTrace
 import Foundation
 
 /// The small text pictures the step-through shows under a step's narration, read from what the step
@@ -33,10 +34,10 @@ enum StepPictures {
         }
         if let bytes = r.values["kv_bytes_per_token"], let mha = r.values["mha_kv_bytes_per_token"], mha > 0 {
             let labels = [language.pick("this model", "このモデル"), "MHA"]
-            let labelWidth = labels.map { Markdown.columns($0) }.max()!
+            let labelWidth = labels.map { Format.columns($0) }.max()!
             let barWidth = max(8, min(48, width - labelWidth - 4))
             return zip(labels, [max(1, Int(Double(barWidth) * bytes / mha)), barWidth]).map { label, n in
-                "  " + label + String(repeating: " ", count: labelWidth - Markdown.columns(label)) + " " + String(repeating: "█", count: n)
+                "  " + label + String(repeating: " ", count: labelWidth - Format.columns(label)) + " " + String(repeating: "█", count: n)
             }
         }
         return []
@@ -70,19 +71,19 @@ enum StepPictures {
         guard let layers = maps.map(\.1.count).max(), layers > 0 else { return [] }
         let own = language.pick("own", "自前")
         let names = maps.map { $0.0.isEmpty ? "KV" : $0.0 }
-        let labelWidth = max(Markdown.columns(language.pick("layer", "層")), names.map { Markdown.columns($0) }.max()!)
+        let labelWidth = max(Format.columns(language.pick("layer", "層")), names.map { Format.columns($0) }.max()!)
         func cells(_ map: [Int], arrowsOnly: Bool) -> [String] {
             map.enumerated().map { l, s in s == l ? (arrowsOnly ? "■" : own) : (arrowsOnly ? "←" : "←\(s)") }
         }
         // Wide enough for "own" and "←12"; a model too deep for that keeps one column per layer.
-        var cellWidth = max(Markdown.columns(own), String(layers - 1).count + 1) + 1
+        var cellWidth = max(Format.columns(own), String(layers - 1).count + 1) + 1
         var arrowsOnly = false
         if labelWidth + 2 + layers * cellWidth > width {
             (cellWidth, arrowsOnly) = (2, true)
         }
-        func pad(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - Markdown.columns(s))) + s }
+        func pad(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - Format.columns(s))) + s }
         func row(_ label: String, _ items: [String]) -> String {
-            label + String(repeating: " ", count: labelWidth - Markdown.columns(label)) + " " + items.map { pad($0, cellWidth) }.joined()
+            label + String(repeating: " ", count: labelWidth - Format.columns(label)) + " " + items.map { pad($0, cellWidth) }.joined()
         }
         var lines = [row(language.pick("layer", "層"), (0..<layers).map { arrowsOnly ? String($0 % 10) : String($0) })]
         for ((name, map), label) in zip(maps, names) {
@@ -92,7 +93,7 @@ enum StepPictures {
                 let rows = r.values[prefix + "cache_tokens"].map { language.pick(" × \(Int($0)) rows", " × \(Int($0))行") } ?? ""
                 let note = "  " + (r.texts[prefix + "layout"].map { "\($0): " } ?? "")
                     + language.pick("\(Int(kvLayers)) KV layers", "KV層\(Int(kvLayers))個") + rows
-                if Markdown.columns(line + note) <= width { line += note }
+                if Format.columns(line + note) <= width { line += note }
             }
             lines.append(line)
         }
@@ -116,14 +117,14 @@ enum StepPictures {
             legend.append(language.pick("column by column: K/V block j outside, Q blocks i inside", "列ごと:外側がK/Vブロックj、内側がQブロックi"))
         }
         let grids = blocks.map { $0.title + $0.grid }
-        let widths = grids.map { $0.map { Markdown.columns($0) }.max() ?? 0 }
+        let widths = grids.map { $0.map { Format.columns($0) }.max() ?? 0 }
         let tallest = grids.map(\.count).max() ?? 0
         if blocks.allSatisfy({ !$0.grid.isEmpty }) {
             if 2 + widths.reduce(0, +) + 4 * (grids.count - 1) <= width, tallest + legend.count <= maxRows {
                 let rows = (0..<tallest).map { r in
                     zip(grids, widths).map { g, w in
                         let cell = r < g.count ? g[r] : ""
-                        return cell + String(repeating: " ", count: w - Markdown.columns(cell))
+                        return cell + String(repeating: " ", count: w - Format.columns(cell))
                     }.joined(separator: "    ")
                 }
                 return (rows + legend).map { StepThrough.clip("  " + $0, width) }

@@ -97,7 +97,7 @@ struct StepThrough {
                     _ = draw(view)
                     view.note = nil
                 }
-                view.result = try runner.run(lesson.steps[view.index], of: lesson).result
+                (view.result, view.narrationLine) = (try runner.run(lesson.steps[view.index], of: lesson).result, 0)
             case .back: view.show(step: max(0, view.index - 1))
             case .go(let n): view.show(step: n)
             case .compact: (view.compact, view.narrationLine) = (!view.compact, 0)
@@ -142,9 +142,9 @@ struct StepThrough {
         let step = lesson.steps[index]
         let left = Self.clip("━━ " + language.pick("Step", "ステップ") + " \(index + 1)/\(lesson.steps.count) · \(step.title.text(language)) ", width)
         let right = " " + lesson.title.text(language) + " ━━"
-        let room = width - Markdown.columns(left)
+        let room = width - Format.columns(left)
         guard room > 0 else { return bold(left) }
-        let fill = Markdown.columns(right) + 3 <= room ? String(repeating: "━", count: room - Markdown.columns(right)) + right : String(repeating: "━", count: room)
+        let fill = Format.columns(right) + 3 <= room ? String(repeating: "━", count: room - Format.columns(right)) + right : String(repeating: "━", count: room)
         return bold(left) + dim(fill)
     }
 
@@ -215,10 +215,10 @@ struct StepThrough {
 
     /// `s` cut to `width` columns, with … where it was cut.
     static func clip(_ s: String, _ width: Int) -> String {
-        guard Markdown.columns(s) > width else { return s }
+        guard Format.columns(s) > width else { return s }
         var out = "", used = 0
         for ch in s {
-            let w = Markdown.columns(String(ch))
+            let w = Format.columns(String(ch))
             if used + w > width - 1 { break }
             out.append(ch)
             used += w

@@ -25,8 +25,7 @@ public struct Markdown: Equatable, Sendable {
 
     public let blocks: [Block]
 
-    public init(blocks: [Block]) { self.blocks = blocks }
-
+    /// Parses `text`; anything it does not read stays text.
     public init(_ text: String) {
         var blocks: [Block] = []
         var paragraph: [String] = []
@@ -72,7 +71,7 @@ public struct Markdown: Equatable, Sendable {
     /// Lines of a paragraph joined with a space, except beside a Japanese character, where a
     /// line break is not a word break. A space after Japanese punctuation goes too: it is what
     /// YAML's folded style (`>`) makes of a line break there ("コスト、\n80 GB" → "コスト、 80 GB").
-    public static func joinLines(_ lines: [String]) -> String {
+    static func joinLines(_ lines: [String]) -> String {
         func cjk(_ c: Character?) -> Bool { c?.unicodeScalars.first.map(Format.isCJK) ?? false }
         var out = ""
         for line in lines.map(\.trimmingSpaces) where !line.isEmpty {
@@ -167,7 +166,7 @@ public struct Markdown: Equatable, Sendable {
         }.joined()
     }
 
-    public static func html(_ text: [Inline]) -> String {
+    static func html(_ text: [Inline]) -> String {
         text.map { piece in
             switch piece {
             case .text(let s): Reports.escape(s)
@@ -210,7 +209,7 @@ public struct Markdown: Equatable, Sendable {
         case ansi, plain
     }
 
-    /// The text as terminal lines no wider than `width` columns (by `columns`): paragraphs reflowed,
+    /// The text as terminal lines no wider than `width` columns (by `Format.columns`): paragraphs reflowed,
     /// lists with hanging indents, a blank line between blocks. English breaks only at spaces;
     /// Japanese between any two characters, except before closing punctuation (。、」…) and after
     /// opening brackets (kinsoku). A word longer than a line is cut.
@@ -223,9 +222,9 @@ public struct Markdown: Equatable, Sendable {
                 lines += Self.reflow(text, width: width, first: "", rest: "", style: style)
             case .list(let start, let items):
                 let markers = items.indices.map { i in start.map { "\($0 + i)." } ?? "•" }
-                let markerWidth = markers.map { Self.columns($0) }.max() ?? 1
+                let markerWidth = markers.map { Format.columns($0) }.max() ?? 1
                 for (item, marker) in zip(items, markers) {
-                    let pad = String(repeating: " ", count: markerWidth - Self.columns(marker))
+                    let pad = String(repeating: " ", count: markerWidth - Format.columns(marker))
                     lines += Self.reflow(item, width: width, first: "  " + pad + marker + " ",
                                          rest: String(repeating: " ", count: markerWidth + 3), style: style)
                 }
@@ -257,7 +256,7 @@ public struct Markdown: Equatable, Sendable {
 
         mutating func append(_ c: Character, _ a: Attributes) {
             if let last = pieces.last, last.attributes == a { pieces[pieces.count - 1].text.append(c) } else { pieces.append((String(c), a)) }
-            columns += Markdown.columns(c)
+            columns += Format.columns(c)
         }
     }
 
@@ -304,7 +303,7 @@ public struct Markdown: Equatable, Sendable {
     /// Greedy line filling of `text`'s clusters; `first` and `rest` lead the first and the other lines.
     static func reflow(_ text: [Inline], width: Int, first: String, rest: String, style: TerminalStyle) -> [String] {
         var lines: [String] = []
-        var line = first, used = columns(first), empty = true
+        var line = first, used = Format.columns(first), empty = true
         func draw(_ c: Cluster) {
             for p in c.pieces {
                 let sgr = style == .ansi ? p.attributes.sgr : ""
@@ -316,7 +315,7 @@ public struct Markdown: Equatable, Sendable {
         func newLine() {
             lines.append(line)
             line = rest
-            used = columns(rest)
+            used = Format.columns(rest)
             empty = true
         }
         for var c in clusters(text) {
@@ -328,7 +327,7 @@ public struct Markdown: Equatable, Sendable {
                 var head = Cluster(), tail = Cluster()
                 for p in c.pieces {
                     for ch in p.text {
-                        if tail.pieces.isEmpty && head.columns + columns(ch) <= width - used { head.append(ch, p.attributes) } else { tail.append(ch, p.attributes) }
+                        if tail.pieces.isEmpty && head.columns + Format.columns(ch) <= width - used { head.append(ch, p.attributes) } else { tail.append(ch, p.attributes) }
                     }
                 }
                 guard !head.pieces.isEmpty else { break }
@@ -340,33 +339,5 @@ public struct Markdown: Equatable, Sendable {
         }
         if !empty || lines.isEmpty { lines.append(line) }
         return lines
-    }
-
-    /// The columns `s` takes in a terminal: 2 for a Japanese (full-width) character, 0 for a
-    /// combining mark and for ANSI escape sequences, 1 for anything else.
-    public static func columns(_ s: some StringProtocol) -> Int {
-        var total = 0, escape = false
-        for ch in s {
-            if escape {
-                if ch.isLetter { escape = false }
-                continue
-            }
-            if ch == "\u{1B}" {
-                escape = true
-                continue
-            }
-            total += columns(ch)
-        }
-        return total
-    }
-
-    static func columns(_ ch: Character) -> Int {
-        guard let scalar = ch.unicodeScalars.first else { return 0 }
-        switch scalar.value {
-        case 0xFF61...0xFFDC, 0xFFE8...0xFFEE: return 1  // half-width katakana and forms
-        case 0x0300...0x036F, 0x200B...0x200F: return 0  // combining marks, zero-width spaces
-        case 0x1100...0x115F, 0x2E80...0x2FFF, 0xAC00...0xD7A3, 0x1F300...0x1FAFF: return 2  // Hangul, radicals, emoji
-        default: return Format.isCJK(scalar) ? 2 : 1
-        }
     }
 }

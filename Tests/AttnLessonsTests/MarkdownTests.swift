@@ -1,4 +1,5 @@
 import AttnLessons
+import AttnTrace
 import Testing
 
 /// The narration's Markdown against HTML and terminal lines written out by hand.
@@ -61,7 +62,7 @@ struct MarkdownTests {
         #expect(Markdown("ああああ「いい」").terminalLines(width: 10, style: .plain) == ["ああああ", "「いい」"])
         // A break may come between an English word and Japanese, but not inside the word.
         #expect(Markdown("Llama 3の文脈").terminalLines(width: 7, style: .plain) == ["Llama 3", "の文脈"])
-        #expect(Markdown.columns("日本語abc") == 9)
-        #expect(Markdown.columns("\u{1B}[1mx\u{1B}[0m、") == 3)
+        #expect(Format.columns("日本語abc") == 9)
+        #expect(Format.columns("\u{1B}[1mx\u{1B}[0m、") == 3)
     }
 }
