@@ -2,8 +2,8 @@
 # Drives `attnlab run --step` in a real terminal (tmux) at 100×30, in English and Japanese: each step
 # is drawn on a cleared screen (the previous step's title is gone), its narration shows once, with ▢
 # before Enter and the numbers after, no line is wider than the terminal, c toggles the compact view,
-# b / g N / r move and re-run, q quits. Fails (exit 1) with the screen when something is not where it
-# should be. Usage: scripts/test-step-through.sh [path/to/attnlab]
+# b / g N / r move and re-run, q and Ctrl-C quit. Fails (exit 1) with the screen when something is
+# not where it should be. Usage: scripts/test-step-through.sh [path/to/attnlab]
 set -euo pipefail
 attnlab=${1:-.build/release/attnlab}
 attnlab=$(cd "$(dirname "$attnlab")" && pwd)/$(basename "$attnlab")
@@ -141,4 +141,10 @@ keys Enter
 expect "列ごと:外側がK/Vブロックj"
 keys "q" Enter
 expect "EXIT=0"
+# Ctrl-C while waiting for a reply: the run stops (130) and the terminal is back on its normal screen.
+start 100 30 "$lessons/02-gqa.yaml"
+expect "Step 1/4"
+keys C-c
+expect "EXIT=130"
+gone "Step 1/4"
 echo "step-through: ok"

@@ -22,9 +22,11 @@ enum Terminal {
     /// Clears the screen and puts the cursor at the top left.
     static let clear = "\u{1B}[H\u{1B}[2J"
 
-    /// Writes `s` at once, unbuffered: a screen drawn in one write does not flicker.
+    /// Writes `s` at once, unbuffered: a screen drawn in one write does not flicker. It does not
+    /// flush stdio first: the interruption handler calls it while the main thread waits in
+    /// `readLine`, holding stdin's lock, which `fflush(nil)` would wait for forever. (Nothing is left
+    /// in stdout's buffer: on a terminal it is line-buffered, and the screen prints no partial line.)
     static func write(_ s: String) {
-        fflush(nil)
         var bytes = Array(s.utf8)
         var done = 0
         while done < bytes.count {
