@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Drives `attnlab run --step` in a real terminal (tmux): Enter runs a step, n moves on, b goes back,
-# g N jumps, r re-runs, q quits. Fails (exit 1) with the screen when something is not where it should be.
-# Usage: scripts/test-step-through.sh [path/to/attnlab]
+# Drives `attnlab run --step` in a real terminal (tmux) at 100×30, in English and Japanese: each step
+# is drawn on a cleared screen (the previous step's title is gone), its narration shows once, with ▢
+# before Enter and the numbers after, no line is wider than the terminal, c toggles the compact view,
+# b / g N / r move and re-run, q and Ctrl-C quit. Fails (exit 1) with the screen when something is
+# not where it should be. Usage: scripts/test-step-through.sh [path/to/attnlab]
 set -euo pipefail
 attnlab=${1:-.build/release/attnlab}
 attnlab=$(cd "$(dirname "$attnlab")" && pwd)/$(basename "$attnlab")
+lessons=$(cd "$(dirname "$0")/../lessons" && pwd)
 work=$(mktemp -d)
 session="attnlab-step-$$"
 trap 'tmux kill-session -t "$session" 2>/dev/null || true; rm -rf "$work"' EXIT
+export LC_ALL=C.UTF-8  # wc -L counts a Japanese character as 2 columns, as the terminal draws it
 
 cat > "$work/lesson.yaml" <<'YAML'
 id: step-through
@@ -23,39 +27,124 @@ steps:
     checks: [max_abs_error <= 1e-5]
 YAML
 
-screen() { tmux capture-pane -p -S - -t "$session"; }   # the whole scrollback
-expect() {  # expect TEXT [N]: wait up to 10 s until TEXT has appeared N times (default 1)
-    local want=${2:-1}
-    for _ in $(seq 1 100); do
-        if [ "$(screen | grep -cF -- "$1")" -ge "$want" ]; then return 0; fi
+screen() { tmux capture-pane -p -t "$session"; }   # what the terminal shows now
+fail() { echo "step-through: $1; the terminal shows:" >&2; screen >&2; exit 1; }
+count() { screen | grep -cF -- "$1" || true; }
+expect() {  # expect TEXT: wait up to 60 s until TEXT shows, then check the screen's width
+    for _ in $(seq 1 600); do
+        if [ "$(count "$1")" -ge 1 ]; then
+            local widest; widest=$(screen | wc -L)
+            [ "$widest" -le "$columns" ] || fail "a line is $widest columns wide in a $columns-column terminal"
+            return 0
+        fi
         sleep 0.1
     done
-    echo "step-through: expected '$1' $want time(s); the terminal shows:" >&2
-    screen >&2
-    exit 1
+    fail "expected '$1'"
 }
+once() { [ "$(count "$1")" -eq 1 ] || fail "expected '$1' once, found it $(count "$1") times"; }
+gone() { [ "$(count "$1")" -eq 0 ] || fail "expected '$1' to be gone"; }
 keys() { tmux send-keys -t "$session" "$@"; }
+start() {  # start COLUMNS ROWS ARGS…: attnlab run ARGS in a fresh terminal of that size
+    columns=$1 rows=$2
+    shift 2
+    tmux kill-session -t "$session" 2>/dev/null || true
+    tmux new-session -d -s "$session" -x "$columns" -y "$rows" \
+        "cd '$work' && TERM=xterm-256color NO_COLOR=1 '$attnlab' run $* --step --out '$work/out'; echo EXIT=\$?; sleep 60"
+}
 
-tmux new-session -d -s "$session" -x 160 -y 50 "cd '$work' && NO_COLOR=1 '$attnlab' run lesson.yaml --step --out '$work/out'; echo EXIT=\$?; sleep 30"
+# Moving about a small lesson: run, re-run, next, back, a wrong command, go to a step, quit.
+start 100 30 lesson.yaml
 expect "Step 1/2 · GQA bytes"
-expect "⟨kv_bytes_per_token⟩"          # values are not known before the step runs
+expect "stores ▢ bytes per token"     # values are not known before the step runs
 keys Enter
 expect "stores 131,072 bytes per token"
+once "stores 131,072 bytes per token"
+gone "▢"
 expect "✓ kv_bytes_per_token == 131072"
-keys "r" Enter                        # re-run: the results appear a second time
-expect "✓ kv_bytes_per_token == 131072" 2
+keys "r" Enter
+expect "✓ kv_bytes_per_token == 131072"
 keys "n" Enter
 expect "Step 2/2 · Tiles"
+gone "GQA bytes"                      # the screen was cleared
 keys Enter
-expect "tiles (rows i = Q blocks"
-expect "■ ·"                           # causal: blocks above the diagonal skipped
-keys "b" Enter                        # back: step 1 is shown a second time
-expect "Step 1/2 · GQA bytes" 2
-keys "zz" Enter                       # not a command: asked again
+expect "FA2: 10 of 4 × 4 tiles"
+expect "row by row: Q block i outside"
+expect "·"                             # causal: blocks above the diagonal skipped
+keys "b" Enter
+expect "Step 1/2 · GQA bytes"
+gone "Step 2/2"
+keys "zz" Enter                       # not a command: said in the footer
 expect "'zz'?"
-keys "g 2" Enter                      # jump: step 2 a second time
-expect "Step 2/2 · Tiles" 2
+keys "g 2" Enter
+expect "Step 2/2 · Tiles"
 keys "q" Enter
 expect "EXIT=0"
-test -f "$work/out/step-through/report.html" || { echo "step-through: no report written" >&2; exit 1; }
+test -f "$work/out/step-through/report.html" || fail "no report written"
+
+# 02-gqa at 100×30: the narration once, numbers after Enter, the compact view, quitting.
+start 100 30 "$lessons/02-gqa.yaml"
+expect "Step 1/4"
+once "In grouped-query attention (GQA)"
+expect "Only K/V heads are cached: ▢ bytes per token"
+expect "q quit"
+keys Enter
+expect "131,072 bytes per token"
+once "In grouped-query attention (GQA)"
+expect "$ attnlab kv --preset llama-3-8b"
+expect "this model"                    # the bytes per token against MHA
+keys "c" Enter
+expect "✓ all 3 checks hold"
+gone "$ attnlab kv"
+keys "c" Enter
+expect "$ attnlab kv"
+keys Enter
+expect "Step 2/4"
+gone "Step 1/4"
+gone "In grouped-query attention"
+keys Enter
+expect "2,621,440, 327,680 or 40,960 bytes"
+keys "g 4" Enter
+keys Enter
+expect "own: the layer writes its own K/V cache"
+expect "mqa    own own own own"
+keys "q" Enter
+expect "EXIT=0"
+
+# The same in Japanese.
+start 100 30 "$lessons/02-gqa.yaml" --lang ja
+expect "ステップ 1/4"
+expect "q 終了"
+keys Enter
+expect "131,072"
+gone "▢"
+keys "c" Enter
+expect "✓ 3件の検査がすべて成立"
+keys "zz" Enter
+expect "「zz」?"
+keys "n" Enter
+expect "ステップ 2/4"
+gone "ステップ 1/4"
+keys "q" Enter
+expect "EXIT=0"
+
+# A decode lesson: which layers write their own cache.
+start 100 30 "$lessons/01-kv-cache.yaml"
+keys Enter
+expect "own: the layer writes its own K/V cache"
+expect "KV     own own own own"
+keys "q" Enter
+expect "EXIT=0"
+
+# A tile lesson: the tiles in the order FA1 visits them, column by column.
+start 100 30 "$lessons/07-flashattention.yaml" --lang ja
+keys Enter
+expect "列ごと:外側がK/Vブロックj"
+keys "q" Enter
+expect "EXIT=0"
+# Ctrl-C while waiting for a reply: the run stops (130) and the terminal is back on its normal screen.
+start 100 30 "$lessons/02-gqa.yaml"
+expect "Step 1/4"
+keys C-c
+expect "EXIT=130"
+gone "Step 1/4"
 echo "step-through: ok"

@@ -98,14 +98,19 @@ extension AttnLab {
             guard !out.isEmpty else { throw ConfigError(.out, "is empty; give a folder") }
             // What killed runs left behind goes first; an interruption of this run removes its own.
             LessonOutput.removeDebris(in: out)
-            Interruption.onInterrupt { [out] in LessonOutput.abandon(out) }
+            let interactive = step ?? (isatty(STDIN_FILENO) != 0 && isatty(STDOUT_FILENO) != 0)
+            let screen = interactive && StepThrough.wantsScreen
+            // An interruption while stepping through leaves the step-through's screen too.
+            Interruption.onInterrupt { [out] in
+                if screen { Terminal.leaveScreen() }
+                LessonOutput.abandon(out)
+            }
             let lessons = try files.map { try LessonLoader.load(file: $0) }
             if let duplicate = Dictionary(grouping: lessons, by: \.id).first(where: { $0.value.count > 1 }) {
                 throw ConfigError(.all, "lesson id '\(duplicate.key)' is used by \(duplicate.value.map(\.file).joined(separator: " and ")); ids name output folders and must differ")
             }
             var failed: [String] = []
             var results: [LessonResult] = []
-            let interactive = step ?? (isatty(STDIN_FILENO) != 0 && isatty(STDOUT_FILENO) != 0)
             // Stepping through talks to the user itself; a progress line would write over it.
             let progress = interactive ? nil : ProgressLine("run: lessons done", total: lessons.count)
             // A staged lesson goes into place, and its line is printed, in the order of the lessons.
@@ -127,7 +132,7 @@ extension AttnLab {
                     // Stepping through writes each step's figure where the user will look for it.
                     try LessonOutput.makeFolder("\(out)/\(lesson.id)/figures")
                     try StepThrough(runner: LessonRunner(language: lang, folder: "\(out)/\(lesson.id)", formats: formatSet), lesson: lesson,
-                                    colour: StepThrough.wantsColour).run()
+                                    colour: StepThrough.wantsColour, screen: screen).run()
                     try finish(index, try LessonOutput.stage(lesson, language: lang, formats: formatSet, out: out))
                 }
             } else {

@@ -2,120 +2,237 @@ import AttnLessons
 import AttnTrace
 import Foundation
 
-/// `attnlab run --step`: a lesson in the terminal, one step at a time. Each step shows its narration,
-/// waits for Enter, runs its action and shows the results; then Enter/n next, b back, g N go to step N,
-/// r re-run, q quit (each followed by Enter).
+/// `attnlab run --step`: a lesson in the terminal, one screen per step, for a presenter. A step's
+/// screen shows its narration (Markdown rendered, reflowed to the terminal's width) with ▢ where its
+/// numbers will stand; Enter runs the step and redraws the same screen with the numbers in place,
+/// the step's text picture and its checks. Then Enter/n next, b back, g N go to step N, r re-run,
+/// c compact view, q quit (each followed by Enter), listed in the footer.
+///
+/// On a terminal that can clear its screen each step is drawn on a cleared alternate screen, fitted
+/// to the terminal's rows (the least important parts go first). Otherwise the screens follow one
+/// another as plain text, the narration only once it has its numbers.
 struct StepThrough {
     let runner: LessonRunner
     let lesson: Lesson
-    /// ANSI colour: see `wantsColour`.
+    /// ANSI attributes and colour: see `wantsColour`.
     let colour: Bool
+    /// Full-screen drawing: see `wantsScreen`.
+    let screen: Bool
 
     /// Colour only on a terminal that understands it: TERM set and not `dumb`, and no NO_COLOR
     /// (https://no-color.org).
     static var wantsColour: Bool { wantsColour(environment: ProcessInfo.processInfo.environment, terminal: isatty(STDOUT_FILENO) != 0) }
 
     static func wantsColour(environment: [String: String], terminal: Bool) -> Bool {
-        guard terminal, environment["NO_COLOR"] == nil, let term = environment["TERM"], !term.isEmpty, term != "dumb" else { return false }
+        wantsScreen(environment: environment, terminal: terminal) && environment["NO_COLOR"] == nil
+    }
+
+    /// A cleared screen per step on a terminal that can clear one: TERM set and not `dumb`
+    /// (NO_COLOR turns off colour, not screen control).
+    static var wantsScreen: Bool { wantsScreen(environment: ProcessInfo.processInfo.environment, terminal: isatty(STDOUT_FILENO) != 0) }
+
+    static func wantsScreen(environment: [String: String], terminal: Bool) -> Bool {
+        guard terminal, let term = environment["TERM"], !term.isEmpty, term != "dumb" else { return false }
         return true
     }
 
+    private var language: Language { runner.language }
     private func bold(_ s: String) -> String { colour ? "\u{1B}[1m\(s)\u{1B}[0m" : s }
     private func dim(_ s: String) -> String { colour ? "\u{1B}[2m\(s)\u{1B}[0m" : s }
     private func mark(_ ok: Bool, _ s: String) -> String { colour ? "\u{1B}[\(ok ? 32 : 31)m\(s)\u{1B}[0m" : s }
 
-    /// Reads one command; end of input quits.
-    private func ask(_ prompt: String) -> String {
-        print(dim(prompt) + "\n> ", terminator: "")
-        fflush(nil)  // the prompt has no newline; flush it before waiting
-        return readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? "q"
+    /// What a reply asks for.
+    enum Command: Equatable {
+        case next, back, go(Int), rerun, compact, more, quit
+        case unknown(String)
+
+        /// `steps`: the lesson's number of steps, for `g N` (N counts from 1; `go` holds the index).
+        init(_ reply: String, steps: Int) {
+            switch reply {
+            case "", "n": self = .next
+            case "b": self = .back
+            case "r": self = .rerun
+            case "c": self = .compact
+            case "m": self = .more
+            case "q": self = .quit
+            default:
+                if reply.hasPrefix("g"), let n = Int(reply.dropFirst().trimmingCharacters(in: .whitespaces)), n >= 1, n <= steps {
+                    self = .go(n - 1)
+                } else {
+                    self = .unknown(reply)
+                }
+            }
+        }
+    }
+
+    /// What the screen shows.
+    struct View {
+        var index = 0
+        /// The step's results once it ran.
+        var result: StepResult? = nil
+        var compact = false
+        /// The first narration line shown, when the narration is taller than the screen.
+        var narrationLine = 0
+        /// A line for the footer instead of the keys (a reply not understood, a step running).
+        var note: String? = nil
+
+        mutating func show(step: Int) { (index, result, narrationLine) = (step, nil, 0) }
     }
 
     func run() throws {
-        let language = runner.language
-        print(bold("\(lesson.title.text(language))") + dim("  (\(lesson.id), \(lesson.steps.count) steps)"))
-        let summary = lesson.summary.text(language)
-        if !summary.isEmpty { print(summary) }
-        var index = 0
-        while index < lesson.steps.count {
-            let step = lesson.steps[index]
-            print("\n" + bold("━━ Step \(index + 1)/\(lesson.steps.count) · \(step.title.text(language)) ") + dim(String(repeating: "━", count: 20)))
-            // Before the run, computed values show as ⟨name⟩.
-            print(placeholders(step.narration.text(language)))
-            var reply = ask("[Enter] run · b back · g N go to step N · q quit")
-            while !["", "n", "q", "b"].contains(reply) && navigate(reply, index) == nil {
-                reply = ask("'\(reply)'? [Enter] run · b back · g N (1–\(lesson.steps.count)) · q quit")
-            }
-            if let moved = navigate(reply, index) { index = moved; continue }
-            if reply == "q" { return }
-            while true {
-                let result = try runner.run(step, of: lesson).result
-                show(result)
-                reply = ask("[Enter/n] next · b back · g N go to step N · r re-run · q quit")
-                while !["", "n", "q", "b", "r"].contains(reply) && navigate(reply, index) == nil {
-                    reply = ask("'\(reply)'? [Enter/n] next · b back · g N (1–\(lesson.steps.count)) · r re-run · q quit")
+        if screen { Terminal.enterScreen() }
+        defer { if screen { Terminal.leaveScreen() } }
+        var view = View()
+        while view.index < lesson.steps.count {
+            let more = draw(view)
+            view.note = nil
+            // End of input quits.
+            let reply = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? "q"
+            switch Command(reply, steps: lesson.steps.count) {
+            case .next where view.result != nil: view.show(step: view.index + 1)
+            case .next, .rerun:
+                // The Enter just typed moved the screen up a line; redraw it while the step runs.
+                if screen {
+                    view.note = language.en("Running step \(view.index + 1)…", ja: "ステップ\(view.index + 1)を実行中…")
+                    _ = draw(view)
+                    view.note = nil
                 }
-                if reply == "r" { continue }
-                break
+                (view.result, view.narrationLine) = (try runner.run(lesson.steps[view.index], of: lesson).result, 0)
+            case .back: view.show(step: max(0, view.index - 1))
+            case .go(let n): view.show(step: n)
+            case .compact: (view.compact, view.narrationLine) = (!view.compact, 0)
+            case .more: view.narrationLine = more ?? 0
+            case .quit: return
+            case .unknown(let r):
+                view.note = language.en("'\(r)'? Type Enter, n, b, g N (N from 1 to \(lesson.steps.count)), r, c, m or q, then Enter.",
+                                          ja: "「\(r)」?Enter、n、b、g N(Nは1〜\(lesson.steps.count))、r、c、m、qのどれかを入力してEnter。")
             }
-            if reply == "q" { return }
-            index = navigate(reply, index) ?? index + 1
         }
-        print(dim("\nEnd of the lesson."))
+        if !screen { print(dim(language.en("End of the lesson.", ja: "レッスンはここまで。"))) }
     }
 
-    /// b, g N: the step to go to; nil for anything else.
-    private func navigate(_ reply: String, _ index: Int) -> Int? {
-        if reply == "b" { return max(0, index - 1) }
-        if reply.hasPrefix("g"), let n = Int(reply.dropFirst().trimmingCharacters(in: .whitespaces)), n >= 1, n <= lesson.steps.count { return n - 1 }
-        return nil
+    /// Draws the screen of `view`; returns the narration line `m` shows next when the narration
+    /// does not fit (nil when it does).
+    private func draw(_ view: View) -> Int? {
+        let size = Terminal.size
+        let width = max(20, size.columns)
+        // Header, then the body, then the footer and the prompt line.
+        let rows = screen ? max(6, size.rows - 3) : Int.max
+        let (body, more) = self.body(view, width: width, rows: rows)
+        var keys = view.result == nil
+            ? language.en("Enter run · b back · g N go to step N · ", ja: "Enter 実行 · b 前へ · g N ステップNへ · ")
+            : language.en("Enter next · b back · g N go to step N · r re-run · ", ja: "Enter 次へ · b 前へ · g N ステップNへ · r 再実行 · ")
+        if more != nil { keys += language.en("m more · ", ja: "m 続き · ") }
+        keys += view.compact ? language.en("c full view · q quit", ja: "c 詳細表示 · q 終了") : language.en("c compact · q quit", ja: "c 簡易表示 · q 終了")
+        let footer = view.note.map { Self.clip($0, width) } ?? dim(Self.clip(keys, width))
+        let header = self.header(view.index, width: width)
+        if screen {
+            let padding = Array(repeating: "", count: max(0, rows - body.count))
+            Terminal.write(Terminal.clear + ([header] + body + padding + [footer]).joined(separator: "\n") + "\n> ")
+        } else {
+            print(([header] + body + [footer]).joined(separator: "\n"))
+            print("> ", terminator: "")
+            fflush(nil)  // the prompt has no newline; flush it before waiting
+        }
+        return more
     }
 
-    /// Narration before its step runs: each placeholder shows as ⟨name⟩.
-    private func placeholders(_ text: String) -> String {
+    /// "━━ Step 2/4 · Title ━━━━━━ Lesson title ━━" across the width.
+    private func header(_ index: Int, width: Int) -> String {
+        let step = lesson.steps[index]
+        let left = Self.clip("━━ " + language.en("Step", ja: "ステップ") + " \(index + 1)/\(lesson.steps.count) · \(step.title.text(language)) ", width)
+        let right = " " + lesson.title.text(language) + " ━━"
+        let room = width - Format.columns(left)
+        guard room > 0 else { return bold(left) }
+        let fill = Format.columns(right) + 3 <= room ? String(repeating: "━", count: room - Format.columns(right)) + right : String(repeating: "━", count: room)
+        return bold(left) + dim(fill)
+    }
+
+    /// The lines under the header, at most `rows` of them, and the narration line `m` shows next:
+    /// with everything when it fits, else without the commands, then with the checks in one line,
+    /// then without the picture, then with the narration shown a screenful at a time.
+    private func body(_ view: View, width: Int, rows: Int) -> (lines: [String], more: Int?) {
+        let style: Markdown.TerminalStyle = colour ? .ansi : .plain
+        // The lesson's summary opens its first step.
+        let summary = view.index == 0 && !lesson.summary.text(language).isEmpty
+            ? [""] + Markdown(lesson.summary.text(language)).terminalLines(width: width, style: style).map(dim) : []
+        guard let r = view.result else {
+            let hint = dim(Self.clip(language.en("Enter runs the step: its numbers appear in place of ▢.",
+                                                   ja: "Enterでステップを実行すると、▢の所に数値が入る。"), width))
+            // Without a screen to redraw, the narration is shown once, with its numbers.
+            guard screen else { return (summary + ["", hint], nil) }
+            let narration = summary + [""] + Markdown(Self.placeholders(lesson.steps[view.index].narration.text(language)))
+                .terminalLines(width: width, style: style)
+            return Self.fit(narration, [hint], from: view.narrationLine, rows: rows)
+        }
+        let narration = summary + [""] + Markdown(r.narration).terminalLines(width: width, style: style)
+        let checks = r.checks.map { mark($0.passed, Self.clip(checkLine($0), width)) }
+        let failed = r.checks.filter { !$0.passed }
+        let checksInOneLine = failed.isEmpty
+            ? (r.checks.isEmpty ? [] : [mark(true, language.en("✓ all \(r.checks.count) checks hold", ja: "✓ \(r.checks.count)件の検査がすべて成立"))])
+            : [mark(false, language.en("✗ \(failed.count) of \(r.checks.count) checks failed", ja: "✗ \(r.checks.count)件中\(failed.count)件の検査が不成立"))]
+                + failed.map { mark(false, Self.clip(checkLine($0), width)) }
+        if view.compact { return Self.fit(narration, checksInOneLine, from: view.narrationLine, rows: rows) }
+        let picture = StepPictures.lines(r, folder: runner.folder, width: width, maxRows: rows - narration.count - checksInOneLine.count - 2,
+                                         language: language)
+        let commands = r.commandLines.map { dim(Self.clip("$ \($0)", width)) }
+            + (r.figure.map { [dim(Self.clip(language.en("figure: ", ja: "図: ") + "\(runner.folder)/figures/\($0).png", width))] } ?? [])
+        if view.narrationLine == 0 {
+            for sections in [[narration, picture, checks, commands], [narration, picture, checks], [narration, picture, checksInOneLine]] {
+                let lines = Self.joined(sections)
+                if lines.count <= rows { return (lines, nil) }
+            }
+        }
+        return Self.fit(narration, checksInOneLine, from: view.narrationLine, rows: rows)
+    }
+
+    /// A check as the step-through shows it, in the lesson's language.
+    private func checkLine(_ c: CheckResult) -> String {
+        guard !c.passed else { return "✓ \(c.check.text)" }
+        let (l, r) = c.shownSides
+        return "✗ \(c.check.text) — " + language.en("left \(l), right \(r)", ja: "左辺 \(l)、右辺 \(r)")
+    }
+
+    /// Non-empty sections with a blank line between them.
+    private static func joined(_ sections: [[String]]) -> [String] {
+        sections.filter { !$0.isEmpty }.enumerated().flatMap { $0.offset == 0 ? $0.element : [""] + $0.element }
+    }
+
+    /// `narration` and `rest` (a blank line between) when they fit in `rows`; else the narration
+    /// from line `start`, as much of it as fits above `rest`, with … where lines are left out, and
+    /// the line to start from next (0 again after the last screenful).
+    private static func fit(_ narration: [String], _ rest: [String], from start: Int, rows: Int) -> (lines: [String], more: Int?) {
+        let all = joined([narration, rest])
+        if start == 0 && all.count <= rows { return (all, nil) }
+        let tail = rest.isEmpty ? [] : [""] + rest
+        // Two lines for the … above and below.
+        let room = max(1, rows - tail.count - 2)
+        let from = min(start, max(0, narration.count - 1))
+        let shown = Array(narration[from...].prefix(room))
+        let end = from + shown.count
+        return ((from > 0 ? ["…"] : []) + shown + (end < narration.count ? ["…"] : []) + tail, end < narration.count ? end : 0)
+    }
+
+    /// `s` cut to `width` columns, with … where it was cut.
+    static func clip(_ s: String, _ width: Int) -> String {
+        guard Format.columns(s) > width else { return s }
+        var out = "", used = 0
+        for ch in s {
+            let w = Format.columns(String(ch))
+            if used + w > width - 1 { break }
+            out.append(ch)
+            used += w
+        }
+        return out + "…"
+    }
+
+    /// Narration before its step runs: each placeholder shows as ▢, where its number will stand.
+    static func placeholders(_ text: String) -> String {
         Template.segments(text).map { segment in
             switch segment {
             case .literal(let s), .unclosed(let s): String(s)
-            case .placeholder(let inside): "⟨\(inside.split(separator: "|").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? "")⟩"
+            case .placeholder: "▢"
             }
         }.joined()
-    }
-
-    private func show(_ r: StepResult) {
-        print("")
-        for c in r.commandLines { print(dim("$ \(c)")) }
-        print("\n" + r.narration.trimmingCharacters(in: .newlines) + "\n")
-        let rows = r.keyValues(runner.language).map { [$0.label ?? $0.name, $0.value] }
-        if !rows.isEmpty { print(Format.table(["value", ""], rows), terminator: "") }
-        let diagram = Self.diagram(r)
-        if !diagram.isEmpty { print("\n" + diagram) }
-        for c in r.checks { print(mark(c.passed, c.summary)) }
-        if let f = r.figure { print(dim("figure: \(runner.folder)/figures/\(f).png")) }
-    }
-
-    /// A small text picture of the step: the tile grid of a `tile` run, the cache rows of a `decode`,
-    /// the bytes per token of a `kv` against MHA.
-    static func diagram(_ r: StepResult) -> String {
-        let v = r.values
-        if let n = v["n"], let br = v["block_rows"], let bc = v["block_cols"], v["q_heads"] == 1 {
-            let Tr = Int((n + br - 1) / br), Tc = Int((n + bc - 1) / bc)
-            guard Tr <= 32, Tc <= 48 else { return "" }
-            let causal = v["causal"] == 1
-            var lines = ["tiles (rows i = Q blocks, columns j = K/V blocks; ■ computed, · skipped):"]
-            for i in 0..<Tr {
-                let lastRow = min(Int(n), (i + 1) * Int(br)) - 1
-                lines.append("  " + (0..<Tc).map { j in !causal || j * Int(bc) <= lastRow ? "■" : "·" }.joined(separator: " "))
-            }
-            return lines.joined(separator: "\n")
-        }
-        if let layers = v["kv_layers"], let tokens = v["cache_tokens"], layers <= 16 {
-            let bar = String(repeating: "▮", count: min(48, Int(tokens)))
-            return (0..<Int(layers)).map { "  KV layer \($0): \(bar) \(Int(tokens)) rows" }.joined(separator: "\n")
-        }
-        if let bytes = v["kv_bytes_per_token"], let mha = v["mha_kv_bytes_per_token"], mha > 0 {
-            let width = 48.0
-            return "  this model \(String(repeating: "█", count: max(1, Int(width * bytes / mha))))\n  MHA        \(String(repeating: "█", count: Int(width)))"
-        }
-        return ""
     }
 }

@@ -68,9 +68,13 @@ public struct CheckResult: Sendable {
     /// "kv_bytes_per_token == 131072 ✓" or with both values when it failed.
     public var summary: String {
         guard !passed else { return "✓ \(check.text)" }
-        var (l, r) = (Template.plain(left), Template.plain(right))
-        if l == r { (l, r) = (String(left), String(right)) }  // rounded alike: show every digit
-        return "✗ \(check.text) — left \(l), right \(r)"
+        return "✗ \(check.text) — left \(shownSides.left), right \(shownSides.right)"
+    }
+
+    /// The two sides as a failed check shows them: plain, or with every digit where they round alike.
+    public var shownSides: (left: String, right: String) {
+        let (l, r) = (Template.plain(left), Template.plain(right))
+        return l == r ? (String(left), String(right)) : (l, r)
     }
 }
 

@@ -17,65 +17,85 @@ extension StepResult {
     }
 }
 
-/// Narration Markdown as the plain text slides set.
+/// Narration Markdown as the plain text slides set, read by the one Markdown parser.
 enum SlideText {
-    /// Paragraphs with their lines joined, and each list item as its own "• " paragraph; emphasis
-    /// and code markers removed.
-    static func paragraphs(_ markdown: String) -> [String] { units(markdown).map(plain) }
+    /// Paragraphs, and each list item as its own "• " or "1. " paragraph, without emphasis and code
+    /// markers.
+    static func paragraphs(_ markdown: String) -> [String] { units(markdown).map { LineBreaking.unfolded($0.text) } }
 
-    /// The sentence holding the first `**bold**` passage, or the first sentence.
+    /// The sentence holding the first bold passage, or the first sentence.
     static func takeaway(_ markdown: String) -> String {
-        let sentences = units(markdown).flatMap(self.sentences)
-        let sentence = plain(sentences.first { $0.contains("**") } ?? sentences.first ?? "")
-        return sentence.hasPrefix("• ") ? String(sentence.dropFirst(2)) : sentence
-    }
-
-    /// `**a**`, `*a*` and `` `a` `` as `a`.
-    static func plain(_ s: String) -> String {
-        LineBreaking.unfolded(s).replacing(/\*\*([^*]+)\*\*/) { String($0.output.1) }.replacing(/\*([^*]+)\*/) { String($0.output.1) }
-            .replacing(/`([^`]+)`/) { String($0.output.1) }
-    }
-
-    /// Paragraphs and list items, still in Markdown: a list item starts at "- " or "1. " and runs
-    /// to the next item, blank line or end.
-    static func units(_ markdown: String) -> [String] {
-        var units: [String] = [], lines: [String] = []
-        func flush() {
-            if !lines.isEmpty { units.append(Reports.joinLines(lines)) }
-            lines = []
+        let all = units(markdown)
+        guard let unit = all.first(where: { $0.firstStrong != nil }) ?? all.first else { return "" }
+        let listMark = unit.text.hasPrefix("• ") ? 2 : 0
+        let text = String(unit.text.dropFirst(listMark))
+        let at = max(0, (unit.firstStrong ?? 0) - listMark)
+        var start = 0
+        for sentence in sentences(text) {
+            if at < start + sentence.count { return LineBreaking.unfolded(sentence.trimmingSpaces) }
+            start += sentence.count
         }
-        for raw in markdown.split(separator: "\n", omittingEmptySubsequences: false) {
-            let line = String(raw).trimmingSpaces
-            if line.isEmpty { flush(); continue }
-            if line.hasPrefix("- ") || line.hasPrefix("* ") {
-                flush()
-                lines = ["• " + line.dropFirst(2)]
-            } else if let dot = line.firstIndex(of: "."), dot > line.startIndex, line[..<dot].allSatisfy(\.isNumber),
-                      line[line.index(after: dot)...].hasPrefix(" ") {
-                flush()
-                lines = [line]
-            } else {
-                lines.append(line)
+        return LineBreaking.unfolded(text.trimmingSpaces)
+    }
+
+    /// Plain text with YAML's folding spaces between Japanese characters removed.
+    static func plain(_ s: String) -> String {
+        LineBreaking.unfolded(Markdown(s).blocks.map { block in
+            switch block {
+            case .paragraph(let inlines): flatten(inlines).text
+            case .list(_, let items): items.map { flatten($0).text }.joined(separator: " ")
+            }
+        }.joined(separator: " "))
+    }
+
+    /// Each paragraph and list item as plain text (still folded), with where its first bold passage starts.
+    static func units(_ markdown: String) -> [(text: String, firstStrong: Int?)] {
+        Markdown(markdown).blocks.flatMap { block -> [(text: String, firstStrong: Int?)] in
+            switch block {
+            case .paragraph(let inlines):
+                let f = flatten(inlines)
+                return [(f.text, f.firstStrong)]
+            case let .list(start, items):
+                return items.enumerated().map { i, item in
+                    let f = flatten(item), mark = start.map { "\($0 + i). " } ?? "• "
+                    return (mark + f.text, f.firstStrong.map { $0 + mark.count })
+                }
             }
         }
-        flush()
-        return units
     }
 
-    /// A paragraph cut after each sentence's end: ". ", "! ", "? " (not after "e.g." and the like) or "。".
+    /// The text of `inlines` and the character offset of its first bold passage.
+    static func flatten(_ inlines: [Markdown.Inline]) -> (text: String, firstStrong: Int?) {
+        var text = "", firstStrong: Int? = nil
+        func walk(_ list: [Markdown.Inline]) {
+            for inline in list {
+                switch inline {
+                case .text(let t), .code(let t): text += t
+                case .strong(let inner):
+                    if firstStrong == nil { firstStrong = text.count }
+                    walk(inner)
+                case .emphasis(let inner): walk(inner)
+                }
+            }
+        }
+        walk(inlines)
+        return (text, firstStrong)
+    }
+
+    /// A paragraph cut after each sentence's end — ". ", "! ", "? " (not after "e.g." and the like)
+    /// or "。" — keeping every character, so offsets into the paragraph still count.
     static func sentences(_ paragraph: String) -> [String] {
         var out: [String] = [], current = ""
         var chars = Array(paragraph)[...]
         while let ch = chars.popFirst() {
             current.append(ch)
             let abbreviation = ["e.g.", "i.e.", "vs.", "cf.", "et al."].contains { current.hasSuffix($0) }
-            let ends = ch == "。" || (".!?".contains(ch) && chars.first == " " && !abbreviation)
-            if ends {
-                out.append(current.trimmingSpaces)
+            if ch == "。" || (".!?".contains(ch) && chars.first == " " && !abbreviation) {
+                out.append(current)
                 current = ""
             }
         }
-        if !current.trimmingSpaces.isEmpty { out.append(current.trimmingSpaces) }
+        if !current.isEmpty { out.append(current) }
         return out
     }
 }

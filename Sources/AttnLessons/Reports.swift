@@ -11,7 +11,7 @@ public enum Reports {
         if !summary.isEmpty { out += "\(summary)\n\n" }
         for s in r.steps {
             out += "## \(s.step.index + 1). \(s.step.title.text(lang))\n\n"
-            if !s.narration.isEmpty { out += s.narration.trimmingTrailingNewlines + "\n\n" }
+            if !s.narration.isEmpty { out += Markdown.separatingLists(s.narration).trimmingTrailingNewlines + "\n\n" }
             out += "```\n" + s.commandLines.joined(separator: "\n") + "\n```\n\n"
             let key = s.keyValues(lang)
             if !key.isEmpty {
@@ -36,12 +36,12 @@ public enum Reports {
         let lang = r.language
         var body = "<h1>\(escape(r.lesson.title.text(lang)))</h1>\n"
         let summary = r.lesson.summary.text(lang)
-        if !summary.isEmpty { body += "<p class=\"summary\">\(inline(LineBreaking.unfolded(summary)))</p>\n" }
+        if !summary.isEmpty { body += "<p class=\"summary\">\(Markdown.inlineHTML(LineBreaking.unfolded(summary)))</p>\n" }
         let total = r.steps.reduce(0) { $0 + $1.checks.count }
         body += "<p class=\"status \(r.passed ? "ok" : "bad")\">\(r.passed ? lang.en("✓ all \(total) checks passed", ja: "✓ チェック\(total)件すべて成立") : lang.en("✗ \(r.failures.count) of \(total) checks failed", ja: "✗ チェック\(total)件中\(r.failures.count)件が不成立"))</p>\n"
         for s in r.steps {
             body += "<section>\n<h2>\(s.step.index + 1). \(escape(s.step.title.text(lang)))</h2>\n"
-            body += markdownToHTML(s.narration)
+            body += Markdown(s.narration).html
             body += "<pre>\(escape(s.commandLines.joined(separator: "\n")))</pre>\n"
             let key = s.keyValues(lang)
             if !key.isEmpty {
@@ -97,7 +97,7 @@ public enum Reports {
             return "<li><a href=\"\(escape(r.lesson.id))/report.html\">\(escape(r.lesson.title.text(language)))</a> \(status)"
                 + " · <a href=\"\(escape(r.lesson.id))/slides.pdf\">\(language.en("slides", ja: "スライド"))</a>"
                 + " · <a href=\"\(escape(r.lesson.id))/notes.pdf\">\(language.en("speaker notes", ja: "発表者ノート"))</a>"
-                + "<br><span class=\"summary\">\(inline(LineBreaking.unfolded(r.lesson.summary.text(language))))</span></li>"
+                + "<br><span class=\"summary\">\(Markdown.inlineHTML(LineBreaking.unfolded(r.lesson.summary.text(language))))</span></li>"
         }.joined(separator: "\n")
         return """
             <!DOCTYPE html>
@@ -163,41 +163,6 @@ public enum Reports {
 
     static func escape(_ s: String) -> String {
         s.replacing("&", with: "&amp;").replacing("<", with: "&lt;").replacing(">", with: "&gt;").replacing("\"", with: "&quot;")
-    }
-
-    /// `**bold**`, `*italic*`, `` `code` `` on escaped text.
-    static func inline(_ s: String) -> String {
-        var t = escape(s)
-        t = t.replacing(/`([^`]+)`/) { "<code>\($0.output.1)</code>" }
-        t = t.replacing(/\*\*([^*]+)\*\*/) { "<strong>\($0.output.1)</strong>" }
-        t = t.replacing(/\*([^*]+)\*/) { "<em>\($0.output.1)</em>" }
-        return t
-    }
-
-    /// Paragraphs and "- " lists.
-    static func markdownToHTML(_ text: String) -> String {
-        var out = ""
-        for block in text.split(separator: "\n\n", omittingEmptySubsequences: true) {
-            let lines = block.split(separator: "\n").map(String.init)
-            if lines.allSatisfy({ $0.trimmingSpaces.hasPrefix("- ") }) {
-                out += "<ul>\n" + lines.map { "<li>\(inline(String($0.trimmingSpaces.dropFirst(2))))</li>" }.joined(separator: "\n") + "\n</ul>\n"
-            } else {
-                out += "<p>\(inline(joinLines(lines)))</p>\n"
-            }
-        }
-        return out
-    }
-
-    /// Lines of a paragraph joined with a space, except between Japanese characters, where a
-    /// line break is not a word break.
-    static func joinLines(_ lines: [String]) -> String {
-        func cjk(_ c: Character?) -> Bool { c?.unicodeScalars.first.map(Format.isCJK) ?? false }
-        var out = ""
-        for line in lines.map(\.trimmingSpaces) {
-            if !out.isEmpty && !(cjk(out.last) || cjk(line.first)) { out += " " }
-            out += line
-        }
-        return out
     }
 
     static func stripProlog(_ svg: String) -> String {

@@ -83,9 +83,9 @@ public enum StudyReport {
         var body = ""
         for block in md.split(separator: "\n\n", omittingEmptySubsequences: true).map(String.init) {
             if block.hasPrefix("# ") {
-                body += "<h1>\(Reports.inline(String(block.dropFirst(2))))</h1>\n"
+                body += "<h1>\(Markdown.inlineHTML(String(block.dropFirst(2))))</h1>\n"
             } else if block.hasPrefix("## ") {
-                body += "<h2>\(Reports.inline(String(block.dropFirst(3))))</h2>\n"
+                body += "<h2>\(Markdown.inlineHTML(String(block.dropFirst(3))))</h2>\n"
             } else if block.hasPrefix("|") {
                 let rows = block.split(separator: "\n").map { $0.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) } }
                 body += "<table>\n" + rows.enumerated().filter { $0.offset != 1 }.map { i, cells in
@@ -96,7 +96,7 @@ public enum StudyReport {
                     if let text = svg[name] { body += "<figure>\(Reports.stripProlog(text))</figure>\n" }
                 }
             } else {
-                body += Reports.markdownToHTML(block)
+                body += Markdown(block).html
             }
         }
         return """

@@ -76,14 +76,44 @@ public enum Format {
         }
     }
 
+    /// The columns `s` takes in a terminal: 2 for a full-width (Japanese) character, 0 for a
+    /// combining mark and for an ANSI escape sequence, 1 for anything else.
+    public static func columns(_ s: some StringProtocol) -> Int {
+        var total = 0, escape = false
+        for ch in s {
+            if escape {
+                if ch.isLetter { escape = false }
+                continue
+            }
+            if ch == "\u{1B}" {
+                escape = true
+                continue
+            }
+            total += columns(ch)
+        }
+        return total
+    }
+
+    /// The columns one character takes in a terminal (see `columns(_:)` of a string).
+    public static func columns(_ ch: Character) -> Int {
+        guard let scalar = ch.unicodeScalars.first else { return 0 }
+        switch scalar.value {
+        case 0xFF61...0xFFDC, 0xFFE8...0xFFEE: return 1  // half-width katakana and forms
+        case 0x0300...0x036F, 0x200B...0x200F: return 0  // combining marks, zero-width spaces
+        case 0x1100...0x115F, 0x2E80...0x2FFF, 0xAC00...0xD7A3, 0x1F300...0x1FAFF: return 2  // Hangul, radicals, emoji
+        default: return isCJK(scalar) ? 2 : 1
+        }
+    }
+
     /// Left-aligned table with a header row and a rule, columns separated by two spaces.
     /// Columns listed in `rightAligned` are aligned right (numbers).
     public static func table(_ header: [String], _ rows: [[String]], rightAligned: Set<Int> = []) -> String {
         let all = [header] + rows
-        let widths = header.indices.map { c in all.map { $0.count > c ? $0[c].count : 0 }.max() ?? 0 }
+        // Widths in terminal columns: a Japanese title takes two per character.
+        let widths = header.indices.map { c in all.map { $0.count > c ? columns($0[c]) : 0 }.max() ?? 0 }
         func line(_ cells: [String]) -> String {
             var line = cells.enumerated().map { c, cell in
-                let pad = String(repeating: " ", count: widths[c] - cell.count)
+                let pad = String(repeating: " ", count: widths[c] - columns(cell))
                 return rightAligned.contains(c) ? pad + cell : cell + pad
             }.joined(separator: "  ")
             trimTrailingWhitespace(&line)

@@ -4,13 +4,14 @@ import Testing
 @Suite("Table formatting")
 struct FormatTableTests {
     /// The regular expression the trim replaced, as the independent truth: every line of the table
-    /// as `Format.table` lays it out, with `/\s+$/` removed.
+    /// as `Format.table` lays it out (cells padded to the widest in terminal columns), with `/\s+$/`
+    /// removed.
     private func regexTable(_ header: [String], _ rows: [[String]], rightAligned: Set<Int>) -> String {
         let all = [header] + rows
-        let widths = header.indices.map { c in all.map { $0.count > c ? $0[c].count : 0 }.max() ?? 0 }
+        let widths = header.indices.map { c in all.map { $0.count > c ? Format.columns($0[c]) : 0 }.max() ?? 0 }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { c, cell in
-                let pad = String(repeating: " ", count: widths[c] - cell.count)
+                let pad = String(repeating: " ", count: widths[c] - Format.columns(cell))
                 return rightAligned.contains(c) ? pad + cell : cell + pad
             }.joined(separator: "  ").replacing(/\s+$/, with: "")
         }
@@ -34,5 +35,12 @@ struct FormatTableTests {
             #expect(!table.split(separator: "\n").contains { $0.last?.isWhitespace == true })
         }
         #expect(Format.table(["a", "b"], [["1", ""]]) == "a  b\n─  ─\n1\n")
+    }
+
+    @Test("columns are aligned by terminal width: a Japanese character takes two")
+    func japanese() {
+        // 日本 is 4 columns wide, as wide as abcd; ｱ (half-width katakana) is 1.
+        #expect(Format.table(["id", "title"], [["日本", "x"], ["abcd", "y"], ["ｱ", "z"]]) == "id    title\n────  ─────\n日本  x\nabcd  y\nｱ     z\n")
+        #expect(Format.columns("KVキャッシュ") == 2 + 5 * 2)
     }
 }
