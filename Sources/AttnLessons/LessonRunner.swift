@@ -292,12 +292,12 @@ public enum LessonOutput {
             }
             let step = "step-" + (s.step.index + 1 < 10 ? "0" : "") + String(s.step.index + 1)
             let summary = switch (result.language, files.count) {
-            case (.en, 1): "▶ Step through this run (\(files[0]))"
-            case (.en, let n): "▶ Step through these \(n) runs side by side"
-            case (.ja, 1): "▶ この実行を1ステップずつ見る（\(files[0])）"
-            case (.ja, let n): "▶ この\(n)つの実行を並べて1ステップずつ見る"
+            case (.en, 1): "Step through this run (\(files[0]))"
+            case (.en, let n): "Step through these \(n) runs side by side"
+            case (.ja, 1): "この実行を1ステップずつ見る（\(files[0])）"
+            case (.ja, let n): "この\(n)つの実行を並べて1ステップずつ見る"
             }
-            players[s.step.index] = TracePlayer.embedded(traces, id: step, summary: summary)
+            players[s.step.index] = TracePlayer.embedded(traces, id: "player-" + step, summary: summary)
         }
         return players
     }

@@ -127,6 +127,12 @@ struct ViewTests {
         _ = try attnlab(["train", "--task", "mqar", "--seq", "32", "--batch", "2", "--steps", "8", "--eval-tokens", "64", "-o", "run.gguf"], in: dir)
         try view(["run.log.jsonl"], "train.html")
 
+        // Lesson reports with players embedded: CLA decodes (lesson 03), naive vs FA1 vs FA2 (lesson 07).
+        for (lesson, players) in [("03-cla", 1), ("07-flashattention", 4)] {
+            let run = try Run(["run", lesson, "--no-step", "--out", path("lessons")], directory: Browser.root)
+            #expect(run.status == 0, "attnlab run \(lesson): \(run.stderr)")
+            pages.append(["page": path("lessons/\(lesson)/report.html"), "report": true, "players": players, "traces": [String]()])
+        }
         let images = Browser.root.appendingPathComponent("docs/images")
         let manifest: [String: Any] = [
             "pages": pages, "screenshots": images.path,

@@ -141,6 +141,11 @@ def check_train(panel, exp, k, name):
         check(float(shown(panel, "val_loss").split()[0]) == e["val"]["val_loss"], "%s record %d: last validation loss" % (name, k))
 
 
+def screenshot(driver, manifest, spec):
+    driver.execute_script("window.scrollTo(0, 0);")
+    driver.save_screenshot(manifest["screenshots"] + "/" + spec["screenshot"])
+
+
 def set_slider(driver, slider, value):
     driver.execute_script("arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input', {bubbles: true}));", slider, value)
 
@@ -189,6 +194,11 @@ def run_page(driver, spec, manifest):
     url = "file://" + path
     driver.get_log("performance")
     driver.get(url)
+    if spec.get("report"):
+        run_report(driver, spec, name)
+        no_requests(driver, url, name)
+        clean_console(driver, name)
+        return
     panels = driver.find_elements(By.CSS_SELECTOR, ".ap-panel")
     traces = [read_jsonl(t) for t in spec["traces"]]
     check(len(panels) == len(traces), "%s: %d panels for %d traces" % (name, len(panels), len(traces)))
@@ -211,13 +221,14 @@ def run_page(driver, spec, manifest):
             checker[kind](panel, exp, min(3, last), name)
             press(driver, Keys.ARROW_LEFT)
             checker[kind](panel, exp, min(2, last), name)
-            mid = last // 2
+            # Half way (a tile run: four fifths, into the backward pass), where the screenshot is taken.
+            mid = last * 4 // 5 if kind == "tile" else last // 2
             set_slider(driver, panel.find_element(By.CSS_SELECTOR, 'input[type=range]'), mid)
             checker[kind](panel, exp, mid, name)
             if spec.get("screenshot"):
                 if kind == "decode":
                     check_layers(driver, panel, traces[0], name)
-                driver.save_screenshot(manifest["screenshots"] + "/" + spec["screenshot"])
+                screenshot(driver, manifest, spec)
             press(driver, Keys.END)
             checker[kind](panel, exp, last, name)
             if kind == "decode":
@@ -243,7 +254,7 @@ def run_page(driver, spec, manifest):
             for panel, exp, kind, n in zip(panels, expected, kinds, lengths):
                 checker[kind](panel, exp, int(k * (n - 1) / max(1, longest - 1) + 0.5), name)
         if spec.get("screenshot"):
-            driver.save_screenshot(manifest["screenshots"] + "/" + spec["screenshot"])
+            screenshot(driver, manifest, spec)
         # A panel with the focus steps alone.
         before = [step_of(p) for p in panels]
         driver.execute_script("arguments[0].focus();", panels[1])
@@ -253,6 +264,37 @@ def run_page(driver, spec, manifest):
     check_themes_and_print(driver, manifest, name)
     no_requests(driver, url, name)
     clean_console(driver, name)
+
+
+def run_report(driver, spec, name):
+    """A lesson report: every embedded player opens and plays; its step keeps its static figure."""
+    folder = spec["page"].rsplit("/", 1)[0]
+    markdown = open(folder + "/report.md", encoding="utf-8").read()  # which steps have a figure
+    embeds = driver.find_elements(By.CSS_SELECTOR, "details.attnlab-embed")
+    check(len(embeds) == spec["players"], "%s: %d embedded players, expected %d" % (name, len(embeds), spec["players"]))
+    for details in embeds:
+        section = details.find_element(By.XPATH, "./ancestor::section")
+        # Without JavaScript the step reads as before: its figure (when it has one) and its text trace.
+        check(len(section.find_elements(By.CSS_SELECTOR, "p.trace a")) >= 1, "%s: a step with a player lost its trace link" % name)
+        title = section.find_element(By.TAG_NAME, "h2").text
+        has_figure = "](figures/" in markdown.split("## " + title + "\n", 1)[1].split("\n## ", 1)[0]
+        check(bool(section.find_elements(By.CSS_SELECTOR, "figure svg")) == has_figure, "%s: step %r lost its static figure" % (name, title))
+        details.find_element(By.TAG_NAME, "summary").click()
+        root = details.find_element(By.CSS_SELECTOR, ".attnlab-player")
+        panels = root.find_elements(By.CSS_SELECTOR, ".ap-panel")
+        check(len(panels) == len(root.get_attribute("data-traces").split()), "%s: a player group did not render all its runs" % name)
+        check(not root.find_elements(By.CSS_SELECTOR, ".ap-error"), "%s: a player failed to read its data" % name)
+        # The first run of the group, stepped alone, shows its trace's numbers.
+        panel = panels[0]
+        trace = read_jsonl(folder + "/" + panel.find_element(By.TAG_NAME, "h2").text)
+        kind = trace[0]["kind"]
+        exp = decode_expected(trace) if kind == "decode" else tile_expected(trace)
+        if panel.find_elements(By.CSS_SELECTOR, '[data-k="sampled"]'):
+            run_sampled(driver, panel, exp, kind, shown(panel, "sampled"), name)
+            continue
+        driver.execute_script("arguments[0].focus();", panel if len(panels) > 1 else root)
+        press(driver, Keys.ARROW_RIGHT, 2)
+        {"decode": check_decode, "tile": check_tile}[kind](panel, exp, min(2, len(exp) - 1), name)
 
 
 def run_sampled(driver, panel, exp, kind, note, name):

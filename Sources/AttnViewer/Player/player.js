@@ -37,6 +37,13 @@
     return out;
   }
 
+  // A titled part of a player's body; the body lays its parts out in columns when there is room.
+  function section(body, title, wide) {
+    var part = body.appendChild(el("div", { "class": "ap-section" + (wide ? " ap-wide" : "") }));
+    part.appendChild(el("h3", {}, title));
+    return part;
+  }
+
   // A line chart of series ({xs, ys, colour}) over the x range [from, to], with a marker at the current x.
   function lineChart(box, series, range, current, height) {
     box.textContent = "";
@@ -54,6 +61,8 @@
       var pts = [];
       ser.ys.forEach(function (y, i) { if (isFinite(y)) pts.push(X(ser.xs[i]).toFixed(1) + "," + Y(y).toFixed(1)); });
       s.appendChild(svg("polyline", { points: pts.join(" "), fill: "none", stroke: ser.colour, "stroke-width": 2 }));
+      // Dots too when there are few points: a series of one point has no line.
+      if (pts.length <= 40) pts.forEach(function (p) { var xy = p.split(","); s.appendChild(svg("circle", { cx: xy[0], cy: xy[1], r: 2.5, fill: ser.colour })); });
     });
     if (current !== null) s.appendChild(svg("line", { x1: X(current), x2: X(current), y1: top, y2: h - bottom, stroke: "var(--hl)", "stroke-width": 2 }));
     s.appendChild(svg("text", { x: left, y: h - 3, "class": "ap-muted" }, String(xmin)));
@@ -95,7 +104,7 @@
         trace.every + (trace.every === 2 ? "nd" : trace.every === 3 ? "rd" : "th") + " step and the last (" + fmt(trace.kept.length) +
         " steps). Totals shown are summed over every step. The full trace is the .jsonl file."));
     }
-    this.body = panel.appendChild(el("div"));
+    this.body = panel.appendChild(el("div", { "class": "ap-body" }));
     ({ decode: DecodeView, tile: TileView, train: TrainView })[trace.kind].call(this);
     this.go(0);
   }
@@ -136,32 +145,27 @@
     this.meta.textContent = (t.header.model || "seeded random weights") + " · " + (t.summary ? t.summary.layout : cfg.attention) +
       " · " + L + " layers, " + cfg.q_heads + " query / " + cfg.kv_heads + " K/V heads × " + cfg.head_dim + " · cache " +
       t.header.cache_dtype + " · detail " + t.header.detail;
-    b.appendChild(el("h3", {}, "Text (current token marked)"));
-    this.tokens = b.appendChild(el("div", { "class": "ap-tokens" }));
+    this.tokens = section(b, "Text (current token marked)", true).appendChild(el("div", { "class": "ap-tokens" }));
     // A newline token shows as ↵ (then breaks the line), so marking it is visible.
     this.tokSpans = t.tokens.map(function (s) { return this.tokens.appendChild(el("span", { "class": "ap-tok" }, s.replace(/\n/g, "↵\n"))); }, this);
     if (t.summary) this.tokens.appendChild(el("span", { "class": "ap-tok ap-gen ap-last" }, t.events[t.events.length - 1].filter(isStep)[0].next_text || ""));
-    b.appendChild(el("h3", {}, "Layers: who wrote K/V, who read whose cache (bytes this step)"));
-    this.strip = b.appendChild(el("div"));
-    b.appendChild(el("h3", {}, "Cache of each producer (rows = positions)"));
-    this.caches = b.appendChild(el("div"));
+    this.strip = section(b, "Layers: who wrote K/V (w), who read whose cache (r), bytes this step", true).appendChild(el("div"));
+    this.caches = section(b, "Cache of each producer (rows = positions" + (t.header.detail === "full" ? ", K values as a heatmap)" : ")")).appendChild(el("div"));
     this.hasAttention = t.header.detail === "full";
     if (this.hasAttention) {
-      var h = b.appendChild(el("h3", {}, "Attention weights of layer "));
+      var part = section(b, "Attention weights of layer "), h = part.firstChild;
       this.layerSelect = h.appendChild(el("select", { "aria-label": "layer" }));
       for (var l = 0; l < L; l++) this.layerSelect.appendChild(el("option", { value: l }, String(l)));
       var self = this;
       this.layerSelect.addEventListener("change", function () { self.show(self.k); });
-      this.attention = b.appendChild(el("div"));
+      this.attention = part.appendChild(el("div"));
     }
-    b.appendChild(el("h3", {}, "Running totals"));
-    this.vals = values(b, [["written", "bytes written so far"], ["read", "bytes read so far"], ["stored", "bytes stored (cache)"], ["step_written", "written this step"], ["step_read", "read this step"]]);
-    this.chart = b.appendChild(el("div"));
-    legend(b, [["written", colour(0)], ["read", colour(1)], ["stored", colour(2)]]);
+    var totals = section(b, "Running totals");
+    this.vals = values(totals, [["written", "bytes written so far"], ["read", "bytes read so far"], ["stored", "bytes stored (cache)"], ["step_written", "written this step"], ["step_read", "read this step"]]);
+    this.chart = totals.appendChild(el("div"));
+    legend(totals, [["written", colour(0)], ["read", colour(1)], ["stored", colour(2)]]);
     this.producerIndex = {};
     producers.forEach(function (p, i) { this.producerIndex[p] = i; }, this);
-    // Which K rows each producer holds up to each kept frame (values only with full detail).
-    this.rows = producers.map(function () { return {}; });
     this.show = decodeShow;
   }
   function isStep(e) { return e.type === "step"; }
@@ -269,24 +273,23 @@
     this.meta.textContent = cfg.algo + " · N = " + cfg.n + ", d = " + cfg.d + " · Br × Bc = " + cfg.block_rows + " × " + cfg.block_cols +
       " (" + cfg.block_source + ") · SRAM M = " + fmt(cfg.sram_elements) + " elements · " + cfg.q_heads + " query / " + cfg.kv_heads +
       " K/V heads" + (cfg.causal ? " · causal" : "") + (cfg.backward ? " · forward + backward" : "");
-    this.phaseLine = b.appendChild(el("p", {}));
-    b.appendChild(el("h3", {}, "Blocks of this phase (visit order; current highlighted, masked hatched)"));
-    this.grid = b.appendChild(el("div"));
-    b.appendChild(el("h3", {}, "SRAM (elements)"));
-    this.sram = b.appendChild(el("div"));
-    this.vals = values(b, [["sram", "in use after the step"], ["sram_peak", "peak during the step"], ["capacity", "capacity M"]]);
+    this.phaseLine = b.appendChild(el("p", { "class": "ap-wide" }));
+    this.grid = section(b, "Blocks of this phase (visit order; current outlined, masked hatched, skipped grey)").appendChild(el("div"));
+    var sram = section(b, "SRAM (elements)");
+    this.sram = sram.appendChild(el("div"));
+    legend(sram, [["in use after the step", colour(0)], ["peak during the step", colour(1)], ["capacity M", "var(--hl)"]]);
+    this.vals = values(sram, [["sram", "in use after the step"], ["sram_peak", "peak during the step"], ["capacity", "capacity M"]]);
     this.vals.capacity.textContent = fmt(cfg.sram_elements);
-    this.moved = b.appendChild(el("p", { "class": "ap-meta", "data-k": "moved" }));
-    this.over = b.appendChild(el("p", { "class": "ap-warn", "data-k": "overshoot" }));
-    b.appendChild(el("h3", {}, "HBM traffic so far (elements)"));
-    this.hbm = b.appendChild(el("div"));
+    this.moved = sram.appendChild(el("p", { "class": "ap-meta", "data-k": "moved" }));
+    this.over = sram.appendChild(el("p", { "class": "ap-warn", "data-k": "overshoot" }));
+    this.hbm = section(b, "HBM traffic so far (elements)").appendChild(el("div"));
     if (t.watch.length) {
-      b.appendChild(el("h3", {}, "Watched row " + cfg.watch_row + ": running max m, sum l, rescale e^(m_old − m_new)"));
-      this.wvals = values(b, [["watch_step", "last update at step"], ["m", "m"], ["l", "l"], ["rescale", "rescale"], ["true_max", "true max"], ["true_sum", "true sum"]]);
+      var watch = section(b, "Watched row " + cfg.watch_row + ": running max m, sum l, rescale e^(m_old − m_new)");
+      this.wvals = values(watch, [["watch_step", "last update at step"], ["m", "m"], ["l", "l"], ["rescale", "rescale"], ["true_max", "true max"], ["true_sum", "true sum"]]);
       this.wvals.true_max.textContent = String(t.header.watch_true_max);
       this.wvals.true_sum.textContent = String(t.header.watch_true_sum);
-      this.wchart = b.appendChild(el("div"));
-      legend(b, [["m", colour(0)], ["l", colour(1)]]);
+      this.wchart = watch.appendChild(el("div"));
+      legend(watch, [["m", colour(0)], ["l", colour(1)]]);
     }
     this.show = tileShow;
   }
@@ -307,9 +310,9 @@
     }
     // A canvas, not SVG: a long run has thousands of blocks (FA1 at N = 2048, M = 4096: 128 × 128).
     var rows = maxI + 1, cols = Math.max(1, maxJ + 1), size = Math.max(2, Math.min(26, Math.floor(440 / Math.max(rows, cols))));
-    var left = 22, top = 16, style = getComputedStyle(this.panel);
+    var left = 22, top = 16, style = getComputedStyle(this.panel), width = Math.max(170, left + cols * size + 4);
     function v(name) { return style.getPropertyValue(name).trim(); }
-    var canvas = el("canvas", { width: left + cols * size + 4, height: top + rows * size + 4, role: "img",
+    var canvas = el("canvas", { width: width, height: top + rows * size + 4, role: "img",
       "aria-label": "tile grid: " + count + " blocks in this phase, current block i = " + V[f * 5 + 1] + ", j = " + V[f * 5 + 2] });
     var g = canvas.getContext("2d");
     g.font = "10px DejaVu Sans, sans-serif";
@@ -385,9 +388,11 @@
   function TrainView() {
     var t = this.t, b = this.body;
     this.meta.textContent = "training log · " + fmt(t.frames) + " steps";
-    this.vals = values(b, [["train_step", "step"], ["loss", "loss"], ["lr", "learning rate"], ["grad_norm", "gradient norm"], ["tokens", "tokens seen"], ["val_loss", "last validation loss"]]);
-    this.chart = b.appendChild(el("div"));
-    legend(b, [["training loss", colour(0)], ["validation loss", colour(1)]]);
+    var part = section(b, "Training step");
+    this.vals = values(part, [["train_step", "step"], ["loss", "loss"], ["lr", "learning rate"], ["grad_norm", "gradient norm"], ["tokens", "tokens seen"], ["val_loss", "last validation loss"]]);
+    var curve = section(b, "Loss");
+    this.chart = curve.appendChild(el("div"));
+    legend(curve, [["training loss", colour(0)], ["validation loss", colour(1)]]);
     this.vals_list = t.preamble.concat([].concat.apply([], t.events.map(function (ev) { return ev.slice(1); })));
     this.show = trainShow;
   }
