@@ -52,7 +52,7 @@
     var xmin = range[0], xmax = range[1], ymin = Infinity, ymax = -Infinity;
     series.forEach(function (ser) { ser.ys.forEach(function (y) { if (isFinite(y)) { ymin = Math.min(ymin, y); ymax = Math.max(ymax, y); } }); });
     if (!isFinite(ymin)) { ymin = 0; ymax = 1; }
-    if (ser0(series)) ymin = Math.min(ymin, 0);
+    if (series.some(function (ser) { return ser.fromZero; })) ymin = Math.min(ymin, 0);
     if (ymax === ymin) ymax = ymin + 1;
     function X(x) { return left + (xmax === xmin ? 0 : (x - xmin) / (xmax - xmin)) * (w - left - right); }
     function Y(y) { return h - bottom - (y - ymin) / (ymax - ymin) * (h - top - bottom); }
@@ -69,7 +69,6 @@
     s.appendChild(svg("text", { x: w - right, y: h - 3, "text-anchor": "end", "class": "ap-muted" }, String(xmax)));
     box.appendChild(s);
   }
-  function ser0(series) { return series.some(function (s) { return s.fromZero; }); }
   function legend(parent, items) {
     var p = el("p", { "class": "ap-meta" });
     items.forEach(function (it) {
@@ -393,7 +392,7 @@
     var curve = section(b, "Loss");
     this.chart = curve.appendChild(el("div"));
     legend(curve, [["training loss", colour(0)], ["validation loss", colour(1)]]);
-    this.vals_list = t.preamble.concat([].concat.apply([], t.events.map(function (ev) { return ev.slice(1); })));
+    this.validations = t.preamble.concat([].concat.apply([], t.events.map(function (ev) { return ev.slice(1); })));
     this.show = trainShow;
   }
   function trainShow(k) {
@@ -405,11 +404,11 @@
     this.vals.grad_norm.textContent = String(r.grad_norm);
     this.vals.tokens.textContent = fmt(r.tokens);
     var v = null;
-    this.vals_list.forEach(function (x) { if (x.step <= r.step) v = x; });
+    this.validations.forEach(function (x) { if (x.step <= r.step) v = x; });
     this.vals.val_loss.textContent = v ? String(v.val_loss) + " (step " + v.step + ")" : "none yet";
     var steps = t.loss.map(function (p) { return p[0]; });
     lineChart(this.chart, [{ xs: steps, ys: t.loss.map(function (p) { return p[1]; }), colour: colour(0) },
-                           { ys: this.vals_list.map(function (x) { return x.val_loss; }), xs: this.vals_list.map(function (x) { return x.step; }), colour: colour(1) }],
+                           { ys: this.validations.map(function (x) { return x.val_loss; }), xs: this.validations.map(function (x) { return x.step; }), colour: colour(1) }],
               [Math.min(steps[0], 0), steps[steps.length - 1]], r.step, 140);
   }
 
