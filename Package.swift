@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "AttnModels", targets: ["AttnModels"]),
         .library(name: "AttnExperiments", targets: ["AttnExperiments"]),
         .library(name: "AttnTraining", targets: ["AttnTraining"]),
+        .library(name: "AttnViewer", targets: ["AttnViewer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -40,6 +41,11 @@ let package = Package(
         .target(name: "AttnTrace", dependencies: ["AttnEngine", "AttnTiling"]),
         // Figures as values (pages of shapes), drawn from models and runs. No Cairo.
         .target(name: "AttnFigures", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace"]),
+        // The interactive trace player: a trace (decode, tile, training log) to one self-contained HTML
+        // page. Its HTML, CSS and JavaScript are readable files in Player/, compiled in as bytes, so
+        // the binary needs no resource files at run time. Colours come from AttnFigures' Theme.
+        .target(name: "AttnViewer", dependencies: ["AttnEngine", "AttnTrace", "AttnFigures"],
+                resources: [.embedInCode("Player/page.html"), .embedInCode("Player/player.css"), .embedInCode("Player/player.js")]),
         // The only module that knows Cairo: figures to PNG, SVG and PDF.
         .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
         .target(name: "AttnRender", dependencies: ["AttnEngine", "AttnTrace", "AttnFigures", "CCairo"]),
@@ -48,7 +54,7 @@ let package = Package(
         .target(name: "AttnExperiments", dependencies: ["AttnEngine", "AttnTiling", "AttnModels", "AttnTraining", "AttnTrace", "AttnFigures"]),
         // Lessons as data: the file format, checks, narration templates, the runner and its reports.
         // It renders figures through AttnRender, so it never sees Cairo itself.
-        .target(name: "AttnLessons", dependencies: ["AttnEngine", "AttnTrace", "AttnFigures", "AttnRender", "AttnExperiments", .product(name: "Yams", package: "Yams")]),
+        .target(name: "AttnLessons", dependencies: ["AttnEngine", "AttnTrace", "AttnFigures", "AttnRender", "AttnExperiments", "AttnViewer", .product(name: "Yams", package: "Yams")]),
         // The `attnlab` command on top of everything else.
         .executableTarget(
             name: "AttnLabCLI",
@@ -62,6 +68,7 @@ let package = Package(
                 "AttnModels",
                 "AttnExperiments",
                 "AttnTraining",
+                "AttnViewer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -75,7 +82,8 @@ let package = Package(
         .testTarget(name: "AttnModelsTests", dependencies: ["AttnEngine", "AttnModels"]),
         .testTarget(name: "AttnExperimentsTests", dependencies: ["AttnEngine", "AttnTiling", "AttnFigures", "AttnExperiments", "AttnTrace", "AttnRender"]),
         .testTarget(name: "AttnTrainingTests", dependencies: ["AttnEngine", "AttnModels", "AttnTraining", "CKernels"]),
+        .testTarget(name: "AttnViewerTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace", "AttnViewer"]),
         .testTarget(name: "AttnLessonsTests", dependencies: ["AttnLessons", "AttnExperiments", "AttnFigures", "AttnRender", "AttnTrace"]),
-        .testTarget(name: "AttnLabCLITests", dependencies: ["AttnLabCLI", "AttnEngine", "AttnModels", "AttnExperiments"]),
+        .testTarget(name: "AttnLabCLITests", dependencies: ["AttnLabCLI", "AttnEngine", "AttnModels", "AttnExperiments", "AttnFigures"]),
     ]
 )

@@ -24,7 +24,7 @@ struct AttnLab: ParsableCommand {
               attnlab tile --algo fa1 --n 1024 --d 64 --sram 96KiB
               attnlab draw heads --preset llama-3-8b -o output/heads.png
             """,
-        subcommands: [Decode.self, Model.self, CorpusCommand.self, Train.self, Study.self, Ppl.self, RetrofitCommand.self, CompareKV.self, KV.self, Params.self, PresetList.self, Tile.self, Draw.self, Gallery.self, LessonList.self, LessonCheckCommand.self, Run.self, Bench.self]
+        subcommands: [Decode.self, Model.self, CorpusCommand.self, Train.self, Study.self, Ppl.self, RetrofitCommand.self, CompareKV.self, KV.self, Params.self, PresetList.self, Tile.self, View.self, Draw.self, Gallery.self, LessonList.self, LessonCheckCommand.self, Run.self, Bench.self]
     )
 
     /// Parses and runs a command; every failure becomes one line on stderr and exit status 2

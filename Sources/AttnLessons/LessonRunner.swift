@@ -3,6 +3,7 @@ import AttnExperiments
 import AttnFigures
 import AttnRender
 import AttnTrace
+import AttnViewer
 import Foundation
 
 /// Finds lessons: an id from `lessons/` or a path to a teacher's own file.
@@ -253,7 +254,7 @@ public enum LessonOutput {
             let runner = LessonRunner(language: language, folder: folder, formats: formats)
             let (result, svg, slides) = try runner.run(lesson)
             try AtomicFile.write(Reports.markdown(result, figureExtension: formats.contains("png") ? "png" : "svg"), to: "\(folder)/report.md")
-            try AtomicFile.write(Reports.html(result, svg: svg), to: "\(folder)/report.html")
+            try AtomicFile.write(Reports.html(result, svg: svg, players: try tracePlayers(result, folder: folder)), to: "\(folder)/report.html")
             try AtomicFile.write(Reports.trace(result), to: "\(folder)/trace.jsonl")
             try AtomicFile.write(Reports.traceText(result), to: "\(folder)/trace.txt")
             var style = Style()
@@ -282,6 +283,28 @@ public enum LessonOutput {
             throw naming(staged.final, for: staged.folder, in: error)
         }
         return staged.result
+    }
+
+    /// The trace player of every step that wrote engine traces (`traces/*.jsonl`), by step index: one
+    /// player, or several side by side for a `compare`, each sampled to `TracePlayer.Limit.report`.
+    static func tracePlayers(_ result: LessonResult, folder: String) throws -> [Int: String] {
+        var players: [Int: String] = [:]
+        for s in result.steps {
+            let files = s.engineTraces.filter { $0.hasSuffix(".jsonl") }
+            guard !files.isEmpty else { continue }
+            let traces = try files.map { file in
+                try PlayerTrace(name: file, bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(file)"))))
+            }
+            let step = "step-" + (s.step.index + 1 < 10 ? "0" : "") + String(s.step.index + 1)
+            let summary = switch (result.language, files.count) {
+            case (.en, 1): "Step through this run (\(files[0]))"
+            case (.en, let n): "Step through these \(n) runs side by side"
+            case (.ja, 1): "この実行を1ステップずつ見る（\(files[0])）"
+            case (.ja, let n): "この\(n)つの実行を並べて1ステップずつ見る"
+            }
+            players[s.step.index] = TracePlayer.embedded(traces, id: "player-" + step, summary: summary)
+        }
+        return players
     }
 
     /// Removes a staged lesson that will not be put in place.

@@ -1,4 +1,5 @@
 import AttnTrace
+import AttnViewer
 
 /// The report files of a lesson run, as text: Markdown for notes, a self-contained HTML page,
 /// and the trace log.
@@ -32,7 +33,9 @@ public enum Reports {
 
     /// `report.html`: one file, inline CSS and SVG figures, no network; printable.
     /// - Parameter svg: the SVG text of a step's figure by its base name.
-    public static func html(_ r: LessonResult, svg: [String: String]) -> String {
+    /// - Parameter players: a step's trace player (`TracePlayer.embedded`) by step index, shown under
+    ///   its figure; the figure stays, so the page reads the same without JavaScript.
+    public static func html(_ r: LessonResult, svg: [String: String], players: [Int: String] = [:]) -> String {
         let lang = r.language
         var body = "<h1>\(escape(r.lesson.title.text(lang)))</h1>\n"
         let summary = r.lesson.summary.text(lang)
@@ -56,6 +59,7 @@ public enum Reports {
             if !traces.isEmpty {
                 body += "<p class=\"trace\">" + lang.en("Engine trace: ", ja: "エンジンのトレース:") + traces.map { "<a href=\"\(escape($0))\">\(escape($0))</a>" }.joined(separator: ", ") + "</p>\n"
             }
+            body += players[s.step.index] ?? ""
             if !s.checks.isEmpty {
                 body += "<ul class=\"checks\">\n" + s.checks.map { "<li class=\"\($0.passed ? "ok" : "bad")\">\(escape($0.summary))</li>" }.joined(separator: "\n") + "\n</ul>\n"
             }
@@ -81,7 +85,7 @@ public enum Reports {
             </style>
             </head>
             <body>
-            \(body)<footer><p>Made by AttnLab from lesson <code>\(escape(r.lesson.id))</code>; every number above was computed by this run.</p></footer>
+            \(body)\(players.isEmpty ? "" : TracePlayer.assets)<footer><p>Made by AttnLab from lesson <code>\(escape(r.lesson.id))</code>; every number above was computed by this run.</p></footer>
             </body>
             </html>
 
