@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "AttnFiguresTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace", "AttnFigures", "AttnRender"]),
         .testTarget(name: "AttnRenderTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace", "AttnFigures", "AttnRender"]),
         .testTarget(name: "AttnModelsTests", dependencies: ["AttnEngine", "AttnModels"]),
-        .testTarget(name: "AttnExperimentsTests", dependencies: ["AttnEngine", "AttnTiling", "AttnFigures", "AttnExperiments", "AttnTrace"]),
+        .testTarget(name: "AttnExperimentsTests", dependencies: ["AttnEngine", "AttnTiling", "AttnFigures", "AttnExperiments", "AttnTrace", "AttnRender"]),
         .testTarget(name: "AttnTrainingTests", dependencies: ["AttnEngine", "AttnModels", "AttnTraining", "CKernels"]),
         .testTarget(name: "AttnLessonsTests", dependencies: ["AttnLessons", "AttnExperiments"]),
         .testTarget(name: "AttnLabCLITests", dependencies: ["AttnLabCLI", "AttnEngine", "AttnModels", "AttnExperiments"]),

@@ -1,6 +1,7 @@
 import AttnEngine
 import AttnExperiments
 import AttnFigures
+import AttnRender
 import AttnTiling
 import Testing
 
