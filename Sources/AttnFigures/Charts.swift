@@ -103,7 +103,7 @@ public enum Charts {
             ends.append(points.last!.y)
         }
         let size = style.smallSize, spacing = size * 1.25 + style.smallSize * 0.9 * 1.2
-        let labelYs = spreadLabels(ends, spacing: spacing, lo: plot.frame.y, hi: style.height - 70 * u)
+        let labelYs = spreadLabels(ends, spacing: spacing, lo: plot.frame.y, hi: plot.frame.maxY)
         let labelX = plot.frame.maxX + 34 * u
         for (k, s) in series.enumerated() {
             let color = c.theme.series(s.kind), y = labelYs[k]

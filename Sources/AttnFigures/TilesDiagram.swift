@@ -78,11 +78,11 @@ public enum TilesDiagram {
         return Grid(frame: Rect(110 * u, top + 60 * u, Double(r.n) * cell, Double(r.rows) * cell), cell: cell, br: r.blocks.br, bc: r.blocks.bc, R: r.rows, C: r.n)
     }
 
-    /// How many tiles a side of one drawn block holds: 1 while a tile is at least `minTileSide`
-    /// units, else enough for a block to be.
-    private static func aggregation(_ g: Grid, unit: Double) -> Int {
-        let side = min(Double(g.br), Double(g.bc)) * g.cell
-        return side >= minTileSide * unit ? 1 : Int((minTileSide * unit / side).rounded(.up))
+    /// How many tiles one drawn block holds down and across: 1 while a tile's side is at least
+    /// `minTileSide` units, else enough for the block's side to be.
+    private static func aggregation(_ g: Grid, unit: Double) -> (rows: Int, columns: Int) {
+        func k(_ side: Double) -> Int { side >= minTileSide * unit ? 1 : Int((minTileSide * unit / side).rounded(.up)) }
+        return (k(Double(g.br) * g.cell), k(Double(g.bc) * g.cell))
     }
 
     /// The grid with axes, tiles coloured by state; returns nothing, draws into `c`. With `numbers`
@@ -91,23 +91,24 @@ public enum TilesDiagram {
     private static func drawGrid(_ c: inout Canvas, _ r: TileResult, _ g: Grid, order: [Int: Int], Tr: Int, Tc: Int,
                                  visited: Set<Int>, current: (Int, Int)?, rows: Range<Int>?, numbers: Bool) {
         let u = c.style.unit, theme = c.theme
-        let k = numbers ? aggregation(g, unit: u) : 1
+        let (kr, kc) = numbers ? aggregation(g, unit: u) : (1, 1)
+        let grouped = kr > 1 || kc > 1
         func p(_ x: Int, _ y: Int) -> Point { Point(g.frame.x + Double(x) * g.cell, g.frame.y + Double(y) * g.cell) }
-        for bi in stride(from: 0, to: Tr, by: k) {
-            for bj in stride(from: 0, to: Tc, by: k) {
-                let last = g.tile(min(Tr, bi + k) - 1, min(Tc, bj + k) - 1), firstTile = g.tile(bi, bj)
+        for bi in stride(from: 0, to: Tr, by: kr) {
+            for bj in stride(from: 0, to: Tc, by: kc) {
+                let last = g.tile(min(Tr, bi + kr) - 1, min(Tc, bj + kc) - 1), firstTile = g.tile(bi, bj)
                 let t = Rect(firstTile.x, firstTile.y, last.maxX - firstTile.x, last.maxY - firstTile.y)
-                let keys = (bi..<min(Tr, bi + k)).flatMap { i in (bj..<min(Tc, bj + k)).map { i * Tc + $0 } }
+                let keys = (bi..<min(Tr, bi + kr)).flatMap { i in (bj..<min(Tc, bj + kc)).map { i * Tc + $0 } }
                 let first = keys.compactMap { order[$0] }.min()
                 let skipped = first == nil
                 let isCurrent = current.map { $0 == (bi, bj) } ?? false
                 var fill = skipped ? theme.grid.withAlpha(0.5)
                     : numbers ? orderShade(first!, of: order.count, theme) : theme.group(0).withAlpha(visited.contains(bi * Tc + bj) ? 0.45 : 0.14)
                 if isCurrent { fill = theme.highlight.withAlpha(0.85) }
-                c.rect(t, fill: fill, stroke: theme.background, lineWidth: max(0.5, 1.5 * u), role: skipped ? "skipped-tile" : k == 1 ? "tile" : "tile-block")
+                c.rect(t, fill: fill, stroke: theme.background, lineWidth: max(0.5, 1.5 * u), role: skipped ? "skipped-tile" : grouped ? "tile-block" : "tile")
                 // Causal diagonal tiles: shade the masked cells (key position > query position) as a
                 // staircase, one step per query row.
-                if k == 1 && r.causal && !skipped && r.layout.groupSize == 1 {
+                if !grouped && r.causal && !skipped && r.layout.groupSize == 1 {
                     let r0 = bi * g.br, r1 = min(r.rows, (bi + 1) * g.br), c0 = bj * g.bc, c1 = min(r.n, (bj + 1) * g.bc)
                     let lastRow = min(r1, c1 - 1) - 1                        // the last row with a masked cell
                     if lastRow >= r0 {
@@ -129,7 +130,7 @@ public enum TilesDiagram {
             }
         }
         // Blocks of many tiles: the masked triangle (keys after the query) over the whole grid.
-        if k > 1 && r.causal && r.layout.groupSize == 1 {
+        if grouped && r.causal && r.layout.groupSize == 1 {
             c.polygon([p(1, 0), p(g.C, 0), p(g.C, min(g.R, g.C - 1))], fill: theme.grid.withAlpha(0.9), role: "masked")
         }
         if let rows {
@@ -156,7 +157,7 @@ public enum TilesDiagram {
                            subtitle: "N = \(r.n), d = \(r.d)\(heads)\(r.causal ? l.en(", causal", ja: "、因果マスク") : ""); "
                                + l.en("SRAM M = \(Format.grouped(r.sramElements)) elements; ", ja: "SRAM M = \(Format.grouped(r.sramElements)) 要素；") + "\(r.blocks)")
         let g = grid(r, style: style, top: top)
-        let k = aggregation(g, unit: u)
+        let (kr, kc) = aggregation(g, unit: u)
         drawGrid(&c, r, g, order: order, Tr: Tr, Tc: Tc, visited: Set(order.keys), current: nil, rows: nil, numbers: true)
         var y = g.frame.y + 10 * u
         let x = g.frame.maxX + 70 * u, width = style.width - x - 30 * u
@@ -193,11 +194,11 @@ public enum TilesDiagram {
             line(c.en("\(t): read \(Format.grouped(r.forward.reads(t))), written \(Format.grouped(r.forward.writes(t)))",
                       ja: "\(t)：読み出し \(Format.grouped(r.forward.reads(t)))、書き込み \(Format.grouped(r.forward.writes(t)))"), muted: true)
         }
-        let shown = k == 1
+        let shown = kr == 1 && kc == 1
             ? c.en("Numbers and shade: the order in which tiles of S are computed (light first, dark last).",
                    ja: "数字と濃淡：S のタイルを計算する順（薄いほど先、濃いほど後）。")
-            : c.en("Shade: the order in which tiles of S are computed (light first, dark last); each square groups \(k) × \(k) tiles and shows its first.",
-                   ja: "濃淡：S のタイルを計算する順（薄いほど先、濃いほど後）。1 マスは \(k) × \(k) タイルをまとめ、最初の順番を示す。")
+            : c.en("Shade: the order in which tiles of S are computed (light first, dark last); each block groups \(kr) × \(kc) tiles (rows × columns) and shows its first.",
+                   ja: "濃淡：S のタイルを計算する順（薄いほど先、濃いほど後）。1 マスは \(kr) × \(kc) タイルをまとめ、最初の順番を示す。")
         c.note(shown + c.en(" Counts in elements, forward pass. Dao et al. 2022 (arXiv 2205.14135), Dao 2023 (arXiv 2307.08691).",
                             ja: "数は要素数、順伝播。Dao et al. 2022（arXiv 2205.14135）、Dao 2023（arXiv 2307.08691）。"))
         return c.page

@@ -157,7 +157,7 @@ struct ChartLabelTests {
         let firstColumn = blocks.filter { abs($0.rect.x - blocks[0].rect.x) < 1e-9 }.map { $0.fill! }
         #expect(zip(firstColumn, firstColumn.dropFirst()).allSatisfy { $0.r >= $1.r && $0.g >= $1.g && $0.b >= $1.b && $0 != $1 })
         let caption = texts(page).map(\.text).joined(separator: " ")
-        #expect(caption.contains("each square groups 2 × 2 tiles"))
+        #expect(caption.contains("each block groups 2 × 2 tiles"))
         #expect(!caption.contains("Numbers and shade"))
     }
 }
