@@ -341,11 +341,11 @@ enum Ticks {
         return Format.grouped(n)
     }
 
-    /// `v` with `decimals` decimals, thousands grouped: 12500 → "12,500", 2.5 → "2.5".
+    /// `v` with `decimals` decimals, thousands grouped: 1000 → "1,000", 2.5 → "2.5".
     static func number(_ v: Double, decimals: Int) -> String {
         let text = Format.fixed(v, decimals)
         let parts = text.split(separator: ".", maxSplits: 1)
-        guard let whole = Int(parts[0]), abs(whole) >= 10_000 else { return text }
+        guard let whole = Int(parts[0]), abs(whole) >= 1000 else { return text }
         return Format.grouped(whole) + (parts.count > 1 ? "." + parts[1] : "")
     }
 

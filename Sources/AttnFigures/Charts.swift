@@ -175,7 +175,7 @@ public enum Charts {
             y = c.paragraph(line, Point(labelX, y), width: style.width - labelX - 30 * u, size: style.smallSize, color: c.theme.muted) + 10 * u
         }
         c.note(c.en("Counts from real runs of attnlab's simulator (" + (axis == .bc ? "FlashAttention blocks as given; naive at the same M" : "published blocks Bc = ⌈M/4d⌉, Br = min(Bc, d)") + "). Theorem 2 of Dao et al. 2022.",
-                    ja: "attnlab のシミュレータの実行で数えた値（" + (axis == .bc ? "FlashAttention は指定のブロック、標準のアテンションは同じ M" : "論文のブロック Bc = ⌈M/4d⌉、Br = min(Bc, d)") + "）。Dao et al. 2022 の定理 2。"))
+                    ja: "attnlab のシミュレータの実行で数えた値（" + (axis == .bc ? "FlashAttention は指定のブロック、標準のアテンションは同じ M" : "論文のブロック Bc（M/4d を切り上げ）、Br = min(Bc, d)") + "）。Dao et al. 2022 の定理 2。"))
         return Figure(style: style, pages: [c.page], title: c.en("HBM vs SRAM", ja: "HBM と SRAM"))
     }
 

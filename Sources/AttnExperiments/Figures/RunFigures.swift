@@ -102,10 +102,11 @@ public struct IOChartFigure: FigureExperiment {
     }
 
     public func draw(_ style: Style, allPages: Bool, runs: Runs) throws -> Figure {
-        let t = sweep.tile
+        let t = sweep.tile, l = style.language
         let fixed = sweep.axis == .n ? "d = \(t.d)" : "N = \(t.sequenceLength), d = \(t.d)"
         return try Charts.ioChart(try runs.run(sweep).rows, over: sweep.axis,
-                                  subtitle: "\(fixed)\(t.causal ? ", causal" : ""), forward pass; every count from a real run", style: style)
+                                  subtitle: fixed + l.en("\(t.causal ? ", causal" : ""), forward pass; every count from a real run",
+                                                         ja: "\(t.causal ? "、因果マスク" : "")、順伝播。どの値も実際の実行から"), style: style)
     }
 }
 
