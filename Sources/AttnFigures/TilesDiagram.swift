@@ -8,6 +8,8 @@ import AttnTrace
 public enum TilesDiagram {
     /// Most pages a step-by-step figure may have.
     public static let maxPages = 600
+    /// Most tiles the overview draws (grouped into blocks when they are small).
+    public static let maxTiles = 65_536
 
     /// - Parameter steps: include one page per step after the overview.
     public static func figure(_ r: TileResult, steps: Bool, style: Style) throws(FigureError) -> Figure {
@@ -15,9 +17,10 @@ public enum TilesDiagram {
         let R = r.rows, C = r.n
         precondition(!r.steps.isEmpty, "the tiles figure needs a run that recorded its steps (TileOptions.recordSteps)")
         let Tr = (R + r.blocks.br - 1) / r.blocks.br, Tc = (C + r.blocks.bc - 1) / r.blocks.bc
-        // The overview groups small tiles into blocks, so any count draws; step pages show each tile.
-        guard Tr <= 1024, Tc <= 1024, !steps || (Tr <= 96 && Tc <= 96) else {
-            throw FigureError(.n, "\(Tr) × \(Tc) tiles are too many to draw\(steps ? " step by step" : ""); use larger blocks (--sram-elements, --br/--bc) or a smaller --n")
+        // The overview groups small tiles into blocks, so it draws up to `maxTiles` (a run recording
+        // every step of more takes long); step pages show each tile, at most 96 a side.
+        guard Tr * Tc <= maxTiles, !steps || (Tr <= 96 && Tc <= 96) else {
+            throw FigureError(.n, "\(Tr) × \(Tc) tiles are too many to draw\(steps ? " step by step (at most 96 × 96)" : " (at most \(Format.grouped(maxTiles)))"); use larger blocks (--sram-elements, --br/--bc) or a smaller --n")
         }
         let tileSteps = r.steps.filter { $0.phase == .forward || $0.phase == .scores }
         var order: [Int: Int] = [:]                      // i·Tc + j → first visit number
