@@ -161,7 +161,8 @@ public struct CompareKVOutput: ExperimentOutput {
         return try Charts.tradeoff(
             rows.map { r in
                 TradeoffPoint(name: r.row.name == "original" ? "original \(r.row.config.layoutName)" : r.row.name,
-                              bytesPerToken: r.bytesPerToken(windowTokens: w), perplexity: r.row.result.perplexity, family: r.family)
+                              bytesPerToken: r.bytesPerToken(windowTokens: w), perplexity: r.row.result.perplexity, family: r.family,
+                              kind: r.family == 2 ? .quantized : r.family == 3 ? .eviction : r.family == 4 ? .latent : SeriesKind(r.row.config.attention))
             },
             title: "Shrinking \(modelName)'s KV cache: every technique, measured",
             subtitle: "perplexity on \(e.eval.describe(base.row.result, textTokens: textTokens)); bytes per token = cache after a \(w)-token window ÷ \(w)",

@@ -269,7 +269,8 @@ public struct RetrofitOutput: ExperimentOutput {
         return try Charts.tradeoff(
             rows.enumerated().map { i, r in
                 TradeoffPoint(name: i == 0 ? "original \(r.config.layoutName)" : "\(r.name) (\(r.config.layoutName))",
-                              bytesPerToken: r.bytesPerToken, perplexity: r.result.perplexity, family: Charts.tradeoffFamily(r.config))
+                              bytesPerToken: r.bytesPerToken, perplexity: r.result.perplexity, family: Charts.tradeoffFamily(r.config),
+                              kind: SeriesKind(r.config.attention))
             },
             title: "Retrofitting K/V sharing onto \(modelName), no retraining",
             subtitle: "perplexity on \(eval.describe(base.result, textTokens: textTokens)); \(eval.dtype.rawValue) cache",

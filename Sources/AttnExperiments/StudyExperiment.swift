@@ -265,7 +265,8 @@ public struct StudyOutput: ExperimentOutput {
         let e = experiment.text
         return try Charts.tradeoff(
             rows.filter { $0.text[0].experiment.from == nil || $0.text[0].experiment.steps > 0 }.map {
-                TradeoffPoint(name: $0.name, bytesPerToken: $0.kvBytesPerToken, perplexity: $0.validationPerplexity.mean, family: Charts.tradeoffFamily($0.config))
+                TradeoffPoint(name: $0.name, bytesPerToken: $0.kvBytesPerToken, perplexity: $0.validationPerplexity.mean, family: Charts.tradeoffFamily($0.config),
+                              kind: SeriesKind($0.config.attention))
             },
             title: "\(experiment.name.rawValue): cache size vs quality, trained here",
             subtitle: "d_model \(rows[0].config.dModel), \(rows[0].config.layers) layers, \(Format.grouped(e.steps * e.batch * e.seq)) tokens of \(e.corpus) per run; mean of \(Format.plural(experiment.seeds, "seed"))",
@@ -279,7 +280,7 @@ public struct StudyOutput: ExperimentOutput {
         let unigram = rows.first?.text.first?.unigram
         return try Charts.lossCurve(rows.map { r in
             let s = r.text[0].lossSeries
-            return LossSeries(name: r.name, train: s.train, validation: s.validation)
+            return LossSeries(name: r.name, train: s.train, validation: s.validation, kind: SeriesKind(r.config.attention))
         }, title: "\(experiment.name.rawValue): loss while training", subtitle: "seed 1 of each variant, \(experiment.text.corpus)",
            reference: unigram.map { ("unigram entropy", $0.natsPerToken) },
            footnote: "Training loss per step (mean over windows) and validation loss, from the runs of this study.", style: style)

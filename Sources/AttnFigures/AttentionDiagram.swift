@@ -37,26 +37,30 @@ public enum AttentionDiagram {
         }
         let u = style.unit, m = Metrics(u: u)
         var c = Canvas(style: style)
-        let heads = a.qHeads == 1 ? "1 query head, 1 K/V head"
-            : a.kvHeads == a.qHeads ? "\(a.qHeads) query heads, each with its own K/V head"
-            : "\(a.qHeads) query heads share \(Format.plural(a.kvHeads, "K/V head"))"
-        let before = "\(run.model ?? "random weights, seed \(run.seed)") · \(config.layoutName), \(Format.plural(config.layers, "layer")) · prompt “"
-        let after = "” + \(Format.plural(T - run.result.promptTokens.count, "generated token"))"
+        let heads = a.qHeads == 1 ? c.en("1 query head, 1 K/V head", ja: "クエリヘッド 1、K/V ヘッド 1")
+            : a.kvHeads == a.qHeads ? c.en("\(a.qHeads) query heads, each with its own K/V head", ja: "クエリヘッド \(a.qHeads) 個がそれぞれ自分の K/V ヘッドを持つ")
+            : c.en("\(a.qHeads) query heads share \(Format.plural(a.kvHeads, "K/V head"))", ja: "クエリヘッド \(a.qHeads) 個が K/V ヘッド \(a.kvHeads) 個を共有")
+        let before = (run.model ?? c.en("random weights, seed \(run.seed)", ja: "ランダムな重み、シード \(run.seed)"))
+            + c.en(" · \(config.layoutName), \(Format.plural(config.layers, "layer")) · prompt “", ja: " · \(config.layoutName)、\(config.layers) 層 · プロンプト「")
+        let generated = T - run.result.promptTokens.count
+        let after = c.en("” + \(Format.plural(generated, "generated token"))", ja: "」+ 生成トークン \(generated) 個")
         let promptText = shortened(visible(run.vocabulary.decode(run.result.promptTokens)),
                                    toWidth: style.width - 80 * u - style.textWidth(before + after, size: style.smallSize), size: style.smallSize, style)
-        let top = c.header("Attention weights, layer \(layer) of \(config.layers): \(heads)", subtitle: before + promptText + after)
+        let top = c.header(c.en("Attention weights, layer \(layer) of \(config.layers): \(heads)", ja: "アテンションの重み、層 \(layer) / \(config.layers)：\(heads)"),
+                           subtitle: before + promptText + after)
 
         // The grid of frames sits between the cache line and the footnote, right of the row labels
         // and above the column labels, left of the legend.
         let labels = steps.map { label(run.vocabulary.text(of: $0.record.token)) }
-        let maxLabelSize = style.smallSize * 0.8
+        // Token labels as large as the small text when the cells allow: read from the back row.
+        let maxLabelSize = style.smallSize
         let labelRoom = (labels + ["0–\(T)"]).map { style.textWidth($0, size: maxLabelSize) }.max()! + 12 * u
         let legendW = 190 * u, gridTop = top + 46 * u
-        let area = Rect(40 * u + labelRoom, gridTop, style.width - 80 * u - labelRoom - legendW, style.height - gridTop - 56 * u - labelRoom)
+        let area = Rect(40 * u + labelRoom, gridTop, style.width - 80 * u - labelRoom - legendW, style.height - gridTop - 72 * u - labelRoom)
         let chipSize = style.smallSize * 0.8
         let chipW = style.textWidth("q\(a.qHeads - 1)", size: chipSize, weight: .bold) + 14 * u
         // A frame is at least as wide as its "KV head g" tab.
-        let minFrameW = style.textWidth("KV head \(a.kvHeads - 1)", size: style.smallSize, weight: .bold) + 20 * u + 2 * m.pad
+        let minFrameW = style.textWidth(c.en("KV head \(a.kvHeads - 1)", ja: "KV ヘッド \(a.kvHeads - 1)"), size: style.smallSize, weight: .bold) + 20 * u + 2 * m.pad
         var windows: [Int] = []
         for w in [maxPositions] + fallbackPositions where !windows.contains(min(w, T)) { windows.append(min(w, T)) }
         // As in `draw heads`: every head if it fits, else every K/V head with some of its query heads,
@@ -77,7 +81,7 @@ public enum AttentionDiagram {
         }
         let first = T - layout.shown
         // Label every k-th position, k the smallest that gives text of at least 10 units (a line per cell).
-        let every = (1...layout.shown).first { min(maxLabelSize, Double($0) * layout.cell) >= 10 * u } ?? layout.shown
+        let every = (1...layout.shown).first { min(maxLabelSize, Double($0) * layout.cell) >= 12 * u } ?? layout.shown
         let labelSize = min(maxLabelSize, Double(every) * layout.cell)
         let labelled = (first..<T).filter { (T - 1 - $0) % every == 0 }
         let plan = Plan(run: run, layer: layer, layout: layout, m: m, first: first, labels: labels, labelled: labelled, labelSize: labelSize,
@@ -88,17 +92,21 @@ public enum AttentionDiagram {
 
         // Which cache the layer read: with CLA a consumer attends over an earlier layer's K and V.
         let shownHeads = blocks.reduce(0) { n, b in if case .group(_, let h) = b { n + h.compactMap { $0 }.count } else { n } }
-        let scope = (T == 1 ? "position 0" : "positions \(first)–\(T - 1)") + (first > 0 ? " of 0–\(T - 1)" : "")
-            + (shownHeads < a.qHeads ? " · \(shownHeads) of \(a.qHeads) query heads shown" : "")
+        let scope = (T == 1 ? c.en("position 0", ja: "位置 0") : c.en("positions \(first)–\(T - 1)", ja: "位置 \(first)–\(T - 1)"))
+            + (first > 0 ? c.en(" of 0–\(T - 1)", ja: "（0–\(T - 1) のうち）") : "")
+            + (shownHeads < a.qHeads ? c.en(" · \(shownHeads) of \(a.qHeads) query heads shown", ja: " · クエリヘッド \(a.qHeads) 個のうち \(shownHeads) 個を表示") : "")
         c.text(scope, Point(style.width - 40 * u, top + 14 * u), size: style.smallSize * 0.9, color: c.theme.muted, anchor: .end)
         let source = steps[T - 1].record.layers[layer].sourceLayer
         let notes = source == layer
-            ? ["layer \(layer)'s own: it computes K and V and stores them for every position", "layer \(layer)'s own"]
-            : ["layer \(source)'s (CLA): layer \(layer) stores no K/V; its queries attend over layer \(source)'s keys and values",
-               "layer \(source)'s (CLA: layer \(layer) stores no K/V)"]
-        let noteX = 40 * u + style.textWidth("Cache read:", size: style.smallSize, weight: .bold) + 10 * u
+            ? [c.en("layer \(layer)'s own: it computes K and V and stores them for every position", ja: "層 \(layer) 自身のもの：K と V を計算し、全位置について保存する"),
+               c.en("layer \(layer)'s own", ja: "層 \(layer) 自身のもの")]
+            : [c.en("layer \(source)'s (CLA): layer \(layer) stores no K/V; its queries attend over layer \(source)'s keys and values",
+                    ja: "層 \(source) のもの（CLA）：層 \(layer) は K/V を保存せず、そのクエリは層 \(source) のキーと値に注意を向ける"),
+               c.en("layer \(source)'s (CLA: layer \(layer) stores no K/V)", ja: "層 \(source) のもの（CLA：層 \(layer) は K/V を保存しない）")]
+        let cacheRead = c.en("Cache read:", ja: "読むキャッシュ：")
+        let noteX = 40 * u + style.textWidth(cacheRead, size: style.smallSize, weight: .bold) + 10 * u
         let noteW = style.width - 40 * u - style.textWidth(scope, size: style.smallSize * 0.9) - 30 * u - noteX
-        c.text("Cache read:", Point(40 * u, top + 14 * u), size: style.smallSize, weight: .bold)
+        c.text(cacheRead, Point(40 * u, top + 14 * u), size: style.smallSize, weight: .bold)
         c.text(notes.first { style.textWidth($0, size: style.smallSize) <= noteW } ?? shortened(notes[1], toWidth: noteW, size: style.smallSize, style),
                Point(noteX, top + 14 * u), size: style.smallSize, role: "cache-source")
 
@@ -121,10 +129,14 @@ public enum AttentionDiagram {
         }
         drawLegend(&c, x: style.width - 40 * u - legendW + 24 * u, y: plan.gridY, first: first, m: m)
         let evicting = run.result.cache.eviction != .none
-        c.footnote("Row t: the softmax weights of query position t over keys 0…t; hatched: masked (keys after the query)"
-                   + (evicting ? "; blank below the diagonal: keys the cache no longer holds (\(run.result.cache.eviction.name), budget \(run.result.cache.eviction.budgetTokens!))" : "")
-                   + ". Heads in one frame read the same cached K and V.")
-        return Figure(style: style, pages: [c.page], title: "Attention weights")
+        let budget = run.result.cache.eviction.budgetTokens.map(String.init) ?? ""
+        c.note(c.en("Row t: the softmax weights of query position t over keys 0…t; hatched: masked (keys after the query)"
+                    + (evicting ? "; blank below the diagonal: keys the cache no longer holds (\(run.result.cache.eviction.name), budget \(budget))" : "")
+                    + ". Heads in one frame read the same cached K and V.",
+                    ja: "行 t：クエリ位置 t のキー 0…t に対する softmax の重み。斜線：マスク（クエリより後のキー）"
+                    + (evicting ? "。対角より下の空白：キャッシュがもう保持していないキー（\(run.result.cache.eviction.name)、予算 \(budget)）" : "")
+                    + "。同じ枠のヘッドは同じキャッシュの K と V を読む。"))
+        return Figure(style: style, pages: [c.page], title: c.en("Attention weights", ja: "アテンションの重み"))
     }
 
     // MARK: - Choosing what to show
@@ -261,7 +273,7 @@ public enum AttentionDiagram {
         let u = plan.m.u, m = plan.m, layout = plan.layout, cell = layout.cell, size = plan.run.config.attention.groupSize
         let frame = plan.frame(i), color = c.theme.group(g)
         c.rect(frame, fill: c.theme.panel, stroke: color, lineWidth: 2.5 * u, radius: 10 * u, role: "group")
-        let name = "KV head \(g)", readers = "\(name) · q\(g * size)–q\(g * size + size - 1)"
+        let name = c.en("KV head \(g)", ja: "KV ヘッド \(g)"), readers = "\(name) · q\(g * size)–q\(g * size + size - 1)"
         let tabText = size > 1 && c.style.textWidth(readers, size: c.style.smallSize, weight: .bold) + 20 * u <= frame.w - 2 * m.pad ? readers : name
         let tab = Rect(frame.x + m.pad, frame.y - m.tab / 2, c.style.textWidth(tabText, size: c.style.smallSize, weight: .bold) + 20 * u, m.tab)
         c.rect(tab, fill: color, radius: 6 * u, role: "kv-head")
@@ -338,16 +350,18 @@ public enum AttentionDiagram {
         c.line([Point(frame.x, frame.y), Point(frame.maxX, frame.y), Point(frame.maxX, frame.maxY), Point(frame.x, frame.maxY), Point(frame.x, frame.y)],
                color: c.theme.muted, width: 2 * u, dash: [8 * u, 6 * u], role: "elided-groups")
         c.text("…", Point(frame.midX, frame.midY - 30 * u), size: c.style.titleSize, color: c.theme.muted, anchor: .middle)
-        let kv = groups.count == 1 ? "KV head \(groups.lowerBound)" : "KV heads \(groups.lowerBound)–\(groups.upperBound - 1)"
+        let kv = groups.count == 1 ? c.en("KV head \(groups.lowerBound)", ja: "KV ヘッド \(groups.lowerBound)")
+            : c.en("KV heads \(groups.lowerBound)–\(groups.upperBound - 1)", ja: "KV ヘッド \(groups.lowerBound)–\(groups.upperBound - 1)")
         c.text(kv, Point(frame.midX, frame.midY + 10 * u), size: c.style.smallSize, color: c.theme.muted, anchor: .middle, weight: .bold)
-        c.text("q\(groups.lowerBound * a.groupSize)–q\(groups.upperBound * a.groupSize - 1) not shown", Point(frame.midX, frame.midY + 36 * u),
+        let range = "q\(groups.lowerBound * a.groupSize)–q\(groups.upperBound * a.groupSize - 1)"
+        c.text(c.en("\(range) not shown", ja: "\(range) は省略"), Point(frame.midX, frame.midY + 36 * u),
                size: c.style.smallSize * 0.85, color: c.theme.muted, anchor: .middle)
     }
 
     /// The colour scale (square-root ticks), the masked hatching and the "earlier" column.
     private static func drawLegend(_ c: inout Canvas, x: Double, y: Double, first: Int, m: Metrics) {
         let u = m.u, theme = c.theme, small = c.style.smallSize * 0.85
-        c.text("weight", Point(x, y + 8 * u), size: c.style.smallSize, weight: .bold)
+        c.text(c.en("weight", ja: "重み"), Point(x, y + 8 * u), size: c.style.smallSize, weight: .bold)
         let bar = Rect(x, y + 30 * u, 22 * u, 240 * u), strips = 60
         for i in 0..<strips {
             let t = 1 - (Double(i) + 0.5) / Double(strips)
@@ -360,7 +374,7 @@ public enum AttentionDiagram {
             c.line([Point(bar.maxX, ty), Point(bar.maxX + 6 * u, ty)], color: theme.muted, width: 1 * u)
             c.text(text, Point(bar.maxX + 10 * u, ty), size: small)
         }
-        c.text("√ scale", Point(x, bar.maxY + 22 * u), size: small, color: theme.muted)
+        c.text(c.en("√ scale", ja: "√ 目盛"), Point(x, bar.maxY + 22 * u), size: small, color: theme.muted)
 
         var lineY = bar.maxY + 62 * u
         let swatch = Rect(x, lineY - 11 * u, 22 * u, 22 * u)
@@ -371,13 +385,13 @@ public enum AttentionDiagram {
                    color: theme.grid, width: 1 * u)
         }
         c.rect(swatch, fill: nil, stroke: theme.muted.withAlpha(0.6), lineWidth: 1 * u)
-        c.text("masked:", Point(x + 32 * u, lineY - 9 * u), size: small)
-        c.text("key after query", Point(x + 32 * u, lineY + 11 * u), size: small, color: theme.muted)
+        c.text(c.en("masked:", ja: "マスク："), Point(x + 32 * u, lineY - 9 * u), size: small)
+        c.text(c.en("key after query", ja: "クエリより後のキー"), Point(x + 32 * u, lineY + 11 * u), size: small, color: theme.muted)
         guard first > 0 else { return }
         lineY += 56 * u
         c.rect(Rect(x, lineY - 11 * u, 22 * u, 22 * u), fill: color(weight: 0.5, theme: theme), stroke: theme.muted.withAlpha(0.6), lineWidth: 1 * u)
-        c.text("left column:", Point(x + 32 * u, lineY - 9 * u), size: small)
-        c.text("keys 0–\(first - 1), summed", Point(x + 32 * u, lineY + 11 * u), size: small, color: theme.muted)
+        c.text(c.en("left column:", ja: "左の列："), Point(x + 32 * u, lineY - 9 * u), size: small)
+        c.text(c.en("keys 0–\(first - 1), summed", ja: "キー 0–\(first - 1) の合計"), Point(x + 32 * u, lineY + 11 * u), size: small, color: theme.muted)
     }
 
     // MARK: - Text

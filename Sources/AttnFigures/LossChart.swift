@@ -9,15 +9,19 @@ public struct LossSeries: Sendable, Equatable {
     public let train: [(tokens: Int, loss: Double)]
     /// (tokens, validation loss) per evaluation.
     public let validation: [(tokens: Int, loss: Double)]
+    /// What was trained (MHA, GQA, MQA): its colour, as on every chart. Runs of one kind on one
+    /// chart (a learning-rate sweep) are coloured by their order instead.
+    public var kind: SeriesKind?
 
-    public init(name: String, train: [(tokens: Int, loss: Double)], validation: [(tokens: Int, loss: Double)]) {
+    public init(name: String, train: [(tokens: Int, loss: Double)], validation: [(tokens: Int, loss: Double)], kind: SeriesKind? = nil) {
         self.name = name
         self.train = train
         self.validation = validation
+        self.kind = kind
     }
 
     public static func == (a: LossSeries, b: LossSeries) -> Bool {
-        a.name == b.name && a.train.elementsEqual(b.train, by: ==) && a.validation.elementsEqual(b.validation, by: ==)
+        a.name == b.name && a.kind == b.kind && a.train.elementsEqual(b.train, by: ==) && a.validation.elementsEqual(b.validation, by: ==)
     }
 }
 
@@ -43,8 +47,8 @@ extension Charts {
         let yMin = shown.min()!, yMax = shown.max()!
         let pad = max(0.05, (yMax - yMin) * 0.08)
         let plot = Plot(frame: Rect(150 * u, top + 30 * u, style.width * 0.64, style.height - top - 150 * u),
-                        x: Axis(min: 0, max: Double(maxTokens), log: false, label: "tokens trained on", format: Ticks.count),
-                        y: Axis(min: max(0, yMin - pad), max: yMax + pad, log: false, label: "loss (nats per token)", format: { Format.fixed($0, 2) }))
+                        x: Axis(min: 0, max: Double(maxTokens), log: false, label: c.en("tokens trained on", ja: "学習したトークン数"), format: .count),
+                        y: Axis(min: max(0, yMin - pad), max: yMax + pad, log: false, label: c.en("loss (nats per token)", ja: "損失（トークンあたり nat）")))
         plot.drawAxes(&c)
         func clipped(_ p: Point) -> Point { Point(p.x, min(max(p.y, plot.frame.y), plot.frame.maxY)) }
         if let reference {
@@ -55,25 +59,29 @@ extension Charts {
         }
         var legendY = plot.frame.y + 10 * u
         let legendX = plot.frame.maxX + 36 * u
+        // Each run its kind's colour when the kinds tell the runs apart, else its place's; the marker
+        // of its validation points is the second cue.
+        let kinds = series.compactMap(\.kind)
+        let byKind = kinds.count == series.count && Set(kinds).count == kinds.count
         for (k, s) in series.enumerated() {
-            let color = c.theme.group(k)
+            let color = c.theme.series(byKind ? s.kind! : .other(k)), marker = Marker.at(k)
             c.line(smoothed[k].map { clipped(plot.point(Double($0.tokens), $0.loss)) }, color: color.withAlpha(0.55), width: 2 * u, role: "train")
             let v = s.validation.map { plot.point(Double($0.tokens), $0.loss) }
             if v.count >= 2 { c.line(v, color: color, width: 3.5 * u, role: "validation") }
-            for p in v { c.circle(p, radius: 5.5 * u, fill: color, role: "validation-point") }
-            c.circle(Point(legendX + 8 * u, legendY), radius: 7 * u, fill: color)
+            for p in v { marker.draw(&c, p, radius: 5.5 * u, fill: color, role: "validation-point") }
+            marker.draw(&c, Point(legendX + 8 * u, legendY), radius: 7 * u, fill: color)
             c.text(s.name, Point(legendX + 26 * u, legendY), size: style.smallSize)
             if let last = s.validation.last {
-                c.text("validation \(Format.fixed(last.loss, 3))", Point(legendX + 26 * u, legendY + 24 * u), size: style.smallSize * 0.9, color: c.theme.muted)
+                c.text(c.en("validation \(Format.fixed(last.loss, 3))", ja: "検証 \(Format.fixed(last.loss, 3))"), Point(legendX + 26 * u, legendY + 24 * u),
+                       size: style.smallSize * 0.9, color: c.theme.muted)
             }
             legendY += 62 * u
         }
         legendY += 10 * u
-        for line in ["thin: training loss,", "mean over windows of steps", "dots: validation loss"] {
-            c.text(line, Point(legendX, legendY), size: style.smallSize, color: c.theme.muted)
-            legendY += 28 * u
-        }
-        c.footnote(footnote)
+        let key = c.en("Thin line: training loss, mean over windows of steps. Markers: validation loss.",
+                       ja: "細線：学習損失（数ステップごとの平均）。マーカー：検証損失。")
+        c.paragraph(key, Point(legendX, legendY), width: style.width - legendX - 24 * u, size: style.smallSize, color: c.theme.muted)
+        c.note(footnote)
         return Figure(style: style, pages: [c.page], title: title)
     }
 

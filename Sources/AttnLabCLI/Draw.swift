@@ -24,6 +24,9 @@ struct FigureOptions: ParsableArguments {
     @Option(help: "Replace the figure's title.")
     var title: String?
 
+    @Option(help: "The language of the figure's words: en or ja (symbols and units stay as they are).")
+    var lang: Language = .en
+
     func style() throws(ConfigError) -> Style {
         var style = Style()
         let (w, h) = try canvas()
@@ -33,6 +36,7 @@ struct FigureOptions: ParsableArguments {
         style.height = Double(h)
         style.theme = theme.theme
         style.title = title
+        style.language = lang
         return style
     }
 
@@ -68,12 +72,23 @@ protocol FigureCommand: ParsableCommand {
     associatedtype Experiment: FigureExperiment
     var figure: FigureOptions { get }
     var experiment: Experiment { get throws }
+    /// Flags this figure honours every time they are given (kv-chart: `--preset`).
+    static var repeatable: Set<String> { get }
 }
 
 extension FigureCommand {
+    static var repeatable: Set<String> { [] }
+
     func run() throws {
+        try Self.refuseRepeatedFlags()
         try figure.checkOutput()
         try figure.write(try makeFigure())
+    }
+
+    /// Refuses a flag given twice that the figure cannot honour: ArgumentParser would silently keep
+    /// the last one.
+    static func refuseRepeatedFlags() throws(ConfigError) {
+        try refuseRepeated(in: Array(CommandLine.arguments.dropFirst()), repeatable: repeatable)
     }
 
     /// The figure, with a page per step when the output is a PDF.
@@ -144,6 +159,7 @@ extension AttnLab {
         @OptionGroup var figure: FigureOptions
 
         func run() throws {
+            try Self.refuseRepeatedFlags()
             try figure.checkOutput()
             if let frames {
                 try figure.checkPNGScale()
@@ -213,7 +229,9 @@ extension AttnLab {
 
     struct DrawKVChart: FigureCommand {
         static let configuration = CommandConfiguration(
-            commandName: "kv-chart", abstract: "KV-cache bytes against context length for the model's layout, MHA, MQA and CLA2.")
+            commandName: "kv-chart", abstract: "KV-cache bytes against context length for the model's layout, MHA, MQA and CLA2; --preset once per model to compare several.",
+            discussion: "Example: attnlab draw kv-chart --preset llama-2-7b --preset llama-3-8b -o output/kv-chart.png (other model flags apply to every preset)")
+        static var repeatable: Set<String> { ["--preset"] }
         @OptionGroup var model: ModelOptions
         @Option(help: "Element type of the cache.")
         var dtype: DType = .bf16
@@ -226,7 +244,14 @@ extension AttnLab {
         var experiment: KVChartFigure {
             get throws {
                 var e = KVChartFigure()
-                (e.model, e.dtype, e.logY) = (model.spec, dtype, logY)
+                (e.dtype, e.logY) = (dtype, logY)
+                // One model per --preset, every other model flag applied to each.
+                let spec = model.spec
+                e.models = model.preset.count <= 1 ? [spec] : model.preset.map { name in
+                    var m = spec
+                    m.preset = name
+                    return m
+                }
                 e.contexts = try parseList(contexts, field: .contexts, minimum: 2)
                 return e
             }
@@ -385,6 +410,23 @@ extension AttnLab {
 }
 
 extension ThemeName: ExpressibleByArgument {}
+
+/// Refuses the first flag of `arguments` (a command line after the program name) given twice that
+/// is not in `repeatable`, in one line naming it; `--output` and `-o` are one flag. A value is never
+/// taken for a flag unless it is spelled like one (`--name`), and then only if it repeats a flag.
+func refuseRepeated(in arguments: [String], repeatable: Set<String>) throws(ConfigError) {
+    var seen = Set<String>()
+    for token in arguments {
+        guard token.hasPrefix("-o") && token.count == 2 || token.hasPrefix("--") && token.count > 2 else { continue }
+        var name = String(token.prefix { $0 != "=" })
+        if name == "--output" { name = "-o" }
+        guard !repeatable.contains(name) else { continue }
+        if !seen.insert(name).inserted {
+            throw ConfigError(name == "-o" ? .fields([.output]) : .named(String(name.dropFirst(2))),
+                              "is given more than once, and this figure would use only the last; give it once")
+        }
+    }
+}
 
 /// Checks a figure's output path before any work: a known extension, and a path that can be written
 /// (`AtomicFile.checkWritable`); `draw`, `retrofit -o` and `compare-kv -o` share it.

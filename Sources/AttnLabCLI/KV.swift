@@ -75,7 +75,7 @@ extension AttnLab {
             if json { return say(r.json.serialized()) }
             let (config, budget, cacheBytes, mhaCacheBytes, readPerStep) = (r.config, r.budget, r.cacheBytes, r.mhaCacheBytes, r.bytesReadPerStep)
             let a = config.attention
-            let name = (model.pretrained ?? model.preset).map { "\($0.lowercased()) " } ?? ""
+            let name = (model.pretrained ?? model.preset.last).map { "\($0.lowercased()) " } ?? ""
             let window = config.slidingWindow.map { ", sliding window \(Format.grouped($0))" } ?? ""
             let technique = [r.storage.label, r.eviction == .none ? "" : "--evict \(r.eviction.name)"].filter { !$0.isEmpty }.map { ", \($0)" }.joined()
             say("KV cache — \(name)(\(a.name)\(config.kvMap.kvLayers < config.layers ? ", \(config.kvMap.kvLayers) of \(config.layers) layers store K/V" : "")\(window)): \(config.layers) layers, \(a.qHeads) query heads → \(Format.plural(a.kvHeads, "KV head")), head_dim \(a.headDim), \(dtype.rawValue)\(technique)")

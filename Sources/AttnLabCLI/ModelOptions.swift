@@ -6,7 +6,7 @@ import AttnExperiments
 /// overrides that one field (e.g. `--preset llama-3-8b --cla 2` asks what CLA2 would do to Llama 3).
 struct ModelOptions: ParsableArguments {
     @Option(help: "A published configuration (see `attnlab presets`), e.g. llama-3-8b, cla1b-h128-mqa-cla2.")
-    var preset: String?
+    var preset: [String] = []
 
     @Option(name: .customLong("model"), help: "A pretrained model instead of random weights: smollm2-135m (`attnlab model fetch` gets it) or a path to a Llama .gguf file. The file sets the shape; --kv-heads, --cla, --kv-pattern or --kv-map then retrofit K/V sharing onto it without training.")
     var pretrained: String?
@@ -55,7 +55,8 @@ struct ModelOptions: ParsableArguments {
     /// The same flags as the experiments layer reads them.
     var spec: ModelSpec {
         var m = ModelSpec()
-        (m.preset, m.pretrained, m.modelsDir) = (preset, pretrained, models.dir)
+        // Given more than once, the last; `draw` refuses that unless it draws them all (kv-chart).
+        (m.preset, m.pretrained, m.modelsDir) = (preset.last, pretrained, models.dir)
         (m.layers, m.dModel, m.qHeads, m.kvHeads, m.headDim, m.ffn, m.vocab) = (layers, dModel, qHeads, kvHeads, headDim, ffn, vocab)
         (m.cla, m.kvPattern, m.kvMap) = (cla, kvPattern, kvMap)
         (m.shareWeights, m.weightSharing, m.window) = (shareWeights, weightSharing, window)

@@ -27,7 +27,10 @@ private func texts(_ figure: Figure) -> [(text: String, at: Point, size: Double,
     }
 }
 
-/// Every horizontal text lies inside the canvas, by the layout's own width estimate.
+/// The width the renderer sets `s` in.
+private func textWidth(_ s: String, size: Double) -> Double { Renderer.metrics.width(s, size, .regular) }
+
+/// Every horizontal text lies inside the canvas, by the renderer's font widths.
 private func expectTextInside(_ figure: Figure, _ name: String) {
     for t in texts(figure) where t.rotation == 0 {
         let w = Renderer.metrics.width(t.text, t.size, .regular)

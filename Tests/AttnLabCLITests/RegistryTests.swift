@@ -6,9 +6,9 @@ import Testing
 /// The CLI and lessons read the same typed experiments; these tests keep their flags from drifting.
 @Suite("one registry: CLI verbs and lesson actions take the same flags")
 struct RegistryTests {
-    /// Flags that only the command line has: where output goes and how it looks. Lessons set these
+    /// Flags that only the command line has: where output goes, how it looks and its language. Lessons set these
     /// themselves (the runner refuses them in a lesson file).
-    static let frontEndOnly: Set<String> = ["output", "size", "scale", "theme", "title", "frames", "trace", "trace-format", "json", "format", "help", "plot", "out"]
+    static let frontEndOnly: Set<String> = ["output", "size", "scale", "theme", "title", "frames", "trace", "trace-format", "json", "format", "help", "plot", "out", "lang"]
     /// Values the CLI takes as an argument, not a flag (`attnlab study cla-mini`); a lesson names them.
     static let positional: Set<String> = ["study"]
 

@@ -102,10 +102,11 @@ public struct IOChartFigure: FigureExperiment {
     }
 
     public func draw(_ style: Style, allPages: Bool, runs: Runs) throws -> Figure {
-        let t = sweep.tile
+        let t = sweep.tile, l = style.language
         let fixed = sweep.axis == .n ? "d = \(t.d)" : "N = \(t.sequenceLength), d = \(t.d)"
         return try Charts.ioChart(try runs.run(sweep).rows, over: sweep.axis,
-                                  subtitle: "\(fixed)\(t.causal ? ", causal" : ""), forward pass; every count from a real run", style: style)
+                                  subtitle: fixed + l.en("\(t.causal ? ", causal" : ""), forward pass; every count from a real run",
+                                                         ja: "\(t.causal ? "、因果マスク" : "")、順伝播。どの値も実際の実行から"), style: style)
     }
 }
 
@@ -127,12 +128,18 @@ public struct LossCurveFigure: FigureExperiment {
     /// The curves of `outputs` on one chart (several: a learning-rate sweep, or variants).
     public static func figure(_ outputs: [TrainOutput], names: [String]? = nil, style: Style) throws -> Figure {
         let first = outputs[0], e = first.experiment
-        let data = e.task == .text ? e.corpus : "MQAR, \(e.mqarPairs) pairs"
+        let l = style.language
+        let data = e.task == .text ? e.corpus : l.en("MQAR, \(e.mqarPairs) pairs", ja: "MQAR、\(e.mqarPairs) ペア")
         return try Charts.lossCurve(
-            outputs.enumerated().map { i, o in LossSeries(name: names?[i] ?? o.config.layoutName, train: o.lossSeries.train, validation: o.lossSeries.validation) },
-            title: outputs.count == 1 ? "Training \(first.config.layoutName)" : "Training \(Format.plural(outputs.count, "run"))",
-            subtitle: "\(data), \(Format.grouped(e.steps)) steps × \(e.batch) × \(e.seq) tokens, \(e.optimizer.kind.rawValue), seed \(e.seed)",
-            reference: first.unigram.map { ("unigram entropy", $0.natsPerToken) },
-            footnote: "Training loss per step (mean over windows) and validation loss, from the run this figure shows.", style: style)
+            outputs.enumerated().map { i, o in
+                LossSeries(name: names?[i] ?? o.config.layoutName, train: o.lossSeries.train, validation: o.lossSeries.validation, kind: SeriesKind(o.config.attention))
+            },
+            title: outputs.count == 1 ? l.en("Training \(first.config.layoutName)", ja: "\(first.config.layoutName) の学習")
+                : l.en("Training \(Format.plural(outputs.count, "run"))", ja: "\(outputs.count) 回の学習"),
+            subtitle: l.en("\(data), \(Format.grouped(e.steps)) steps × \(e.batch) × \(e.seq) tokens, \(e.optimizer.kind.rawValue), seed \(e.seed)",
+                           ja: "\(data)、\(Format.grouped(e.steps)) ステップ × \(e.batch) × \(e.seq) トークン、\(e.optimizer.kind.rawValue)、シード \(e.seed)"),
+            reference: first.unigram.map { (l.en("unigram entropy", ja: "ユニグラムエントロピー"), $0.natsPerToken) },
+            footnote: l.en("Training loss per step (mean over windows) and validation loss, from the run this figure shows.",
+                           ja: "この図の学習で測った、ステップごとの学習損失（区間平均）と検証損失。"), style: style)
     }
 }
