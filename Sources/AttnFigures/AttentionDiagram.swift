@@ -130,7 +130,7 @@ public enum AttentionDiagram {
         drawLegend(&c, x: style.width - 40 * u - legendW + 24 * u, y: plan.gridY, first: first, m: m)
         let evicting = run.result.cache.eviction != .none
         let budget = run.result.cache.eviction.budgetTokens.map(String.init) ?? ""
-        c.note(c.en("Row t: the softmax weights of query position t over keys 0…t; hatched: masked (keys after the query)"
+        c.footnote(c.en("Row t: the softmax weights of query position t over keys 0…t; hatched: masked (keys after the query)"
                     + (evicting ? "; blank below the diagonal: keys the cache no longer holds (\(run.result.cache.eviction.name), budget \(budget))" : "")
                     + ". Heads in one frame read the same cached K and V.",
                     ja: "行 t：クエリ位置 t のキー 0…t に対する softmax の重み。斜線：マスク（クエリより後のキー）"

@@ -361,16 +361,3 @@ enum Ticks {
         return Format.grouped(n)
     }
 }
-
-extension Canvas {
-    /// A footnote readable from the back row: the small text size (not `footnote`'s 85 %), darker
-    /// than muted grey, wrapped to at most two lines at the bottom left.
-    mutating func note(_ s: String) {
-        let u = style.unit, size = style.smallSize
-        let lines = fitted(s, width: style.width - 80 * u, size: size, maxLines: 2)
-        for (i, line) in lines.enumerated() {
-            text(line, Point(40 * u, style.height - 24 * u - Double(lines.count - 1 - i) * size * 1.3), size: size,
-                 color: theme.muted.mixed(with: theme.foreground, 0.5), role: "footnote")
-        }
-    }
-}

@@ -118,7 +118,7 @@ public enum Charts {
         }
         let windows = Set(series.compactMap(\.window)).sorted().map { Format.grouped($0) }.joined(separator: ", ")
         let models = Set(series.map(\.model)).count
-        c.note(c.en("bytes = 2 × kv_layers × kv_heads × head_dim × bytes/element × tokens"
+        c.footnote(c.en("bytes = 2 × kv_layers × kv_heads × head_dim × bytes/element × tokens"
                         + (windows.isEmpty ? "" : " (tokens ≤ the \(windows)-token sliding window)")
                         + ". Colour: how query heads share K/V heads; dashed: CLA2 (half the layers store K/V)" + (models > 1 ? "; marker: the model." : "."),
                         ja: "バイト数 = 2 × kv_layers × kv_heads × head_dim × 要素あたりバイト数 × トークン数"
@@ -174,7 +174,7 @@ public enum Charts {
         for line in explain {
             y = c.paragraph(line, Point(labelX, y), width: style.width - labelX - 30 * u, size: style.smallSize, color: c.theme.muted) + 10 * u
         }
-        c.note(c.en("Counts from real runs of attnlab's simulator (" + (axis == .bc ? "FlashAttention blocks as given; naive at the same M" : "published blocks Bc = ⌈M/4d⌉, Br = min(Bc, d)") + "). Theorem 2 of Dao et al. 2022.",
+        c.footnote(c.en("Counts from real runs of attnlab's simulator (" + (axis == .bc ? "FlashAttention blocks as given; naive at the same M" : "published blocks Bc = ⌈M/4d⌉, Br = min(Bc, d)") + "). Theorem 2 of Dao et al. 2022.",
                     ja: "attnlab のシミュレータの実行で数えた値（" + (axis == .bc ? "FlashAttention は指定のブロック、標準のアテンションは同じ M" : "論文のブロック Bc（M/4d を切り上げ）、Br = min(Bc, d)") + "）。Dao et al. 2022 の定理 2。"))
         return Figure(style: style, pages: [c.page], title: c.en("HBM vs SRAM", ja: "HBM と SRAM"))
     }
@@ -304,7 +304,7 @@ public enum Charts {
         legendY += 6 * u
         c.line([Point(legendX, legendY), Point(legendX + 18 * u, legendY)], color: c.theme.foreground.withAlpha(0.5), width: 2.5 * u, dash: [8 * u, 6 * u])
         c.text(c.en("Pareto frontier", ja: "パレートフロンティア"), Point(legendX + 26 * u, legendY), size: style.smallSize)
-        c.note(footnote)
+        c.footnote(footnote)
         return Figure(style: style, pages: [c.page], title: title)
     }
 }

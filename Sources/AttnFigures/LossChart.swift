@@ -81,7 +81,7 @@ extension Charts {
         let key = c.en("Thin line: training loss, mean over windows of steps. Markers: validation loss.",
                        ja: "細線：学習損失（数ステップごとの平均）。マーカー：検証損失。")
         c.paragraph(key, Point(legendX, legendY), width: style.width - legendX - 24 * u, size: style.smallSize, color: c.theme.muted)
-        c.note(footnote)
+        c.footnote(footnote)
         return Figure(style: style, pages: [c.page], title: title)
     }
 

@@ -157,8 +157,14 @@ public struct Canvas {
         return lines
     }
 
-    /// A source line at the bottom left.
+    /// A source line readable from the back row: the small text size, darker than muted grey,
+    /// wrapped to at most two lines at the bottom left.
     public mutating func footnote(_ s: String) {
-        text(s, Point(40 * style.unit, style.height - 24 * style.unit), size: style.smallSize, color: theme.muted)
+        let u = style.unit, size = style.smallSize
+        let lines = fitted(s, width: style.width - 80 * u, size: size, maxLines: 2)
+        for (i, line) in lines.enumerated() {
+            text(line, Point(40 * u, style.height - 24 * u - Double(lines.count - 1 - i) * size * 1.3), size: size,
+                 color: theme.muted.mixed(with: theme.foreground, 0.5), role: "footnote")
+        }
     }
 }

@@ -202,7 +202,7 @@ public enum TilesDiagram {
                    ja: "数字と濃淡：S のタイルを計算する順（薄いほど先、濃いほど後）。")
             : c.en("Shade: the order in which tiles of S are computed (light first, dark last); each block groups \(kr) × \(kc) tiles (rows × columns) and shows its first.",
                    ja: "濃淡：S のタイルを計算する順（薄いほど先、濃いほど後）。1 マスは \(kr) × \(kc) タイルをまとめ、最初の順番を示す。")
-        c.note(shown + c.en(" Counts in elements, forward pass. Dao et al. 2022 (arXiv 2205.14135), Dao 2023 (arXiv 2307.08691).",
+        c.footnote(shown + c.en(" Counts in elements, forward pass. Dao et al. 2022 (arXiv 2205.14135), Dao 2023 (arXiv 2307.08691).",
                             ja: "数は要素数、順伝播。Dao et al. 2022（arXiv 2205.14135）、Dao 2023（arXiv 2307.08691）。"))
         return c.page
     }

@@ -214,7 +214,7 @@ struct KVFigureTests {
             (.kvQuant, ["tokens": "20", "kv-quant": "int4", "kv-group": "8", "kv-quant-pre-rope": nil], .kvQuantPreRope),
             (.kvQuant, ["tokens": "20", "kv-quant": "int4", "kv-group": "8", "layer": "7"], .layer),
             (.paged, ["requests": "300"], .pageTokens),
-            (.paged, ["page-tokens": "16", "requests": "1,2,3,4,5,6,7,8"], .requests),
+            (.paged, ["page-tokens": "16", "requests": "1,2,3,4,5,6,7,8,9"], .requests),
             (.paged, ["page-tokens": "1", "requests": "4000,4000,4000", "context": "4000"], .pageTokens),
         ]
         for (kind, extra, field) in cases {

@@ -192,6 +192,12 @@ struct JapaneseFigureTests {
             ("io-chart", try Charts.ioChart(io, over: .sram, subtitle: "", style: style)),
             ("tradeoff", try Charts.tradeoff(Presets.all.filter { $0.name.hasPrefix("cla1b-") }, style: style)),
             ("loss-curve", try Charts.lossCurve([loss], title: "学習", subtitle: "", reference: ("ユニグラム", 2.0), footnote: "", style: style)),
+            ("heads", try HeadsDiagram.figure(llama3(), dtype: .bf16, style: style)),
+            ("layers", try LayersDiagram.figure(try DecoderConfig(layers: 10, dModel: 64, attention: AttentionLayout(qHeads: 4, kvHeads: 1, headDim: 16), ffn: 64,
+                                                                  vocab: 10, kvMap: KVPattern.cla(3).map(layers: 10)), dtype: .bf16, style: style)),
+            ("slides", Slides.deck(id: "99-kv", title: "テスト", summary: "要約", steps: [
+                Slides.StepSlide(title: "手順", takeaway: "要点", figure: nil, figureSize: (1600, 900), numbers: [("バイト", "1,024")],
+                                 paragraphs: ["本文"], checks: [("a == b", true), ("c == d", false)])], style: style)),
         ]
     }
 

@@ -505,7 +505,7 @@ struct LessonCLITests {
         }
         let a = dir.appendingPathComponent("a/cli-test"), b = dir.appendingPathComponent("b/cli-test")
         let files = try FileManager.default.subpathsOfDirectory(atPath: a.path).sorted()
-        #expect(files == ["figures", "figures/step-01.png", "figures/step-01.svg", "report.html", "report.md", "slides.pdf", "trace.jsonl", "trace.txt",
+        #expect(files == ["figures", "figures/step-01.png", "figures/step-01.svg", "notes.pdf", "report.html", "report.md", "slides.pdf", "trace.jsonl", "trace.txt",
                           "traces", "traces/step-02.jsonl", "traces/step-02.txt"])
         // The decode step's engine trace is exactly what `attnlab decode … --trace` writes.
         let own = dir.appendingPathComponent("own.jsonl").path

@@ -43,7 +43,7 @@ private final class Started {
 }
 
 /// Folders and files a lesson's output folder holds when complete (`traces` only with engine traces).
-private let lessonFiles: Set<String> = ["figures", "report.html", "report.md", "slides.pdf", "trace.jsonl", "trace.txt"]
+private let lessonFiles: Set<String> = ["figures", "notes.pdf", "report.html", "report.md", "slides.pdf", "trace.jsonl", "trace.txt"]
 
 /// The staging folders and temporary files in `out` (names starting with a dot).
 private func debris(_ out: URL) -> [String] {

@@ -167,7 +167,7 @@ struct WriteTests {
 
     /// The files a lesson run writes, in the order it writes them.
     static let lessonFiles = ["traces/step-01.jsonl", "traces/step-01.txt", "figures/step-01.png", "figures/step-01.svg",
-                              "report.md", "report.html", "trace.jsonl", "trace.txt", "slides.pdf"]
+                              "report.md", "report.html", "trace.jsonl", "trace.txt", "slides.pdf", "notes.pdf"]
 
     @Test("a full disk in a lesson run: each of its files fails in turn, named in out/<id>, and no folder is left",
           arguments: lessonFiles.indices)
