@@ -106,7 +106,10 @@ public struct CompareKVExperiment: Experiment {
     }
 
     /// `family`'s names, in order.
-    static let families = ["original", "K/V sharing (retrofit)", "quantized K/V", "eviction", "latent (SVD)", "sharing + a technique"]
+    static func families(_ l: Language) -> [String] {
+        [l.en("original", ja: "元のモデル"), l.en("K/V sharing (retrofit)", ja: "K/V共有(後付け)"), l.en("quantized K/V", ja: "量子化K/V"),
+         l.en("eviction", ja: "追い出し"), l.en("latent (SVD)", ja: "潜在(SVD)"), l.en("sharing + a technique", ja: "共有+手法")]
+    }
 }
 
 /// One measured point.
@@ -160,14 +163,16 @@ public struct CompareKVOutput: ExperimentOutput {
         let e = experiment, w = e.eval.windowTokens, base = rows[0]
         return try Charts.tradeoff(
             rows.map { r in
-                TradeoffPoint(name: r.row.name == "original" ? "original \(r.row.config.layoutName)" : r.row.name,
+                TradeoffPoint(name: r.row.name == "original" ? style.en("original \(r.row.config.layoutName)", ja: "元の\(r.row.config.layoutName)") : r.row.name,
                               bytesPerToken: r.bytesPerToken(windowTokens: w), perplexity: r.row.result.perplexity, family: r.family,
                               kind: r.family == 2 ? .quantized : r.family == 3 ? .eviction : r.family == 4 ? .latent : SeriesKind(r.row.config.attention))
             },
-            title: "Shrinking \(modelName)'s KV cache: every technique, measured",
-            subtitle: "perplexity on \(e.eval.describe(base.row.result, textTokens: textTokens)); bytes per token = cache after a \(w)-token window ÷ \(w)",
-            yLabel: "perplexity (lower is better)",
-            footnote: "No point retrained. ↑: above the axis (value shown). Every point measured by attnlab.",
-            legend: CompareKVExperiment.families, ceiling: 10 * base.row.result.perplexity, style: style)
+            title: style.en("Shrinking \(modelName)'s KV cache: every technique, measured", ja: "\(modelName)のKVキャッシュを縮める:全手法を測定"),
+            subtitle: style.en("perplexity on ", ja: "パープレキシティ ") + e.eval.describe(base.row.result, textTokens: textTokens, language: style.language)
+                + style.en("; bytes per token = cache after a \(w)-token window ÷ \(w)", ja: "。1トークンあたりのバイト数 = \(w)トークンのウィンドウ後のキャッシュ ÷ \(w)"),
+            yLabel: style.en("perplexity (lower is better)", ja: "パープレキシティ(低いほど良い)"),
+            footnote: style.en("No point retrained. ↑: above the axis (value shown). Every point measured by attnlab.",
+                               ja: "どの点も再学習なし。↑:軸の上(値を表示)。どの点もattnlabで測定。"),
+            legend: CompareKVExperiment.families(style.language), ceiling: 10 * base.row.result.perplexity, style: style)
     }
 }

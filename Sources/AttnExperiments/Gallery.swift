@@ -36,11 +36,11 @@ public enum GalleryFigures {
             return try AttentionDiagram.figure(decode, layer: decode.config.layers - 1, style: style)
         case .kvChart:
             return try Charts.kvChart(Charts.kvSeries(for: llama3, name: "Llama 3 8B", dtype: .bf16), contexts: [1024, 8192, 32768, 65536, 131072],
-                                      logY: false, subtitle: "Llama 3 8B: 32 layers, 32 query heads × 128, bf16, batch 1", style: style)
+                                      logY: false, subtitle: style.en("Llama 3 8B: 32 layers, 32 query heads × 128, bf16, batch 1", ja: "Llama 3 8B:32層、クエリヘッド32 × 128、bf16、バッチ1"), style: style)
         case .ioChart:
             let ioRuns = try Sweep.run(over: .sram, values: SweepAxis.sram.defaultValues, sramElements: 0, dtype: .fp32, backward: false,
                                        problem: { n throws(ConfigError) in try TileProblem(n: n, d: 64) }, n: 1024)
-            return try Charts.ioChart(ioRuns, over: .sram, subtitle: "N = 1024, d = 64, forward pass; every count from a real run", style: style)
+            return try Charts.ioChart(ioRuns, over: .sram, subtitle: style.en("N = 1024, d = 64, forward pass; every count from a real run", ja: "N = 1024、d = 64、順伝播。どの数も実際の実行から"), style: style)
         case .tradeoff: return try Charts.tradeoff(Presets.all.filter { $0.name.hasPrefix("cla1b-") }, style: style)
         }
     }

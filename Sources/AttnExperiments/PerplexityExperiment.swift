@@ -48,8 +48,9 @@ public struct EvalSpec: Sendable, Hashable {
     }
 
     /// "README.md: 2,048 tokens in 4 windows of 512".
-    public func describe(_ r: PerplexityResult, textTokens: Int) -> String {
-        "\(text): \(Format.grouped(textTokens)) tokens in \(Format.plural(r.windows, "window")) of ≤ \(r.windowTokens), \(Format.grouped(r.scoredTokens)) predicted"
+    public func describe(_ r: PerplexityResult, textTokens: Int, language: Language = .en) -> String {
+        language.en("\(text): \(Format.grouped(textTokens)) tokens in \(Format.plural(r.windows, "window")) of ≤ \(r.windowTokens), \(Format.grouped(r.scoredTokens)) predicted",
+                    ja: "\(text):\(Format.grouped(textTokens))トークンを≤ \(r.windowTokens)のウィンドウ\(r.windows)個で、予測\(Format.grouped(r.scoredTokens))トークン")
     }
 
     /// One model's perplexity on these tokens, with its cache size.
@@ -268,14 +269,16 @@ public struct RetrofitOutput: ExperimentOutput {
         let base = rows[0], eval = experiment.eval
         return try Charts.tradeoff(
             rows.enumerated().map { i, r in
-                TradeoffPoint(name: i == 0 ? "original \(r.config.layoutName)" : "\(r.name) (\(r.config.layoutName))",
+                TradeoffPoint(name: i == 0 ? style.en("original \(r.config.layoutName)", ja: "元の\(r.config.layoutName)") : "\(r.name) (\(r.config.layoutName))",
                               bytesPerToken: r.bytesPerToken, perplexity: r.result.perplexity, family: Charts.tradeoffFamily(r.config),
                               kind: SeriesKind(r.config.attention))
             },
-            title: "Retrofitting K/V sharing onto \(modelName), no retraining",
-            subtitle: "perplexity on \(eval.describe(base.result, textTokens: textTokens)); \(eval.dtype.rawValue) cache",
-            yLabel: "perplexity (lower is better)",
-            footnote: "K/V heads mean-pooled as in Ainslie et al. 2023 (before uptraining); layers share caches as in Brandon et al. 2024 (who train with it). Every point measured by attnlab.",
-            guess: ("uniform guess over \(Format.grouped(base.config.vocab)) tokens", Double(base.config.vocab)), style: style)
+            title: style.en("Retrofitting K/V sharing onto \(modelName), no retraining", ja: "\(modelName)にK/V共有を後付け(再学習なし)"),
+            subtitle: style.en("perplexity on ", ja: "パープレキシティ ") + eval.describe(base.result, textTokens: textTokens, language: style.language)
+                + style.en("; \(eval.dtype.rawValue) cache", ja: "。キャッシュは\(eval.dtype.rawValue)"),
+            yLabel: style.en("perplexity (lower is better)", ja: "パープレキシティ(低いほど良い)"),
+            footnote: style.en("K/V heads mean-pooled as in Ainslie et al. 2023 (before uptraining); layers share caches as in Brandon et al. 2024 (who train with it). Every point measured by attnlab.",
+                               ja: "K/VヘッドはAinslie et al. 2023と同じく平均プーリング(追加学習の前)。層のキャッシュ共有はBrandon et al. 2024と同じ(論文は共有して学習する)。どの点もattnlabで測定。"),
+            guess: (style.en("uniform guess over \(Format.grouped(base.config.vocab)) tokens", ja: "\(Format.grouped(base.config.vocab))トークンから一様に当て推量"), Double(base.config.vocab)), style: style)
     }
 }

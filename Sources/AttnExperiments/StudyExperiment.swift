@@ -268,10 +268,12 @@ public struct StudyOutput: ExperimentOutput {
                 TradeoffPoint(name: $0.name, bytesPerToken: $0.kvBytesPerToken, perplexity: $0.validationPerplexity.mean, family: Charts.tradeoffFamily($0.config),
                               kind: SeriesKind($0.config.attention))
             },
-            title: "\(experiment.name.rawValue): cache size vs quality, trained here",
-            subtitle: "d_model \(rows[0].config.dModel), \(rows[0].config.layers) layers, \(Format.grouped(e.steps * e.batch * e.seq)) tokens of \(e.corpus) per run; mean of \(Format.plural(experiment.seeds, "seed"))",
-            yLabel: "validation perplexity (lower is better)",
-            footnote: "Every point trained and measured by attnlab study \(experiment.name.rawValue) (bytes/token at bf16). Compare Brandon et al. 2024, Table 1 (1B models, 30B tokens).",
+            title: style.en("\(experiment.name.rawValue): cache size vs quality, trained here", ja: "\(experiment.name.rawValue):キャッシュサイズと品質(ここで学習)"),
+            subtitle: style.en("d_model \(rows[0].config.dModel), \(rows[0].config.layers) layers, \(Format.grouped(e.steps * e.batch * e.seq)) tokens of \(e.corpus) per run; mean of \(Format.plural(experiment.seeds, "seed"))",
+                               ja: "d_model \(rows[0].config.dModel)、\(rows[0].config.layers)層、1回あたり\(e.corpus)の\(Format.grouped(e.steps * e.batch * e.seq))トークン。シード\(experiment.seeds)個の平均"),
+            yLabel: style.en("validation perplexity (lower is better)", ja: "検証パープレキシティ(低いほど良い)"),
+            footnote: style.en("Every point trained and measured by attnlab study \(experiment.name.rawValue) (bytes/token at bf16). Compare Brandon et al. 2024, Table 1 (1B models, 30B tokens).",
+                               ja: "どの点もattnlab study \(experiment.name.rawValue)で学習・測定(バイト/トークンはbf16)。Brandon et al. 2024の表1(1Bモデル、30Bトークン)と比べる。"),
             style: style)
     }
 
@@ -281,8 +283,10 @@ public struct StudyOutput: ExperimentOutput {
         return try Charts.lossCurve(rows.map { r in
             let s = r.text[0].lossSeries
             return LossSeries(name: r.name, train: s.train, validation: s.validation, kind: SeriesKind(r.config.attention))
-        }, title: "\(experiment.name.rawValue): loss while training", subtitle: "seed 1 of each variant, \(experiment.text.corpus)",
-           reference: unigram.map { ("unigram entropy", $0.natsPerToken) },
-           footnote: "Training loss per step (mean over windows) and validation loss, from the runs of this study.", style: style)
+        }, title: style.en("\(experiment.name.rawValue): loss while training", ja: "\(experiment.name.rawValue):学習中の損失"),
+           subtitle: style.en("seed 1 of each variant, \(experiment.text.corpus)", ja: "各バリアントのシード1、\(experiment.text.corpus)"),
+           reference: unigram.map { (style.en("unigram entropy", ja: "ユニグラムエントロピー"), $0.natsPerToken) },
+           footnote: style.en("Training loss per step (mean over windows) and validation loss, from the runs of this study.",
+                              ja: "ステップごとの学習損失(ウィンドウ平均)と検証損失。このスタディの実行から。"), style: style)
     }
 }
