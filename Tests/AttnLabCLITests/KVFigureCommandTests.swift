@@ -34,7 +34,7 @@ struct KVFigureCommandTests {
         (["draw", "kv-quant", "--tokens", "4", "--kv-quant", "int4", "--kv-group", "16"] + small, "--tokens"),
         (["draw", "kv-quant", "--tokens", "20", "--kv-quant", "int4", "--kv-group", "8", "--step", "99"] + small, "--step"),
         (["draw", "paged", "--requests", "300"] + small, "--page-tokens"),
-        (["draw", "paged", "--page-tokens", "16", "--requests", "1,2,3,4,5,6,7,8"] + small, "--requests"),
+        (["draw", "paged", "--page-tokens", "16", "--requests", "1,2,3,4,5,6,7,8,9"] + small, "--requests"),
     ]
 
     @Test("bad input: one line on stderr naming the flag, exit 2, nothing written", arguments: badInputs)
