@@ -165,9 +165,7 @@ public enum Reports {
         return out
     }
 
-    static func escape(_ s: String) -> String {
-        s.replacing("&", with: "&amp;").replacing("<", with: "&lt;").replacing(">", with: "&gt;").replacing("\"", with: "&quot;")
-    }
+    static func escape(_ s: String) -> String { Format.xmlEscaped(s) }
 
     static func stripProlog(_ svg: String) -> String {
         guard let start = svg.range(of: "<svg") else { return svg }

@@ -1,4 +1,5 @@
 import AttnFigures
+import AttnTrace
 
 /// A page as SVG written directly from its shapes: every label is a real `<text>` element naming
 /// its fonts ("DejaVu Sans", and "Noto Sans CJK JP" for its Japanese runs, as PNG and PDF are
@@ -77,17 +78,5 @@ enum SVG {
         return frac % 10 == 0 ? "\(sign)\(whole).\(frac / 10)" : "\(sign)\(whole).\(frac < 10 ? "0" : "")\(frac)"
     }
 
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for ch in s {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            default: out.append(ch)
-            }
-        }
-        return out
-    }
+    static func escape(_ s: String) -> String { Format.xmlEscaped(s) }
 }

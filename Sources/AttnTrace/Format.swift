@@ -69,6 +69,11 @@ public enum Format {
     /// kana and ideographs (U+3000–9FFF), compatibility ideographs (U+F900–FAFF) and full-width
     /// forms (U+FF00–FFEF). Such a character is a full em wide, needs the CJK font, and a line break
     /// beside it is not a word break. The one table for figures, the renderer and reports.
+    /// `s` safe inside XML and HTML text and attribute values: & < > " escaped.
+    public static func xmlEscaped(_ s: String) -> String {
+        s.replacing("&", with: "&amp;").replacing("<", with: "&lt;").replacing(">", with: "&gt;").replacing("\"", with: "&quot;")
+    }
+
     public static func isCJK(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0x3000...0x9FFF, 0xF900...0xFAFF, 0xFF00...0xFFEF: true

@@ -175,9 +175,7 @@ public enum TracePlayer {
             """
     }
 
-    static func escape(_ s: String) -> String {
-        s.replacing("&", with: "&amp;").replacing("<", with: "&lt;").replacing(">", with: "&gt;").replacing("\"", with: "&quot;")
-    }
+    static func escape(_ s: String) -> String { Format.xmlEscaped(s) }
 
     static let template = String(decoding: PackageResources.page_html, as: UTF8.self)
     static let css = String(decoding: PackageResources.player_css, as: UTF8.self)
