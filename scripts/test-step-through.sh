@@ -4,13 +4,19 @@
 # before Enter and the numbers after, no line is wider than the terminal, c toggles the compact view,
 # b / g N / r move and re-run, q and Ctrl-C quit. Fails (exit 1) with the screen when something is
 # not where it should be. Usage: scripts/test-step-through.sh [path/to/attnlab]
-set -euo pipefail
+set -Eeuo pipefail
 attnlab=${1:-.build/release/attnlab}
 attnlab=$(cd "$(dirname "$attnlab")" && pwd)/$(basename "$attnlab")
 lessons=$(cd "$(dirname "$0")/../lessons" && pwd)
 work=$(mktemp -d)
-session="attnlab-step-$$"
-trap 'tmux kill-session -t "$session" 2>/dev/null || true; rm -rf "$work"' EXIT
+session="step"
+# A private tmux server (its own socket), kept alive by an idle session: killing a test's session
+# then never takes the server down while the next `new-session` is connecting to it, a race that
+# tmux reports as "server exited unexpectedly".
+tmux() { command tmux -L "attnlab-step-$$" "$@"; }
+trap 'tmux kill-server 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'echo "step-through: line $LINENO failed (exit $?)" >&2' ERR
+tmux new-session -d -s keeper "sleep 3600"
 export LC_ALL=C.UTF-8  # wc -L counts a Japanese character as 2 columns, as the terminal draws it
 
 cat > "$work/lesson.yaml" <<'YAML'
