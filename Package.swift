@@ -84,6 +84,6 @@ let package = Package(
         .testTarget(name: "AttnTrainingTests", dependencies: ["AttnEngine", "AttnModels", "AttnTraining", "CKernels"]),
         .testTarget(name: "AttnViewerTests", dependencies: ["AttnEngine", "AttnTiling", "AttnTrace", "AttnViewer"]),
         .testTarget(name: "AttnLessonsTests", dependencies: ["AttnLessons", "AttnExperiments", "AttnFigures", "AttnRender", "AttnTrace"]),
-        .testTarget(name: "AttnLabCLITests", dependencies: ["AttnLabCLI", "AttnEngine", "AttnModels", "AttnExperiments", "AttnFigures"]),
+        .testTarget(name: "AttnLabCLITests", dependencies: ["AttnLabCLI", "AttnEngine", "AttnModels", "AttnExperiments", "AttnFigures", "AttnTrace"]),
     ]
 )

@@ -19,7 +19,7 @@ extension AttnLab {
                   attnlab decode --cla 2 --tokens 8 --trace-detail full --trace output/d.jsonl
                   attnlab view output/d.jsonl -o output/d.html
                   attnlab view naive.jsonl fa1.jsonl fa2.jsonl -o output/tiles.html
-                  attnlab view output/run.log.jsonl -o output/run.html
+                  attnlab view output/run.log.jsonl -o output/run.html --lang ja
                 """
         )
 
@@ -28,6 +28,9 @@ extension AttnLab {
 
         @Option(name: .shortAndLong, help: "The page to write (.html).")
         var output: String
+
+        @Option(help: "The language of the player's words: en or ja (the trace's own names stay as they are).")
+        var lang: Language = .en
 
         func run() throws {
             guard output.hasSuffix(".html") || output.hasSuffix(".htm") else {
@@ -44,7 +47,7 @@ extension AttnLab {
                     throw ConfigError(file: path, error.reason)
                 }
             }
-            let page = TracePlayer.page(read)
+            let page = TracePlayer.page(read, language: lang)
             do { try AtomicFile.write(page, to: output) } catch { throw ConfigError(.output, error.description) }
             say("wrote \(output) (\(Format.grouped(page.count)) bytes, \(read.count) trace\(read.count == 1 ? "" : "s"))")
         }

@@ -302,7 +302,7 @@ public enum LessonOutput {
             case (.ja, 1): "この実行を1ステップずつ見る（\(files[0])）"
             case (.ja, let n): "この\(n)つの実行を並べて1ステップずつ見る"
             }
-            players[s.step.index] = TracePlayer.embedded(traces, id: "player-" + step, summary: summary)
+            players[s.step.index] = TracePlayer.embedded(traces, id: "player-" + step, summary: summary, language: result.language)
         }
         return players
     }

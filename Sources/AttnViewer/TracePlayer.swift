@@ -26,23 +26,36 @@ public enum TracePlayer {
     }
 
     /// A whole page: one player per trace, and a shared slider when there are several (naive vs FA1
-    /// vs FA2 side by side).
-    public static func page(_ traces: [PlayerTrace], limit: Limit = .page) -> [UInt8] {
+    /// vs FA2 side by side). `language` is the language of the player's words; the trace's own names
+    /// (tensors, phases, tokens) stay as the trace spells them.
+    public static func page(_ traces: [PlayerTrace], limit: Limit = .page, language: Language = .en) -> [UInt8] {
         let title = traces.map(\.name).joined(separator: " · ")
-        let body = "<main>\n<h1>AttnLab trace player</h1>\n" + group(traces, id: "t", limit: limit) + "</main>\n"
-        var page = template
-        for (marker, text) in [("{{title}}", escape(title) + " — AttnLab"), ("{{theme}}", themeCSS), ("{{css}}", css), ("{{js}}", js), ("{{body}}", body)] {
-            page = page.replacing(marker, with: text)
+        let heading = language.en("AttnLab trace player", ja: "AttnLab トレースプレイヤー")
+        let body = "<main>\n<h1>\(heading)</h1>\n" + group(traces, id: "t", limit: limit, language: language) + "</main>\n"
+        let noscript = language.en(
+            "This page is AttnLab's trace player and needs JavaScript. The trace itself is in the page's source, as JSON; "
+                + "<code>attnlab decode … --trace t.txt</code> or <code>attnlab tile … --trace t.txt</code> writes a text view.",
+            ja: "このページは AttnLab のトレースプレイヤーで、JavaScript が必要です。トレースそのものはページのソースに JSON として入っています。"
+                + "<code>attnlab decode … --trace t.txt</code> や <code>attnlab tile … --trace t.txt</code> でテキスト版を書き出せます。")
+        let fills = ["lang": language.rawValue, "title": escape(title) + " — AttnLab", "noscript": noscript,
+                     "theme": themeCSS, "css": css, "js": js, "body": body]
+        // One pass over the template, so a trace named "{{js}}.jsonl" stays its name.
+        var page = "", rest = template[...]
+        while let open = rest.range(of: "{{"), let close = rest[open.upperBound...].range(of: "}}") {
+            page += rest[..<open.lowerBound] + fills[String(rest[open.upperBound..<close.lowerBound])]!
+            rest = rest[close.upperBound...]
         }
-        return Array(page.utf8)
+        return Array((page + rest).utf8)
     }
 
     /// The player of one lesson step's traces, for a report: a `<details>` element (closed, so the
-    /// page reads the same without JavaScript), with its data. `id` must be unique in the page.
-    public static func embedded(_ traces: [PlayerTrace], id: String, summary: String) -> String {
-        "<details class=\"attnlab-embed\">\n<summary>\(escape(summary))</summary>\n"
-            + "<noscript><p>The player needs JavaScript; the figure above shows the same run.</p></noscript>\n"
-            + group(traces, id: id, limit: .report) + "</details>\n"
+    /// page reads the same without JavaScript), with its data. `id` must be unique in the page, and
+    /// every player in one page must speak the page's one `language`.
+    public static func embedded(_ traces: [PlayerTrace], id: String, summary: String, language: Language = .en) -> String {
+        let noscript = language.en("The player needs JavaScript; the figure above shows the same run.",
+                                   ja: "プレイヤーには JavaScript が必要です。上の図が同じ実行を示しています。")
+        return "<details class=\"attnlab-embed\">\n<summary>\(escape(summary))</summary>\n"
+            + "<noscript><p>\(noscript)</p></noscript>\n" + group(traces, id: id, limit: .report, language: language) + "</details>\n"
     }
 
     /// The player's style and script, once per report that embeds players.
@@ -51,10 +64,10 @@ public enum TracePlayer {
     }
 
     /// The markup the script turns into players: a root naming its data blocks, and the data.
-    static func group(_ traces: [PlayerTrace], id: String, limit: Limit) -> String {
+    static func group(_ traces: [PlayerTrace], id: String, limit: Limit, language: Language) -> String {
         let ids = traces.indices.map { "\(id)-\($0)" }
-        var out = "<div class=\"attnlab-player attnlab-theme\" tabindex=\"0\" data-traces=\"\(ids.joined(separator: " "))\">"
-            + "<p class=\"ap-loading\">Loading the player…</p></div>\n"
+        var out = "<div class=\"attnlab-player attnlab-theme\" tabindex=\"0\" data-lang=\"\(language.rawValue)\" data-traces=\"\(ids.joined(separator: " "))\">"
+            + "<p class=\"ap-loading\">\(language.en("Loading the player…", ja: "プレイヤーを読み込み中…"))</p></div>\n"
         for (trace, id) in zip(traces, ids) {
             out += "<script type=\"application/json\" id=\"\(id)\">" + data(trace, limit: limit) + "</script>\n"
         }

@@ -1,4 +1,5 @@
 import AttnFigures
+import AttnTrace
 import Foundation
 import Testing
 
@@ -98,9 +99,9 @@ struct ViewTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
         var pages: [[String: Any]] = []
-        func view(_ traces: [String], _ page: String, screenshot: String? = nil) throws {
-            _ = try attnlab(["view"] + traces + ["-o", page], in: dir)
-            var spec: [String: Any] = ["page": path(page), "traces": traces.map(path)]
+        func view(_ traces: [String], _ page: String, screenshot: String? = nil, language: Language = .en) throws {
+            _ = try attnlab(["view"] + traces + ["-o", page, "--lang", language.rawValue], in: dir)
+            var spec: [String: Any] = ["page": path(page), "traces": traces.map(path), "lang": language.rawValue]
             if let screenshot { spec["screenshot"] = screenshot }
             pages.append(spec)
         }
@@ -127,12 +128,18 @@ struct ViewTests {
         // A training log.
         _ = try attnlab(["train", "--task", "mqar", "--seq", "32", "--batch", "2", "--steps", "8", "--eval-tokens", "64", "-o", "run.gguf"], in: dir)
         try view(["run.log.jsonl"], "train.html")
+        // The same players in Japanese: the same numbers, and no label left in English.
+        try view(["cla.jsonl"], "decode-ja.html", language: .ja)
+        try view(["fa2.jsonl"], "fa2-ja.html", screenshot: "player-tile-ja.png", language: .ja)
+        try view(["long.jsonl"], "long-ja.html", language: .ja)
+        try view(["run.log.jsonl"], "train-ja.html", language: .ja)
 
         // Lesson reports with players embedded: CLA decodes (lesson 03), naive vs FA1 vs FA2 (lesson 07).
-        for (lesson, players) in [("03-cla", 1), ("07-flashattention", 4)] {
-            let run = try Run(["run", lesson, "--no-step", "--out", path("lessons")], directory: Browser.root)
+        for (lesson, players, language) in [("03-cla", 1, Language.en), ("07-flashattention", 4, .en), ("07-flashattention", 4, .ja)] {
+            let out = path("lessons-" + language.rawValue)
+            let run = try Run(["run", lesson, "--no-step", "--lang", language.rawValue, "--out", out], directory: Browser.root)
             #expect(run.status == 0, "attnlab run \(lesson): \(run.stderr)")
-            pages.append(["page": path("lessons/\(lesson)/report.html"), "report": true, "players": players, "traces": [String]()])
+            pages.append(["page": "\(out)/\(lesson)/report.html", "report": true, "players": players, "traces": [String](), "lang": language.rawValue])
         }
         // Screenshots go to a scratch folder, or where ATTNLAB_SCREENSHOTS says (docs/images for the
         // README's): a test run never changes the repository.

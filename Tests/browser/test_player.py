@@ -15,6 +15,7 @@ and the slider step the player, that print media hides the controls, and it save
 Exit status 0 when every check passes; each failure is printed on its own line.
 """
 import json
+import re
 import sys
 
 from selenium import webdriver
@@ -23,6 +24,9 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.common.action_chains import ActionChains
 
 failures = []
+# The language of the page being checked ("en" or "ja", from its manifest entry): the player's own
+# words follow it, the values (data-k) and the trace's names do not.
+lang = "en"
 
 
 def check(cond, what):
@@ -93,7 +97,7 @@ def shown(panel, key):
 
 
 def step_of(panel):
-    # "step 3 of 17" or "step 24 of 4095 (4/512 shown)"
+    # "step 3 of 17", "step 24 of 4095 (4/512 shown)" or "ステップ 3 / 17"
     return int(shown(panel, "step").split()[1])
 
 
@@ -122,7 +126,7 @@ def check_tile(panel, exp, k, name):
         check(got == total, "%s step %d: %s writes so far shown %s, trace %s" % (name, k, tensor, got, total))
     if panel.find_elements(By.CSS_SELECTOR, '[data-k="m"]'):
         if e["watch"] is None:
-            check(shown(panel, "watch_step") == "not yet", "%s step %d: the watched row has no value yet" % (name, k))
+            check(shown(panel, "watch_step") == ("まだ" if lang == "ja" else "not yet"), "%s step %d: the watched row has no value yet" % (name, k))
         else:
             for key in ["m", "l", "rescale"]:
                 got = float(shown(panel, key))
@@ -138,7 +142,7 @@ def check_train(panel, exp, k, name):
         check(got == e[key], "%s record %d: %s shown %s, log %s" % (name, k, key, got, e[key]))
     check(int(shown(panel, "train_step")) == e["step"] and number(shown(panel, "tokens")) == e["tokens"], "%s record %d: step/tokens" % (name, k))
     if e["val"] is not None:
-        check(float(shown(panel, "val_loss").split()[0]) == e["val"]["val_loss"], "%s record %d: last validation loss" % (name, k))
+        check(float(re.match(r"[-+.\deE]+", shown(panel, "val_loss")).group()) == e["val"]["val_loss"], "%s record %d: last validation loss" % (name, k))
 
 
 def screenshot(driver, manifest, spec):
@@ -190,12 +194,15 @@ def main():
 
 
 def run_page(driver, spec, manifest):
-    path, name = spec["page"], spec["page"].rsplit("/", 1)[-1]
+    global lang
+    lang = spec.get("lang", "en")
+    path, name = spec["page"], spec["page"].rsplit("/", 1)[-1] + ("" if lang == "en" else " (%s)" % lang)
     url = "file://" + path
     driver.get_log("performance")
     driver.get(url)
     if spec.get("report"):
         run_report(driver, spec, name)
+        check_language(driver, name)
         no_requests(driver, url, name)
         clean_console(driver, name)
         return
@@ -238,10 +245,10 @@ def run_page(driver, spec, manifest):
             press(driver, Keys.HOME)
             checker[kind](panel, exp, 0, name)
             press(driver, " ")
-            play = panel.find_element(By.CSS_SELECTOR, 'button[aria-label=play]')
-            check("pause" in play.text, "%s: space did not start playing" % name)
+            play = panel.find_element(By.CSS_SELECTOR, 'button[data-view=play]')
+            check(("一時停止" if lang == "ja" else "pause") in play.text, "%s: space did not start playing" % name)
             press(driver, " ")
-            check("play" in play.text, "%s: space did not pause" % name)
+            check(("再生" if lang == "ja" else "play") in play.text, "%s: space did not pause" % name)
     else:
         # Side by side: the shared slider moves every run to the same fraction of its steps.
         lengths = [len(e) for e in expected]
@@ -261,6 +268,7 @@ def run_page(driver, spec, manifest):
         press(driver, Keys.ARROW_RIGHT)
         after = [step_of(p) for p in panels]
         check(after == [before[0], min(before[1] + 1, lengths[1] - 1), before[2]] + before[3:], "%s: a focused panel stepped %s → %s" % (name, before, after))
+    check_language(driver, name)
     check_themes_and_print(driver, manifest, name)
     no_requests(driver, url, name)
     clean_console(driver, name)
@@ -299,8 +307,9 @@ def run_report(driver, spec, name):
 
 def run_sampled(driver, panel, exp, kind, note, name):
     """A sampled page says so, and its totals are still over every step of the trace."""
-    every = int(note.split("every ")[1].split()[0].rstrip("ndrth"))
-    check("Sampled" in note and str(len(exp)) in note.replace(",", ""), "%s: the sampling note %r" % (name, note))
+    # "… keeps every 3rd step and the last …" or "… 3 ステップごとのステップと最後の …"
+    every = int(re.search(r"(\d+) ステップごと" if lang == "ja" else r"every (\d+)", note).group(1))
+    check(("間引き" if lang == "ja" else "Sampled") in note and str(len(exp)) in note.replace(",", ""), "%s: the sampling note %r" % (name, note))
     kept = list(range(0, len(exp), every)) + ([] if (len(exp) - 1) % every == 0 else [len(exp) - 1])
     checks = {"decode": check_decode, "tile": check_tile, "train": check_train}[kind]
     checks(panel, exp, 0, name)
@@ -316,13 +325,41 @@ def check_layers(driver, panel, trace, name):
     """The layer strip draws one arrow (two paths) from each consumer to the producer it reads."""
     config = trace[0]["config"]
     consumers = sum(1 for l, src in enumerate(config["kv_map"]) if src != l)
-    paths = len(panel.find_elements(By.CSS_SELECTOR, 'svg[aria-label=layers] path'))
+    paths = len(panel.find_elements(By.CSS_SELECTOR, 'svg[data-view=layers] path'))
     check(paths == 2 * consumers, "%s: %d arrow paths for %d consumer layers" % (name, paths, consumers))
     if trace[0]["detail"] == "full":
-        cells = panel.find_elements(By.CSS_SELECTOR, 'svg[aria-label="attention weights"] rect')
+        cells = panel.find_elements(By.CSS_SELECTOR, 'svg[data-view=attention] rect')
         step = int(shown(panel, "step").split()[1])
         weights = [e for e in trace if e.get("type") == "attention" and e["step"] == step and e["layer"] == 0][0]["weights"]
         check(len(cells) == sum(len(r) for r in weights), "%s: %d attention cells for the trace's %d weights" % (name, len(cells), sum(len(r) for r in weights)))
+
+
+def check_language(driver, name):
+    """The page says its language, and in Japanese no label of the player is left in English: a
+    heading, label, header, button, hint, legend, note or aria-label with an English word (three
+    letters or more, not an acronym) must hold Japanese too. Values, tensor names and the trace's names are not labels."""
+    check(driver.execute_script("return document.documentElement.lang") == lang or bool(driver.find_elements(By.CSS_SELECTOR, "[data-lang=%s]" % lang)),
+          "%s: the page does not say it is in %s" % (name, lang))
+    roots = driver.find_elements(By.CSS_SELECTOR, ".attnlab-player")
+    check(all(r.get_attribute("data-lang") == lang for r in roots), "%s: a player is not in %s" % (name, lang))
+    if lang != "ja":
+        return
+    texts = driver.execute_script("""
+        var out = [];
+        document.querySelectorAll('.attnlab-player').forEach(function (root) {
+          root.querySelectorAll('h3, dt, th, button, .ap-hint, .ap-meta, .ap-note, .ap-warn, .ap-controls > span, [data-k=moved], [data-k=watch_step], [data-k=step]').forEach(function (e) {
+            out.push(e.textContent);
+          });
+          root.querySelectorAll('[aria-label]').forEach(function (e) { out.push(e.getAttribute('aria-label')); });
+        });
+        document.querySelectorAll('h1, summary').forEach(function (e) { out.push(e.textContent); });
+        return out;""")
+    check(len(texts) > 20, "%s: only %d labels found" % (name, len(texts)))
+    for text in texts:
+        # An acronym (SRAM, HBM) is a symbol; a word with lower-case letters is English.
+        words = [w for w in re.findall(r"[A-Za-z]{3,}", text) if not w.isupper()]
+        english = words and not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", text)
+        check(not english, "%s: a label in English on a Japanese page: %r" % (name, text))
 
 
 def check_themes_and_print(driver, manifest, name):

@@ -4,6 +4,10 @@
 (function () {
   "use strict";
   var SVGNS = "http://www.w3.org/2000/svg";
+  // The page's language, from the player root's data-lang (a report is in one language): tr(en, ja)
+  // picks the phrase, as Language.en(_:ja:) does in the Swift code; the trace's own names stay.
+  var lang = "en";
+  function tr(en, ja) { return lang === "ja" ? ja : en; }
 
   // 1234567 → "1,234,567": the same text on every machine (toLocaleString depends on the locale).
   function fmt(n) {
@@ -24,7 +28,7 @@
     return e;
   }
   // Colour g of the figures' palette (K/V head g, the g-th producer), as in every Cairo figure.
-  var paletteSize = 7;
+  var paletteSize = 8;
   function colour(i) { return "var(--c" + (i % paletteSize) + ")"; }
   // A definition list of named values; each value has data-k=NAME so tests (and people) find it.
   function values(parent, names) {
@@ -64,7 +68,8 @@
       // Dots too when there are few points: a series of one point has no line.
       if (pts.length <= 40) pts.forEach(function (p) { var xy = p.split(","); s.appendChild(svg("circle", { cx: xy[0], cy: xy[1], r: 2.5, fill: ser.colour })); });
     });
-    if (current !== null) s.appendChild(svg("line", { x1: X(current), x2: X(current), y1: top, y2: h - bottom, stroke: "var(--hl)", "stroke-width": 2 }));
+    // The current step: a dashed line in the text colour, which no series uses (in the light theme --hl is palette colour 1).
+    if (current !== null) s.appendChild(svg("line", { x1: X(current), x2: X(current), y1: top, y2: h - bottom, stroke: "var(--fg)", "stroke-width": 1.5, "stroke-dasharray": "4 3" }));
     s.appendChild(svg("text", { x: left, y: h - 3, "class": "ap-muted" }, String(xmin)));
     s.appendChild(svg("text", { x: w - right, y: h - 3, "text-anchor": "end", "class": "ap-muted" }, String(xmax)));
     box.appendChild(s);
@@ -88,20 +93,23 @@
     this.meta = panel.appendChild(el("p", { "class": "ap-meta" }));
     var c = panel.appendChild(el("div", { "class": "ap-controls" }));
     var self = this;
-    this.prev = c.appendChild(el("button", { type: "button", "aria-label": "previous step" }, "◀"));
-    this.play = c.appendChild(el("button", { type: "button", "aria-label": "play" }, "▶ play"));
-    this.next = c.appendChild(el("button", { type: "button", "aria-label": "next step" }, "▶"));
-    this.slider = c.appendChild(el("input", { type: "range", min: 0, max: trace.kept.length - 1, value: 0, step: 1, "aria-label": "step" }));
+    this.prev = c.appendChild(el("button", { type: "button", "aria-label": tr("previous step", "前のステップ") }, "◀"));
+    this.play = c.appendChild(el("button", { type: "button", "aria-label": tr("play", "再生"), "data-view": "play" }, tr("▶ play", "▶ 再生")));
+    this.next = c.appendChild(el("button", { type: "button", "aria-label": tr("next step", "次のステップ") }, "▶"));
+    this.slider = c.appendChild(el("input", { type: "range", min: 0, max: trace.kept.length - 1, value: 0, step: 1, "aria-label": tr("step", "ステップ") }));
     this.info = c.appendChild(el("span", { "class": "ap-stepinfo", "aria-live": "polite", "data-k": "step" }));
     this.prev.addEventListener("click", function () { self.go(self.k - 1); });
     this.next.addEventListener("click", function () { self.go(self.k + 1); });
     this.play.addEventListener("click", function () { self.toggle(); });
     this.slider.addEventListener("input", function () { self.go(Number(self.slider.value)); });
     if (trace.every > 1) {
-      panel.appendChild(el("p", { "class": "ap-note", "data-k": "sampled" },
+      panel.appendChild(el("p", { "class": "ap-note", "data-k": "sampled" }, tr(
         "Sampled: this trace has " + fmt(trace.frames) + " steps; to stay under the page's size limit the player keeps every " +
         trace.every + (trace.every === 2 ? "nd" : trace.every === 3 ? "rd" : "th") + " step and the last (" + fmt(trace.kept.length) +
-        " steps). Totals shown are summed over every step. The full trace is the .jsonl file."));
+        " steps). Totals shown are summed over every step. The full trace is the .jsonl file.",
+        "間引き表示: このトレースは " + fmt(trace.frames) + " ステップあります。ページのサイズ上限に収めるため、" + trace.every +
+        " ステップごとのステップと最後のステップ（" + fmt(trace.kept.length) + " ステップ）だけを残しています。表示する累計はすべてのステップの合計です。" +
+        "完全な記録は .jsonl ファイルにあります。")));
     }
     this.body = panel.appendChild(el("div", { "class": "ap-body" }));
     ({ decode: DecodeView, tile: TileView, train: TrainView })[trace.kind].call(this);
@@ -115,9 +123,9 @@
   };
   Player.prototype.toggle = function () {
     var self = this;
-    if (this.timer) { clearInterval(this.timer); this.timer = null; this.play.textContent = "▶ play"; return; }
+    if (this.timer) { clearInterval(this.timer); this.timer = null; this.play.textContent = tr("▶ play", "▶ 再生"); return; }
     if (this.k === this.t.kept.length - 1) this.go(0);
-    this.play.textContent = "❚❚ pause";
+    this.play.textContent = tr("❚❚ pause", "❚❚ 一時停止");
     this.timer = setInterval(function () {
       if (self.k >= self.t.kept.length - 1) { self.toggle(); return; }
       self.go(self.k + 1);
@@ -134,35 +142,41 @@
   };
   Player.prototype.stepText = function (label) {
     var f = this.t.kept[this.k];
-    this.info.textContent = label + " " + f + " of " + (this.t.frames - 1) + (this.t.every > 1 ? " (" + (this.k + 1) + "/" + this.t.kept.length + " shown)" : "");
+    var shown = this.t.every > 1 ? tr(" (" + (this.k + 1) + "/" + this.t.kept.length + " shown)", "（表示 " + (this.k + 1) + "/" + this.t.kept.length + "）") : "";
+    this.info.textContent = label + " " + f + tr(" of ", " / ") + (this.t.frames - 1) + shown;
   };
 
   // ---- decode: tokens, layer strip with CLA arrows, caches filling, attention, running totals ----
   function DecodeView() {
     var t = this.t, cfg = t.header.config, b = this.body;
     var producers = cfg.producers, L = cfg.layers;
-    this.meta.textContent = (t.header.model || "seeded random weights") + " · " + (t.summary ? t.summary.layout : cfg.attention) +
-      " · " + L + " layers, " + cfg.q_heads + " query / " + cfg.kv_heads + " K/V heads × " + cfg.head_dim + " · cache " +
-      t.header.cache_dtype + " · detail " + t.header.detail;
-    this.tokens = section(b, "Text (current token marked)", true).appendChild(el("div", { "class": "ap-tokens" }));
+    this.meta.textContent = (t.header.model || tr("seeded random weights", "シード付き乱数の重み")) + " · " + (t.summary ? t.summary.layout : cfg.attention) +
+      " · " + tr(L + " layers, " + cfg.q_heads + " query / " + cfg.kv_heads + " K/V heads × " + cfg.head_dim,
+                 L + " 層、クエリヘッド " + cfg.q_heads + " / K/V ヘッド " + cfg.kv_heads + " × " + cfg.head_dim) +
+      tr(" · cache ", " · キャッシュ ") + t.header.cache_dtype + tr(" · detail ", " · 詳細度 ") + t.header.detail;
+    this.tokens = section(b, tr("Text (current token marked)", "テキスト（現在のトークンに印）"), true).appendChild(el("div", { "class": "ap-tokens" }));
     // A newline token shows as ↵ (then breaks the line), so marking it is visible.
     this.tokSpans = t.tokens.map(function (s) { return this.tokens.appendChild(el("span", { "class": "ap-tok" }, s.replace(/\n/g, "↵\n"))); }, this);
     if (t.summary) this.tokens.appendChild(el("span", { "class": "ap-tok ap-gen ap-last" }, t.events[t.events.length - 1].filter(isStep)[0].next_text || ""));
-    this.strip = section(b, "Layers: who wrote K/V (w), who read whose cache (r), bytes this step", true).appendChild(el("div"));
-    this.caches = section(b, "Cache of each producer (rows = positions" + (t.header.detail === "full" ? ", K values as a heatmap)" : ")")).appendChild(el("div"));
+    this.strip = section(b, tr("Layers: who wrote K/V (w), who read whose cache (r), bytes this step",
+                           "層: K/V を書いた層 (w)、どの層のキャッシュを読んだか (r)、このステップのバイト数"), true).appendChild(el("div"));
+    this.caches = section(b, tr("Cache of each producer (rows = positions", "K/V を書く各層のキャッシュ（行 = 位置") +
+      (t.header.detail === "full" ? tr(", K values as a heatmap)", "、K の値をヒートマップで）") : tr(")", "）"))).appendChild(el("div"));
     this.hasAttention = t.header.detail === "full";
     if (this.hasAttention) {
-      var part = section(b, "Attention weights of layer "), h = part.firstChild;
-      this.layerSelect = h.appendChild(el("select", { "aria-label": "layer" }));
+      var part = section(b, tr("Attention weights of layer ", "アテンションの重み: 層 ")), h = part.firstChild;
+      this.layerSelect = h.appendChild(el("select", { "aria-label": tr("layer", "層") }));
       for (var l = 0; l < L; l++) this.layerSelect.appendChild(el("option", { value: l }, String(l)));
       var self = this;
       this.layerSelect.addEventListener("change", function () { self.show(self.k); });
       this.attention = part.appendChild(el("div"));
     }
-    var totals = section(b, "Running totals");
-    this.vals = values(totals, [["written", "bytes written so far"], ["read", "bytes read so far"], ["stored", "bytes stored (cache)"], ["step_written", "written this step"], ["step_read", "read this step"]]);
+    var totals = section(b, tr("Running totals", "累計"));
+    this.vals = values(totals, [["written", tr("bytes written so far", "書き込んだバイト数（累計）")], ["read", tr("bytes read so far", "読んだバイト数（累計）")],
+                                ["stored", tr("bytes stored (cache)", "保持しているバイト数（キャッシュ）")], ["step_written", tr("written this step", "このステップの書き込み")],
+                                ["step_read", tr("read this step", "このステップの読み込み")]]);
     this.chart = totals.appendChild(el("div"));
-    legend(totals, [["written", colour(0)], ["read", colour(1)], ["stored", colour(2)]]);
+    legend(totals, [[tr("written", "書き込み"), colour(0)], [tr("read", "読み込み"), colour(1)], [tr("stored", "保持"), colour(2)]]);
     this.producerIndex = {};
     producers.forEach(function (p, i) { this.producerIndex[p] = i; }, this);
     this.show = decodeShow;
@@ -171,7 +185,7 @@
   function decodeShow(k) {
     var t = this.t, f = t.kept[k], ev = t.events[k], cfg = t.header.config, self = this;
     var step = ev.filter(isStep)[0];
-    this.stepText("step");
+    this.stepText(tr("step", "ステップ"));
     this.tokSpans.forEach(function (s, i) {
       s.className = "ap-tok" + (i >= t.header.prompt_tokens.length ? " ap-gen" : "") + (i > f ? " ap-future" : "") + (i === f ? " ap-now" : "");
     });
@@ -180,7 +194,7 @@
     // Layer strip: a box per layer (rows of at most 12), producers filled in their colour, an arrow from
     // each consumer to the producer whose cache it reads (CLA), bytes written and read this step.
     var L = cfg.layers, perRow = Math.min(L, 12), bw = 58, gap = 8, rowH = 104, W = perRow * (bw + gap), H = Math.ceil(L / perRow) * rowH;
-    var s = svg("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img", "aria-label": "layers" });
+    var s = svg("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img", "aria-label": tr("layers", "層"), "data-view": "layers" });
     var writes = {}, reads = {};
     ev.forEach(function (e) { if (e.type === "kv_write") writes[e.layer] = e; else if (e.type === "kv_read") reads[e.layer] = e; });
     function boxX(l) { return (l % perRow) * (bw + gap); }
@@ -212,7 +226,7 @@
     var P = cfg.producers.length, perLine = Math.min(P, 6), cw = P > 3 ? 120 : 180, rowsMax = t.frames;
     var rh = Math.max(2, Math.min(8, Math.floor((P > 6 ? 90 : 220) / rowsMax))), blockH = rowsMax * rh + 24;
     var cs = svg("svg", { viewBox: "0 0 " + (perLine * (cw + 14)) + " " + (Math.ceil(P / perLine) * blockH), width: perLine * (cw + 14),
-                          height: Math.ceil(P / perLine) * blockH, role: "img", "aria-label": "caches" });
+                          height: Math.ceil(P / perLine) * blockH, role: "img", "aria-label": tr("caches", "キャッシュ") });
     cfg.producers.forEach(function (p, i) {
       var x = (i % perLine) * (cw + 14), y0 = Math.floor(i / perLine) * blockH, col = colour(i), rows = held[p] || {};
       cs.appendChild(svg("text", { x: x, y: y0 + 11 }, "L" + p));
@@ -249,18 +263,18 @@
     box.textContent = "";
     var a = ev.filter(function (e) { return e.type === "attention" && e.layer === layer; })[0];
     var r = ev.filter(function (e) { return e.type === "kv_read" && e.layer === layer; })[0];
-    if (!a) { box.appendChild(el("p", { "class": "ap-hint" }, "No attention event at this step.")); return; }
+    if (!a) { box.appendChild(el("p", { "class": "ap-hint" }, tr("No attention event at this step.", "このステップにはアテンションの記録がありません。"))); return; }
     var heads = a.weights.length, T = a.weights[0].length, cell = Math.max(3, Math.min(16, Math.floor(520 / T))), top = 14, lw = 70;
     var width = Math.max(300, lw + T * cell);
-    var s = svg("svg", { viewBox: "0 0 " + width + " " + (top + heads * (cell + 2) + 4), width: width, height: top + heads * (cell + 2) + 4, role: "img", "aria-label": "attention weights" });
-    s.appendChild(svg("text", { x: lw, y: 10, "class": "ap-muted" }, "positions →  (reads L" + a.source_layer + "'s cache)"));
+    var s = svg("svg", { viewBox: "0 0 " + width + " " + (top + heads * (cell + 2) + 4), width: width, height: top + heads * (cell + 2) + 4, role: "img", "aria-label": tr("attention weights", "アテンションの重み"), "data-view": "attention" });
+    s.appendChild(svg("text", { x: lw, y: 10, "class": "ap-muted" }, tr("positions →  (reads L" + a.source_layer + "'s cache)", "位置 →（L" + a.source_layer + " のキャッシュを読む）")));
     for (var h = 0; h < heads; h++) {
       var g = cfg.head_map[h], y = top + h * (cell + 2), positions = r && r.positions ? r.positions[g] : null;
       s.appendChild(svg("text", { x: 0, y: y + cell - 2 }, "q" + h + " → kv" + g));
       for (var p = 0; p < T; p++) {
         var wgt = a.weights[h][p];
         var rect = s.appendChild(svg("rect", { x: lw + p * cell, y: y, width: cell - 1, height: cell, fill: colour(g), opacity: (0.08 + 0.92 * wgt).toFixed(3) }));
-        rect.appendChild(svg("title", {}, "head " + h + ", position " + (positions ? positions[p] : p) + ": " + wgt));
+        rect.appendChild(svg("title", {}, tr("head ", "ヘッド ") + h + tr(", position ", "、位置 ") + (positions ? positions[p] : p) + ": " + wgt));
       }
     }
     box.appendChild(s);
@@ -269,22 +283,28 @@
   // ---- tile: grid with visit order, SRAM, HBM per tensor, the watched row's m and l ----
   function TileView() {
     var t = this.t, cfg = t.header.config, b = this.body;
+    var source = { "default": tr("the published rule", "公開された規則"), "given": tr("given", "指定"), "fit": tr("fitted to M", "M に収まるよう選択") }[cfg.block_source] || cfg.block_source;
     this.meta.textContent = cfg.algo + " · N = " + cfg.n + ", d = " + cfg.d + " · Br × Bc = " + cfg.block_rows + " × " + cfg.block_cols +
-      " (" + cfg.block_source + ") · SRAM M = " + fmt(cfg.sram_elements) + " elements · " + cfg.q_heads + " query / " + cfg.kv_heads +
-      " K/V heads" + (cfg.causal ? " · causal" : "") + (cfg.backward ? " · forward + backward" : "");
+      tr(" (", "（") + source + tr(") · SRAM M = ", "） · SRAM M = ") + fmt(cfg.sram_elements) + tr(" elements · ", " 要素 · ") +
+      tr(cfg.q_heads + " query / " + cfg.kv_heads + " K/V heads", "クエリヘッド " + cfg.q_heads + " / K/V ヘッド " + cfg.kv_heads) +
+      (cfg.causal ? tr(" · causal", " · 因果マスク") : "") + (cfg.backward ? tr(" · forward + backward", " · 順伝播 + 逆伝播") : "");
     this.phaseLine = b.appendChild(el("p", { "class": "ap-wide" }));
-    this.grid = section(b, "Blocks of this phase (visit order; current outlined, masked hatched, skipped grey)").appendChild(el("div"));
-    var sram = section(b, "SRAM (elements)");
+    this.grid = section(b, tr("Blocks of this phase (visit order; current outlined, masked hatched, skipped grey)",
+                             "このフェーズのブロック（訪問順。現在のブロックは枠、マスクは斜線、飛ばしたものは灰色）")).appendChild(el("div"));
+    var sram = section(b, tr("SRAM (elements)", "SRAM（要素数）"));
+    var inUse = tr("in use after the step", "ステップ後の使用量"), peak = tr("peak during the step", "ステップ中のピーク"), capacity = tr("capacity M", "容量 M");
     this.sram = sram.appendChild(el("div"));
-    legend(sram, [["in use after the step", colour(0)], ["peak during the step", colour(1)], ["capacity M", "var(--hl)"]]);
-    this.vals = values(sram, [["sram", "in use after the step"], ["sram_peak", "peak during the step"], ["capacity", "capacity M"]]);
+    legend(sram, [[inUse, colour(0)], [peak, colour(1)], [capacity, "var(--fg)"]]);
+    this.vals = values(sram, [["sram", inUse], ["sram_peak", peak], ["capacity", capacity]]);
     this.vals.capacity.textContent = fmt(cfg.sram_elements);
     this.moved = sram.appendChild(el("p", { "class": "ap-meta", "data-k": "moved" }));
     this.over = sram.appendChild(el("p", { "class": "ap-warn", "data-k": "overshoot" }));
-    this.hbm = section(b, "HBM traffic so far (elements)").appendChild(el("div"));
+    this.hbm = section(b, tr("HBM traffic so far (elements)", "HBM 転送量の累計（要素数）")).appendChild(el("div"));
     if (t.watch.length) {
-      var watch = section(b, "Watched row " + cfg.watch_row + ": running max m, sum l, rescale e^(m_old − m_new)");
-      this.wvals = values(watch, [["watch_step", "last update at step"], ["m", "m"], ["l", "l"], ["rescale", "rescale"], ["true_max", "true max"], ["true_sum", "true sum"]]);
+      var watch = section(b, tr("Watched row " + cfg.watch_row + ": running max m, sum l, rescale e^(m_old − m_new)",
+                                "注目する行 " + cfg.watch_row + ": 累積最大 m、和 l、再スケール e^(m_old − m_new)"));
+      this.wvals = values(watch, [["watch_step", tr("last update at step", "最後に更新したステップ")], ["m", "m"], ["l", "l"], ["rescale", tr("rescale", "再スケール")],
+                                  ["true_max", tr("true max", "真の最大値")], ["true_sum", tr("true sum", "真の和")]]);
       this.wvals.true_max.textContent = String(t.header.watch_true_max);
       this.wvals.true_sum.textContent = String(t.header.watch_true_sum);
       this.wchart = watch.appendChild(el("div"));
@@ -294,9 +314,10 @@
   }
   function tileShow(k) {
     var t = this.t, f = t.kept[k], e = t.events[k][0], cfg = t.header.config, V = t.visits;
-    this.stepText("step");
-    this.phaseLine.textContent = "phase " + e.phase + " · K/V head " + e.kv_head + (e.i !== null ? " · i = " + e.i : "") + (e.j !== null ? " · j = " + e.j : "") +
-      " · rows " + e.rows[0] + "–" + (e.rows[1] - 1) + (e.cols[1] > e.cols[0] ? " · cols " + e.cols[0] + "–" + (e.cols[1] - 1) : "") + (e.masked ? " · masked" : "");
+    this.stepText(tr("step", "ステップ"));
+    this.phaseLine.textContent = tr("phase ", "フェーズ ") + e.phase + tr(" · K/V head ", " · K/V ヘッド ") + e.kv_head + (e.i !== null ? " · i = " + e.i : "") + (e.j !== null ? " · j = " + e.j : "") +
+      tr(" · rows ", " · 行 ") + e.rows[0] + "–" + (e.rows[1] - 1) + (e.cols[1] > e.cols[0] ? tr(" · cols ", " · 列 ") + e.cols[0] + "–" + (e.cols[1] - 1) : "") +
+      (e.masked ? tr(" · masked", " · マスク") : "");
     // The grid of the current phase and K/V head, from every step (so sampling never leaves holes).
     var phase = V[f * 5 + 4], head = V[f * 5], maxI = 0, maxJ = -1, cells = {}, count = 0;
     for (var s = 0; s * 5 < V.length; s++) {
@@ -312,13 +333,15 @@
     var left = 22, top = 16, style = getComputedStyle(this.panel), width = Math.max(170, left + cols * size + 4);
     function v(name) { return style.getPropertyValue(name).trim(); }
     var canvas = el("canvas", { width: width, height: top + rows * size + 4, role: "img",
-      "aria-label": "tile grid: " + count + " blocks in this phase, current block i = " + V[f * 5 + 1] + ", j = " + V[f * 5 + 2] });
+      "aria-label": tr("tile grid: " + count + " blocks in this phase, current block i = ", "タイルの格子: このフェーズのブロック " + count + " 個、現在のブロック i = ") +
+        V[f * 5 + 1] + ", j = " + V[f * 5 + 2] });
     var g = canvas.getContext("2d");
     g.font = "10px DejaVu Sans, sans-serif";
     g.fillStyle = v("--muted");
-    g.fillText(maxJ < 0 ? "row chunks ↓" : "j (key blocks) →", left, 10);
+    g.fillText(maxJ < 0 ? tr("row chunks ↓", "行のまとまり ↓") : tr("j (key blocks) →", "j（キーブロック）→"), left, 10);
     g.fillText("i ↓", 0, top + 10);
-    var done = v("--c" + (head % paletteSize)), hl = v("--hl"), grid = v("--grid"), muted = v("--muted"), cur = null;
+    // The current block is outlined in the text colour: in the light theme --hl is palette colour 1, K/V head 1's.
+    var done = v("--c" + (head % paletteSize)), outline = v("--fg"), grid = v("--grid"), muted = v("--muted"), cur = null;
     for (var a = 0; a < rows; a++) for (var c = 0; c < cols; c++) {
       var cell = cells[a + "," + (maxJ < 0 ? -1 : c)], x = left + c * size, y = top + a * size, inner = size > 3 ? size - 1 : size;
       if (!cell) { g.fillStyle = grid; g.fillRect(x, y, inner, inner); continue; }
@@ -333,7 +356,7 @@
       if (size >= 18 && cell.done !== undefined) { g.fillStyle = v("--bg"); g.textAlign = "center"; g.fillText(String(cell.order), x + size / 2, y + size / 2 + 4); g.textAlign = "start"; }
       if (cell.step === f) cur = [x, y];
     }
-    if (cur) { g.strokeStyle = hl; g.lineWidth = Math.max(2, Math.min(3, size / 4)); g.strokeRect(cur[0] - 1, cur[1] - 1, size + 1, size + 1); }
+    if (cur) { g.strokeStyle = outline; g.lineWidth = Math.max(2, Math.min(3, size / 4)); g.strokeRect(cur[0] - 1, cur[1] - 1, size + 1, size + 1); }
     this.grid.textContent = "";
     this.grid.appendChild(canvas);
     // SRAM: in use after the step and the peak, against the capacity line.
@@ -341,22 +364,26 @@
     var sb = svg("svg", { viewBox: "0 0 " + w + " 34", width: w, height: 34, role: "img", "aria-label": "SRAM" });
     sb.appendChild(svg("rect", { x: 0, y: 4, width: w * e.sram_peak / top, height: 18, fill: colour(1), opacity: 0.45 }));
     sb.appendChild(svg("rect", { x: 0, y: 4, width: w * e.sram / top, height: 18, fill: colour(0) }));
-    sb.appendChild(svg("line", { x1: w * M / top, x2: w * M / top, y1: 0, y2: 26, stroke: "var(--hl)", "stroke-width": 2 }));
+    sb.appendChild(svg("line", { x1: w * M / top, x2: w * M / top, y1: 0, y2: 26, stroke: "var(--fg)", "stroke-width": 2 }));
     sb.appendChild(svg("text", { x: Math.min(w * M / top, w - 4), y: 33, "text-anchor": "end", "class": "ap-muted" }, "M"));
     this.sram.textContent = "";
     this.sram.appendChild(sb);
     this.vals.sram.textContent = fmt(e.sram);
     this.vals.sram_peak.textContent = fmt(e.sram_peak);
-    function list(ts) { return ts.length ? ts.map(function (x) { return x.block + " (" + fmt(x.elements) + ")"; }).join(" ") : "nothing"; }
-    this.moved.textContent = "loaded: " + list(e.loads) + " · stored: " + list(e.stores);
-    var why = { "default": "the published block rule's working set (Q, K, V, O blocks and the Br × Bc scores) exceeds M",
-                "given": "the --br/--bc given are too big for M", "fit": "the blocks chosen to fit still overshoot M" }[cfg.block_source] || "the blocks do not fit M";
-    this.over.textContent = e.sram_peak > M ? "Over capacity by " + fmt(e.sram_peak - M) + " elements: " + why +
-      ". The simulator counts the traffic as if it fitted; the summary says exceeds_sram." : "";
+    function list(ts) { return ts.length ? ts.map(function (x) { return x.block + " (" + fmt(x.elements) + ")"; }).join(" ") : tr("nothing", "なし"); }
+    this.moved.textContent = tr("loaded: ", "読み込み: ") + list(e.loads) + tr(" · stored: ", " · 書き出し: ") + list(e.stores);
+    var why = { "default": tr("the published block rule's working set (Q, K, V, O blocks and the Br × Bc scores) exceeds M",
+                              "公開されたブロックの規則の作業領域（Q、K、V、O のブロックと Br × Bc のスコア）が M を超える"),
+                "given": tr("the --br/--bc given are too big for M", "指定した --br/--bc が M に対して大きすぎる"),
+                "fit": tr("the blocks chosen to fit still overshoot M", "収まるよう選んだブロックでもなお M を超える") }[cfg.block_source] ||
+              tr("the blocks do not fit M", "ブロックが M に収まらない");
+    this.over.textContent = e.sram_peak > M ? tr("Over capacity by " + fmt(e.sram_peak - M) + " elements: " + why +
+      ". The simulator counts the traffic as if it fitted; the summary says exceeds_sram.",
+      "容量を " + fmt(e.sram_peak - M) + " 要素超過: " + why + "。シミュレーターは収まったものとして転送量を数え、summary に exceeds_sram と記録します。") : "";
     // HBM per tensor so far (summed over every step by attnlab view), and the trace's own totals.
     var tot = t.totals[k], n = t.tensors.length, tb = el("table");
     var hr = tb.appendChild(el("tr"));
-    ["tensor", "reads", "writes"].forEach(function (h) { hr.appendChild(el("th", {}, h)); });
+    [tr("tensor", "テンソル"), tr("reads", "読み込み"), tr("writes", "書き込み")].forEach(function (h) { hr.appendChild(el("th", {}, h)); });
     t.tensors.forEach(function (name, q) {
       var tr = tb.appendChild(el("tr"));
       tr.appendChild(el("td", {}, name));
@@ -364,7 +391,7 @@
       tr.appendChild(el("td", { "data-k": "writes-" + name }, fmt(tot[n + q])));
     });
     var all = tb.appendChild(el("tr"));
-    all.appendChild(el("td", {}, "all"));
+    all.appendChild(el("td", {}, tr("all", "合計")));
     all.appendChild(el("td", { "data-k": "hbm_reads" }, fmt(e.hbm_reads)));
     all.appendChild(el("td", { "data-k": "hbm_writes" }, fmt(e.hbm_writes)));
     this.hbm.textContent = "";
@@ -372,7 +399,7 @@
     if (t.watch.length) {
       var cur = null;
       t.watch.forEach(function (wv) { if (wv[0] <= f) cur = wv; });
-      this.wvals.watch_step.textContent = cur ? String(cur[0]) : "not yet";
+      this.wvals.watch_step.textContent = cur ? String(cur[0]) : tr("not yet", "まだ");
       this.wvals.m.textContent = cur ? String(cur[1]) : "−∞";
       this.wvals.l.textContent = cur ? String(cur[2]) : "0";
       this.wvals.rescale.textContent = cur ? String(cur[3]) : "";
@@ -386,18 +413,20 @@
   // ---- training log: loss curve, the step's values, the last validation ----
   function TrainView() {
     var t = this.t, b = this.body;
-    this.meta.textContent = "training log · " + fmt(t.frames) + " steps";
-    var part = section(b, "Training step");
-    this.vals = values(part, [["train_step", "step"], ["loss", "loss"], ["lr", "learning rate"], ["grad_norm", "gradient norm"], ["tokens", "tokens seen"], ["val_loss", "last validation loss"]]);
-    var curve = section(b, "Loss");
+    this.meta.textContent = tr("training log · " + fmt(t.frames) + " steps", "学習ログ · " + fmt(t.frames) + " ステップ");
+    var part = section(b, tr("Training step", "学習のステップ"));
+    this.vals = values(part, [["train_step", tr("step", "ステップ")], ["loss", tr("loss", "損失")], ["lr", tr("learning rate", "学習率")],
+                              ["grad_norm", tr("gradient norm", "勾配ノルム")], ["tokens", tr("tokens seen", "学習したトークン数")],
+                              ["val_loss", tr("last validation loss", "直近の検証損失")]]);
+    var curve = section(b, tr("Loss", "損失"));
     this.chart = curve.appendChild(el("div"));
-    legend(curve, [["training loss", colour(0)], ["validation loss", colour(1)]]);
+    legend(curve, [[tr("training loss", "学習損失"), colour(0)], [tr("validation loss", "検証損失"), colour(1)]]);
     this.validations = t.preamble.concat([].concat.apply([], t.events.map(function (ev) { return ev.slice(1); })));
     this.show = trainShow;
   }
   function trainShow(k) {
     var t = this.t, r = t.events[k][0];
-    this.stepText("record");
+    this.stepText(tr("record", "記録"));
     this.vals.train_step.textContent = String(r.step);
     this.vals.loss.textContent = String(r.loss);
     this.vals.lr.textContent = String(r.lr);
@@ -405,7 +434,7 @@
     this.vals.tokens.textContent = fmt(r.tokens);
     var v = null;
     this.validations.forEach(function (x) { if (x.step <= r.step) v = x; });
-    this.vals.val_loss.textContent = v ? String(v.val_loss) + " (step " + v.step + ")" : "none yet";
+    this.vals.val_loss.textContent = v ? String(v.val_loss) + tr(" (step " + v.step + ")", "（ステップ " + v.step + "）") : tr("none yet", "まだない");
     var steps = t.loss.map(function (p) { return p[0]; });
     lineChart(this.chart, [{ xs: steps, ys: t.loss.map(function (p) { return p[1]; }), colour: colour(0) },
                            { ys: this.validations.map(function (x) { return x.val_loss; }), xs: this.validations.map(function (x) { return x.step; }), colour: colour(1) }],
@@ -419,7 +448,7 @@
     });
     root.textContent = "";
     var bar = root.appendChild(el("div", { "class": "ap-controls" }));
-    var themeButton = bar.appendChild(el("button", { type: "button", "class": "ap-theme", "aria-label": "switch light/dark theme" }, "◐ theme"));
+    var themeButton = bar.appendChild(el("button", { type: "button", "class": "ap-theme", "aria-label": tr("switch light/dark theme", "ライト/ダークのテーマを切り替える") }, tr("◐ theme", "◐ テーマ")));
     themeButton.addEventListener("click", function () {
       var target = document.body.classList.contains("attnlab-page") ? document.body : root;
       var dark = target.getAttribute("data-theme") === "dark" ||
@@ -429,12 +458,13 @@
     });
     var players = [], shared = null;
     if (traces.length > 1) {
-      bar.appendChild(el("span", {}, "all runs, same fraction of each:"));
+      bar.appendChild(el("span", {}, tr("all runs, same fraction of each:", "全実行を同じ割合の位置に:")));
       var longest = Math.max.apply(null, traces.map(function (t) { return t.kept.length; }));
-      shared = bar.appendChild(el("input", { type: "range", min: 0, max: longest - 1, value: 0, "aria-label": "all runs", "data-k": "shared" }));
+      shared = bar.appendChild(el("input", { type: "range", min: 0, max: longest - 1, value: 0, "aria-label": tr("all runs", "全実行"), "data-k": "shared" }));
       shared.addEventListener("input", function () { sync(Number(shared.value)); });
     }
-    bar.appendChild(el("span", { "class": "ap-hint" }, "Keys: ← → step, space play/pause, Home/End; click a panel to step it alone."));
+    bar.appendChild(el("span", { "class": "ap-hint" }, tr("Keys: ← → step, space play/pause, Home/End; click a panel to step it alone.",
+      "キー: ← → で1ステップ、スペースで再生/一時停止、Home/End。パネルをクリックするとそのパネルだけを動かせます。")));
     var panels = root.appendChild(el("div", { "class": "ap-panels" }));
     traces.forEach(function (t) {
       var panel = panels.appendChild(el("section", { "class": "ap-panel", tabindex: traces.length > 1 ? 0 : -1, "data-kind": t.kind }));
@@ -467,11 +497,12 @@
 
   function boot() {
     var roots = document.querySelectorAll(".attnlab-player[data-traces]");
+    if (roots.length) lang = roots[0].getAttribute("data-lang") === "ja" ? "ja" : "en";
     if (roots.length) paletteSize = parseInt(getComputedStyle(roots[0]).getPropertyValue("--palette-size"), 10) || paletteSize;
     for (var i = 0; i < roots.length; i++) {
       try { Group(roots[i]); } catch (err) {
         roots[i].textContent = "";
-        roots[i].appendChild(el("p", { "class": "ap-error" }, "The player could not read its data: " + err.message));
+        roots[i].appendChild(el("p", { "class": "ap-error" }, tr("The player could not read its data: ", "プレイヤーがデータを読めませんでした: ") + err.message));
         throw err;
       }
     }
