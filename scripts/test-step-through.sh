@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Drives `attnlab run --step` in a real terminal (tmux) at 100×30, in English and Japanese: each step
 # is drawn on a cleared screen (the previous step's title is gone), its narration shows once, with ▢
-# before Enter and the numbers after, no line is wider than the terminal, c toggles the compact view,
-# b / g N / r move and re-run, q and Ctrl-C quit. Fails (exit 1) with the screen when something is
+# before Enter and the numbers after, no line is wider than the terminal, every command is one key
+# press (no Enter after it): c toggles the compact view, → PageDown n / ← b / Home End / g N Enter
+# move, r re-runs, Esc cancels a step number, q and Ctrl-C quit. Fails (exit 1) with the screen when something is
 # not where it should be. Usage: scripts/test-step-through.sh [path/to/attnlab]
 set -Eeuo pipefail
 attnlab=${1:-.build/release/attnlab}
@@ -12,11 +13,15 @@ work=$(mktemp -d)
 session="step"
 # A private tmux server (its own socket), kept alive by an idle session: killing a test's session
 # then never takes the server down while the next `new-session` is connecting to it, a race that
-# tmux reports as "server exited unexpectedly".
+# tmux reports as "server exited unexpectedly". At the end the server is ended by killing its
+# sessions, not with kill-server: that is a SIGTERM, and a test runner's thread may start us with
+# every signal blocked, which the server inherits — it would live on, holding a descriptor the test
+# runner waits on. The sessions' idle programs are `cat` on their terminal, which ends when the
+# terminal closes (a `sleep` would ignore the blocked SIGHUP and linger).
 tmux() { command tmux -L "attnlab-step-$$" "$@"; }
-trap 'tmux kill-server 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'tmux kill-session -t "$session" 2>/dev/null || true; tmux kill-session -t keeper 2>/dev/null || true; rm -rf "$work"' EXIT
 trap 'echo "step-through: line $LINENO failed (exit $?)" >&2' ERR
-tmux new-session -d -s keeper "sleep 3600"
+tmux new-session -d -s keeper cat
 export LC_ALL=C.UTF-8  # wc -L counts a Japanese character as 2 columns, as the terminal draws it
 
 cat > "$work/lesson.yaml" <<'YAML'
@@ -55,7 +60,7 @@ start() {  # start COLUMNS ROWS ARGS…: attnlab run ARGS in a fresh terminal of
     shift 2
     tmux kill-session -t "$session" 2>/dev/null || true
     tmux new-session -d -s "$session" -x "$columns" -y "$rows" \
-        "cd '$work' && TERM=xterm-256color NO_COLOR=1 '$attnlab' run $* --step --out '$work/out'; echo EXIT=\$?; sleep 60"
+        "cd '$work' && TERM=xterm-256color NO_COLOR=1 '$attnlab' run $* --step --out '$work/out'; echo EXIT=\$?; cat"
 }
 
 # Moving about a small lesson: run, re-run, next, back, a wrong command, go to a step, quit.
@@ -67,23 +72,38 @@ expect "stores 131,072 bytes per token"
 once "stores 131,072 bytes per token"
 gone "▢"
 expect "✓ kv_bytes_per_token == 131072"
-keys "r" Enter
+keys "r"
 expect "✓ kv_bytes_per_token == 131072"
-keys "n" Enter
+expect "Step 1/2 · GQA bytes"           # r re-ran the step and stayed on it
+keys "n"
 expect "Step 2/2 · Tiles"
 gone "GQA bytes"                      # the screen was cleared
 keys Enter
 expect "FA2: 10 of 4 × 4 tiles"
 expect "row by row: Q block i outside"
 expect "·"                             # causal: blocks above the diagonal skipped
-keys "b" Enter
+keys Left                              # what a presenter's remote sends for "back"
 expect "Step 1/2 · GQA bytes"
 gone "Step 2/2"
-keys "zz" Enter                       # not a command: said in the footer
-expect "'zz'?"
-keys "g 2" Enter
+keys "z"                               # not a command: said in the footer
+expect "'z'? Keys:"
+keys "g"                               # a field for the step number…
+expect "Go to step: ▏"
+keys "9" Enter                         # …that refuses a step the lesson does not have…
+expect "there is no step 9, only 1–2"
+keys BSpace "2"
+expect "Go to step: 2▏"
+keys Escape                            # …and that Esc cancels
+expect "Enter/→ run"
+gone "Go to step"
+expect "Step 1/2 · GQA bytes"
+keys "2" Enter                         # a digit opens the field too
 expect "Step 2/2 · Tiles"
-keys "q" Enter
+keys Home
+expect "Step 1/2 · GQA bytes"
+keys End
+expect "Step 2/2 · Tiles"
+keys "q"
 expect "EXIT=0"
 test -f "$work/out/step-through/report.html" || fail "no report written"
 
@@ -98,22 +118,23 @@ expect "131,072 bytes per token"
 once "In grouped-query attention (GQA)"
 expect "$ attnlab kv --preset llama-3-8b"
 expect "this model"                    # the bytes per token against MHA
-keys "c" Enter
+keys "c"
 expect "✓ all 3 checks hold"
 gone "$ attnlab kv"
-keys "c" Enter
+keys "c"
 expect "$ attnlab kv"
-keys Enter
+keys Right
 expect "Step 2/4"
 gone "Step 1/4"
 gone "In grouped-query attention"
 keys Enter
 expect "2,621,440, 327,680 or 40,960 bytes"
-keys "g 4" Enter
+keys "g" "4" Enter
+expect "Step 4/4"
 keys Enter
 expect "own: the layer writes its own K/V cache"
 expect "mqa    own own own own"
-keys "q" Enter
+keys "q"
 expect "EXIT=0"
 
 # The same in Japanese.
@@ -123,14 +144,14 @@ expect "q 終了"
 keys Enter
 expect "131,072"
 gone "▢"
-keys "c" Enter
+keys "c"
 expect "✓ 3件の検査がすべて成立"
-keys "zz" Enter
-expect "「zz」?"
-keys "n" Enter
+keys "z"
+expect "「z」?キー"
+keys PageDown
 expect "ステップ 2/4"
 gone "ステップ 1/4"
-keys "q" Enter
+keys "q"
 expect "EXIT=0"
 
 # A decode lesson: which layers write their own cache.
@@ -138,14 +159,14 @@ start 100 30 "$lessons/01-kv-cache.yaml"
 keys Enter
 expect "own: the layer writes its own K/V cache"
 expect "KV     own own own own"
-keys "q" Enter
+keys "q"
 expect "EXIT=0"
 
 # A tile lesson: the tiles in the order FA1 visits them, column by column.
 start 100 30 "$lessons/07-flashattention.yaml" --lang ja
 keys Enter
 expect "列ごと:外側がK/Vブロックj"
-keys "q" Enter
+keys "q"
 expect "EXIT=0"
 # Ctrl-C while waiting for a reply: the run stops (130) and the terminal is back on its normal screen.
 start 100 30 "$lessons/02-gqa.yaml"

@@ -102,7 +102,10 @@ extension AttnLab {
             let screen = interactive && StepThrough.wantsScreen
             // An interruption while stepping through leaves the step-through's screen too.
             Interruption.onInterrupt { [out] in
-                if screen { Terminal.leaveScreen() }
+                if screen {
+                    Keyboard.stop()
+                    Terminal.leaveScreen()
+                }
                 LessonOutput.abandon(out)
             }
             let lessons = try files.map { try LessonLoader.load(file: $0) }

@@ -6,11 +6,14 @@ import Foundation
 /// screen shows its narration (Markdown rendered, reflowed to the terminal's width) with ▢ where its
 /// numbers will stand; Enter runs the step and redraws the same screen with the numbers in place,
 /// the step's text picture and its checks. Then Enter/n next, b back, g N go to step N, r re-run,
-/// c compact view, q quit (each followed by Enter), listed in the footer.
+/// c compact view, q quit, listed in the footer.
 ///
 /// On a terminal that can clear its screen each step is drawn on a cleared alternate screen, fitted
-/// to the terminal's rows (the least important parts go first). Otherwise the screens follow one
-/// another as plain text, the narration only once it has its numbers.
+/// to the terminal's rows (the least important parts go first), and each command is one key press:
+/// → ↓ PageDown and space advance like Enter, ← ↑ PageUp go back like b (what a presenter's remote
+/// sends), Home and End go to the first and last step, g or a digit opens a step-number field.
+/// Otherwise the screens follow one another as plain text, the narration only once it has its
+/// numbers, and each command is a line (the letter, then Enter).
 struct StepThrough {
     let runner: LessonRunner
     let lesson: Lesson
@@ -44,6 +47,8 @@ struct StepThrough {
     /// What a reply asks for.
     enum Command: Equatable {
         case next, back, go(Int), rerun, compact, more, quit
+        /// Nothing (a step number's field cancelled, a key with no use): the screen is drawn again.
+        case redraw
         case unknown(String)
 
         /// `steps`: the lesson's number of steps, for `g N` (N counts from 1; `go` holds the index).
@@ -61,6 +66,23 @@ struct StepThrough {
                 } else {
                     self = .unknown(reply)
                 }
+            }
+        }
+
+        /// What one key press asks for; nil for g and the digits, which open the step-number field.
+        init?(key: Keyboard.Key, steps: Int) {
+            switch key {
+            case .enter, .right, .down, .pageDown, .character(" "), .character("n"): self = .next
+            case .left, .up, .pageUp, .character("b"): self = .back
+            case .home: self = .go(0)
+            case .end: self = .go(steps - 1)
+            case .character("r"): self = .rerun
+            case .character("c"): self = .compact
+            case .character("m"): self = .more
+            case .character("q"): self = .quit
+            case .character(let c) where c == "g" || (c.isASCII && c.isNumber): return nil
+            case .character(let c): self = .unknown(String(c))
+            case .escape, .backspace, .other: self = .redraw
             }
         }
     }
@@ -81,20 +103,26 @@ struct StepThrough {
 
     func run() throws {
         if screen { Terminal.enterScreen() }
-        defer { if screen { Terminal.leaveScreen() } }
+        // Single keys on a screen we redraw; lines (each echoed as typed) otherwise.
+        let keys = screen && Keyboard.start()
+        defer {
+            if keys { Keyboard.stop() }
+            if screen { Terminal.leaveScreen() }
+        }
         var view = View()
         while view.index < lesson.steps.count {
-            let more = draw(view)
+            let more = draw(view, keys: keys)
             view.note = nil
             // End of input quits.
-            let reply = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? "q"
-            switch Command(reply, steps: lesson.steps.count) {
+            let command = keys ? keyCommand(view)
+                : Command(readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? "q", steps: lesson.steps.count)
+            switch command {
             case .next where view.result != nil: view.show(step: view.index + 1)
             case .next, .rerun:
                 // The Enter just typed moved the screen up a line; redraw it while the step runs.
                 if screen {
                     view.note = language.en("Running step \(view.index + 1)…", ja: "ステップ\(view.index + 1)を実行中…")
-                    _ = draw(view)
+                    _ = draw(view, keys: keys)
                     view.note = nil
                 }
                 (view.result, view.narrationLine) = (try runner.run(lesson.steps[view.index], of: lesson).result, 0)
@@ -103,6 +131,10 @@ struct StepThrough {
             case .compact: (view.compact, view.narrationLine) = (!view.compact, 0)
             case .more: view.narrationLine = more ?? 0
             case .quit: return
+            case .redraw: break
+            case .unknown(let r) where keys:
+                view.note = language.en("'\(r)'? Keys: Enter, space or → next, ← or b back, g N Enter step N, r, c, m, q.",
+                                          ja: "「\(r)」?キー: Enter・スペース・→ 次へ、←・b 前へ、g N Enter ステップNへ、r、c、m、q。")
             case .unknown(let r):
                 view.note = language.en("'\(r)'? Type Enter, n, b, g N (N from 1 to \(lesson.steps.count)), r, c, m or q, then Enter.",
                                           ja: "「\(r)」?Enter、n、b、g N(Nは1〜\(lesson.steps.count))、r、c、m、qのどれかを入力してEnter。")
@@ -111,24 +143,57 @@ struct StepThrough {
         if !screen { print(dim(language.en("End of the lesson.", ja: "レッスンはここまで。"))) }
     }
 
-    /// Draws the screen of `view`; returns the narration line `m` shows next when the narration
-    /// does not fit (nil when it does).
-    private func draw(_ view: View) -> Int? {
+    /// The command of the next key press. g or a digit opens a field in the footer for a step
+    /// number, which Enter takes (or, out of range, keeps open saying so) and Esc cancels. End of
+    /// input quits.
+    private func keyCommand(_ view: View) -> Command {
+        let steps = lesson.steps.count
+        guard let key = Keyboard.read() else { return .quit }
+        if let command = Command(key: key, steps: steps) { return command }
+        var digits = "", refused = false
+        if case .character(let c) = key, c != "g" { digits = String(c) }
+        var field = view
+        while true {
+            field.note = refused
+                ? language.en("Go to step: \(digits)▏ — there is no step \(digits), only 1–\(steps); Esc cancels",
+                              ja: "ステップへ移動: \(digits)▏ — ステップ\(digits)はない(1〜\(steps))。Escで取り消し")
+                : language.en("Go to step: \(digits)▏ (1–\(steps); Enter goes, Esc cancels)",
+                              ja: "ステップへ移動: \(digits)▏(1〜\(steps)。Enterで移動、Escで取り消し)")
+            _ = draw(field, keys: true)
+            refused = false
+            switch Keyboard.read() {
+            case nil: return .quit
+            case .character(let c)? where c.isASCII && c.isNumber: digits.append(c)
+            case .backspace?: if !digits.isEmpty { digits.removeLast() }
+            case .enter?:
+                if let n = Int(digits), (1...steps).contains(n) { return .go(n - 1) }
+                refused = !digits.isEmpty
+            case .escape?: return .redraw
+            default: continue
+            }
+        }
+    }
+
+    /// Draws the screen of `view`, its footer naming single keys or line commands (`keys`); returns
+    /// the narration line `m` shows next when the narration does not fit (nil when it does).
+    private func draw(_ view: View, keys single: Bool) -> Int? {
         let size = Terminal.size
         let width = max(20, size.columns)
         // Header, then the body, then the footer and the prompt line.
         let rows = screen ? max(6, size.rows - 3) : Int.max
         let (body, more) = self.body(view, width: width, rows: rows)
+        let (advance, back) = single ? ("Enter/→", "←") : ("Enter", "b")
         var keys = view.result == nil
-            ? language.en("Enter run · b back · g N go to step N · ", ja: "Enter 実行 · b 前へ · g N ステップNへ · ")
-            : language.en("Enter next · b back · g N go to step N · r re-run · ", ja: "Enter 次へ · b 前へ · g N ステップNへ · r 再実行 · ")
+            ? language.en("\(advance) run · \(back) back · g N go to step N · ", ja: "\(advance) 実行 · \(back) 前へ · g N ステップNへ · ")
+            : language.en("\(advance) next · \(back) back · g N go to step N · r re-run · ", ja: "\(advance) 次へ · \(back) 前へ · g N ステップNへ · r 再実行 · ")
         if more != nil { keys += language.en("m more · ", ja: "m 続き · ") }
         keys += view.compact ? language.en("c full view · q quit", ja: "c 詳細表示 · q 終了") : language.en("c compact · q quit", ja: "c 簡易表示 · q 終了")
         let footer = view.note.map { Self.clip($0, width) } ?? dim(Self.clip(keys, width))
         let header = self.header(view.index, width: width)
         if screen {
             let padding = Array(repeating: "", count: max(0, rows - body.count))
-            Terminal.write(Terminal.clear + ([header] + body + padding + [footer]).joined(separator: "\n") + "\n> ")
+            // A line command is typed after a prompt; a key press needs none.
+            Terminal.write(Terminal.clear + ([header] + body + padding + [footer]).joined(separator: "\n") + (single ? "" : "\n> "))
         } else {
             print(([header] + body + [footer]).joined(separator: "\n"))
             print("> ", terminator: "")
