@@ -126,7 +126,7 @@ def check_tile(panel, exp, k, name):
         check(got == total, "%s step %d: %s writes so far shown %s, trace %s" % (name, k, tensor, got, total))
     if panel.find_elements(By.CSS_SELECTOR, '[data-k="m"]'):
         if e["watch"] is None:
-            check(shown(panel, "watch_step") == ("まだ" if lang == "ja" else "not yet"), "%s step %d: the watched row has no value yet" % (name, k))
+            check(shown(panel, "watch_step") == ("未更新" if lang == "ja" else "not yet"), "%s step %d: the watched row has no value yet" % (name, k))
         else:
             for key in ["m", "l", "rescale"]:
                 got = float(shown(panel, key))
@@ -307,8 +307,8 @@ def run_report(driver, spec, name):
 
 def run_sampled(driver, panel, exp, kind, note, name):
     """A sampled page says so, and its totals are still over every step of the trace."""
-    # "… keeps every 3rd step and the last …" or "… 3 ステップごとのステップと最後の …"
-    every = int(re.search(r"(\d+) ステップごと" if lang == "ja" else r"every (\d+)", note).group(1))
+    # "… keeps every 3rd step and the last …" or "… 3 ステップに 1 つと最後の …"
+    every = int(re.search(r"(\d+) ステップに 1 つ" if lang == "ja" else r"every (\d+)", note).group(1))
     check(("間引き" if lang == "ja" else "Sampled") in note and str(len(exp)) in note.replace(",", ""), "%s: the sampling note %r" % (name, note))
     kept = list(range(0, len(exp), every)) + ([] if (len(exp) - 1) % every == 0 else [len(exp) - 1])
     checks = {"decode": check_decode, "tile": check_tile, "train": check_train}[kind]

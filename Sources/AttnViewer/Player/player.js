@@ -15,6 +15,11 @@
     while (s.length > 3) { out = "," + s.slice(-3) + out; s = s.slice(0, -3); }
     return (n < 0 ? "-" : "") + s + out;
   }
+  // 2 → "2nd", 11 → "11th", 21 → "21st".
+  function ordinal(n) {
+    var teen = n % 100 >= 11 && n % 100 <= 13;
+    return n + (teen ? "th" : ["th", "st", "nd", "rd"][n % 10] || "th");
+  }
   function el(tag, attrs, text) {
     var e = document.createElement(tag);
     for (var k in attrs || {}) e.setAttribute(k, attrs[k]);
@@ -48,11 +53,12 @@
     return part;
   }
 
-  // A line chart of series ({xs, ys, colour}) over the x range [from, to], with a marker at the current x.
-  function lineChart(box, series, range, current, height) {
+  // A line chart named `label` of series ({xs, ys, colour}) over the x range [from, to], with a
+  // marker at the current x.
+  function lineChart(box, label, series, range, current, height) {
     box.textContent = "";
     var w = 360, h = height || 120, left = 8, right = 8, top = 8, bottom = 16;
-    var s = svg("svg", { viewBox: "0 0 " + w + " " + h, width: w, height: h, role: "img" });
+    var s = svg("svg", { viewBox: "0 0 " + w + " " + h, width: w, height: h, role: "img", "aria-label": label });
     var xmin = range[0], xmax = range[1], ymin = Infinity, ymax = -Infinity;
     series.forEach(function (ser) { ser.ys.forEach(function (y) { if (isFinite(y)) { ymin = Math.min(ymin, y); ymax = Math.max(ymax, y); } }); });
     if (!isFinite(ymin)) { ymin = 0; ymax = 1; }
@@ -105,10 +111,10 @@
     if (trace.every > 1) {
       panel.appendChild(el("p", { "class": "ap-note", "data-k": "sampled" }, tr(
         "Sampled: this trace has " + fmt(trace.frames) + " steps; to stay under the page's size limit the player keeps every " +
-        trace.every + (trace.every === 2 ? "nd" : trace.every === 3 ? "rd" : "th") + " step and the last (" + fmt(trace.kept.length) +
+        ordinal(trace.every) + " step and the last (" + fmt(trace.kept.length) +
         " steps). Totals shown are summed over every step. The full trace is the .jsonl file.",
-        "間引き表示: このトレースは " + fmt(trace.frames) + " ステップあります。ページのサイズ上限に収めるため、" + trace.every +
-        " ステップごとのステップと最後のステップ（" + fmt(trace.kept.length) + " ステップ）だけを残しています。表示する累計はすべてのステップの合計です。" +
+        "間引き表示：このトレースは " + fmt(trace.frames) + " ステップあります。ページのサイズ上限に収めるため、" + trace.every +
+        " ステップに 1 つと最後のステップ（計 " + fmt(trace.kept.length) + " ステップ）だけを残しています。表示する累計はすべてのステップの合計です。" +
         "完全な記録は .jsonl ファイルにあります。")));
     }
     this.body = panel.appendChild(el("div", { "class": "ap-body" }));
@@ -142,7 +148,7 @@
   };
   Player.prototype.stepText = function (label) {
     var f = this.t.kept[this.k];
-    var shown = this.t.every > 1 ? tr(" (" + (this.k + 1) + "/" + this.t.kept.length + " shown)", "（表示 " + (this.k + 1) + "/" + this.t.kept.length + "）") : "";
+    var shown = this.t.every > 1 ? tr(" (" + (this.k + 1) + "/" + this.t.kept.length + " shown)", "（表示 " + (this.k + 1) + " / " + this.t.kept.length + "）") : "";
     this.info.textContent = label + " " + f + tr(" of ", " / ") + (this.t.frames - 1) + shown;
   };
 
@@ -150,21 +156,21 @@
   function DecodeView() {
     var t = this.t, cfg = t.header.config, b = this.body;
     var producers = cfg.producers, L = cfg.layers;
-    this.meta.textContent = (t.header.model || tr("seeded random weights", "シード付き乱数の重み")) + " · " + (t.summary ? t.summary.layout : cfg.attention) +
+    this.meta.textContent = (t.header.model || tr("seeded random weights", "ランダムな重み")) + " · " + (t.summary ? t.summary.layout : cfg.attention) +
       " · " + tr(L + " layers, " + cfg.q_heads + " query / " + cfg.kv_heads + " K/V heads × " + cfg.head_dim,
-                 L + " 層、クエリヘッド " + cfg.q_heads + " / K/V ヘッド " + cfg.kv_heads + " × " + cfg.head_dim) +
+                 L + " 層、クエリヘッド " + cfg.q_heads + " 個、K/V ヘッド " + cfg.kv_heads + " 個 × " + cfg.head_dim) +
       tr(" · cache ", " · キャッシュ ") + t.header.cache_dtype + tr(" · detail ", " · 詳細度 ") + t.header.detail;
     this.tokens = section(b, tr("Text (current token marked)", "テキスト（現在のトークンに印）"), true).appendChild(el("div", { "class": "ap-tokens" }));
     // A newline token shows as ↵ (then breaks the line), so marking it is visible.
     this.tokSpans = t.tokens.map(function (s) { return this.tokens.appendChild(el("span", { "class": "ap-tok" }, s.replace(/\n/g, "↵\n"))); }, this);
     if (t.summary) this.tokens.appendChild(el("span", { "class": "ap-tok ap-gen ap-last" }, t.events[t.events.length - 1].filter(isStep)[0].next_text || ""));
     this.strip = section(b, tr("Layers: who wrote K/V (w), who read whose cache (r), bytes this step",
-                           "層: K/V を書いた層 (w)、どの層のキャッシュを読んだか (r)、このステップのバイト数"), true).appendChild(el("div"));
+                           "層：K/V を書いた層（w）、どの層のキャッシュを読んだか（r）、このステップのバイト数"), true).appendChild(el("div"));
     this.caches = section(b, tr("Cache of each producer (rows = positions", "K/V を書く各層のキャッシュ（行 = 位置") +
       (t.header.detail === "full" ? tr(", K values as a heatmap)", "、K の値をヒートマップで）") : tr(")", "）"))).appendChild(el("div"));
     this.hasAttention = t.header.detail === "full";
     if (this.hasAttention) {
-      var part = section(b, tr("Attention weights of layer ", "アテンションの重み: 層 ")), h = part.firstChild;
+      var part = section(b, tr("Attention weights of layer ", "アテンションの重み、層 ")), h = part.firstChild;
       this.layerSelect = h.appendChild(el("select", { "aria-label": tr("layer", "層") }));
       for (var l = 0; l < L; l++) this.layerSelect.appendChild(el("option", { value: l }, String(l)));
       var self = this;
@@ -172,7 +178,7 @@
       this.attention = part.appendChild(el("div"));
     }
     var totals = section(b, tr("Running totals", "累計"));
-    this.vals = values(totals, [["written", tr("bytes written so far", "書き込んだバイト数（累計）")], ["read", tr("bytes read so far", "読んだバイト数（累計）")],
+    this.vals = values(totals, [["written", tr("bytes written so far", "書き込んだバイト数（累計）")], ["read", tr("bytes read so far", "読み込んだバイト数（累計）")],
                                 ["stored", tr("bytes stored (cache)", "保持しているバイト数（キャッシュ）")], ["step_written", tr("written this step", "このステップの書き込み")],
                                 ["step_read", tr("read this step", "このステップの読み込み")]]);
     this.chart = totals.appendChild(el("div"));
@@ -255,7 +261,7 @@
     this.vals.stored.textContent = fmt(tot[2]) + " B";
     this.vals.step_written.textContent = fmt(step.bytes_written) + " B";
     this.vals.step_read.textContent = fmt(step.bytes_read) + " B";
-    lineChart(this.chart, [0, 1, 2].map(function (c) { return { xs: t.kept, ys: t.totals.map(function (r) { return r[c]; }), colour: colour(c), fromZero: true }; }),
+    lineChart(this.chart, tr("bytes written, read and stored so far, by step", "ステップごとの書き込み・読み込み・保持バイト数の累計"), [0, 1, 2].map(function (c) { return { xs: t.kept, ys: t.totals.map(function (r) { return r[c]; }), colour: colour(c), fromZero: true }; }),
               [0, t.frames - 1], f);
   }
   Player.prototype.showAttention = function (ev) {
@@ -274,7 +280,7 @@
       for (var p = 0; p < T; p++) {
         var wgt = a.weights[h][p];
         var rect = s.appendChild(svg("rect", { x: lw + p * cell, y: y, width: cell - 1, height: cell, fill: colour(g), opacity: (0.08 + 0.92 * wgt).toFixed(3) }));
-        rect.appendChild(svg("title", {}, tr("head ", "ヘッド ") + h + tr(", position ", "、位置 ") + (positions ? positions[p] : p) + ": " + wgt));
+        rect.appendChild(svg("title", {}, tr("head ", "クエリヘッド ") + h + tr(", position ", "、位置 ") + (positions ? positions[p] : p) + tr(": ", "：") + wgt));
       }
     }
     box.appendChild(s);
@@ -283,16 +289,16 @@
   // ---- tile: grid with visit order, SRAM, HBM per tensor, the watched row's m and l ----
   function TileView() {
     var t = this.t, cfg = t.header.config, b = this.body;
-    var source = { "default": tr("the published rule", "公開された規則"), "given": tr("given", "指定"), "fit": tr("fitted to M", "M に収まるよう選択") }[cfg.block_source] || cfg.block_source;
+    var source = { "default": tr("the published rule", "論文の規則"), "given": tr("given", "指定"), "fit": tr("fitted to M", "M に収まるよう選択") }[cfg.block_source] || cfg.block_source;
     this.meta.textContent = cfg.algo + " · N = " + cfg.n + ", d = " + cfg.d + " · Br × Bc = " + cfg.block_rows + " × " + cfg.block_cols +
       tr(" (", "（") + source + tr(") · SRAM M = ", "） · SRAM M = ") + fmt(cfg.sram_elements) + tr(" elements · ", " 要素 · ") +
-      tr(cfg.q_heads + " query / " + cfg.kv_heads + " K/V heads", "クエリヘッド " + cfg.q_heads + " / K/V ヘッド " + cfg.kv_heads) +
+      tr(cfg.q_heads + " query / " + cfg.kv_heads + " K/V heads", "クエリヘッド " + cfg.q_heads + " 個、K/V ヘッド " + cfg.kv_heads + " 個") +
       (cfg.causal ? tr(" · causal", " · 因果マスク") : "") + (cfg.backward ? tr(" · forward + backward", " · 順伝播 + 逆伝播") : "");
     this.phaseLine = b.appendChild(el("p", { "class": "ap-wide" }));
     this.grid = section(b, tr("Blocks of this phase (visit order; current outlined, masked hatched, skipped grey)",
-                             "このフェーズのブロック（訪問順。現在のブロックは枠、マスクは斜線、飛ばしたものは灰色）")).appendChild(el("div"));
+                             "このフェーズのブロック（数字は訪問順、現在のブロックは枠囲み、マスクしたブロックは斜線、省いたブロックは灰色）")).appendChild(el("div"));
     var sram = section(b, tr("SRAM (elements)", "SRAM（要素数）"));
-    var inUse = tr("in use after the step", "ステップ後の使用量"), peak = tr("peak during the step", "ステップ中のピーク"), capacity = tr("capacity M", "容量 M");
+    var inUse = tr("in use after the step", "ステップ後の使用量"), peak = tr("peak during the step", "ステップ中の最大使用量"), capacity = tr("capacity M", "容量 M");
     this.sram = sram.appendChild(el("div"));
     legend(sram, [[inUse, colour(0)], [peak, colour(1)], [capacity, "var(--fg)"]]);
     this.vals = values(sram, [["sram", inUse], ["sram_peak", peak], ["capacity", capacity]]);
@@ -302,8 +308,8 @@
     this.hbm = section(b, tr("HBM traffic so far (elements)", "HBM 転送量の累計（要素数）")).appendChild(el("div"));
     if (t.watch.length) {
       var watch = section(b, tr("Watched row " + cfg.watch_row + ": running max m, sum l, rescale e^(m_old − m_new)",
-                                "注目する行 " + cfg.watch_row + ": 累積最大 m、和 l、再スケール e^(m_old − m_new)"));
-      this.wvals = values(watch, [["watch_step", tr("last update at step", "最後に更新したステップ")], ["m", "m"], ["l", "l"], ["rescale", tr("rescale", "再スケール")],
+                                "注目する行 " + cfg.watch_row + "：これまでの最大値 m、和 l、再スケール係数 e^(m_old − m_new)"));
+      this.wvals = values(watch, [["watch_step", tr("last update at step", "最後に更新したステップ")], ["m", "m"], ["l", "l"], ["rescale", tr("rescale", "再スケール係数")],
                                   ["true_max", tr("true max", "真の最大値")], ["true_sum", tr("true sum", "真の和")]]);
       this.wvals.true_max.textContent = String(t.header.watch_true_max);
       this.wvals.true_sum.textContent = String(t.header.watch_true_sum);
@@ -317,7 +323,7 @@
     this.stepText(tr("step", "ステップ"));
     this.phaseLine.textContent = tr("phase ", "フェーズ ") + e.phase + tr(" · K/V head ", " · K/V ヘッド ") + e.kv_head + (e.i !== null ? " · i = " + e.i : "") + (e.j !== null ? " · j = " + e.j : "") +
       tr(" · rows ", " · 行 ") + e.rows[0] + "–" + (e.rows[1] - 1) + (e.cols[1] > e.cols[0] ? tr(" · cols ", " · 列 ") + e.cols[0] + "–" + (e.cols[1] - 1) : "") +
-      (e.masked ? tr(" · masked", " · マスク") : "");
+      (e.masked ? tr(" · masked", " · マスクあり") : "");
     // The grid of the current phase and K/V head, from every step (so sampling never leaves holes).
     var phase = V[f * 5 + 4], head = V[f * 5], maxI = 0, maxJ = -1, cells = {}, count = 0;
     for (var s = 0; s * 5 < V.length; s++) {
@@ -333,12 +339,12 @@
     var left = 22, top = 16, style = getComputedStyle(this.panel), width = Math.max(170, left + cols * size + 4);
     function v(name) { return style.getPropertyValue(name).trim(); }
     var canvas = el("canvas", { width: width, height: top + rows * size + 4, role: "img",
-      "aria-label": tr("tile grid: " + count + " blocks in this phase, current block i = ", "タイルの格子: このフェーズのブロック " + count + " 個、現在のブロック i = ") +
+      "aria-label": tr("tile grid: " + count + " blocks in this phase, current block i = ", "タイルの格子：このフェーズのブロック " + count + " 個、現在のブロック i = ") +
         V[f * 5 + 1] + ", j = " + V[f * 5 + 2] });
     var g = canvas.getContext("2d");
     g.font = "10px DejaVu Sans, sans-serif";
     g.fillStyle = v("--muted");
-    g.fillText(maxJ < 0 ? tr("row chunks ↓", "行のまとまり ↓") : tr("j (key blocks) →", "j（キーブロック）→"), left, 10);
+    g.fillText(maxJ < 0 ? tr("row chunks ↓", "行ブロック ↓") : tr("j (key blocks) →", "j（K/V ブロック）→"), left, 10);
     g.fillText("i ↓", 0, top + 10);
     // The current block is outlined in the text colour: in the light theme --hl is palette colour 1, K/V head 1's.
     var done = v("--c" + (head % paletteSize)), outline = v("--fg"), grid = v("--grid"), muted = v("--muted"), cur = null;
@@ -371,19 +377,19 @@
     this.vals.sram.textContent = fmt(e.sram);
     this.vals.sram_peak.textContent = fmt(e.sram_peak);
     function list(ts) { return ts.length ? ts.map(function (x) { return x.block + " (" + fmt(x.elements) + ")"; }).join(" ") : tr("nothing", "なし"); }
-    this.moved.textContent = tr("loaded: ", "読み込み: ") + list(e.loads) + tr(" · stored: ", " · 書き出し: ") + list(e.stores);
+    this.moved.textContent = tr("loaded: ", "HBM から読み出し：") + list(e.loads) + tr(" · stored: ", " · HBM へ書き込み：") + list(e.stores);
     var why = { "default": tr("the published block rule's working set (Q, K, V, O blocks and the Br × Bc scores) exceeds M",
-                              "公開されたブロックの規則の作業領域（Q、K、V、O のブロックと Br × Bc のスコア）が M を超える"),
+                              "論文のブロック規則での作業領域（Q、K、V、O のブロックと Br × Bc のスコア）が M を超える"),
                 "given": tr("the --br/--bc given are too big for M", "指定した --br/--bc が M に対して大きすぎる"),
                 "fit": tr("the blocks chosen to fit still overshoot M", "収まるよう選んだブロックでもなお M を超える") }[cfg.block_source] ||
               tr("the blocks do not fit M", "ブロックが M に収まらない");
     this.over.textContent = e.sram_peak > M ? tr("Over capacity by " + fmt(e.sram_peak - M) + " elements: " + why +
       ". The simulator counts the traffic as if it fitted; the summary says exceeds_sram.",
-      "容量を " + fmt(e.sram_peak - M) + " 要素超過: " + why + "。シミュレーターは収まったものとして転送量を数え、summary に exceeds_sram と記録します。") : "";
+      "容量を " + fmt(e.sram_peak - M) + " 要素超過：" + why + "。シミュレータは収まったものとして転送量を数え、summary に exceeds_sram と記録します。") : "";
     // HBM per tensor so far (summed over every step by attnlab view), and the trace's own totals.
     var tot = t.totals[k], n = t.tensors.length, tb = el("table");
     var hr = tb.appendChild(el("tr"));
-    [tr("tensor", "テンソル"), tr("reads", "読み込み"), tr("writes", "書き込み")].forEach(function (h) { hr.appendChild(el("th", {}, h)); });
+    [tr("tensor", "テンソル"), tr("reads", "読み出し"), tr("writes", "書き込み")].forEach(function (h) { hr.appendChild(el("th", {}, h)); });
     t.tensors.forEach(function (name, q) {
       var tr = tb.appendChild(el("tr"));
       tr.appendChild(el("td", {}, name));
@@ -399,12 +405,12 @@
     if (t.watch.length) {
       var cur = null;
       t.watch.forEach(function (wv) { if (wv[0] <= f) cur = wv; });
-      this.wvals.watch_step.textContent = cur ? String(cur[0]) : tr("not yet", "まだ");
+      this.wvals.watch_step.textContent = cur ? String(cur[0]) : tr("not yet", "未更新");
       this.wvals.m.textContent = cur ? String(cur[1]) : "−∞";
       this.wvals.l.textContent = cur ? String(cur[2]) : "0";
       this.wvals.rescale.textContent = cur ? String(cur[3]) : "";
       var xs = t.watch.map(function (wv) { return wv[0]; });
-      lineChart(this.wchart, [{ ys: t.watch.map(function (wv) { return wv[1]; }), xs: xs, colour: colour(0) },
+      lineChart(this.wchart, tr("the watched row's m and l, by step", "注目する行の m と l の推移"), [{ ys: t.watch.map(function (wv) { return wv[1]; }), xs: xs, colour: colour(0) },
                               { ys: t.watch.map(function (wv) { return wv[2]; }), xs: xs, colour: colour(1) }],
                 [Math.min(xs[0], 0), Math.max(xs[xs.length - 1], t.frames - 1)], f, 100);
     }
@@ -436,7 +442,7 @@
     this.validations.forEach(function (x) { if (x.step <= r.step) v = x; });
     this.vals.val_loss.textContent = v ? String(v.val_loss) + tr(" (step " + v.step + ")", "（ステップ " + v.step + "）") : tr("none yet", "まだない");
     var steps = t.loss.map(function (p) { return p[0]; });
-    lineChart(this.chart, [{ xs: steps, ys: t.loss.map(function (p) { return p[1]; }), colour: colour(0) },
+    lineChart(this.chart, tr("training and validation loss, by step", "ステップごとの学習損失と検証損失"), [{ xs: steps, ys: t.loss.map(function (p) { return p[1]; }), colour: colour(0) },
                            { ys: this.validations.map(function (x) { return x.val_loss; }), xs: this.validations.map(function (x) { return x.step; }), colour: colour(1) }],
               [Math.min(steps[0], 0), steps[steps.length - 1]], r.step, 140);
   }
@@ -458,13 +464,13 @@
     });
     var players = [], shared = null;
     if (traces.length > 1) {
-      bar.appendChild(el("span", {}, tr("all runs, same fraction of each:", "全実行を同じ割合の位置に:")));
+      bar.appendChild(el("span", {}, tr("all runs, same fraction of each:", "全実行を同じ割合の位置に：")));
       var longest = Math.max.apply(null, traces.map(function (t) { return t.kept.length; }));
       shared = bar.appendChild(el("input", { type: "range", min: 0, max: longest - 1, value: 0, "aria-label": tr("all runs", "全実行"), "data-k": "shared" }));
       shared.addEventListener("input", function () { sync(Number(shared.value)); });
     }
     bar.appendChild(el("span", { "class": "ap-hint" }, tr("Keys: ← → step, space play/pause, Home/End; click a panel to step it alone.",
-      "キー: ← → で1ステップ、スペースで再生/一時停止、Home/End。パネルをクリックするとそのパネルだけを動かせます。")));
+      "キー：← → で前後のステップ、スペースで再生/一時停止、Home/End で最初/最後。パネルをクリックすると、そのパネルだけを動かせます。")));
     var panels = root.appendChild(el("div", { "class": "ap-panels" }));
     traces.forEach(function (t) {
       var panel = panels.appendChild(el("section", { "class": "ap-panel", tabindex: traces.length > 1 ? 0 : -1, "data-kind": t.kind }));
@@ -502,7 +508,7 @@
     for (var i = 0; i < roots.length; i++) {
       try { Group(roots[i]); } catch (err) {
         roots[i].textContent = "";
-        roots[i].appendChild(el("p", { "class": "ap-error" }, tr("The player could not read its data: ", "プレイヤーがデータを読めませんでした: ") + err.message));
+        roots[i].appendChild(el("p", { "class": "ap-error" }, tr("The player could not read its data: ", "プレイヤーがデータを読めませんでした：") + err.message));
         throw err;
       }
     }
