@@ -52,6 +52,14 @@ expect() {  # expect TEXT: wait up to 60 s until TEXT shows, then check the scre
     done
     fail "expected '$1'"
 }
+header_fits() {  # the header spans the terminal exactly, ending with the lesson's title
+    for _ in $(seq 1 100); do
+        local first; first=$(screen | head -1)
+        if [ "$(printf '%s' "$first" | wc -L)" -eq "$columns" ] && [[ "$first" == *" ━━" ]] && [[ "$first" == *"test ━━" || "$first" == *"テスト ━━" ]]; then return 0; fi
+        sleep 0.1
+    done
+    fail "the header was not drawn again at $columns columns"
+}
 once() { [ "$(count "$1")" -eq 1 ] || fail "expected '$1' once, found it $(count "$1") times"; }
 gone() { [ "$(count "$1")" -eq 0 ] || fail "expected '$1' to be gone"; }
 keys() { tmux send-keys -t "$session" "$@"; }
@@ -75,6 +83,9 @@ expect "✓ kv_bytes_per_token == 131072"
 keys "r"
 expect "✓ kv_bytes_per_token == 131072"
 expect "Step 1/2 · GQA bytes"           # r re-ran the step and stayed on it
+keys Left                              # back from the first step: it stays, with its numbers
+once "stores 131,072 bytes per token"
+gone "▢"
 keys "n"
 expect "Step 2/2 · Tiles"
 gone "GQA bytes"                      # the screen was cleared
@@ -82,6 +93,15 @@ keys Enter
 expect "FA2: 10 of 4 × 4 tiles"
 expect "row by row: Q block i outside"
 expect "·"                             # causal: blocks above the diagonal skipped
+keys Right                             # a click too many on the last step does not end the lesson
+expect "This is the last step: q ends the lesson"
+expect "FA2: 10 of 4 × 4 tiles"
+tmux resize-window -t "$session" -x 80 -y 24
+columns=80                             # the screen is drawn again at the new width: the header
+header_fits                            # ends with the lesson's title at column 80
+tmux resize-window -t "$session" -x 100 -y 30
+columns=100
+header_fits
 keys Left                              # what a presenter's remote sends for "back"
 expect "Step 1/2 · GQA bytes"
 gone "Step 2/2"
@@ -103,7 +123,7 @@ keys Home
 expect "Step 1/2 · GQA bytes"
 keys End
 expect "Step 2/2 · Tiles"
-keys "q"
+keys "Q"                               # Caps Lock on: the same keys
 expect "EXIT=0"
 test -f "$work/out/step-through/report.html" || fail "no report written"
 

@@ -70,7 +70,9 @@ struct StepThrough {
         }
 
         /// What one key press asks for; nil for g and the digits, which open the step-number field.
+        /// Letters count in either case (Caps Lock on); Ctrl-D quits as end of input does.
         init?(key: Keyboard.Key, steps: Int) {
+            let key = if case .character(let c) = key, c.isASCII { Keyboard.Key.character(Character(c.lowercased())) } else { key }
             switch key {
             case .enter, .right, .down, .pageDown, .character(" "), .character("n"): self = .next
             case .left, .up, .pageUp, .character("b"): self = .back
@@ -79,10 +81,10 @@ struct StepThrough {
             case .character("r"): self = .rerun
             case .character("c"): self = .compact
             case .character("m"): self = .more
-            case .character("q"): self = .quit
+            case .character("q"), .control(4): self = .quit
             case .character(let c) where c == "g" || (c.isASCII && c.isNumber): return nil
             case .character(let c): self = .unknown(String(c))
-            case .escape, .backspace, .other: self = .redraw
+            case .escape, .backspace, .control, .redraw: self = .redraw
             }
         }
     }
@@ -98,7 +100,11 @@ struct StepThrough {
         /// A line for the footer instead of the keys (a reply not understood, a step running).
         var note: String? = nil
 
-        mutating func show(step: Int) { (index, result, narrationLine) = (step, nil, 0) }
+        /// Moves to `step`; staying on the step (← on the first) keeps what it showed.
+        mutating func show(step: Int) {
+            guard step != index else { return }
+            (index, result, narrationLine) = (step, nil, 0)
+        }
     }
 
     func run() throws {
@@ -117,6 +123,9 @@ struct StepThrough {
             let command = keys ? keyCommand(view)
                 : Command(readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? "q", steps: lesson.steps.count)
             switch command {
+            case .next where view.result != nil && keys && view.index == lesson.steps.count - 1:
+                // A click too many on a remote must not end the lesson in front of the class.
+                view.note = language.en("This is the last step: q ends the lesson, ← goes back.", ja: "最後のステップ:q でレッスンを終える。← で前へ。")
             case .next where view.result != nil: view.show(step: view.index + 1)
             case .next, .rerun:
                 // The Enter just typed moved the screen up a line; redraw it while the step runs.
@@ -126,6 +135,8 @@ struct StepThrough {
                     view.note = nil
                 }
                 (view.result, view.narrationLine) = (try runner.run(lesson.steps[view.index], of: lesson).result, 0)
+                // Keys pressed while it ran would skip past its results.
+                if keys { Keyboard.discardTypedAhead() }
             case .back: view.show(step: max(0, view.index - 1))
             case .go(let n): view.show(step: n)
             case .compact: (view.compact, view.narrationLine) = (!view.compact, 0)
@@ -133,8 +144,8 @@ struct StepThrough {
             case .quit: return
             case .redraw: break
             case .unknown(let r) where keys:
-                view.note = language.en("'\(r)'? Keys: Enter, space or → next, ← or b back, g N Enter step N, r, c, m, q.",
-                                          ja: "「\(r)」?キー: Enter・スペース・→ 次へ、←・b 前へ、g N Enter ステップNへ、r、c、m、q。")
+                view.note = language.en("'\(r)'? Keys: → or Enter next, ← back, q quit, g N Enter step N, r, c, m.",
+                                          ja: "「\(r)」?キー: →/Enter 次へ、← 前へ、q 終了、g N Enter ステップNへ、r、c、m。")
             case .unknown(let r):
                 view.note = language.en("'\(r)'? Type Enter, n, b, g N (N from 1 to \(lesson.steps.count)), r, c, m or q, then Enter.",
                                           ja: "「\(r)」?Enter、n、b、g N(Nは1〜\(lesson.steps.count))、r、c、m、qのどれかを入力してEnter。")
@@ -160,11 +171,15 @@ struct StepThrough {
                 : language.en("Go to step: \(digits)▏ (1–\(steps); Enter goes, Esc cancels)",
                               ja: "ステップへ移動: \(digits)▏(1〜\(steps)。Enterで移動、Escで取り消し)")
             _ = draw(field, keys: true)
-            refused = false
             switch Keyboard.read() {
             case nil: return .quit
-            case .character(let c)? where c.isASCII && c.isNumber: digits.append(c)
-            case .backspace?: if !digits.isEmpty { digits.removeLast() }
+            case .character(let c)? where c.isASCII && c.isNumber:
+                // After a refused number the next digit starts a new one.
+                digits = (refused ? "" : digits) + String(c)
+                refused = false
+            case .backspace?:
+                if !digits.isEmpty { digits.removeLast() }
+                refused = false
             case .enter?:
                 if let n = Int(digits), (1...steps).contains(n) { return .go(n - 1) }
                 refused = !digits.isEmpty
@@ -182,13 +197,23 @@ struct StepThrough {
         // Header, then the body, then the footer and the prompt line.
         let rows = screen ? max(6, size.rows - 3) : Int.max
         let (body, more) = self.body(view, width: width, rows: rows)
+        // The keys by importance, as a narrow terminal cuts the end: on, back, quit, then the rest.
+        // With single keys the last step has no "next": a click too many does not end the lesson.
         let (advance, back) = single ? ("Enter/→", "←") : ("Enter", "b")
-        var keys = view.result == nil
-            ? language.en("\(advance) run · \(back) back · g N go to step N · ", ja: "\(advance) 実行 · \(back) 前へ · g N ステップNへ · ")
-            : language.en("\(advance) next · \(back) back · g N go to step N · r re-run · ", ja: "\(advance) 次へ · \(back) 前へ · g N ステップNへ · r 再実行 · ")
-        if more != nil { keys += language.en("m more · ", ja: "m 続き · ") }
-        keys += view.compact ? language.en("c full view · q quit", ja: "c 詳細表示 · q 終了") : language.en("c compact · q quit", ja: "c 簡易表示 · q 終了")
-        let footer = view.note.map { Self.clip($0, width) } ?? dim(Self.clip(keys, width))
+        let last = single && view.result != nil && view.index == lesson.steps.count - 1
+        var keys: [String] = []
+        if view.result == nil {
+            keys.append(language.en("\(advance) run", ja: "\(advance) 実行"))
+        } else if !last {
+            keys.append(language.en("\(advance) next", ja: "\(advance) 次へ"))
+        }
+        keys.append(language.en("\(back) back", ja: "\(back) 前へ"))
+        keys.append(last ? language.en("q end the lesson", ja: "q レッスンを終える") : language.en("q quit", ja: "q 終了"))
+        keys.append(language.en("g N go to step N", ja: "g N ステップNへ"))
+        if view.result != nil { keys.append(language.en("r re-run", ja: "r 再実行")) }
+        if more != nil { keys.append(language.en("m more", ja: "m 続き")) }
+        keys.append(view.compact ? language.en("c full view", ja: "c 詳細表示") : language.en("c compact", ja: "c 簡易表示"))
+        let footer = view.note.map { Self.clip($0, width) } ?? dim(Self.clip(keys.joined(separator: " · "), width))
         let header = self.header(view.index, width: width)
         if screen {
             let padding = Array(repeating: "", count: max(0, rows - body.count))
@@ -196,8 +221,12 @@ struct StepThrough {
             Terminal.write(Terminal.clear + ([header] + body + padding + [footer]).joined(separator: "\n") + (single ? "" : "\n> "))
         } else {
             print(([header] + body + [footer]).joined(separator: "\n"))
-            print("> ", terminator: "")
-            fflush(nil)  // the prompt has no newline; flush it before waiting
+            // A prompt for a person typing; input from a pipe is not echoed, and the next screen
+            // would start on the prompt's line.
+            if isatty(STDIN_FILENO) != 0 {
+                print("> ", terminator: "")
+                fflush(nil)  // the prompt has no newline; flush it before waiting
+            }
         }
         return more
     }
