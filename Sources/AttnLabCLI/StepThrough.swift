@@ -123,7 +123,7 @@ struct StepThrough {
             let command = keys ? keyCommand(view)
                 : Command(readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? "q", steps: lesson.steps.count)
             switch command {
-            case .next where view.result != nil && keys && view.index == lesson.steps.count - 1:
+            case .next where endsHere(view, keys: keys):
                 // A click too many on a remote must not end the lesson in front of the class.
                 view.note = language.en("This is the last step: q ends the lesson, ← goes back.", ja: "最後のステップ:q でレッスンを終える。← で前へ。")
             case .next where view.result != nil: view.show(step: view.index + 1)
@@ -189,6 +189,12 @@ struct StepThrough {
         }
     }
 
+    /// Whether `view` is the last step with its results, under single keys: there "next" is not
+    /// offered, so a click too many on a remote does not end the lesson.
+    private func endsHere(_ view: View, keys: Bool) -> Bool {
+        keys && view.result != nil && view.index == lesson.steps.count - 1
+    }
+
     /// Draws the screen of `view`, its footer naming single keys or line commands (`keys`); returns
     /// the narration line `m` shows next when the narration does not fit (nil when it does).
     private func draw(_ view: View, keys single: Bool) -> Int? {
@@ -198,9 +204,8 @@ struct StepThrough {
         let rows = screen ? max(6, size.rows - 3) : Int.max
         let (body, more) = self.body(view, width: width, rows: rows)
         // The keys by importance, as a narrow terminal cuts the end: on, back, quit, then the rest.
-        // With single keys the last step has no "next": a click too many does not end the lesson.
         let (advance, back) = single ? ("Enter/→", "←") : ("Enter", "b")
-        let last = single && view.result != nil && view.index == lesson.steps.count - 1
+        let last = endsHere(view, keys: single)
         var keys: [String] = []
         if view.result == nil {
             keys.append(language.en("\(advance) run", ja: "\(advance) 実行"))

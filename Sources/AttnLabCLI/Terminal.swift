@@ -40,7 +40,7 @@ enum Terminal {
 
 /// Single key presses from the terminal on standard input, for the step-through: a presenter's
 /// remote sends →, PageDown or space, and none of them should need an Enter after it. While on,
-/// keys are neither echoed nor collected into lines, Ctrl-S and Ctrl-\\ are plain keys, and Ctrl-C
+/// keys are neither echoed nor collected into lines, Ctrl-S and Ctrl-\ are plain keys, and Ctrl-C
 /// still interrupts. The step-through draws on the alternate screen meanwhile, so Ctrl-Z gives the
 /// terminal back as it was (normal screen, lines, echo) before stopping, and takes it again on `fg`.
 enum Keyboard {
@@ -49,8 +49,8 @@ enum Keyboard {
         case enter, backspace, escape, left, right, up, down, pageUp, pageDown, home, end
         /// A control character other than the ones above (Ctrl-D is 4).
         case control(UInt8)
-        /// The screen must be drawn again (the terminal was resized, or the program continued
-        /// after Ctrl-Z), or an escape sequence this program has no use for (F1, Insert, Alt+x).
+        /// The screen must be drawn again (Ctrl-L, the terminal was resized, or the program
+        /// continued after Ctrl-Z), or an escape sequence this program has no use for (F1, Alt+x).
         case redraw
     }
 
@@ -87,7 +87,7 @@ enum Keyboard {
         pushedBack = nil
     }
 
-    /// Non-canonical, no echo, no flow control (Ctrl-S would freeze the screen), no Ctrl-\\ quit.
+    /// Non-canonical, no echo, no flow control (Ctrl-S would freeze the screen), no Ctrl-\ quit.
     private static func takeTerminal() -> Bool {
         var t = termios()
         guard tcgetattr(STDIN_FILENO, &t) == 0 else { return false }
@@ -160,6 +160,7 @@ enum Keyboard {
         case 0x0A, 0x0D: return .enter
         case 0x7F, 0x08: return .backspace
         case 0x1B: return escapeSequence()
+        case 0x0C: return .redraw
         case 0..<0x20: return .control(byte)
         case 0x20..<0x80: return .character(Character(Unicode.Scalar(byte)))
         case 0xC2...0xF4:
